@@ -1,0 +1,76 @@
+//! Who is calling: the sign-in cookie (browsers) or `Authorization: Bearer` (personal access
+//! tokens). Both are random secrets of which only a SHA-256 is stored.
+
+pub mod password;
+pub mod secret;
+pub mod throttle;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store;
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+
+/// The name of the sign-in cookie.
+pub const SESSION_COOKIE: &str = "kosuke_session";
+/// The prefix of personal access tokens, so they are recognisable in a leak scan.
+pub const API_TOKEN_PREFIX: &str = "kst_";
+
+/// The signed-in user of a request; extracting it answers 401 when there is none.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl CurrentUser {
+    pub fn to_api(&self) -> api_types::User {
+        api_types::User {
+            id: api_types::UserId(self.id.clone()),
+            email: self.email.clone(),
+            display_name: self.display_name.clone(),
+            created_at: self.created_at,
+        }
+    }
+}
+
+impl FromRequest for CurrentUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let bearer = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(|token| token.trim().to_owned());
+        let cookie = req
+            .cookie(SESSION_COOKIE)
+            .map(|cookie| cookie.value().to_owned());
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal("application state is missing"))?;
+            let user = match (bearer, cookie) {
+                (Some(token), _) => {
+                    store::credentials::user_for_api_token(&state.db, &secret::hash(&token)).await?
+                }
+                (None, Some(token)) => {
+                    store::credentials::user_for_login(&state.db, &secret::hash(&token)).await?
+                }
+                (None, None) => None,
+            };
+            let user = user.ok_or(ApiError::Unauthenticated)?;
+            Ok(CurrentUser {
+                id: user.id,
+                email: user.email,
+                display_name: user.display_name,
+                created_at: user.created_at,
+            })
+        })
+    }
+}

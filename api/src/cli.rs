@@ -1,0 +1,85 @@
+//! The command line: `kosuke serve` and `kosuke migrate up|down|status`.
+
+use crate::settings::Settings;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kosuke",
+    version,
+    about = "Build software by chatting with an AI coding agent."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API and the web app (runs pending migrations first).
+    Serve(ServeArgs),
+    /// Apply, roll back or list database migrations.
+    Migrate(MigrateArgs),
+}
+
+/// Where the data lives; shared by every subcommand.
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// Directory for the SQLite database, project mirrors and session checkouts.
+    #[arg(long, env = "KOSUKE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// `postgres://…` or `sqlite://…`; defaults to `kosuke.db` in the data dir.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "KOSUKE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The built web app; defaults to `web/dist` when it exists.
+    #[arg(long, env = "KOSUKE_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
+    /// Mark the sign-in cookie `Secure` (use behind HTTPS).
+    #[arg(long, env = "KOSUKE_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+}
+
+impl ServeArgs {
+    pub fn into_settings(self) -> Settings {
+        let mut settings = Settings::new(self.bind, self.data.data_dir);
+        settings.database_url = self.data.database_url;
+        settings.web_dir = self.web_dir.or_else(|| {
+            let default = PathBuf::from("web/dist");
+            default.join("index.html").is_file().then_some(default)
+        });
+        settings.secure_cookies = self.secure_cookies;
+        settings
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(subcommand)]
+    pub action: MigrateAction,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Roll back the newest migrations.
+    Down {
+        /// How many to roll back.
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+}

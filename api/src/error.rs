@@ -1,0 +1,228 @@
+//! `ApiError`: the one error type handlers return. The `From` impls here are the only place
+//! an HTTP status is given meaning; the body is always `api_types::ErrorBody`. Internal
+//! causes are logged with their whole chain and answered with a generic sentence.
+
+use crate::store::StoreError;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderValue, RETRY_AFTER};
+use actix_web::{HttpResponse, ResponseError};
+use api_types::{ErrorBody, ErrorCode};
+use std::fmt;
+use std::time::Duration;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request cannot be understood.
+    #[error("{message}")]
+    BadRequest { code: ErrorCode, message: String },
+    /// 401: no valid sign-in or token.
+    #[error("You need to sign in.")]
+    Unauthenticated,
+    /// 401: wrong email or password.
+    #[error("The email or password is wrong.")]
+    InvalidCredentials,
+    /// 403: signed in, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: not found, or not the caller's (never leaks which).
+    #[error("No {0} with that id exists, or it is not yours.")]
+    NotFound(&'static str),
+    /// 409: conflicts with the current state.
+    #[error("{message}")]
+    Conflict { code: ErrorCode, message: String },
+    /// 413.
+    #[error("The request body is larger than {limit} bytes.")]
+    PayloadTooLarge { limit: usize },
+    /// 415.
+    #[error("The request body must be JSON (Content-Type: application/json).")]
+    UnsupportedMediaType,
+    /// 422: a field is invalid.
+    #[error("{message}")]
+    Validation { field: String, message: String },
+    /// 429.
+    #[error("Too many attempts; try again in {} seconds.", retry_after.as_secs().max(1))]
+    RateLimited { retry_after: Duration },
+    /// 500: the cause is logged, never sent.
+    #[error("Something went wrong on the server; the error has been logged.")]
+    Internal(#[source] BoxError),
+}
+
+impl ApiError {
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::Forbidden(message.into())
+    }
+
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(err: impl Into<BoxError>) -> Self {
+        ApiError::Internal(err.into())
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ApiError::BadRequest { code, .. } | ApiError::Conflict { code, .. } => *code,
+            ApiError::Unauthenticated => ErrorCode::Unauthenticated,
+            ApiError::InvalidCredentials => ErrorCode::InvalidCredentials,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            ApiError::Validation { .. } => ErrorCode::ValidationFailed,
+            ApiError::RateLimited { .. } => ErrorCode::RateLimited,
+            ApiError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: self.to_string(),
+            code: self.code(),
+            field: match self {
+                ApiError::Validation { field, .. } => Some(field.clone()),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthenticated | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(cause) = self {
+            tracing::error!(error = %Report(&**cause), "request failed");
+        }
+        let mut response = HttpResponse::build(self.status_code()).json(self.body());
+        if let ApiError::RateLimited { retry_after } = self
+            && let Ok(value) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string())
+        {
+            response.headers_mut().insert(RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound(what) => ApiError::NotFound(what),
+            StoreError::Conflict(message) => ApiError::conflict(ErrorCode::Conflict, message),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+/// Formats an error with its whole `source()` chain: `outer: inner: root`.
+pub struct Report<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(err) = source {
+            write!(f, ": {err}")?;
+            source = err.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+
+    async fn body_json(err: ApiError) -> (u16, serde_json::Value) {
+        let response = err.error_response();
+        let status = response.status().as_u16();
+        let bytes = to_bytes(response.into_body()).await.unwrap_or_default();
+        (status, serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+
+    #[actix_web::test]
+    async fn validation_errors_name_the_field() {
+        let (status, body) = body_json(ApiError::validation(
+            "title",
+            "The title must not be empty.",
+        ))
+        .await;
+        assert_eq!(status, 422);
+        assert_eq!(
+            body,
+            serde_json::json!({"error": "The title must not be empty.", "code": "validation_failed", "field": "title"})
+        );
+    }
+
+    #[actix_web::test]
+    async fn internal_errors_hide_their_cause() {
+        let (status, body) = body_json(ApiError::internal(
+            "password=hunter2 in a connection string",
+        ))
+        .await;
+        assert_eq!(status, 500);
+        assert_eq!(
+            body,
+            serde_json::json!({"error": "Something went wrong on the server; the error has been logged.", "code": "internal"})
+        );
+    }
+
+    #[actix_web::test]
+    async fn not_found_never_says_whether_it_exists() {
+        let (status, body) = body_json(ApiError::NotFound("project")).await;
+        assert_eq!(status, 404);
+        assert_eq!(
+            body,
+            serde_json::json!({"error": "No project with that id exists, or it is not yours.", "code": "not_found"})
+        );
+    }
+
+    #[actix_web::test]
+    async fn rate_limits_say_when_to_retry() {
+        let response = ApiError::RateLimited {
+            retry_after: Duration::from_secs(90),
+        }
+        .error_response();
+        assert_eq!(response.status().as_u16(), 429);
+        assert_eq!(
+            response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            Some("90")
+        );
+    }
+}

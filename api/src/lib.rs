@@ -1,0 +1,22 @@
+//! The kosuke server: actix-web JSON API under `/api`, the built web app at `/`, and the
+//! command line of the `kosuke` binary.
+//!
+//! Layers, from the outside in: `routes` (thin handlers: extract, call one service or store
+//! function, answer), `services` (use cases and input rules), `store` (every query), with
+//! `auth`, `error` and `extract` shared by the routes. `routes` never imports `sea_orm`.
+
+pub mod access;
+pub mod auth;
+pub mod cli;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod pagination;
+pub mod routes;
+pub mod services;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,51 @@
+//! The OpenAPI document, generated from the handlers' `#[utoipa::path]` annotations and the
+//! wire types' schemas, served at `/api/openapi.json`.
+
+use crate::routes::{auth, health, members, projects, sessions, settings};
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "kosuke API",
+        description = "Projects, chat sessions and their branches. Errors are {\"error\", \"code\"}."
+    ),
+    paths(
+        health::health,
+        health::openapi_json,
+        auth::signup,
+        auth::login,
+        auth::logout,
+        auth::me,
+        auth::list_tokens,
+        auth::create_token,
+        auth::delete_token,
+        projects::list_projects,
+        projects::create_project,
+        projects::get_project,
+        projects::update_project,
+        projects::delete_project,
+        members::list_members,
+        members::add_member,
+        members::remove_member,
+        sessions::list_sessions,
+        sessions::create_session,
+        sessions::get_session,
+        sessions::update_session,
+        sessions::delete_session,
+        sessions::list_messages,
+        settings::get_default_branch,
+        settings::put_default_branch,
+        settings::list_audit,
+    ),
+    components(schemas(
+        api_types::ErrorCode,
+        api_types::ChatSessionStatus,
+        api_types::MessageOrder
+    ))
+)]
+struct ApiDoc;
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

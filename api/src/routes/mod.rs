@@ -1,0 +1,42 @@
+//! HTTP handlers, one module per resource. A handler extracts, calls one service or store
+//! function, and answers; it holds no queries (no `sea_orm` here) and no business rules.
+
+pub mod auth;
+pub mod health;
+pub mod members;
+pub mod projects;
+pub mod sessions;
+pub mod settings;
+pub mod web_app;
+
+use actix_web::web::ServiceConfig;
+
+/// Registers every API route (paths are absolute, as the OpenAPI document shows them).
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(health::health)
+        .service(health::openapi_json)
+        .service(auth::signup)
+        .service(auth::login)
+        .service(auth::logout)
+        .service(auth::me)
+        .service(auth::list_tokens)
+        .service(auth::create_token)
+        .service(auth::delete_token)
+        .service(projects::list_projects)
+        .service(projects::create_project)
+        .service(projects::get_project)
+        .service(projects::update_project)
+        .service(projects::delete_project)
+        .service(members::list_members)
+        .service(members::add_member)
+        .service(members::remove_member)
+        .service(sessions::list_sessions)
+        .service(sessions::create_session)
+        .service(sessions::get_session)
+        .service(sessions::update_session)
+        .service(sessions::delete_session)
+        .service(sessions::list_messages)
+        .service(settings::get_default_branch)
+        .service(settings::put_default_branch)
+        .service(settings::list_audit);
+}

@@ -1,0 +1,110 @@
+//! Chat sessions and their messages. `session_pk` is `chat_sessions.id`.
+
+use crate::auth::CurrentUser;
+use crate::error::ApiError;
+use crate::extract::{Json, PathId};
+use crate::services::sessions;
+use crate::state::AppState;
+use actix_web::{HttpResponse, delete, get, post, put, web};
+use api_types::{
+    ChatSession, ChatSessionList, ChatSessionQuery, CreateChatSessionRequest, ErrorBody,
+    MessageList, MessageQuery, UpdateChatSessionRequest,
+};
+
+type SessionPath = web::Path<(PathId, PathId)>;
+
+/// The caller's sessions in the project, newest activity first; filter by `status`, search with `q`.
+#[utoipa::path(tag = "chat sessions", params(("id" = i32, Path), ChatSessionQuery), responses(
+    (status = 200, body = ChatSessionList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[get("/api/projects/{id}/chat-sessions")]
+pub async fn list_sessions(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(PathId,)>,
+    query: web::Query<ChatSessionQuery>,
+) -> Result<web::Json<ChatSessionList>, ApiError> {
+    Ok(web::Json(
+        sessions::list(&state.db, &user, path.0.0, query.into_inner()).await?,
+    ))
+}
+
+/// Start a session on its own branch `kosuke-chat-{session_id}`.
+#[utoipa::path(tag = "chat sessions", params(("id" = i32, Path)), request_body = CreateChatSessionRequest, responses(
+    (status = 201, body = ChatSession), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[post("/api/projects/{id}/chat-sessions")]
+pub async fn create_session(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(PathId,)>,
+    body: Json<CreateChatSessionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let session = sessions::create(&state.db, &user, path.0.0, body.0).await?;
+    Ok(HttpResponse::Created().json(session))
+}
+
+/// One session.
+#[utoipa::path(tag = "chat sessions", params(("id" = i32, Path), ("session_pk" = i32, Path)), responses(
+    (status = 200, body = ChatSession), (status = 404, body = ErrorBody)))]
+#[get("/api/projects/{id}/chat-sessions/{session_pk}")]
+pub async fn get_session(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: SessionPath,
+) -> Result<web::Json<ChatSession>, ApiError> {
+    let (project_id, session_pk) = path.into_inner();
+    let session = sessions::load(&state.db, &user, project_id.0, session_pk.0).await?;
+    Ok(web::Json(entity::convert::chat_session(session)))
+}
+
+/// Rename, describe, archive or complete a session.
+#[utoipa::path(tag = "chat sessions", params(("id" = i32, Path), ("session_pk" = i32, Path)), request_body = UpdateChatSessionRequest,
+    responses((status = 200, body = ChatSession), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[put("/api/projects/{id}/chat-sessions/{session_pk}")]
+pub async fn update_session(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: SessionPath,
+    body: Json<UpdateChatSessionRequest>,
+) -> Result<web::Json<ChatSession>, ApiError> {
+    let (project_id, session_pk) = path.into_inner();
+    Ok(web::Json(
+        sessions::update(&state.db, &user, project_id.0, session_pk.0, body.0).await?,
+    ))
+}
+
+/// Delete a session and its messages. The project's default session answers 409.
+#[utoipa::path(tag = "chat sessions", params(("id" = i32, Path), ("session_pk" = i32, Path)), responses(
+    (status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[delete("/api/projects/{id}/chat-sessions/{session_pk}")]
+pub async fn delete_session(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: SessionPath,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, session_pk) = path.into_inner();
+    sessions::delete(&state.db, &user, project_id.0, session_pk.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A page of the session's messages (`order=asc` oldest first, `desc` newest first).
+#[utoipa::path(tag = "chat sessions", params(("id" = i32, Path), ("session_pk" = i32, Path), MessageQuery), responses(
+    (status = 200, body = MessageList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[get("/api/projects/{id}/chat-sessions/{session_pk}/messages")]
+pub async fn list_messages(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: SessionPath,
+    query: web::Query<MessageQuery>,
+) -> Result<web::Json<MessageList>, ApiError> {
+    let (project_id, session_pk) = path.into_inner();
+    Ok(web::Json(
+        sessions::messages(
+            &state.db,
+            &user,
+            project_id.0,
+            session_pk.0,
+            query.into_inner(),
+        )
+        .await?,
+    ))
+}

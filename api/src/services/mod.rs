@@ -1,0 +1,8 @@
+//! Use cases: the input rules, the transaction boundaries and the audit trail. Handlers call
+//! one function here (or a plain store read) and answer with its result. As git, GitHub and
+//! the agent arrive, the functions that must touch them alongside the database live here too.
+
+pub mod accounts;
+pub mod projects;
+pub mod sessions;
+pub mod settings;

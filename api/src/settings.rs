@@ -1,0 +1,54 @@
+//! Server settings, independent of how they were given (flags, environment, tests).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything `kosuke serve` needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free port (tests).
+    pub bind: String,
+    /// Where the SQLite database, project mirrors and session checkouts live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; `None` means the SQLite file in the data dir.
+    pub database_url: Option<String>,
+    /// The built web app (trunk's `dist/`). `None` serves a page saying how to build it.
+    pub web_dir: Option<PathBuf>,
+    /// Mark the sign-in cookie `Secure` (set this behind HTTPS).
+    pub secure_cookies: bool,
+    /// Largest JSON body accepted, in bytes.
+    pub body_limit: usize,
+    /// How long a browser sign-in lasts.
+    pub login_lifetime: Duration,
+    /// Failed sign-ins allowed per account and address within `login_window`.
+    pub login_attempts: u32,
+    pub login_window: Duration,
+}
+
+impl Settings {
+    /// Defaults for everything but where to listen and where to keep data.
+    pub fn new(bind: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
+        Settings {
+            bind: bind.into(),
+            data_dir: data_dir.into(),
+            database_url: None,
+            web_dir: None,
+            secure_cookies: false,
+            body_limit: 1024 * 1024,
+            login_lifetime: Duration::from_secs(30 * 24 * 3600),
+            login_attempts: 5,
+            login_window: Duration::from_secs(15 * 60),
+        }
+    }
+
+    /// The database URL in force: the given one, or a SQLite file in the data dir.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("kosuke.db").display()
+            ),
+        }
+    }
+}

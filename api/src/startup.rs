@@ -1,0 +1,85 @@
+//! Building and running the server: connect, migrate, sweep, bind (port 0 works), serve.
+
+use crate::auth::throttle::LoginThrottle;
+use crate::settings::Settings;
+use crate::state::AppState;
+use crate::{db, extract, routes, store};
+use actix_web::dev::Server;
+use actix_web::middleware::{Compress, Logger};
+use actix_web::{App, HttpServer, web};
+use migration::{Migrator, MigratorTrait};
+use std::net::TcpListener;
+use std::sync::Arc;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A server bound to its port, not yet running.
+pub struct Application {
+    port: u16,
+    server: Server,
+    pub state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Connects to the database, applies pending migrations and binds the listener.
+    pub async fn build(settings: Settings) -> Result<Self, BoxError> {
+        std::fs::create_dir_all(&settings.data_dir).map_err(|err| {
+            format!(
+                "cannot create the data dir {}: {err}",
+                settings.data_dir.display()
+            )
+        })?;
+        let db = db::connect(&settings.database_url()).await?;
+        Migrator::up(&db, None).await?;
+        store::credentials::delete_expired_logins(&db, store::now()).await?;
+
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|err| format!("cannot listen on {}: {err}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            login_throttle: LoginThrottle::new(settings.login_attempts, settings.login_window),
+            settings: Arc::new(settings),
+            db,
+        });
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(Compress::default())
+                .wrap(Logger::new("%r %s %Dms").exclude("/api/health"))
+                .app_data(app_state.clone())
+                .app_data(web::PathConfig::default().error_handler(extract::path_error))
+                .app_data(web::QueryConfig::default().error_handler(extract::query_error))
+                .configure(routes::configure)
+                .default_service(web::to(routes::web_app::fallback))
+        })
+        .listen(listener)?
+        .run();
+        Ok(Application {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the process is stopped.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// `kosuke serve`.
+pub async fn serve(settings: Settings) -> Result<(), BoxError> {
+    let bind = settings.bind.clone();
+    let app = Application::build(settings).await?;
+    let host = bind
+        .rsplit_once(':')
+        .map(|(host, _)| host)
+        .unwrap_or("127.0.0.1");
+    tracing::info!("kosuke is listening on http://{host}:{}", app.port());
+    app.run_until_stopped().await?;
+    Ok(())
+}

@@ -1,0 +1,50 @@
+//! Every database query lives here. Functions take `&impl ConnectionTrait` so they run on the
+//! pool or inside a transaction; each aggregate has a "load or 404" function so handlers never
+//! repeat `find` + `ok_or`. Writes in a transaction come before its reads where possible:
+//! SQLite then takes the write lock first and concurrent writers queue instead of failing.
+
+pub mod audit;
+pub mod credentials;
+pub mod members;
+pub mod messages;
+pub mod projects;
+pub mod sessions;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::{DbErr, SqlErr};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row does not exist or is not visible to the caller; the `&str` names the kind.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A unique constraint refused the write.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database error")]
+    Db(#[source] DbErr),
+}
+
+impl From<DbErr> for StoreError {
+    /// Constraint violations are classified once, the same way on SQLite and PostgreSQL.
+    fn from(err: DbErr) -> Self {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => {
+                StoreError::Conflict("That conflicts with an existing record.".to_owned())
+            }
+            _ => StoreError::Db(err),
+        }
+    }
+}
+
+impl StoreError {
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Conflict(_))
+    }
+}
+
+/// The current time at microsecond precision: what PostgreSQL keeps, so a value read back
+/// (e.g. in a cursor) compares equal to the value written, on both backends.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}

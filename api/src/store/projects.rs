@@ -1,0 +1,126 @@
+//! Projects, seen through membership: a user who is not a member gets "not found".
+
+use super::{StoreError, now};
+use api_types::{ProjectRole, RepositoryKind};
+use entity::{project, project_member};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, RelationTrait, Set, sea_query::JoinType,
+};
+
+pub struct NewProject {
+    pub owner_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub repository_kind: RepositoryKind,
+    pub repository_location: String,
+    pub default_branch: String,
+}
+
+/// Inserts the project and its owner's membership.
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    new: NewProject,
+) -> Result<project::Model, StoreError> {
+    let at = now();
+    let project = project::ActiveModel {
+        user_id: Set(new.owner_id.clone()),
+        name: Set(new.name),
+        description: Set(new.description),
+        repository_kind: Set(new.repository_kind),
+        repository_location: Set(new.repository_location),
+        default_branch: Set(new.default_branch),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    project_member::ActiveModel {
+        project_id: Set(project.id),
+        user_id: Set(new.owner_id),
+        role: Set(ProjectRole::Owner),
+        created_at: Set(at),
+    }
+    .insert(db)
+    .await?;
+    Ok(project)
+}
+
+/// The project and the user's role in it, or "not found" when the user is not a member.
+pub async fn load_for_member(
+    db: &impl ConnectionTrait,
+    project_id: i32,
+    user_id: &str,
+) -> Result<(project::Model, ProjectRole), StoreError> {
+    let found = project::Entity::find_by_id(project_id)
+        .find_also_related(project_member::Entity)
+        .filter(project_member::Column::UserId.eq(user_id))
+        .one(db)
+        .await?;
+    match found {
+        Some((project, Some(member))) => Ok((project, member.role)),
+        _ => Err(StoreError::NotFound("project")),
+    }
+}
+
+/// The user's projects, newest first, after the cursor id.
+pub async fn list_for_member(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    before_id: Option<i32>,
+    limit: u64,
+) -> Result<(Vec<(project::Model, ProjectRole)>, u64), StoreError> {
+    let base = project::Entity::find()
+        .join(JoinType::InnerJoin, project::Relation::Members.def())
+        .filter(project_member::Column::UserId.eq(user_id));
+    let total = base.clone().count(db).await?;
+    let mut page = base.select_also(project_member::Entity);
+    if let Some(before) = before_id {
+        page = page.filter(project::Column::Id.lt(before));
+    }
+    let rows = page
+        .order_by_desc(project::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let rows = rows
+        .into_iter()
+        .filter_map(|(project, member)| member.map(|member| (project, member.role)))
+        .collect();
+    Ok((rows, total))
+}
+
+pub async fn update(
+    db: &impl ConnectionTrait,
+    project: project::Model,
+    name: Option<String>,
+    description: Option<Option<String>>,
+) -> Result<project::Model, StoreError> {
+    let mut active: project::ActiveModel = project.into();
+    if let Some(name) = name {
+        active.name = Set(name);
+    }
+    if let Some(description) = description {
+        active.description = Set(description);
+    }
+    active.updated_at = Set(now());
+    Ok(active.update(db).await?)
+}
+
+pub async fn set_default_branch(
+    db: &impl ConnectionTrait,
+    project: project::Model,
+    branch: String,
+) -> Result<project::Model, StoreError> {
+    let mut active: project::ActiveModel = project.into();
+    active.default_branch = Set(branch);
+    active.updated_at = Set(now());
+    Ok(active.update(db).await?)
+}
+
+/// Deletes the project; sessions, messages, members and audit events go with it (cascade).
+pub async fn delete(db: &impl ConnectionTrait, project_id: i32) -> Result<(), StoreError> {
+    project::Entity::delete_by_id(project_id).exec(db).await?;
+    Ok(())
+}

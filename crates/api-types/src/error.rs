@@ -1,0 +1,66 @@
+//! The one error body every failing response carries.
+
+use serde::{Deserialize, Serialize};
+
+/// `{"error": "<human sentence>", "code": "<snake_case code>"}`, plus the offending field for
+/// validation errors. Clients match on `code`, never on the sentence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    pub error: String,
+    pub code: ErrorCode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// Machine-readable error codes, stable across releases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 400: the body is not valid JSON.
+    MalformedJson,
+    /// 400: an id in the path is not a positive integer.
+    InvalidId,
+    /// 400: a query-string parameter is malformed (e.g. a bad cursor).
+    InvalidQuery,
+    /// 401: not signed in.
+    Unauthenticated,
+    /// 401: wrong email or password.
+    InvalidCredentials,
+    /// 403: signed in but not allowed.
+    Forbidden,
+    /// 404: no such resource, or not yours.
+    NotFound,
+    /// 409: the email is already registered.
+    EmailTaken,
+    /// 409: the user is already a member of the project.
+    AlreadyMember,
+    /// 409: the default session of a project cannot be deleted.
+    DefaultSession,
+    /// 409: the session has a live agent run.
+    SessionBusy,
+    /// 409: the change conflicts with the current state.
+    Conflict,
+    /// 413: the body is larger than the server accepts.
+    PayloadTooLarge,
+    /// 415: the body is not `application/json`.
+    UnsupportedMediaType,
+    /// 422: a field failed validation; `field` names it.
+    ValidationFailed,
+    /// 422: there is nothing to put in a pull request.
+    NoChanges,
+    /// 429: too many requests; retry later.
+    RateLimited,
+    /// 502: GitHub or the model provider failed.
+    UpstreamError,
+    /// 503: a needed setting is missing.
+    NotConfigured,
+    /// 503: no model provider is configured.
+    AgentUnavailable,
+    /// 500: something broke on the server; the log has the cause.
+    Internal,
+    /// A code this client version does not know yet.
+    #[serde(other)]
+    Unknown,
+}

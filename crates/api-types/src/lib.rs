@@ -1,0 +1,40 @@
+//! The wire contract of the kosuke API: every request and response body, the error body,
+//! and the small validation rules both ends share (title length, git ref names).
+//!
+//! This crate is serde-only so it builds for native targets and for `wasm32-unknown-unknown`.
+//! Database derives hide behind the `db` feature (enabled by `entity` alone) and OpenAPI
+//! schemas behind `openapi` (enabled by `api` alone). It must never depend on anything internal.
+
+pub mod audit;
+pub mod auth;
+pub mod error;
+pub mod ids;
+pub mod message;
+pub mod page;
+pub mod project;
+pub mod session;
+pub mod settings;
+pub mod validate;
+
+pub use audit::*;
+pub use auth::*;
+pub use error::*;
+pub use ids::*;
+pub use message::*;
+pub use page::*;
+pub use project::*;
+pub use session::*;
+pub use settings::*;
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /api/health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Health {
+    /// `ok` when the database answers.
+    pub status: String,
+    pub version: String,
+    /// `sqlite` or `postgres`.
+    pub database: String,
+}

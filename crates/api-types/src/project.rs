@@ -1,0 +1,152 @@
+//! Projects (a git repository plus its settings) and their members.
+
+use crate::ids::{ProjectId, UserId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Where a project's repository lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RepositorySource {
+    /// A repository on GitHub (or the configured GitHub Enterprise).
+    Github { owner: String, repo: String },
+    /// Any git URL (`https://`, `ssh://`, `git@host:path`, `file://`).
+    Git { url: String },
+    /// A repository on the server's own disk.
+    Local { path: String },
+    /// A new, empty repository kosuke creates.
+    Empty,
+}
+
+impl RepositorySource {
+    pub fn kind(&self) -> RepositoryKind {
+        match self {
+            RepositorySource::Github { .. } => RepositoryKind::Github,
+            RepositorySource::Git { .. } => RepositoryKind::Git,
+            RepositorySource::Local { .. } => RepositoryKind::Local,
+            RepositorySource::Empty => RepositoryKind::Empty,
+        }
+    }
+}
+
+/// The kind of a [`RepositorySource`], as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "db", derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(
+        rs_type = "String",
+        db_type = "String(sea_orm::sea_query::StringLen::N(20))"
+    )
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RepositoryKind {
+    #[cfg_attr(feature = "db", sea_orm(string_value = "github"))]
+    Github,
+    #[cfg_attr(feature = "db", sea_orm(string_value = "git"))]
+    Git,
+    #[cfg_attr(feature = "db", sea_orm(string_value = "local"))]
+    Local,
+    #[cfg_attr(feature = "db", sea_orm(string_value = "empty"))]
+    Empty,
+}
+
+/// What a user may do in a project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "db", derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(
+        rs_type = "String",
+        db_type = "String(sea_orm::sea_query::StringLen::N(20))"
+    )
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectRole {
+    /// Changes settings and members, deletes the project.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "owner"))]
+    Owner,
+    /// Works in their own chat sessions.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "member"))]
+    Member,
+}
+
+/// A project as the API returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Project {
+    pub id: ProjectId,
+    pub name: String,
+    pub description: Option<String>,
+    pub repository: RepositorySource,
+    pub default_branch: String,
+    pub owner_id: UserId,
+    /// The caller's role in this project.
+    pub role: ProjectRole,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `POST /api/projects`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateProjectRequest {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub repository: RepositorySource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_branch: Option<String>,
+}
+
+/// `PUT /api/projects/{id}`: only the fields given change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpdateProjectRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// An empty string clears the description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// `GET /api/projects`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProjectList {
+    pub projects: Vec<Project>,
+    pub total: u64,
+    pub next_cursor: Option<String>,
+}
+
+/// A member of a project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProjectMember {
+    pub user_id: UserId,
+    pub email: String,
+    pub display_name: String,
+    pub role: ProjectRole,
+    pub added_at: DateTime<Utc>,
+}
+
+/// `POST /api/projects/{id}/members`: the owner adds a registered user by email.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AddMemberRequest {
+    pub email: String,
+    /// Defaults to `member`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<ProjectRole>,
+}
+
+/// `GET /api/projects/{id}/members`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MemberList {
+    pub members: Vec<ProjectMember>,
+    pub total: u64,
+}

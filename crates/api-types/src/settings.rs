@@ -1,0 +1,19 @@
+//! Project settings.
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /api/projects/{id}/settings/default-branch`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DefaultBranchResponse {
+    pub default_branch: String,
+    /// Branches a user may pick; session branches are left out.
+    pub available_branches: Vec<String>,
+}
+
+/// `PUT /api/projects/{id}/settings/default-branch`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpdateDefaultBranchRequest {
+    pub default_branch: String,
+}

@@ -1,0 +1,161 @@
+//! Input rules both ends check: the server to reject bad input, the web app to say so early.
+//! Each returns the sentence to show when the input is wrong.
+
+use crate::session::{MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS};
+
+/// The longest branch name we store (`VARCHAR(100)`).
+pub const MAX_BRANCH_CHARS: usize = 100;
+
+/// Trims a session title and checks it is 1 to 100 characters.
+pub fn session_title(raw: &str) -> Result<String, String> {
+    let title = raw.trim();
+    let len = title.chars().count();
+    if len == 0 {
+        return Err("The title must not be empty.".to_owned());
+    }
+    if len > MAX_TITLE_CHARS {
+        return Err(format!(
+            "The title is {len} characters long; at most {MAX_TITLE_CHARS} are allowed."
+        ));
+    }
+    Ok(title.to_owned())
+}
+
+/// Checks a session description (at most 2000 characters). Empty means "no description".
+pub fn session_description(raw: &str) -> Result<Option<String>, String> {
+    let len = raw.chars().count();
+    if len > MAX_DESCRIPTION_CHARS {
+        return Err(format!(
+            "The description is {len} characters long; at most {MAX_DESCRIPTION_CHARS} are allowed."
+        ));
+    }
+    let trimmed = raw.trim();
+    Ok((!trimmed.is_empty()).then(|| raw.to_owned()))
+}
+
+/// Checks a short branch name against git's ref-name rules (`git check-ref-format --branch`)
+/// and our length limit.
+pub fn branch_name(name: &str) -> Result<(), String> {
+    let fail = |why: &str| {
+        Err(format!(
+            "\"{}\" is not a valid branch name: {why}.",
+            name.escape_default()
+        ))
+    };
+    if name.is_empty() {
+        return Err("The branch name must not be empty.".to_owned());
+    }
+    if name.chars().count() > MAX_BRANCH_CHARS {
+        return Err(format!(
+            "The branch name is longer than {MAX_BRANCH_CHARS} characters."
+        ));
+    }
+    if name.starts_with('-') {
+        return fail("it must not start with '-'");
+    }
+    if name == "@" || name == "HEAD" {
+        return fail("it is reserved by git");
+    }
+    if name.starts_with("refs/") {
+        return fail("give the short name, without 'refs/heads/'");
+    }
+    if let Some(c) = name.chars().find(|c| {
+        c.is_ascii_control() || matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\')
+    }) {
+        return fail(&format!("it contains the character {:?}", c));
+    }
+    if name.contains("..") {
+        return fail("it contains '..'");
+    }
+    if name.contains("@{") {
+        return fail("it contains '@{'");
+    }
+    if name.starts_with('/') || name.ends_with('/') || name.contains("//") {
+        return fail("it has an empty path component");
+    }
+    if name.ends_with('.') {
+        return fail("it ends with '.'");
+    }
+    for component in name.split('/') {
+        if component.starts_with('.') {
+            return fail("a path component starts with '.'");
+        }
+        if component.ends_with(".lock") {
+            return fail("a path component ends with '.lock'");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_ordinary_branch_names() {
+        for ok in [
+            "main",
+            "develop",
+            "feature/login",
+            "release-1.2",
+            "kosuke-chat-abc123",
+            "a@b",
+        ] {
+            assert_eq!(branch_name(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn rejects_names_git_would_refuse() {
+        let long = "a".repeat(101);
+        for bad in [
+            "",
+            "..",
+            "-x",
+            "a b",
+            "refs/heads/../x",
+            "a.lock",
+            "a/b.lock/c",
+            ".hidden",
+            "a/.b",
+            "a..b",
+            "a~1",
+            "a^",
+            "a:b",
+            "a?",
+            "a*",
+            "a[b",
+            "a\\b",
+            "a/",
+            "/a",
+            "a//b",
+            "a.",
+            "@",
+            "a@{1}",
+            "tab\there",
+            "HEAD",
+            long.as_str(),
+        ] {
+            assert!(branch_name(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn titles_are_trimmed_and_bounded() {
+        assert_eq!(session_title("  Fix login  "), Ok("Fix login".to_owned()));
+        assert!(session_title("   ").is_err());
+        assert!(session_title("").is_err());
+        assert!(session_title(&"x".repeat(101)).is_err());
+        assert_eq!(
+            session_title(&"é".repeat(100)).map(|t| t.chars().count()),
+            Ok(100)
+        );
+    }
+
+    #[test]
+    fn descriptions_are_bounded_and_blank_means_none() {
+        assert_eq!(session_description("  "), Ok(None));
+        assert_eq!(session_description("why"), Ok(Some("why".to_owned())));
+        assert!(session_description(&"x".repeat(2001)).is_err());
+    }
+}

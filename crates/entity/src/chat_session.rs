@@ -1,0 +1,54 @@
+//! `chat_sessions`: the ticket's table plus `base_branch` and the pull-request fields.
+
+use api_types::ChatSessionStatus;
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "chat_sessions")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub project_id: i32,
+    pub user_id: String,
+    pub title: String,
+    pub description: Option<String>,
+    #[sea_orm(unique)]
+    pub session_id: String,
+    pub github_branch_name: String,
+    pub status: ChatSessionStatus,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub last_activity_at: DateTimeUtc,
+    pub message_count: i32,
+    pub is_default: bool,
+    pub base_branch: Option<String>,
+    pub pull_request_number: Option<i32>,
+    pub pull_request_url: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::project::Entity",
+        from = "Column::ProjectId",
+        to = "super::project::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Project,
+    #[sea_orm(has_many = "super::chat_message::Entity")]
+    Messages,
+}
+
+impl Related<super::project::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Project.def()
+    }
+}
+
+impl Related<super::chat_message::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Messages.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,12 @@
+//! sea-orm entities, one module per table. Only column shapes and relations live here:
+//! queries belong to `api::store`, schema changes to `migration`.
+
+pub mod api_token;
+pub mod audit_event;
+pub mod auth_session;
+pub mod chat_message;
+pub mod chat_session;
+pub mod convert;
+pub mod project;
+pub mod project_member;
+pub mod user;

@@ -1,0 +1,28 @@
+//! kosuke's schema history. Each migration is frozen once released: it never imports `entity`
+//! (whose shapes follow the newest schema) and names its tables and columns itself.
+//!
+//! The history starts with the schema before ticket #20 (messages keyed by project), then applies
+//! the ticket's migration, which creates one default "Main Conversation" per existing project and
+//! re-points its messages. Every step runs on SQLite and PostgreSQL.
+
+use sea_orm_migration::prelude::*;
+
+mod m20250601_000001_pre_ticket_schema;
+mod m20251101_000002_chat_sessions;
+mod m20251115_000003_runs_audit_and_secrets;
+mod sql;
+
+pub use sea_orm_migration::MigratorTrait;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20250601_000001_pre_ticket_schema::Migration),
+            Box::new(m20251101_000002_chat_sessions::Migration),
+            Box::new(m20251115_000003_runs_audit_and_secrets::Migration),
+        ]
+    }
+}
