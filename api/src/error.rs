@@ -29,6 +29,9 @@ pub enum ApiError {
     /// 404: not found, or not the caller's (never leaks which).
     #[error("No {0} with that id exists, or it is not yours.")]
     NotFound(&'static str),
+    /// 404: no route at this path under `/api`.
+    #[error("There is no API endpoint at this path.")]
+    NoRoute,
     /// 409: conflicts with the current state.
     #[error("{message}")]
     Conflict { code: ErrorCode, message: String },
@@ -85,7 +88,7 @@ impl ApiError {
             ApiError::Unauthenticated => ErrorCode::Unauthenticated,
             ApiError::InvalidCredentials => ErrorCode::InvalidCredentials,
             ApiError::Forbidden(_) => ErrorCode::Forbidden,
-            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::NotFound(_) | ApiError::NoRoute => ErrorCode::NotFound,
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
             ApiError::Validation { .. } => ErrorCode::ValidationFailed,
@@ -112,7 +115,7 @@ impl ResponseError for ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

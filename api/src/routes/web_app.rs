@@ -19,7 +19,7 @@ pub async fn fallback(
 ) -> Result<HttpResponse, ApiError> {
     let path = req.path();
     if path == "/api" || path.starts_with("/api/") {
-        return Err(ApiError::NotFound("API route"));
+        return Err(ApiError::NoRoute);
     }
     let Some(web_dir) = state.settings.web_dir.as_deref() else {
         return Ok(HttpResponse::Ok()

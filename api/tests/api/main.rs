@@ -1,1 +1,15 @@
+//! Integration tests of the kosuke API: a real server on a random port, a fresh database per
+//! test on SQLite and (with `TEST_DATABASE_URL`) PostgreSQL. One binary for the whole crate.
 
+#![allow(clippy::unwrap_used)]
+
+mod harness;
+
+mod access;
+mod accounts;
+mod bad_input;
+mod cli;
+mod migration;
+mod openapi;
+mod projects;
+mod sessions;

@@ -1,1 +1,315 @@
+//! A typed client for the kosuke API, for the web app (wasm32, where the browser keeps the
+//! sign-in cookie), for tests and for third parties (natively, with a cookie store or a
+//! personal access token). The only place that knows the API's URLs.
 
+use api_types::*;
+use reqwest::{Method, RequestBuilder};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// What can go wrong calling the API.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error body.
+    #[error("{status}: {}", body.error)]
+    Api { status: u16, body: ErrorBody },
+    /// The server could not be reached or answered something unreadable.
+    #[error("request failed: {0}")]
+    Transport(#[from] reqwest::Error),
+    /// The server answered an error status without kosuke's error body.
+    #[error("unexpected {status} response")]
+    Unexpected { status: u16 },
+}
+
+impl ClientError {
+    /// The HTTP status of an API error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } | ClientError::Unexpected { status } => Some(*status),
+            ClientError::Transport(err) => err.status().map(|s| s.as_u16()),
+        }
+    }
+
+    /// The error code of an API error.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ClientError::Api { body, .. } => Some(body.code),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, ClientError>;
+
+/// A connection to one kosuke server, signed in by cookie (after `signup`/`login`) or token.
+#[derive(Debug, Clone)]
+pub struct Client {
+    base_url: String,
+    http: reqwest::Client,
+    token: Option<String>,
+}
+
+impl Client {
+    /// `base_url` is the server's origin, e.g. `http://127.0.0.1:8080`; empty means the page's
+    /// own origin (in the browser).
+    pub fn new(base_url: impl Into<String>) -> Self {
+        let builder = reqwest::Client::builder();
+        #[cfg(not(target_arch = "wasm32"))]
+        let builder = builder.cookie_store(true);
+        let http = builder.build().unwrap_or_else(|_| reqwest::Client::new());
+        Client {
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            http,
+            token: None,
+        }
+    }
+
+    /// Signs every request with a personal access token instead of the cookie.
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api{path}", self.base_url)
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let builder = self.http.request(method, self.url(path));
+        match &self.token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(&self, builder: RequestBuilder) -> Result<T> {
+        let response = check(builder.send().await?).await?;
+        Ok(response.json().await?)
+    }
+
+    async fn send_empty(&self, builder: RequestBuilder) -> Result<()> {
+        check(builder.send().await?).await?;
+        Ok(())
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.send(self.request(Method::GET, path)).await
+    }
+
+    async fn get_query<T: DeserializeOwned, Q: Serialize>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> Result<T> {
+        self.send(self.request(Method::GET, path).query(query))
+            .await
+    }
+
+    async fn with_body<T: DeserializeOwned, B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        self.send(self.request(method, path).json(body)).await
+    }
+
+    async fn delete(&self, path: &str) -> Result<()> {
+        self.send_empty(self.request(Method::DELETE, path)).await
+    }
+
+    // --- meta
+
+    pub async fn health(&self) -> Result<Health> {
+        self.get("/health").await
+    }
+
+    // --- accounts
+
+    pub async fn signup(&self, request: &SignupRequest) -> Result<User> {
+        self.with_body(Method::POST, "/auth/signup", request).await
+    }
+
+    pub async fn login(&self, request: &LoginRequest) -> Result<User> {
+        self.with_body(Method::POST, "/auth/login", request).await
+    }
+
+    pub async fn logout(&self) -> Result<()> {
+        self.send_empty(self.request(Method::POST, "/auth/logout"))
+            .await
+    }
+
+    pub async fn me(&self) -> Result<User> {
+        self.get("/me").await
+    }
+
+    pub async fn create_api_token(
+        &self,
+        request: &CreateApiTokenRequest,
+    ) -> Result<CreatedApiToken> {
+        self.with_body(Method::POST, "/me/tokens", request).await
+    }
+
+    pub async fn list_api_tokens(&self) -> Result<ApiTokenList> {
+        self.get("/me/tokens").await
+    }
+
+    pub async fn delete_api_token(&self, id: TokenId) -> Result<()> {
+        self.delete(&format!("/me/tokens/{id}")).await
+    }
+
+    // --- projects
+
+    pub async fn list_projects(&self, page: &PageQuery) -> Result<ProjectList> {
+        self.get_query("/projects", page).await
+    }
+
+    pub async fn create_project(&self, request: &CreateProjectRequest) -> Result<Project> {
+        self.with_body(Method::POST, "/projects", request).await
+    }
+
+    pub async fn get_project(&self, id: ProjectId) -> Result<Project> {
+        self.get(&format!("/projects/{id}")).await
+    }
+
+    pub async fn update_project(
+        &self,
+        id: ProjectId,
+        request: &UpdateProjectRequest,
+    ) -> Result<Project> {
+        self.with_body(Method::PUT, &format!("/projects/{id}"), request)
+            .await
+    }
+
+    pub async fn delete_project(&self, id: ProjectId) -> Result<()> {
+        self.delete(&format!("/projects/{id}")).await
+    }
+
+    pub async fn list_members(&self, id: ProjectId) -> Result<MemberList> {
+        self.get(&format!("/projects/{id}/members")).await
+    }
+
+    pub async fn add_member(
+        &self,
+        id: ProjectId,
+        request: &AddMemberRequest,
+    ) -> Result<ProjectMember> {
+        self.with_body(Method::POST, &format!("/projects/{id}/members"), request)
+            .await
+    }
+
+    pub async fn remove_member(&self, id: ProjectId, user: &UserId) -> Result<()> {
+        self.delete(&format!("/projects/{id}/members/{user}")).await
+    }
+
+    // --- chat sessions
+
+    pub async fn list_chat_sessions(
+        &self,
+        project: ProjectId,
+        query: &ChatSessionQuery,
+    ) -> Result<ChatSessionList> {
+        self.get_query(&format!("/projects/{project}/chat-sessions"), query)
+            .await
+    }
+
+    pub async fn create_chat_session(
+        &self,
+        project: ProjectId,
+        request: &CreateChatSessionRequest,
+    ) -> Result<ChatSession> {
+        self.with_body(
+            Method::POST,
+            &format!("/projects/{project}/chat-sessions"),
+            request,
+        )
+        .await
+    }
+
+    pub async fn get_chat_session(
+        &self,
+        project: ProjectId,
+        session: ChatSessionPk,
+    ) -> Result<ChatSession> {
+        self.get(&format!("/projects/{project}/chat-sessions/{session}"))
+            .await
+    }
+
+    pub async fn update_chat_session(
+        &self,
+        project: ProjectId,
+        session: ChatSessionPk,
+        request: &UpdateChatSessionRequest,
+    ) -> Result<ChatSession> {
+        self.with_body(
+            Method::PUT,
+            &format!("/projects/{project}/chat-sessions/{session}"),
+            request,
+        )
+        .await
+    }
+
+    pub async fn delete_chat_session(
+        &self,
+        project: ProjectId,
+        session: ChatSessionPk,
+    ) -> Result<()> {
+        self.delete(&format!("/projects/{project}/chat-sessions/{session}"))
+            .await
+    }
+
+    pub async fn list_messages(
+        &self,
+        project: ProjectId,
+        session: ChatSessionPk,
+        query: &MessageQuery,
+    ) -> Result<MessageList> {
+        self.get_query(
+            &format!("/projects/{project}/chat-sessions/{session}/messages"),
+            query,
+        )
+        .await
+    }
+
+    // --- settings
+
+    pub async fn get_default_branch(&self, project: ProjectId) -> Result<DefaultBranchResponse> {
+        self.get(&format!("/projects/{project}/settings/default-branch"))
+            .await
+    }
+
+    pub async fn set_default_branch(
+        &self,
+        project: ProjectId,
+        request: &UpdateDefaultBranchRequest,
+    ) -> Result<DefaultBranchResponse> {
+        self.with_body(
+            Method::PUT,
+            &format!("/projects/{project}/settings/default-branch"),
+            request,
+        )
+        .await
+    }
+
+    pub async fn list_audit(&self, project: ProjectId, page: &PageQuery) -> Result<AuditEventList> {
+        self.get_query(&format!("/projects/{project}/audit"), page)
+            .await
+    }
+}
+
+/// Turns an error status into `ClientError::Api` with the server's body.
+async fn check(response: reqwest::Response) -> Result<reqwest::Response> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let code = status.as_u16();
+    match response.json::<ErrorBody>().await {
+        Ok(body) => Err(ClientError::Api { status: code, body }),
+        Err(_) => Err(ClientError::Unexpected { status: code }),
+    }
+}

@@ -1,0 +1,106 @@
+//! Sign-up, sign-in, sign-out, throttling and personal access tokens.
+
+use crate::db_test;
+use crate::harness::{spawn_app, spawn_app_with};
+use api_types::*;
+use client::Client;
+use serde_json::json;
+
+db_test!(
+    async fn signing_up_sets_a_safe_cookie_and_logging_out_revokes_it(backend) {
+        let app = spawn_app(backend).await;
+        let http = reqwest::Client::new();
+        let response = http
+            .post(app.url("/api/auth/signup"))
+            .json(&json!({"email": " Ann@Example.TEST ", "password": "long enough", "display_name": " Ann "}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+        let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(cookie.starts_with("kosuke_session="), "{cookie}");
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"), "{cookie}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["email"], "ann@example.test");
+        assert_eq!(body["display_name"], "Ann");
+        assert!(!body.to_string().contains("argon2") && body.get("password_hash").is_none());
+
+        let session_cookie = cookie.split(';').next().unwrap().to_owned();
+        let me = |cookie: String| {
+            let http = http.clone();
+            let url = app.url("/api/me");
+            async move { http.get(url).header("cookie", cookie).send().await.unwrap().status().as_u16() }
+        };
+        assert_eq!(me(session_cookie.clone()).await, 200);
+        let logout = http.post(app.url("/api/auth/logout")).header("cookie", &session_cookie).send().await.unwrap();
+        assert_eq!(logout.status().as_u16(), 204);
+        assert_eq!(me(session_cookie).await, 401, "the old cookie no longer works");
+
+        let again = Client::new(&app.address)
+            .signup(&SignupRequest { email: "ANN@example.test".into(), password: "another one".into(), display_name: "A".into() })
+            .await
+            .unwrap_err();
+        assert_eq!((again.status(), again.code()), (Some(409), Some(ErrorCode::EmailTaken)));
+        let short = Client::new(&app.address)
+            .signup(&SignupRequest { email: "bo@example.test".into(), password: "short".into(), display_name: "Bo".into() })
+            .await
+            .unwrap_err();
+        assert_eq!((short.status(), short.code()), (Some(422), Some(ErrorCode::ValidationFailed)));
+
+        let signed_in = Client::new(&app.address);
+        let user = signed_in.login(&LoginRequest { email: "ann@example.test".into(), password: "long enough".into() }).await.unwrap();
+        assert_eq!(signed_in.me().await.unwrap(), user);
+    }
+);
+
+db_test!(
+    async fn repeated_wrong_passwords_are_throttled(backend) {
+        let app = spawn_app_with(backend, |settings| settings.login_attempts = 3).await;
+        app.user("ann").await;
+        let client = Client::new(&app.address);
+        let attempt = |password: &str| LoginRequest { email: "ann@example.test".into(), password: password.into() };
+        for _ in 0..3 {
+            let err = client.login(&attempt("wrong-password")).await.unwrap_err();
+            assert_eq!((err.status(), err.code()), (Some(401), Some(ErrorCode::InvalidCredentials)));
+        }
+        let response = reqwest::Client::new()
+            .post(app.url("/api/auth/login"))
+            .json(&json!({"email": "ann@example.test", "password": "ann-password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 429, "even the right password waits");
+        let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!(retry_after > 0 && retry_after <= 15 * 60);
+        let err = client.login(&attempt("x")).await.unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::RateLimited));
+        let unknown = client.login(&LoginRequest { email: "nobody@example.test".into(), password: "whatever1".into() }).await;
+        assert_eq!(unknown.unwrap_err().code(), Some(ErrorCode::InvalidCredentials), "other accounts are not blocked");
+    }
+);
+
+db_test!(
+    async fn personal_access_tokens_are_shown_once_and_can_be_revoked(backend) {
+        let app = spawn_app(backend).await;
+        let (ann, user) = app.user("ann").await;
+        let (bob, _) = app.user("bob").await;
+        let created = ann.create_api_token(&CreateApiTokenRequest { name: " ci ".into() }).await.unwrap();
+        assert!(created.token.starts_with("kst_") && created.token.len() > 40);
+        assert_eq!(created.name, "ci");
+        let listed = ann.list_api_tokens().await.unwrap();
+        assert_eq!(listed.tokens.len(), 1);
+        assert!(!serde_json::to_string(&listed).unwrap().contains(&created.token), "the secret is never listed");
+
+        let by_token = Client::new(&app.address).with_token(&created.token);
+        assert_eq!(by_token.me().await.unwrap(), user);
+        let project = app.project(&by_token, "via token").await;
+        assert_eq!(ann.get_project(project.id).await.unwrap().name, "via token");
+        assert!(ann.list_api_tokens().await.unwrap().tokens[0].last_used_at.is_some());
+
+        assert_eq!(bob.delete_api_token(created.id).await.unwrap_err().status(), Some(404), "not bob's");
+        ann.delete_api_token(created.id).await.unwrap();
+        assert_eq!(by_token.me().await.unwrap_err().status(), Some(401));
+        let empty = ann.create_api_token(&CreateApiTokenRequest { name: "  ".into() }).await.unwrap_err();
+        assert_eq!(empty.status(), Some(422));
+    }
+);

@@ -1,0 +1,237 @@
+//! The test harness: a fresh database per test (a SQLite file, or a new PostgreSQL database
+//! when the test runs on PostgreSQL), a real server on a random port, typed clients.
+
+use api::settings::Settings;
+use api::startup::Application;
+use api_types::{CreateProjectRequest, Project, RepositorySource, SignupRequest, User};
+use client::Client;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use std::sync::atomic::{AtomicU32, Ordering};
+use tempfile::TempDir;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body once on SQLite (`…::sqlite`) and once on PostgreSQL (`…::postgres`). The
+/// PostgreSQL variant needs `TEST_DATABASE_URL`; without it, nextest's default profile leaves
+/// it out (see `.config/nextest.toml`) and a direct run fails saying so.
+#[macro_export]
+macro_rules! db_test {
+    ($(#[$meta:meta])* async fn $name:ident($backend:ident) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($backend: $crate::harness::Backend) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::harness::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                run($crate::harness::Backend::Postgres).await
+            }
+        }
+    };
+}
+
+/// A database made for one test, dropped afterwards.
+pub struct TestDatabase {
+    pub url: String,
+    _dir: Option<TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl TestDatabase {
+    pub async fn create(backend: Backend) -> TestDatabase {
+        match backend {
+            Backend::Sqlite => {
+                let dir = TempDir::new().expect("temp dir");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+                TestDatabase {
+                    url,
+                    _dir: Some(dir),
+                    postgres: None,
+                }
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var("TEST_DATABASE_URL").expect(
+                    "TEST_DATABASE_URL must point at a PostgreSQL server (e.g. postgres://postgres@127.0.0.1:5432/postgres) \
+                     to run the PostgreSQL variant of this test",
+                );
+                let name = format!(
+                    "kosuke_test_{}_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::SeqCst),
+                    api::auth::secret::new_session_id()
+                );
+                let admin = Database::connect(&admin_url)
+                    .await
+                    .expect("connect to TEST_DATABASE_URL");
+                admin
+                    .execute_raw(Statement::from_string(
+                        admin.get_database_backend(),
+                        format!("CREATE DATABASE {name}"),
+                    ))
+                    .await
+                    .expect("create test database");
+                admin.close().await.ok();
+                let url = with_database(&admin_url, &name);
+                TestDatabase {
+                    url,
+                    _dir: None,
+                    postgres: Some((admin_url, name)),
+                }
+            }
+        }
+    }
+
+    pub async fn connect(&self) -> DatabaseConnection {
+        api::db::connect(&self.url)
+            .await
+            .expect("connect to the test database")
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs outside any async context we can borrow; use a small runtime of our own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let admin = Database::connect(&admin_url).await.ok()?;
+                admin
+                    .execute_raw(Statement::from_string(
+                        admin.get_database_backend(),
+                        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                    ))
+                    .await
+                    .ok()?;
+                admin.close().await.ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// Replaces the database name in a PostgreSQL URL.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// A running server and what it stands on.
+pub struct TestApp {
+    pub address: String,
+    /// Where the server keeps mirrors and checkouts; removed with the app.
+    pub data_dir: TempDir,
+    pub database: TestDatabase,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    api::telemetry::init();
+    let database = TestDatabase::create(backend).await;
+    let data_dir = TempDir::new().expect("temp dir");
+    let mut settings = Settings::new("127.0.0.1:0", data_dir.path());
+    settings.database_url = Some(database.url.clone());
+    configure(&mut settings);
+    let app = Application::build(settings)
+        .await
+        .expect("build the application");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        data_dir,
+        database,
+    }
+}
+
+impl TestApp {
+    /// A client that is not signed in.
+    pub fn client(&self) -> Client {
+        Client::new(&self.address)
+    }
+
+    /// A plain HTTP client for requests the typed client cannot make (malformed bodies…).
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .expect("http client")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Signs up a new user named `name` and returns a client signed in as them.
+    pub async fn user(&self, name: &str) -> (Client, User) {
+        let client = self.client();
+        let user = client
+            .signup(&SignupRequest {
+                email: format!("{name}@example.test"),
+                password: format!("{name}-password"),
+                display_name: name.to_owned(),
+            })
+            .await
+            .expect("sign up");
+        (client, user)
+    }
+
+    /// Creates a project owned by the client's user.
+    pub async fn project(&self, client: &Client, name: &str) -> Project {
+        client
+            .create_project(&CreateProjectRequest {
+                name: name.to_owned(),
+                description: None,
+                repository: RepositorySource::Empty,
+                default_branch: None,
+            })
+            .await
+            .expect("create project")
+    }
+}
+
+#[test]
+fn postgres_urls_get_the_new_database_name() {
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+        "postgres://postgres@127.0.0.1:5432/t1"
+    );
+    assert_eq!(
+        with_database("postgres://u@h/db?sslmode=disable", "t2"),
+        "postgres://u@h/t2?sslmode=disable"
+    );
+    assert_eq!(with_database("postgres://u@h", "t3"), "postgres://u@h/t3");
+}
