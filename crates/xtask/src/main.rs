@@ -1,1 +1,121 @@
-fn main() {}
+//! `cargo xtask`: the project's own automation, so a fresh machine needs only Rust.
+//!
+//! - `run [ARGS…]`  build the web bundle, then serve API + web (`kosuke serve ARGS…`)
+//! - `test`         every check and test (PostgreSQL too when `TEST_DATABASE_URL` is set)
+//! - `web [--dev]`  build the web bundle into `web/dist`
+//! - `dist`         the release binary and the release web bundle
+//!
+//! Each installs what it needs (the wasm target, wasm-bindgen-cli, wasm-opt from npm) and
+//! nothing is downloaded from anywhere but the package registries.
+
+mod tools;
+mod web;
+
+use std::process::ExitCode;
+use tools::{cargo, project_root, run};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run_kosuke(&args[1..]),
+        Some("test") => test(),
+        Some("web") => web::build(args.iter().any(|a| a == "--dev")).map(|_| ()),
+        Some("dist") => dist(),
+        _ => {
+            eprintln!("usage: cargo xtask <run [ARGS…] | test | web [--dev] | dist>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Builds the web app, then runs kosuke on the embedded default (SQLite under ./data).
+fn run_kosuke(args: &[String]) -> Result<(), String> {
+    web::build(false)?;
+    let mut command = cargo();
+    command
+        .args(["run", "--package", "api", "--bin", "kosuke", "--", "serve"])
+        .args(args);
+    command.env("KOSUKE_WEB_DIR", project_root().join("web/dist"));
+    run(&mut command)
+}
+
+fn dist() -> Result<(), String> {
+    web::build(false)?;
+    run(cargo().args(["build", "--release", "--package", "api", "--bin", "kosuke"]))?;
+    println!(
+        "built target/release/kosuke and web/dist; run `target/release/kosuke serve` from the repository"
+    );
+    Ok(())
+}
+
+/// Crates the browser bundle must never pull in.
+const SERVER_ONLY_CRATES: &[&str] = &["sea-orm", "sqlx", "actix-web", "actix-rt", "mio"];
+
+fn test() -> Result<(), String> {
+    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+
+    println!("== the web app's dependency tree stays free of server crates");
+    tools::rustup_target("wasm32-unknown-unknown")?;
+    let tree = tools::output(cargo().args([
+        "tree",
+        "--package",
+        "web",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--edges",
+        "normal",
+        "--prefix",
+        "none",
+        "--format",
+        "{p}",
+    ]))?;
+    let offending: Vec<&str> = tree
+        .lines()
+        .filter(|line| {
+            SERVER_ONLY_CRATES
+                .iter()
+                .any(|name| line.split_whitespace().next() == Some(*name))
+        })
+        .collect();
+    if !offending.is_empty() {
+        return Err(format!(
+            "the web app depends on server crates: {offending:?}"
+        ));
+    }
+    println!("== the web app builds for wasm32");
+    run(cargo().args([
+        "build",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--package",
+        "web",
+    ]))?;
+
+    let postgres = std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty());
+    println!(
+        "== tests on SQLite{}",
+        if postgres {
+            " and PostgreSQL"
+        } else {
+            " (set TEST_DATABASE_URL to add PostgreSQL)"
+        }
+    );
+    if tools::has_nextest() {
+        let profile = if postgres { "all-backends" } else { "default" };
+        run(cargo().args(["nextest", "run", "--profile", profile, "--no-fail-fast"]))
+    } else {
+        let mut command = cargo();
+        command.args(["test", "--no-fail-fast"]);
+        if !postgres {
+            command.args(["--", "--skip", "::postgres"]);
+        }
+        run(&mut command)
+    }
+}

@@ -1,0 +1,126 @@
+//! Running commands and installing the tools the tasks need.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The workspace root (xtask lives in `crates/xtask`).
+pub fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from("."))
+}
+
+/// `cargo` as invoked us, run from the workspace root.
+pub fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    command.current_dir(project_root());
+    command
+}
+
+/// Runs a command, echoing it; fails on a non-zero exit.
+pub fn run(command: &mut Command) -> Result<(), String> {
+    eprintln!("$ {}", describe(command));
+    let status = command
+        .status()
+        .map_err(|err| format!("cannot run {}: {err}", describe(command)))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{} failed ({status})", describe(command)))
+    }
+}
+
+/// Runs a command and returns its standard output.
+pub fn output(command: &mut Command) -> Result<String, String> {
+    let out = command
+        .output()
+        .map_err(|err| format!("cannot run {}: {err}", describe(command)))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} failed: {}",
+            describe(command),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn describe(command: &Command) -> String {
+    std::iter::once(command.get_program().to_string_lossy().into_owned())
+        .chain(command.get_args().map(|a| a.to_string_lossy().into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Whether a program answers `--version`.
+pub fn has(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success())
+}
+
+pub fn has_nextest() -> bool {
+    cargo()
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|out| out.status.success())
+}
+
+pub fn rustup_target(target: &str) -> Result<(), String> {
+    let installed =
+        output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
+    if installed.lines().any(|line| line.trim() == target) {
+        return Ok(());
+    }
+    run(Command::new("rustup").args(["target", "add", target]))
+}
+
+/// The wasm-bindgen CLI must match the `wasm-bindgen` crate in Cargo.lock exactly.
+pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
+
+pub fn ensure_wasm_bindgen() -> Result<(), String> {
+    let current = Command::new("wasm-bindgen").arg("--version").output();
+    if current.is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(WASM_BINDGEN_VERSION))
+    {
+        return Ok(());
+    }
+    run(cargo().args([
+        "install",
+        "wasm-bindgen-cli",
+        "--version",
+        WASM_BINDGEN_VERSION,
+    ]))
+}
+
+/// wasm-opt from npm's `binaryen` (Debian's older build miscompiles for current Chromium).
+/// Installed under target/tools; `None` when npm is not available (the bundle is then larger).
+pub fn wasm_opt() -> Option<PathBuf> {
+    let prefix = project_root().join("target/tools");
+    let binary = prefix.join("node_modules/.bin/wasm-opt");
+    if binary.is_file() {
+        return Some(binary);
+    }
+    if !has("npm") {
+        eprintln!("note: npm not found; skipping wasm-opt (the bundle works, only larger)");
+        return None;
+    }
+    let installed = run(Command::new("npm")
+        .args([
+            "install",
+            "--no-save",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+        ])
+        .arg(&prefix)
+        .arg("binaryen@132.0.0"));
+    match installed {
+        Ok(()) if binary.is_file() => Some(binary),
+        _ => {
+            eprintln!("note: could not install binaryen from npm; skipping wasm-opt");
+            None
+        }
+    }
+}
