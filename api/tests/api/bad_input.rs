@@ -5,6 +5,17 @@ use crate::harness::spawn_app;
 use api_types::*;
 use serde_json::{Value, json};
 
+/// (method, path, raw body, content type, expected status, code, field)
+type Case<'a> = (
+    &'a str,
+    String,
+    String,
+    &'a str,
+    u16,
+    &'a str,
+    Option<&'a str>,
+);
+
 db_test!(
     async fn each_bad_input_gets_its_status_and_code_and_changes_nothing(backend) {
         let app = spawn_app(backend).await;
@@ -36,8 +47,7 @@ db_test!(
         let long_title = "x".repeat(101);
         let long_branch = "b".repeat(101);
         let huge = "y".repeat(1024 * 1024 + 1);
-        // (method, path, raw body, content type, status, code, field)
-        let mut cases: Vec<(&str, String, String, &str, u16, &str, Option<&str>)> = vec![
+        let mut cases: Vec<Case> = vec![
             ("POST", sessions.clone(), json!({"title": ""}).to_string(), "application/json", 422, "validation_failed", Some("title")),
             ("POST", sessions.clone(), json!({"title": "   \t "}).to_string(), "application/json", 422, "validation_failed", Some("title")),
             ("POST", sessions.clone(), json!({"title": long_title}).to_string(), "application/json", 422, "validation_failed", Some("title")),

@@ -37,6 +37,7 @@ fn main() -> ExitCode {
 
 /// Builds the web app, then runs kosuke on the embedded default (SQLite under ./data).
 fn run_kosuke(args: &[String]) -> Result<(), String> {
+    tools::ensure_build_packages()?;
     web::build(false)?;
     let mut command = cargo();
     command
@@ -47,6 +48,7 @@ fn run_kosuke(args: &[String]) -> Result<(), String> {
 }
 
 fn dist() -> Result<(), String> {
+    tools::ensure_build_packages()?;
     web::build(false)?;
     run(cargo().args(["build", "--release", "--package", "api", "--bin", "kosuke"]))?;
     println!(
@@ -59,6 +61,7 @@ fn dist() -> Result<(), String> {
 const SERVER_ONLY_CRATES: &[&str] = &["sea-orm", "sqlx", "actix-web", "actix-rt", "mio"];
 
 fn test() -> Result<(), String> {
+    tools::ensure_build_packages()?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
 
     println!("== the web app's dependency tree stays free of server crates");

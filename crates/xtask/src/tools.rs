@@ -124,3 +124,38 @@ pub fn wasm_opt() -> Option<PathBuf> {
         }
     }
 }
+
+/// Installs missing Debian packages (as root, with apt-get); otherwise says what to install.
+pub fn ensure_debian_packages(packages: &[&str]) -> Result<(), String> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|package| {
+            let status = Command::new("dpkg-query")
+                .args(["-W", "-f=${Status}", package])
+                .output();
+            !status.is_ok_and(|out| {
+                String::from_utf8_lossy(&out.stdout).contains("install ok installed")
+            })
+        })
+        .collect();
+    if missing.is_empty() || !has("dpkg-query") {
+        return Ok(());
+    }
+    let is_root = output(Command::new("id").arg("-u")).is_ok_and(|uid| uid.trim() == "0");
+    if !is_root {
+        return Err(format!(
+            "please install: sudo apt-get install -y {}",
+            missing.join(" ")
+        ));
+    }
+    run(Command::new("apt-get").args(["update", "-qq"]))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq"])
+        .args(&missing))
+}
+
+/// What building the server needs from Debian: git2's HTTPS support links the system OpenSSL.
+pub fn ensure_build_packages() -> Result<(), String> {
+    ensure_debian_packages(&["pkg-config", "libssl-dev"])
+}

@@ -1,0 +1,33 @@
+//! Per-session isolated git checkouts.
+//!
+//! Each project has one bare **mirror** of its repository (remote branches under
+//! `refs/remotes/origin/*`, session branches under `refs/heads/kosuke-chat-*`). Each session
+//! gets a **checkout**: a worktree of the mirror with its own HEAD and index, on its own branch,
+//! so sessions never see each other's files and no session clones over the network.
+//!
+//! Everything here is blocking git2 work: callers run it on blocking threads. Writes to refs
+//! and config are serialized per repository (`lock`), so concurrent sessions never trip over
+//! git's lock files. Credentials reach git only through the credentials callback, never in a
+//! URL or config. This crate knows nothing of HTTP, the database or the API.
+
+mod checkout;
+mod error;
+mod layout;
+mod lock;
+mod mirror;
+mod remote;
+
+pub use checkout::{Checkout, FileContent, FileEntry, WorkspaceDiff};
+pub use error::CheckoutError;
+pub use layout::ProjectDir;
+pub use mirror::{Branch, BranchStatus, Mirror, StartPoint};
+pub use remote::{Credentials, FetchOutcome, Progress, set_network_timeouts};
+
+/// Who a commit is by.
+#[derive(Debug, Clone)]
+pub struct Author {
+    pub name: String,
+    pub email: String,
+}
+
+pub type Result<T> = std::result::Result<T, CheckoutError>;

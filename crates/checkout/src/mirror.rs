@@ -1,0 +1,398 @@
+//! A project's bare mirror: remote branches under `refs/remotes/origin/*`, session branches
+//! under `refs/heads/*`, and one registered worktree per materialized session.
+
+use crate::checkout::Checkout;
+use crate::error::CheckoutError;
+use crate::remote::{self, Credentials, FetchOutcome, Progress};
+use crate::{Author, Result, lock};
+use git2::{BranchType, Oid, Repository, Signature, WorktreeAddOptions, WorktreePruneOptions};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const FETCH_REFSPEC: &str = "+refs/heads/*:refs/remotes/origin/*";
+/// Session branches are kosuke's own; they are never offered as project branches.
+const SESSION_BRANCH_PREFIX: &str = "kosuke-chat-";
+
+/// A branch a user can pick (the default-branch dropdown, a session's base).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Branch {
+    pub name: String,
+    pub commit_sha: String,
+}
+
+/// Where a new session branch starts.
+#[derive(Debug, Clone, Copy)]
+pub enum StartPoint<'a> {
+    /// The tip of a project branch (the remote's, or a local one for repositories without one).
+    Branch(&'a str),
+    /// A commit, e.g. another session's head (duplicating a session).
+    Commit(&'a str),
+}
+
+/// A session branch against its base.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BranchStatus {
+    pub head_sha: String,
+    pub ahead: usize,
+    pub behind: usize,
+    /// The remote has the branch at exactly this head.
+    pub pushed: bool,
+}
+
+pub struct Mirror {
+    repo: Repository,
+    lock: Arc<Mutex<()>>,
+}
+
+impl Mirror {
+    pub fn open(path: &Path) -> Result<Self> {
+        let repo = Repository::open_bare(path)?;
+        let lock = lock::for_repository(repo.path());
+        Ok(Mirror { repo, lock })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.repo.path()
+    }
+
+    /// A new repository with one empty commit on `default_branch` (a project started from nothing).
+    pub fn init_empty(path: &Path, default_branch: &str, author: &Author) -> Result<Self> {
+        let repo = Repository::init_bare(path)?;
+        {
+            let signature = Signature::now(&author.name, &author.email)?;
+            let tree = repo.find_tree(repo.treebuilder(None)?.write()?)?;
+            repo.commit(
+                Some(&format!("refs/heads/{default_branch}")),
+                &signature,
+                &signature,
+                "Initial commit",
+                &tree,
+                &[],
+            )?;
+            repo.set_head(&format!("refs/heads/{default_branch}"))?;
+        }
+        Self::open(path)
+    }
+
+    /// Clones `url` into a new bare mirror, reporting progress. Returns the remote's default
+    /// branch when it says which.
+    pub fn clone_from(
+        path: &Path,
+        url: &str,
+        credentials: Option<&Credentials>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<(Self, Option<String>)> {
+        let repo = Repository::init_bare(path)?;
+        let mut remote = repo.remote_with_fetch("origin", url, FETCH_REFSPEC)?;
+        let connection = remote
+            .connect_auth(
+                git2::Direction::Fetch,
+                Some(remote::callbacks(credentials, None, None)),
+                None,
+            )
+            .map_err(CheckoutError::from_remote)?;
+        let default_branch = connection.default_branch().ok().and_then(|name| {
+            name.as_str()
+                .ok()
+                .and_then(|n| n.strip_prefix("refs/heads/"))
+                .map(str::to_owned)
+        });
+        drop(connection);
+        let mut options =
+            remote::fetch_options(remote::callbacks(credentials, None, Some(progress)));
+        remote
+            .fetch::<&str>(&[], Some(&mut options), None)
+            .map_err(CheckoutError::from_remote)?;
+        if let Some(branch) = &default_branch {
+            repo.set_head(&format!("refs/heads/{branch}"))?;
+        }
+        drop(remote);
+        drop(repo);
+        Ok((Self::open(path)?, default_branch))
+    }
+
+    pub fn has_remote(&self) -> bool {
+        self.repo.find_remote("origin").is_ok()
+    }
+
+    /// Fetches from origin, giving up at `timeout`; an unreachable remote is not an error but a
+    /// stale mirror. Concurrent callers queue; a caller that waited while another fetched skips.
+    pub fn fetch(
+        &self,
+        credentials: Option<&Credentials>,
+        timeout: Duration,
+    ) -> Result<FetchOutcome> {
+        if !self.has_remote() {
+            return Ok(FetchOutcome::NoRemote);
+        }
+        let asked_at = Instant::now();
+        let _guard = lock::hold(&self.lock);
+        if self.fetched_since(asked_at) {
+            return Ok(FetchOutcome::Updated);
+        }
+        let mut remote = self.repo.find_remote("origin")?;
+        let mut options = remote::fetch_options(remote::callbacks(
+            credentials,
+            Some(asked_at + timeout),
+            None,
+        ));
+        match remote.fetch::<&str>(&[], Some(&mut options), None) {
+            Ok(()) => {
+                let stamp = self.repo.path().join("kosuke-last-fetch");
+                std::fs::write(stamp, b"")?;
+                Ok(FetchOutcome::Updated)
+            }
+            Err(err) if err.code() == git2::ErrorCode::User => Ok(FetchOutcome::Stale(format!(
+                "the remote did not answer within {} seconds",
+                timeout.as_secs()
+            ))),
+            Err(err) => match CheckoutError::from_remote(err) {
+                CheckoutError::AuthenticationFailed => Ok(FetchOutcome::Stale(
+                    "the remote refused the credentials".into(),
+                )),
+                CheckoutError::RemoteUnreachable(why) => Ok(FetchOutcome::Stale(why)),
+                other => Err(other),
+            },
+        }
+    }
+
+    fn fetched_since(&self, at: Instant) -> bool {
+        let stamp = self.repo.path().join("kosuke-last-fetch");
+        let modified = std::fs::metadata(stamp).and_then(|m| m.modified());
+        modified.is_ok_and(|modified| modified.elapsed().is_ok_and(|age| age < at.elapsed()))
+    }
+
+    /// Branches users can choose: the remote's when there is one, else the local ones; session
+    /// branches (`kosuke-chat-*`) are left out.
+    pub fn branches(&self) -> Result<Vec<Branch>> {
+        let (kind, prefix) = if self.has_remote() {
+            (BranchType::Remote, "origin/")
+        } else {
+            (BranchType::Local, "")
+        };
+        let mut branches = Vec::new();
+        for entry in self.repo.branches(Some(kind))? {
+            let (branch, _) = entry?;
+            let Some(full) = branch.name()? else { continue };
+            let Some(name) = full.strip_prefix(prefix) else {
+                continue;
+            };
+            if name == "HEAD" || name.starts_with(SESSION_BRANCH_PREFIX) {
+                continue;
+            }
+            if let Some(oid) = branch.get().target() {
+                branches.push(Branch {
+                    name: name.to_owned(),
+                    commit_sha: oid.to_string(),
+                });
+            }
+        }
+        branches.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(branches)
+    }
+
+    /// The commit a project branch points at: the remote's tip, or a local branch.
+    pub fn resolve_branch(&self, name: &str) -> Result<Oid> {
+        for reference in [
+            format!("refs/remotes/origin/{name}"),
+            format!("refs/heads/{name}"),
+        ] {
+            if let Ok(oid) = self.repo.refname_to_id(&reference) {
+                return Ok(oid);
+            }
+        }
+        Err(CheckoutError::BranchNotFound(name.to_owned()))
+    }
+
+    pub fn branch_exists(&self, name: &str) -> bool {
+        self.resolve_branch(name).is_ok()
+    }
+
+    /// The head of a local (session) branch.
+    pub fn branch_head(&self, branch: &str) -> Result<Oid> {
+        self.repo
+            .refname_to_id(&format!("refs/heads/{branch}"))
+            .map_err(|_| CheckoutError::BranchNotFound(branch.to_owned()))
+    }
+
+    /// Creates `branch` at `start` and a checkout of it at `dir` (which must not exist yet),
+    /// registered as worktree `name`.
+    pub fn create_checkout(
+        &self,
+        name: &str,
+        branch: &str,
+        start: StartPoint<'_>,
+        dir: &Path,
+    ) -> Result<Checkout> {
+        let oid = match start {
+            StartPoint::Branch(base) => self.resolve_branch(base)?,
+            StartPoint::Commit(sha) => Oid::from_str(sha)?,
+        };
+        {
+            let commit = self.repo.find_commit(oid)?;
+            let _guard = lock::hold(&self.lock);
+            self.repo.branch(branch, &commit, false)?;
+        }
+        self.materialize(name, branch, dir)
+    }
+
+    /// Checks out an existing session branch at `dir` (again, after a release).
+    pub fn materialize(&self, name: &str, branch: &str, dir: &Path) -> Result<Checkout> {
+        let reference = self
+            .repo
+            .find_reference(&format!("refs/heads/{branch}"))
+            .map_err(|_| CheckoutError::BranchNotFound(branch.to_owned()))?;
+        // A registration left by a checkout directory that vanished would block the name.
+        self.prune_worktree(name)?;
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut options = WorktreeAddOptions::new();
+        options.reference(Some(&reference));
+        {
+            // libgit2 scans every worktree's HEAD to refuse a branch checked out twice; a
+            // worktree being added concurrently is half-written and trips that scan.
+            let _guard = lock::hold(&self.lock);
+            self.repo.worktree(name, dir, Some(&options))?;
+        }
+        Checkout::open(dir)
+    }
+
+    /// Removes a checkout's directory and its worktree registration. The branch stays.
+    pub fn release(&self, name: &str, dir: &Path) -> Result<()> {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)?;
+        }
+        self.prune_worktree(name)
+    }
+
+    /// Forgets worktree `name` if its directory is gone (or it was never registered).
+    pub fn prune_worktree(&self, name: &str) -> Result<()> {
+        let Ok(worktree) = self.repo.find_worktree(name) else {
+            return Ok(());
+        };
+        if worktree.path().exists() {
+            return Ok(());
+        }
+        let _guard = lock::hold(&self.lock);
+        worktree.prune(Some(
+            WorktreePruneOptions::new().valid(true).working_tree(true),
+        ))?;
+        Ok(())
+    }
+
+    /// Names of the registered worktrees.
+    pub fn worktree_names(&self) -> Result<Vec<String>> {
+        Ok(self
+            .repo
+            .worktrees()?
+            .iter()
+            .filter_map(|name| name.ok().flatten().map(str::to_owned))
+            .collect())
+    }
+
+    /// Deletes a local session branch (its checkout must be released first).
+    pub fn delete_branch(&self, branch: &str) -> Result<()> {
+        let _guard = lock::hold(&self.lock);
+        match self.repo.find_branch(branch, BranchType::Local) {
+            Ok(mut found) => Ok(found.delete()?),
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Pushes a session branch to origin (force: the branch is the session's own) and records
+    /// the pushed head under `refs/remotes/origin/{branch}`.
+    pub fn push_branch(&self, branch: &str, credentials: Option<&Credentials>) -> Result<()> {
+        let head = self.branch_head(branch)?;
+        let _guard = lock::hold(&self.lock);
+        remote::push(
+            &self.repo,
+            &[format!("+refs/heads/{branch}:refs/heads/{branch}")],
+            credentials,
+        )?;
+        self.repo.reference(
+            &format!("refs/remotes/origin/{branch}"),
+            head,
+            true,
+            "kosuke: pushed",
+        )?;
+        Ok(())
+    }
+
+    /// Deletes a session branch on origin.
+    pub fn delete_remote_branch(
+        &self,
+        branch: &str,
+        credentials: Option<&Credentials>,
+    ) -> Result<()> {
+        let _guard = lock::hold(&self.lock);
+        remote::push(&self.repo, &[format!(":refs/heads/{branch}")], credentials)?;
+        if let Ok(mut reference) = self
+            .repo
+            .find_reference(&format!("refs/remotes/origin/{branch}"))
+        {
+            reference.delete()?;
+        }
+        Ok(())
+    }
+
+    /// Ahead/behind against the base branch, and whether the remote has this head.
+    pub fn branch_status(&self, branch: &str, base: &str) -> Result<BranchStatus> {
+        let head = self.branch_head(branch)?;
+        let (ahead, behind) = match self.resolve_branch(base) {
+            Ok(base_oid) => self.repo.graph_ahead_behind(head, base_oid)?,
+            Err(_) => (0, 0),
+        };
+        let pushed = self
+            .repo
+            .refname_to_id(&format!("refs/remotes/origin/{branch}"))
+            .is_ok_and(|oid| oid == head);
+        Ok(BranchStatus {
+            head_sha: head.to_string(),
+            ahead,
+            behind,
+            pushed,
+        })
+    }
+
+    /// The commits on `branch` that `base` lacks, newest first: (sha, summary).
+    pub fn commits_ahead(&self, branch: &str, base: &str) -> Result<Vec<(String, String)>> {
+        let mut walk = self.repo.revwalk()?;
+        walk.push(self.branch_head(branch)?)?;
+        if let Ok(base_oid) = self.resolve_branch(base) {
+            walk.hide(base_oid)?;
+        }
+        let mut commits = Vec::new();
+        for oid in walk {
+            let commit = self.repo.find_commit(oid?)?;
+            commits.push((
+                commit.id().to_string(),
+                commit
+                    .summary()
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default()
+                    .to_owned(),
+            ));
+        }
+        Ok(commits)
+    }
+
+    /// The commit where a session branch left its base (for diffs).
+    pub fn merge_base(&self, branch: &str, base: &str) -> Result<Oid> {
+        let head = self.branch_head(branch)?;
+        match self.resolve_branch(base) {
+            Ok(base_oid) => Ok(self.repo.merge_base(head, base_oid)?),
+            Err(_) => Ok(head),
+        }
+    }
+}
+
+impl std::fmt::Debug for Mirror {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mirror")
+            .field("path", &self.repo.path())
+            .finish()
+    }
+}
