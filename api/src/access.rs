@@ -15,11 +15,7 @@ pub struct ProjectAccess {
 
 impl ProjectAccess {
     /// Loads the project for a member; anyone else gets 404 (existence is never revealed).
-    pub async fn load(
-        db: &impl ConnectionTrait,
-        project_id: i32,
-        user: &CurrentUser,
-    ) -> Result<Self, ApiError> {
+    pub async fn load(db: &impl ConnectionTrait, project_id: i32, user: &CurrentUser) -> Result<Self, ApiError> {
         let (project, role) = store::projects::load_for_member(db, project_id, &user.id).await?;
         Ok(ProjectAccess { project, role })
     }
@@ -32,18 +28,12 @@ impl ProjectAccess {
     ) -> Result<Self, ApiError> {
         let access = Self::load(db, project_id, user).await?;
         if access.role != ProjectRole::Owner {
-            return Err(ApiError::forbidden(
-                "Only an owner of this project can do that.",
-            ));
+            return Err(ApiError::forbidden("Only an owner of this project can do that."));
         }
         Ok(access)
     }
 
     pub fn id(&self) -> i32 {
         self.project.id
-    }
-
-    pub fn into_api(self) -> api_types::Project {
-        entity::convert::project(self.project, self.role)
     }
 }

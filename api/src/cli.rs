@@ -5,11 +5,7 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "kosuke",
-    version,
-    about = "Build software by chatting with an AI coding agent."
-)]
+#[command(name = "kosuke", version, about = "Build software by chatting with an AI coding agent.")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -47,6 +43,15 @@ pub struct ServeArgs {
     /// Mark the sign-in cookie `Secure` (use behind HTTPS).
     #[arg(long, env = "KOSUKE_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// GitHub's REST API base URL (GitHub Enterprise: https://HOST/api/v3).
+    #[arg(long, env = "KOSUKE_GITHUB_API_URL", default_value = "https://api.github.com")]
+    pub github_api_url: String,
+    /// Base URL GitHub repositories are cloned from.
+    #[arg(long, env = "KOSUKE_GITHUB_GIT_URL", default_value = "https://github.com")]
+    pub github_git_url: String,
+    /// Seconds a fetch before a new session may take.
+    #[arg(long, env = "KOSUKE_FETCH_TIMEOUT", default_value_t = 10)]
+    pub fetch_timeout_secs: u64,
 }
 
 impl ServeArgs {
@@ -58,6 +63,9 @@ impl ServeArgs {
             default.join("index.html").is_file().then_some(default)
         });
         settings.secure_cookies = self.secure_cookies;
+        settings.github_api_url = self.github_api_url;
+        settings.github_git_url = self.github_git_url;
+        settings.fetch_timeout = std::time::Duration::from_secs(self.fetch_timeout_secs);
         settings
     }
 }

@@ -35,9 +35,7 @@ pub fn backend_name(db: &DatabaseConnection) -> &'static str {
 }
 
 /// `kosuke migrate up|down|status`.
-pub async fn run_migrate_command(
-    args: MigrateArgs,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+pub async fn run_migrate_command(args: MigrateArgs) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut settings = Settings::new("", args.data.data_dir);
     settings.database_url = args.data.database_url;
     std::fs::create_dir_all(&settings.data_dir)?;
@@ -47,11 +45,7 @@ pub async fn run_migrate_command(
         MigrateAction::Down { steps } => Migrator::down(&db, Some(steps)).await?,
         MigrateAction::Status => {
             for migration in Migrator::get_migration_with_status(&db).await? {
-                println!(
-                    "{:<10} {}",
-                    format!("{:?}", migration.status()).to_lowercase(),
-                    migration.name()
-                );
+                println!("{:<10} {}", format!("{:?}", migration.status()).to_lowercase(), migration.name());
             }
         }
     }

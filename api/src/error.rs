@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderValue, RETRY_AFTER};
 use actix_web::{HttpResponse, ResponseError};
 use api_types::{ErrorBody, ErrorCode};
+use checkout::CheckoutError;
 use std::fmt;
 use std::time::Duration;
 
@@ -47,6 +48,12 @@ pub enum ApiError {
     /// 429.
     #[error("Too many attempts; try again in {} seconds.", retry_after.as_secs().max(1))]
     RateLimited { retry_after: Duration },
+    /// 401 or 403 from GitHub or the git remote: the token was refused or lacks a scope.
+    #[error("{message}")]
+    UpstreamAuth { forbidden: bool, message: String },
+    /// 502: GitHub, the git remote or the model provider failed.
+    #[error("{0}")]
+    Upstream(String),
     /// 500: the cause is logged, never sent.
     #[error("Something went wrong on the server; the error has been logged.")]
     Internal(#[source] BoxError),
@@ -54,10 +61,7 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError::Validation {
-            field: field.into(),
-            message: message.into(),
-        }
+        ApiError::Validation { field: field.into(), message: message.into() }
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
@@ -65,17 +69,11 @@ impl ApiError {
     }
 
     pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError::Conflict {
-            code,
-            message: message.into(),
-        }
+        ApiError::Conflict { code, message: message.into() }
     }
 
     pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError::BadRequest {
-            code,
-            message: message.into(),
-        }
+        ApiError::BadRequest { code, message: message.into() }
     }
 
     pub fn internal(err: impl Into<BoxError>) -> Self {
@@ -93,6 +91,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
             ApiError::Validation { .. } => ErrorCode::ValidationFailed,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
+            ApiError::UpstreamAuth { forbidden: false, .. } => ErrorCode::GithubUnauthorized,
+            ApiError::UpstreamAuth { forbidden: true, .. } => ErrorCode::GithubForbidden,
+            ApiError::Upstream(_) => ErrorCode::UpstreamError,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -121,6 +122,9 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::UpstreamAuth { forbidden: false, .. } => StatusCode::UNAUTHORIZED,
+            ApiError::UpstreamAuth { forbidden: true, .. } => StatusCode::FORBIDDEN,
+            ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -144,6 +148,37 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::NotFound(what) => ApiError::NotFound(what),
             StoreError::Conflict(message) => ApiError::conflict(ErrorCode::Conflict, message),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<CheckoutError> for ApiError {
+    fn from(err: CheckoutError) -> Self {
+        match err {
+            CheckoutError::FileNotFound(_) => ApiError::NotFound("file"),
+            CheckoutError::PathOutside(path) => ApiError::bad_request(
+                ErrorCode::InvalidPath,
+                format!("\"{}\" is not a path inside the session's checkout.", path.escape_default()),
+            ),
+            CheckoutError::BranchNotFound(branch) => {
+                ApiError::validation("branch", format!("The branch \"{}\" does not exist.", branch.escape_default()))
+            }
+            CheckoutError::NotACheckout(_) => {
+                ApiError::conflict(ErrorCode::WorkspaceNotReady, "The session's checkout is not ready.")
+            }
+            CheckoutError::RemoteUnreachable(why) => {
+                ApiError::Upstream(format!("The repository's remote could not be reached: {why}."))
+            }
+            CheckoutError::AuthenticationFailed => ApiError::UpstreamAuth {
+                forbidden: false,
+                message: "The git remote refused the credentials; check the GitHub token in your account settings."
+                    .to_owned(),
+            },
+            CheckoutError::PushRejected { reference, message } => ApiError::conflict(
+                ErrorCode::PushRejected,
+                format!("The remote rejected the push of {reference}: {message}."),
+            ),
             other => ApiError::internal(other),
         }
     }
@@ -178,11 +213,7 @@ mod tests {
 
     #[actix_web::test]
     async fn validation_errors_name_the_field() {
-        let (status, body) = body_json(ApiError::validation(
-            "title",
-            "The title must not be empty.",
-        ))
-        .await;
+        let (status, body) = body_json(ApiError::validation("title", "The title must not be empty.")).await;
         assert_eq!(status, 422);
         assert_eq!(
             body,
@@ -192,10 +223,7 @@ mod tests {
 
     #[actix_web::test]
     async fn internal_errors_hide_their_cause() {
-        let (status, body) = body_json(ApiError::internal(
-            "password=hunter2 in a connection string",
-        ))
-        .await;
+        let (status, body) = body_json(ApiError::internal("password=hunter2 in a connection string")).await;
         assert_eq!(status, 500);
         assert_eq!(
             body,
@@ -215,17 +243,8 @@ mod tests {
 
     #[actix_web::test]
     async fn rate_limits_say_when_to_retry() {
-        let response = ApiError::RateLimited {
-            retry_after: Duration::from_secs(90),
-        }
-        .error_response();
+        let response = ApiError::RateLimited { retry_after: Duration::from_secs(90) }.error_response();
         assert_eq!(response.status().as_u16(), 429);
-        assert_eq!(
-            response
-                .headers()
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok()),
-            Some("90")
-        );
+        assert_eq!(response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("90"));
     }
 }

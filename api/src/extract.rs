@@ -23,10 +23,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<web::Data<AppState>>()
-            .map(|state| state.settings.body_limit)
-            .unwrap_or(1024 * 1024);
+        let limit = req.app_data::<web::Data<AppState>>().map(|state| state.settings.body_limit).unwrap_or(1024 * 1024);
         let is_json = req
             .headers()
             .get(CONTENT_TYPE)
@@ -52,10 +49,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             let mut body = BytesMut::new();
             while let Some(chunk) = payload.next().await {
                 let chunk = chunk.map_err(|_| {
-                    ApiError::bad_request(
-                        ErrorCode::MalformedJson,
-                        "The request body could not be read.",
-                    )
+                    ApiError::bad_request(ErrorCode::MalformedJson, "The request body could not be read.")
                 })?;
                 if body.len() + chunk.len() > limit {
                     return Err(ApiError::PayloadTooLarge { limit });
@@ -72,10 +66,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let malformed = |inner: &serde_json::Error| {
         ApiError::bad_request(
             ErrorCode::MalformedJson,
-            format!(
-                "The request body is not valid JSON: {}.",
-                strip_position(inner)
-            ),
+            format!("The request body is not valid JSON: {}.", strip_position(inner)),
         )
     };
     let mut deserializer = serde_json::Deserializer::from_slice(body);
@@ -85,10 +76,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         match inner.classify() {
             serde_json::error::Category::Data => {
                 let field = if path == "." { "body".to_owned() } else { path };
-                ApiError::validation(
-                    field.clone(),
-                    format!("Invalid value for {field}: {}.", strip_position(&inner)),
-                )
+                ApiError::validation(field.clone(), format!("Invalid value for {field}: {}.", strip_position(&inner)))
             }
             _ => malformed(&inner),
         }
@@ -116,10 +104,7 @@ impl<'de> Deserialize<'de> for PathId {
         let raw = String::deserialize(deserializer)?;
         match raw.parse::<i32>() {
             Ok(id) if id > 0 => Ok(PathId(id)),
-            _ => Err(serde::de::Error::custom(format!(
-                "\"{}\" is not a positive integer id",
-                raw.escape_default()
-            ))),
+            _ => Err(serde::de::Error::custom(format!("\"{}\" is not a positive integer id", raw.escape_default()))),
         }
     }
 }
@@ -136,10 +121,7 @@ pub fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix
 }
 
 /// The error handler for query-string extraction.
-pub fn query_error(
-    err: actix_web::error::QueryPayloadError,
-    _req: &HttpRequest,
-) -> actix_web::Error {
+pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let message = match err {
         actix_web::error::QueryPayloadError::Deserialize(inner) => {
             format!("Invalid query string: {inner}.")

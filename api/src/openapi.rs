@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the handlers' `#[utoipa::path]` annotations and the
 //! wire types' schemas, served at `/api/openapi.json`.
 
-use crate::routes::{auth, health, members, projects, sessions, settings};
+use crate::routes::{auth, code, health, members, projects, sessions, settings};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -34,15 +34,17 @@ use utoipa::OpenApi;
         sessions::update_session,
         sessions::delete_session,
         sessions::list_messages,
+        sessions::duplicate_session,
+        code::list_files,
+        code::get_file,
+        code::get_diff,
+        code::get_branch_status,
+        settings::list_branches,
         settings::get_default_branch,
         settings::put_default_branch,
         settings::list_audit,
     ),
-    components(schemas(
-        api_types::ErrorCode,
-        api_types::ChatSessionStatus,
-        api_types::MessageOrder
-    ))
+    components(schemas(api_types::ErrorCode, api_types::ChatSessionStatus, api_types::MessageOrder))
 )]
 struct ApiDoc;
 

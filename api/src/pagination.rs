@@ -20,10 +20,7 @@ pub fn limit(requested: Option<u64>) -> Result<u64, ApiError> {
 }
 
 fn bad_cursor() -> ApiError {
-    ApiError::bad_request(
-        ErrorCode::InvalidQuery,
-        "The cursor is not one this server gave out.",
-    )
+    ApiError::bad_request(ErrorCode::InvalidQuery, "The cursor is not one this server gave out.")
 }
 
 fn decode(cursor: &str) -> Result<String, ApiError> {
@@ -41,10 +38,7 @@ pub fn decode_id(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
         return Ok(None);
     };
     let text = decode(cursor)?;
-    let id = text
-        .strip_prefix("id:")
-        .and_then(|id| id.parse().ok())
-        .ok_or_else(bad_cursor)?;
+    let id = text.strip_prefix("id:").and_then(|id| id.parse().ok()).ok_or_else(bad_cursor)?;
     Ok(Some(id))
 }
 
@@ -58,35 +52,18 @@ pub fn decode_activity(cursor: Option<&str>) -> Result<Option<(DateTime<Utc>, i3
         return Ok(None);
     };
     let text = decode(cursor)?;
-    let mut parts = text
-        .strip_prefix("at:")
-        .ok_or_else(bad_cursor)?
-        .splitn(2, ':');
-    let micros = parts
-        .next()
-        .and_then(|m| m.parse::<i64>().ok())
-        .ok_or_else(bad_cursor)?;
-    let id = parts
-        .next()
-        .and_then(|id| id.parse::<i32>().ok())
-        .ok_or_else(bad_cursor)?;
+    let mut parts = text.strip_prefix("at:").ok_or_else(bad_cursor)?.splitn(2, ':');
+    let micros = parts.next().and_then(|m| m.parse::<i64>().ok()).ok_or_else(bad_cursor)?;
+    let id = parts.next().and_then(|id| id.parse::<i32>().ok()).ok_or_else(bad_cursor)?;
     let at = DateTime::from_timestamp_micros(micros).ok_or_else(bad_cursor)?;
     Ok(Some((at, id)))
 }
 
 /// Cuts a page fetched with `limit + 1` rows to `limit` and gives the cursor of the next page.
-pub fn finish_page<T>(
-    mut rows: Vec<T>,
-    limit: u64,
-    cursor_of: impl Fn(&T) -> String,
-) -> (Vec<T>, Option<String>) {
+pub fn finish_page<T>(mut rows: Vec<T>, limit: u64, cursor_of: impl Fn(&T) -> String) -> (Vec<T>, Option<String>) {
     let has_more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
-    let next = if has_more {
-        rows.last().map(cursor_of)
-    } else {
-        None
-    };
+    let next = if has_more { rows.last().map(cursor_of) } else { None };
     (rows, next)
 }
 
@@ -98,12 +75,7 @@ mod tests {
     fn cursors_round_trip() {
         assert_eq!(decode_id(Some(&encode_id(42))).ok().flatten(), Some(42));
         let at = DateTime::from_timestamp_micros(1_763_700_000_123_456).unwrap_or_default();
-        assert_eq!(
-            decode_activity(Some(&encode_activity(at, 7)))
-                .ok()
-                .flatten(),
-            Some((at, 7))
-        );
+        assert_eq!(decode_activity(Some(&encode_activity(at, 7))).ok().flatten(), Some((at, 7)));
     }
 
     #[test]

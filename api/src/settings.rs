@@ -23,6 +23,12 @@ pub struct Settings {
     /// Failed sign-ins allowed per account and address within `login_window`.
     pub login_attempts: u32,
     pub login_window: Duration,
+    /// GitHub's REST API (GitHub Enterprise: `https://HOST/api/v3`).
+    pub github_api_url: String,
+    /// Where GitHub repositories are cloned from: `{github_git_url}/{owner}/{repo}.git`.
+    pub github_git_url: String,
+    /// How long a fetch before a new session may take before the mirror's last state is used.
+    pub fetch_timeout: Duration,
 }
 
 impl Settings {
@@ -38,6 +44,9 @@ impl Settings {
             login_lifetime: Duration::from_secs(30 * 24 * 3600),
             login_attempts: 5,
             login_window: Duration::from_secs(15 * 60),
+            github_api_url: "https://api.github.com".to_owned(),
+            github_git_url: "https://github.com".to_owned(),
+            fetch_timeout: Duration::from_secs(10),
         }
     }
 
@@ -45,10 +54,7 @@ impl Settings {
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
-            None => format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir.join("kosuke.db").display()
-            ),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("kosuke.db").display()),
         }
     }
 }

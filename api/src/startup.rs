@@ -3,6 +3,7 @@
 use crate::auth::throttle::LoginThrottle;
 use crate::settings::Settings;
 use crate::state::AppState;
+use crate::workspaces::Workspaces;
 use crate::{db, extract, routes, store};
 use actix_web::dev::Server;
 use actix_web::middleware::{Compress, Logger};
@@ -23,23 +24,28 @@ pub struct Application {
 impl Application {
     /// Connects to the database, applies pending migrations and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, BoxError> {
-        std::fs::create_dir_all(&settings.data_dir).map_err(|err| {
-            format!(
-                "cannot create the data dir {}: {err}",
-                settings.data_dir.display()
-            )
-        })?;
+        std::fs::create_dir_all(&settings.data_dir)
+            .map_err(|err| format!("cannot create the data dir {}: {err}", settings.data_dir.display()))?;
         let db = db::connect(&settings.database_url()).await?;
+        checkout::set_network_timeouts(settings.fetch_timeout, settings.fetch_timeout * 6)?;
         Migrator::up(&db, None).await?;
         store::credentials::delete_expired_logins(&db, store::now()).await?;
 
-        let listener = TcpListener::bind(&settings.bind)
-            .map_err(|err| format!("cannot listen on {}: {err}", settings.bind))?;
+        let listener =
+            TcpListener::bind(&settings.bind).map_err(|err| format!("cannot listen on {}: {err}", settings.bind))?;
         let port = listener.local_addr()?.port();
+        let workspaces = Arc::new(Workspaces::new(
+            settings.data_dir.clone(),
+            db.clone(),
+            settings.github_git_url.clone(),
+            settings.fetch_timeout,
+        ));
+        workspaces.sweep().await?;
         let state = web::Data::new(AppState {
             login_throttle: LoginThrottle::new(settings.login_attempts, settings.login_window),
             settings: Arc::new(settings),
             db,
+            workspaces,
         });
         let app_state = state.clone();
         let server = HttpServer::new(move || {
@@ -54,11 +60,7 @@ impl Application {
         })
         .listen(listener)?
         .run();
-        Ok(Application {
-            port,
-            server,
-            state,
-        })
+        Ok(Application { port, server, state })
     }
 
     pub fn port(&self) -> u16 {
@@ -75,10 +77,7 @@ impl Application {
 pub async fn serve(settings: Settings) -> Result<(), BoxError> {
     let bind = settings.bind.clone();
     let app = Application::build(settings).await?;
-    let host = bind
-        .rsplit_once(':')
-        .map(|(host, _)| host)
-        .unwrap_or("127.0.0.1");
+    let host = bind.rsplit_once(':').map(|(host, _)| host).unwrap_or("127.0.0.1");
     tracing::info!("kosuke is listening on http://{host}:{}", app.port());
     app.run_until_stopped().await?;
     Ok(())

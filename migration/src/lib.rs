@@ -10,6 +10,7 @@ use sea_orm_migration::prelude::*;
 mod m20250601_000001_pre_ticket_schema;
 mod m20251101_000002_chat_sessions;
 mod m20251115_000003_runs_audit_and_secrets;
+mod m20251120_000004_repository_and_workspace_state;
 mod sql;
 
 pub use sea_orm_migration::MigratorTrait;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20250601_000001_pre_ticket_schema::Migration),
             Box::new(m20251101_000002_chat_sessions::Migration),
             Box::new(m20251115_000003_runs_audit_and_secrets::Migration),
+            Box::new(m20251120_000004_repository_and_workspace_state::Migration),
         ]
     }
 }

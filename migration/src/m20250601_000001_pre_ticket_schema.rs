@@ -50,13 +50,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(
-            manager,
-            "idx_auth_sessions_user_id",
-            AuthSessions::Table,
-            AuthSessions::UserId,
-        )
-        .await?;
+        index(manager, "idx_auth_sessions_user_id", AuthSessions::Table, AuthSessions::UserId).await?;
 
         manager
             .create_table(
@@ -77,13 +71,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(
-            manager,
-            "idx_api_tokens_user_id",
-            ApiTokens::Table,
-            ApiTokens::UserId,
-        )
-        .await?;
+        index(manager, "idx_api_tokens_user_id", ApiTokens::Table, ApiTokens::UserId).await?;
 
         manager
             .create_table(
@@ -93,10 +81,10 @@ impl MigrationTrait for Migration {
                     .col(string_len(Projects::UserId, 40))
                     .col(string_len(Projects::Name, 100))
                     .col(text_null(Projects::Description))
-                    .col(string_len(Projects::RepositoryKind, 20).check(one_of(
-                        Projects::RepositoryKind,
-                        &["github", "git", "local", "empty"],
-                    )))
+                    .col(
+                        string_len(Projects::RepositoryKind, 20)
+                            .check(one_of(Projects::RepositoryKind, &["github", "git", "local", "empty"])),
+                    )
                     .col(text(Projects::RepositoryLocation))
                     .col(timestamp_with_time_zone(Projects::CreatedAt))
                     .col(timestamp_with_time_zone(Projects::UpdatedAt))
@@ -109,13 +97,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(
-            manager,
-            "idx_projects_user_id",
-            Projects::Table,
-            Projects::UserId,
-        )
-        .await?;
+        index(manager, "idx_projects_user_id", Projects::Table, Projects::UserId).await?;
 
         manager
             .create_table(
@@ -123,16 +105,9 @@ impl MigrationTrait for Migration {
                     .table(ProjectMembers::Table)
                     .col(integer(ProjectMembers::ProjectId))
                     .col(string_len(ProjectMembers::UserId, 40))
-                    .col(
-                        string_len(ProjectMembers::Role, 20)
-                            .check(one_of(ProjectMembers::Role, &["owner", "member"])),
-                    )
+                    .col(string_len(ProjectMembers::Role, 20).check(one_of(ProjectMembers::Role, &["owner", "member"])))
                     .col(timestamp_with_time_zone(ProjectMembers::CreatedAt))
-                    .primary_key(
-                        Index::create()
-                            .col(ProjectMembers::ProjectId)
-                            .col(ProjectMembers::UserId),
-                    )
+                    .primary_key(Index::create().col(ProjectMembers::ProjectId).col(ProjectMembers::UserId))
                     .foreign_key(
                         ForeignKey::create()
                             .from(ProjectMembers::Table, ProjectMembers::ProjectId)
@@ -148,24 +123,10 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(
-            manager,
-            "idx_project_members_user_id",
-            ProjectMembers::Table,
-            ProjectMembers::UserId,
-        )
-        .await?;
+        index(manager, "idx_project_members_user_id", ProjectMembers::Table, ProjectMembers::UserId).await?;
 
-        manager
-            .create_table(chat_messages_table(ChatMessages::Table))
-            .await?;
-        index(
-            manager,
-            "idx_chat_messages_project_id",
-            ChatMessages::Table,
-            ChatMessages::ProjectId,
-        )
-        .await?;
+        manager.create_table(chat_messages_table(ChatMessages::Table)).await?;
+        index(manager, "idx_chat_messages_project_id", ChatMessages::Table, ChatMessages::ProjectId).await?;
         Ok(())
     }
 
@@ -178,9 +139,7 @@ impl MigrationTrait for Migration {
             AuthSessions::Table.into_iden(),
             Users::Table.into_iden(),
         ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
+            manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
     }
@@ -195,10 +154,7 @@ pub fn chat_messages_table(name: impl IntoIden) -> TableCreateStatement {
         .col(big_integer(ChatMessages::Id).auto_increment().primary_key())
         .col(integer(ChatMessages::ProjectId))
         .col(string_len_null(ChatMessages::UserId, 40))
-        .col(
-            string_len(ChatMessages::Role, 20)
-                .check(one_of(ChatMessages::Role, &["user", "assistant", "system"])),
-        )
+        .col(string_len(ChatMessages::Role, 20).check(one_of(ChatMessages::Role, &["user", "assistant", "system"])))
         .col(text(ChatMessages::Content))
         .col(string_len_null(ChatMessages::Model, 100))
         .col(integer_null(ChatMessages::InputTokens))
@@ -214,15 +170,8 @@ pub fn chat_messages_table(name: impl IntoIden) -> TableCreateStatement {
         .to_owned()
 }
 
-async fn index(
-    manager: &SchemaManager<'_>,
-    name: &str,
-    table: impl IntoIden,
-    col: impl IntoIden,
-) -> Result<(), DbErr> {
-    manager
-        .create_index(Index::create().name(name).table(table).col(col).to_owned())
-        .await
+async fn index(manager: &SchemaManager<'_>, name: &str, table: impl IntoIden, col: impl IntoIden) -> Result<(), DbErr> {
+    manager.create_index(Index::create().name(name).table(table).col(col).to_owned()).await
 }
 
 #[derive(DeriveIden)]

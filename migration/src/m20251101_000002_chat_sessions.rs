@@ -6,9 +6,7 @@
 //! SQLite cannot add a NOT NULL foreign-key column in place, so there the messages table is
 //! rebuilt and its rows copied; PostgreSQL alters it.
 
-use crate::m20250601_000001_pre_ticket_schema::{
-    ChatMessages, Projects, Users, chat_messages_table,
-};
+use crate::m20250601_000001_pre_ticket_schema::{ChatMessages, Projects, Users, chat_messages_table};
 use crate::sql::{one_of, run};
 use chrono::{DateTime, Utc};
 use rand::Rng;
@@ -45,23 +43,11 @@ impl MigrationTrait for Migration {
                     .col(
                         string_len(ChatSessions::Status, 20)
                             .default("active")
-                            .check(one_of(
-                                ChatSessions::Status,
-                                &["active", "archived", "completed"],
-                            )),
+                            .check(one_of(ChatSessions::Status, &["active", "archived", "completed"])),
                     )
-                    .col(
-                        timestamp_with_time_zone(ChatSessions::CreatedAt)
-                            .default(Expr::current_timestamp()),
-                    )
-                    .col(
-                        timestamp_with_time_zone(ChatSessions::UpdatedAt)
-                            .default(Expr::current_timestamp()),
-                    )
-                    .col(
-                        timestamp_with_time_zone(ChatSessions::LastActivityAt)
-                            .default(Expr::current_timestamp()),
-                    )
+                    .col(timestamp_with_time_zone(ChatSessions::CreatedAt).default(Expr::current_timestamp()))
+                    .col(timestamp_with_time_zone(ChatSessions::UpdatedAt).default(Expr::current_timestamp()))
+                    .col(timestamp_with_time_zone(ChatSessions::LastActivityAt).default(Expr::current_timestamp()))
                     .col(integer(ChatSessions::MessageCount).default(0))
                     .col(boolean(ChatSessions::IsDefault).default(false))
                     .col(string_len_null(ChatSessions::BaseBranch, 100))
@@ -103,9 +89,7 @@ impl MigrationTrait for Migration {
 
         match manager.get_database_backend() {
             DbBackend::Sqlite => {
-                manager
-                    .create_table(chat_messages_by_session_table(MessagesRebuild::Table))
-                    .await?;
+                manager.create_table(chat_messages_by_session_table(MessagesRebuild::Table)).await?;
                 run(
                     manager,
                     &[
@@ -140,19 +124,13 @@ impl MigrationTrait for Migration {
                 .await?;
             }
         }
-        run(
-            manager,
-            &["CREATE INDEX idx_chat_messages_session_id ON chat_messages (chat_session_id, id)"],
-        )
-        .await
+        run(manager, &["CREATE INDEX idx_chat_messages_session_id ON chat_messages (chat_session_id, id)"]).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         match manager.get_database_backend() {
             DbBackend::Sqlite => {
-                manager
-                    .create_table(chat_messages_table(MessagesRebuild::Table))
-                    .await?;
+                manager.create_table(chat_messages_table(MessagesRebuild::Table)).await?;
                 run(
                     manager,
                     &[
@@ -207,9 +185,7 @@ async fn create_default_sessions(manager: &SchemaManager<'_>) -> Result<(), DbEr
         let owner: String = row.try_get("", "user_id")?;
         let created_at: DateTime<Utc> = row.try_get("", "created_at")?;
         let message_count: i64 = row.try_get("", "message_count")?;
-        let last_activity_at = last_message_at(manager, project_id)
-            .await?
-            .unwrap_or(created_at);
+        let last_activity_at = last_message_at(manager, project_id).await?.unwrap_or(created_at);
         let session_id = new_session_id();
         let insert = Query::insert()
             .into_table(ChatSessions::Table)
@@ -236,9 +212,7 @@ async fn create_default_sessions(manager: &SchemaManager<'_>) -> Result<(), DbEr
                 now.into(),
                 now.into(),
                 last_activity_at.into(),
-                <i32 as TryFrom<i64>>::try_from(message_count)
-                    .unwrap_or(i32::MAX)
-                    .into(),
+                <i32 as TryFrom<i64>>::try_from(message_count).unwrap_or(i32::MAX).into(),
                 true.into(),
             ])
             .to_owned();
@@ -248,19 +222,13 @@ async fn create_default_sessions(manager: &SchemaManager<'_>) -> Result<(), DbEr
 }
 
 /// The newest message of a project, compared in Rust so both backends agree on the order.
-async fn last_message_at(
-    manager: &SchemaManager<'_>,
-    project_id: i32,
-) -> Result<Option<DateTime<Utc>>, DbErr> {
+async fn last_message_at(manager: &SchemaManager<'_>, project_id: i32) -> Result<Option<DateTime<Utc>>, DbErr> {
     let query = Query::select()
         .column(ChatMessages::CreatedAt)
         .from(ChatMessages::Table)
         .and_where(Expr::col(ChatMessages::ProjectId).eq(project_id))
         .to_owned();
-    let rows = manager
-        .get_connection()
-        .query_all_raw(manager.get_database_backend().build(&query))
-        .await?;
+    let rows = manager.get_connection().query_all_raw(manager.get_database_backend().build(&query)).await?;
     let mut newest: Option<DateTime<Utc>> = None;
     for row in rows {
         let at: DateTime<Utc> = row.try_get("", "created_at")?;
@@ -273,9 +241,7 @@ async fn last_message_at(
 fn new_session_id() -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
-    (0..20)
-        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
-        .collect()
+    (0..20).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect()
 }
 
 /// `chat_messages` as the ticket leaves it (used to rebuild the table on SQLite).
@@ -287,10 +253,7 @@ fn chat_messages_by_session_table(name: impl IntoIden) -> TableCreateStatement {
         .col(integer(ChatMessages::ProjectId))
         .col(integer(ChatSessionMessages::ChatSessionId))
         .col(string_len_null(ChatMessages::UserId, 40))
-        .col(
-            string_len(ChatMessages::Role, 20)
-                .check(one_of(ChatMessages::Role, &["user", "assistant", "system"])),
-        )
+        .col(string_len(ChatMessages::Role, 20).check(one_of(ChatMessages::Role, &["user", "assistant", "system"])))
         .col(text(ChatMessages::Content))
         .col(json_null(ChatSessionMessages::Blocks))
         .col(string_len_null(ChatMessages::Model, 100))

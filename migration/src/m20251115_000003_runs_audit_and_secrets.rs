@@ -30,14 +30,7 @@ impl MigrationTrait for Migration {
                     .col(integer(AgentRuns::ChatSessionId))
                     .col(string_len(AgentRuns::Status, 20).check(one_of(
                         AgentRuns::Status,
-                        &[
-                            "queued",
-                            "running",
-                            "succeeded",
-                            "failed",
-                            "cancelled",
-                            "interrupted",
-                        ],
+                        &["queued", "running", "succeeded", "failed", "cancelled", "interrupted"],
                     )))
                     .col(big_integer_null(AgentRuns::UserMessageId))
                     .col(big_integer_null(AgentRuns::AssistantMessageId))
@@ -149,9 +142,7 @@ impl MigrationTrait for Migration {
             AuditEvents::Table.into_iden(),
             AgentRuns::Table.into_iden(),
         ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
+            manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
     }

@@ -11,10 +11,7 @@ fn api_client() -> client::Client {
 
 #[component]
 pub fn App() -> impl IntoView {
-    let health =
-        LocalResource::new(
-            || async move { api_client().health().await.map_err(|err| err.to_string()) },
-        );
+    let health = LocalResource::new(|| async move { api_client().health().await.map_err(|err| err.to_string()) });
     view! {
         <header class="topbar">
             <span class="brand">"kosuke"</span>

@@ -50,18 +50,12 @@ impl FromRequest for CurrentUser {
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "))
             .map(|token| token.trim().to_owned());
-        let cookie = req
-            .cookie(SESSION_COOKIE)
-            .map(|cookie| cookie.value().to_owned());
+        let cookie = req.cookie(SESSION_COOKIE).map(|cookie| cookie.value().to_owned());
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("application state is missing"))?;
             let user = match (bearer, cookie) {
-                (Some(token), _) => {
-                    store::credentials::user_for_api_token(&state.db, &secret::hash(&token)).await?
-                }
-                (None, Some(token)) => {
-                    store::credentials::user_for_login(&state.db, &secret::hash(&token)).await?
-                }
+                (Some(token), _) => store::credentials::user_for_api_token(&state.db, &secret::hash(&token)).await?,
+                (None, Some(token)) => store::credentials::user_for_login(&state.db, &secret::hash(&token)).await?,
                 (None, None) => None,
             };
             let user = user.ok_or(ApiError::Unauthenticated)?;

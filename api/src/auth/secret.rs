@@ -21,11 +21,7 @@ pub fn hash(token: &str) -> String {
 
 /// A session id: 20 random lowercase letters and digits (about 103 bits), valid in a ref name.
 pub fn new_session_id() -> String {
-    rand::rng()
-        .sample_iter(Alphanumeric)
-        .map(|byte| char::from(byte).to_ascii_lowercase())
-        .take(20)
-        .collect()
+    rand::rng().sample_iter(Alphanumeric).map(|byte| char::from(byte).to_ascii_lowercase()).take(20).collect()
 }
 
 /// A user id: `u_` and 20 random lowercase letters and digits.
@@ -44,20 +40,13 @@ mod tests {
         assert_eq!(ids.len(), 1000);
         for id in &ids {
             assert_eq!(id.len(), 20);
-            assert!(
-                id.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
-                "{id}"
-            );
+            assert!(id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()), "{id}");
         }
     }
 
     #[test]
     fn hashes_are_stable_hex() {
-        assert_eq!(
-            hash("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_ne!(new_token(), new_token());
     }
 }

@@ -15,11 +15,7 @@ pub struct LoginThrottle {
 
 impl LoginThrottle {
     pub fn new(max_failures: u32, window: Duration) -> Self {
-        LoginThrottle {
-            max_failures,
-            window,
-            failures: Mutex::new(HashMap::new()),
-        }
+        LoginThrottle { max_failures, window, failures: Mutex::new(HashMap::new()) }
     }
 
     fn keys(email: &str, ip: Option<IpAddr>) -> [String; 2] {
@@ -31,25 +27,16 @@ impl LoginThrottle {
     /// `Some(wait)` when this account or address must wait before trying again.
     pub fn check(&self, email: &str, ip: Option<IpAddr>) -> Option<Duration> {
         let now = Instant::now();
-        let mut failures = self
-            .failures
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut failures = self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let [account, address] = Self::keys(email, ip);
-        let limits = [
-            (account, self.max_failures),
-            (address, self.max_failures * 4),
-        ];
+        let limits = [(account, self.max_failures), (address, self.max_failures * 4)];
         limits
             .into_iter()
             .filter_map(|(key, limit)| {
                 let times = failures.get_mut(&key)?;
                 times.retain(|at| now.duration_since(*at) < self.window);
-                (times.len() >= limit as usize).then(|| {
-                    times
-                        .first()
-                        .map(|first| self.window - now.duration_since(*first))
-                })
+                (times.len() >= limit as usize)
+                    .then(|| times.first().map(|first| self.window - now.duration_since(*first)))
             })
             .flatten()
             .max()
@@ -57,10 +44,7 @@ impl LoginThrottle {
 
     pub fn record_failure(&self, email: &str, ip: Option<IpAddr>) {
         let now = Instant::now();
-        let mut failures = self
-            .failures
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut failures = self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         for key in Self::keys(email, ip) {
             failures.entry(key).or_default().push(now);
         }
@@ -68,10 +52,7 @@ impl LoginThrottle {
 
     /// A successful sign-in clears the account's count from that address.
     pub fn record_success(&self, email: &str, ip: Option<IpAddr>) {
-        let mut failures = self
-            .failures
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut failures = self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let [account, _] = Self::keys(email, ip);
         failures.remove(&account);
     }
@@ -90,15 +71,8 @@ mod tests {
             throttle.record_failure("a@x.io", ip);
         }
         let wait = throttle.check("a@x.io", ip);
-        assert!(
-            wait.is_some_and(|w| w <= Duration::from_secs(60) && w > Duration::from_secs(50)),
-            "{wait:?}"
-        );
-        assert_eq!(
-            throttle.check("b@x.io", ip),
-            None,
-            "another account from the same address still may try"
-        );
+        assert!(wait.is_some_and(|w| w <= Duration::from_secs(60) && w > Duration::from_secs(50)), "{wait:?}");
+        assert_eq!(throttle.check("b@x.io", ip), None, "another account from the same address still may try");
     }
 
     #[test]

@@ -8,19 +8,10 @@ use crate::state::AppState;
 use crate::store;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
-use api_types::{
-    ApiTokenList, CreateApiTokenRequest, CreatedApiToken, ErrorBody, LoginRequest, SignupRequest,
-    User,
-};
+use api_types::{ApiTokenList, CreateApiTokenRequest, CreatedApiToken, ErrorBody, LoginRequest, SignupRequest, User};
 
-fn login_response(
-    state: &AppState,
-    status: actix_web::http::StatusCode,
-    signed_in: Login,
-) -> HttpResponse {
-    let max_age = CookieDuration::seconds(
-        i64::try_from(state.settings.login_lifetime.as_secs()).unwrap_or(i64::MAX),
-    );
+fn login_response(state: &AppState, status: actix_web::http::StatusCode, signed_in: Login) -> HttpResponse {
+    let max_age = CookieDuration::seconds(i64::try_from(state.settings.login_lifetime.as_secs()).unwrap_or(i64::MAX));
     let cookie = Cookie::build(SESSION_COOKIE, signed_in.cookie_token)
         .path("/")
         .http_only(true)
@@ -28,25 +19,16 @@ fn login_response(
         .secure(state.settings.secure_cookies)
         .max_age(max_age)
         .finish();
-    HttpResponse::build(status)
-        .cookie(cookie)
-        .json(signed_in.user)
+    HttpResponse::build(status).cookie(cookie).json(signed_in.user)
 }
 
 /// Create an account and sign in (sets the `kosuke_session` cookie).
 #[utoipa::path(tag = "auth", request_body = SignupRequest, responses(
     (status = 201, body = User), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/api/auth/signup")]
-pub async fn signup(
-    state: web::Data<AppState>,
-    body: Json<SignupRequest>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn signup(state: web::Data<AppState>, body: Json<SignupRequest>) -> Result<HttpResponse, ApiError> {
     let signed_in = accounts::signup(&state, body.0).await?;
-    Ok(login_response(
-        &state,
-        actix_web::http::StatusCode::CREATED,
-        signed_in,
-    ))
+    Ok(login_response(&state, actix_web::http::StatusCode::CREATED, signed_in))
 }
 
 /// Sign in with email and password (sets the `kosuke_session` cookie). Throttled.
@@ -60,30 +42,15 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let ip = req.peer_addr().map(|addr| addr.ip());
     let signed_in = accounts::login(&state, body.0, ip).await?;
-    Ok(login_response(
-        &state,
-        actix_web::http::StatusCode::OK,
-        signed_in,
-    ))
+    Ok(login_response(&state, actix_web::http::StatusCode::OK, signed_in))
 }
 
 /// Sign out: revokes the sign-in server-side and clears the cookie.
 #[utoipa::path(tag = "auth", responses((status = 204)))]
 #[post("/api/auth/logout")]
-pub async fn logout(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    accounts::logout(
-        &state,
-        req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()),
-    )
-    .await?;
-    let mut gone = Cookie::build(SESSION_COOKIE, "")
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .finish();
+pub async fn logout(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    accounts::logout(&state, req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned())).await?;
+    let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").http_only(true).same_site(SameSite::Lax).finish();
     gone.make_removal();
     Ok(HttpResponse::NoContent().cookie(gone).finish())
 }
@@ -98,14 +65,9 @@ pub async fn me(user: CurrentUser) -> web::Json<User> {
 /// The user's personal access tokens (never the secrets).
 #[utoipa::path(tag = "auth", responses((status = 200, body = ApiTokenList), (status = 401, body = ErrorBody)))]
 #[get("/api/me/tokens")]
-pub async fn list_tokens(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-) -> Result<web::Json<ApiTokenList>, ApiError> {
+pub async fn list_tokens(state: web::Data<AppState>, user: CurrentUser) -> Result<web::Json<ApiTokenList>, ApiError> {
     let tokens = store::credentials::list_api_tokens(&state.db, &user.id).await?;
-    Ok(web::Json(ApiTokenList {
-        tokens: tokens.into_iter().map(entity::convert::api_token).collect(),
-    }))
+    Ok(web::Json(ApiTokenList { tokens: tokens.into_iter().map(entity::convert::api_token).collect() }))
 }
 
 /// Create a personal access token; the response is the only time it is shown.

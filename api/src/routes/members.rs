@@ -20,14 +20,8 @@ pub async fn list_members(
 ) -> Result<web::Json<MemberList>, ApiError> {
     let access = ProjectAccess::load(&state.db, path.0.0, &user).await?;
     let rows = store::members::list(&state.db, access.id()).await?;
-    let members: Vec<ProjectMember> = rows
-        .into_iter()
-        .map(|(m, u)| entity::convert::member(m, u))
-        .collect();
-    Ok(web::Json(MemberList {
-        total: members.len() as u64,
-        members,
-    }))
+    let members: Vec<ProjectMember> = rows.into_iter().map(|(m, u)| entity::convert::member(m, u)).collect();
+    Ok(web::Json(MemberList { total: members.len() as u64, members }))
 }
 
 /// Add a registered user by email (owner only).

@@ -2,6 +2,7 @@
 //! function, and answers; it holds no queries (no `sea_orm` here) and no business rules.
 
 pub mod auth;
+pub mod code;
 pub mod health;
 pub mod members;
 pub mod projects;
@@ -36,6 +37,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(sessions::update_session)
         .service(sessions::delete_session)
         .service(sessions::list_messages)
+        .service(sessions::duplicate_session)
+        .service(code::list_files)
+        .service(code::get_file)
+        .service(code::get_diff)
+        .service(code::get_branch_status)
+        .service(settings::list_branches)
         .service(settings::get_default_branch)
         .service(settings::put_default_branch)
         .service(settings::list_audit);

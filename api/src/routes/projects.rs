@@ -9,9 +9,7 @@ use crate::services;
 use crate::state::AppState;
 use crate::store;
 use actix_web::{HttpResponse, delete, get, post, put, web};
-use api_types::{
-    CreateProjectRequest, ErrorBody, PageQuery, Project, ProjectList, UpdateProjectRequest,
-};
+use api_types::{CreateProjectRequest, ErrorBody, PageQuery, Project, ProjectList, UpdateProjectRequest};
 
 /// The projects the user is a member of, newest first.
 #[utoipa::path(tag = "projects", params(PageQuery), responses((status = 200, body = ProjectList), (status = 401, body = ErrorBody)))]
@@ -22,21 +20,11 @@ pub async fn list_projects(
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<ProjectList>, ApiError> {
     let limit = pagination::limit(query.limit)?;
-    let before = pagination::decode_id(query.cursor.as_deref())?
-        .map(|id| i32::try_from(id).unwrap_or(i32::MAX));
-    let (rows, total) =
-        store::projects::list_for_member(&state.db, &user.id, before, limit + 1).await?;
-    let (rows, next_cursor) =
-        pagination::finish_page(rows, limit, |(p, _)| pagination::encode_id(p.id.into()));
-    let projects = rows
-        .into_iter()
-        .map(|(project, role)| entity::convert::project(project, role))
-        .collect();
-    Ok(web::Json(ProjectList {
-        projects,
-        total,
-        next_cursor,
-    }))
+    let before = pagination::decode_id(query.cursor.as_deref())?.map(|id| i32::try_from(id).unwrap_or(i32::MAX));
+    let (rows, total) = store::projects::list_for_member(&state.db, &user.id, before, limit + 1).await?;
+    let (rows, next_cursor) = pagination::finish_page(rows, limit, |(p, _)| pagination::encode_id(p.id.into()));
+    let projects = rows.into_iter().map(|(project, role)| entity::convert::project(project, role)).collect();
+    Ok(web::Json(ProjectList { projects, total, next_cursor }))
 }
 
 /// Create a project; the caller becomes its owner.
@@ -48,7 +36,7 @@ pub async fn create_project(
     user: CurrentUser,
     body: Json<CreateProjectRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let project = services::projects::create(&state.db, &user, body.0).await?;
+    let project = services::projects::create(&state, &user, body.0).await?;
     Ok(HttpResponse::Created().json(project))
 }
 
@@ -61,7 +49,7 @@ pub async fn get_project(
     path: web::Path<(PathId,)>,
 ) -> Result<web::Json<Project>, ApiError> {
     let access = ProjectAccess::load(&state.db, path.0.0, &user).await?;
-    Ok(web::Json(access.into_api()))
+    Ok(web::Json(services::projects::present(&state, access.project, access.role)))
 }
 
 /// Rename a project or change its description (owner only).
@@ -74,9 +62,7 @@ pub async fn update_project(
     path: web::Path<(PathId,)>,
     body: Json<UpdateProjectRequest>,
 ) -> Result<web::Json<Project>, ApiError> {
-    Ok(web::Json(
-        services::projects::update(&state.db, &user, path.0.0, body.0).await?,
-    ))
+    Ok(web::Json(services::projects::update(&state.db, &user, path.0.0, body.0).await?))
 }
 
 /// Delete a project with its sessions and messages (owner only).

@@ -7,8 +7,8 @@ use crate::services::sessions;
 use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use api_types::{
-    ChatSession, ChatSessionList, ChatSessionQuery, CreateChatSessionRequest, ErrorBody,
-    MessageList, MessageQuery, UpdateChatSessionRequest,
+    ChatSession, ChatSessionList, ChatSessionQuery, CreateChatSessionRequest, DeleteChatSessionQuery,
+    DuplicateChatSessionRequest, ErrorBody, MessageList, MessageQuery, UpdateChatSessionRequest,
 };
 
 type SessionPath = web::Path<(PathId, PathId)>;
@@ -23,9 +23,7 @@ pub async fn list_sessions(
     path: web::Path<(PathId,)>,
     query: web::Query<ChatSessionQuery>,
 ) -> Result<web::Json<ChatSessionList>, ApiError> {
-    Ok(web::Json(
-        sessions::list(&state.db, &user, path.0.0, query.into_inner()).await?,
-    ))
+    Ok(web::Json(sessions::list(&state.db, &user, path.0.0, query.into_inner()).await?))
 }
 
 /// Start a session on its own branch `kosuke-chat-{session_id}`.
@@ -38,7 +36,7 @@ pub async fn create_session(
     path: web::Path<(PathId,)>,
     body: Json<CreateChatSessionRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let session = sessions::create(&state.db, &user, path.0.0, body.0).await?;
+    let session = sessions::create(&state, &user, path.0.0, body.0).await?;
     Ok(HttpResponse::Created().json(session))
 }
 
@@ -67,23 +65,38 @@ pub async fn update_session(
     body: Json<UpdateChatSessionRequest>,
 ) -> Result<web::Json<ChatSession>, ApiError> {
     let (project_id, session_pk) = path.into_inner();
-    Ok(web::Json(
-        sessions::update(&state.db, &user, project_id.0, session_pk.0, body.0).await?,
-    ))
+    Ok(web::Json(sessions::update(&state, &user, project_id.0, session_pk.0, body.0).await?))
 }
 
 /// Delete a session and its messages. The project's default session answers 409.
-#[utoipa::path(tag = "chat sessions", params(("id" = i32, Path), ("session_pk" = i32, Path)), responses(
+#[utoipa::path(tag = "chat sessions", params(("id" = i32, Path), ("session_pk" = i32, Path), DeleteChatSessionQuery), responses(
     (status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[delete("/api/projects/{id}/chat-sessions/{session_pk}")]
 pub async fn delete_session(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: SessionPath,
+    query: web::Query<DeleteChatSessionQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, session_pk) = path.into_inner();
-    sessions::delete(&state.db, &user, project_id.0, session_pk.0).await?;
+    let delete_remote = query.delete_remote_branch.unwrap_or(false);
+    sessions::delete(&state, &user, project_id.0, session_pk.0, delete_remote).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A new session whose branch starts at this session's head, with its messages copied.
+#[utoipa::path(tag = "chat sessions", params(("id" = i32, Path), ("session_pk" = i32, Path)), request_body = DuplicateChatSessionRequest,
+    responses((status = 201, body = ChatSession), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[post("/api/projects/{id}/chat-sessions/{session_pk}/duplicate")]
+pub async fn duplicate_session(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: SessionPath,
+    body: Json<DuplicateChatSessionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, session_pk) = path.into_inner();
+    let session = sessions::duplicate(&state, &user, project_id.0, session_pk.0, body.0).await?;
+    Ok(HttpResponse::Created().json(session))
 }
 
 /// A page of the session's messages (`order=asc` oldest first, `desc` newest first).
@@ -97,14 +110,5 @@ pub async fn list_messages(
     query: web::Query<MessageQuery>,
 ) -> Result<web::Json<MessageList>, ApiError> {
     let (project_id, session_pk) = path.into_inner();
-    Ok(web::Json(
-        sessions::messages(
-            &state.db,
-            &user,
-            project_id.0,
-            session_pk.0,
-            query.into_inner(),
-        )
-        .await?,
-    ))
+    Ok(web::Json(sessions::messages(&state.db, &user, project_id.0, session_pk.0, query.into_inner()).await?))
 }

@@ -7,7 +7,7 @@ use crate::services::settings;
 use crate::state::AppState;
 use actix_web::{get, put, web};
 use api_types::{
-    AuditEventList, DefaultBranchResponse, ErrorBody, PageQuery, UpdateDefaultBranchRequest,
+    AuditEventList, DefaultBranchResponse, ErrorBody, GitHubBranchesResponse, PageQuery, UpdateDefaultBranchRequest,
 };
 
 /// The default branch new sessions start from, and the branches to choose from.
@@ -19,9 +19,7 @@ pub async fn get_default_branch(
     user: CurrentUser,
     path: web::Path<(PathId,)>,
 ) -> Result<web::Json<DefaultBranchResponse>, ApiError> {
-    Ok(web::Json(
-        settings::default_branch(&state.db, &user, path.0.0).await?,
-    ))
+    Ok(web::Json(settings::default_branch(&state, &user, path.0.0).await?))
 }
 
 /// Change the default branch (checked against git's ref-name rules).
@@ -34,9 +32,7 @@ pub async fn put_default_branch(
     path: web::Path<(PathId,)>,
     body: Json<UpdateDefaultBranchRequest>,
 ) -> Result<web::Json<DefaultBranchResponse>, ApiError> {
-    Ok(web::Json(
-        settings::set_default_branch(&state.db, &user, path.0.0, body.0).await?,
-    ))
+    Ok(web::Json(settings::set_default_branch(&state, &user, path.0.0, body.0).await?))
 }
 
 /// Who changed what in the project, newest first.
@@ -49,7 +45,19 @@ pub async fn list_audit(
     path: web::Path<(PathId,)>,
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<AuditEventList>, ApiError> {
-    Ok(web::Json(
-        settings::audit(&state.db, &user, path.0.0, query.into_inner()).await?,
-    ))
+    Ok(web::Json(settings::audit(&state.db, &user, path.0.0, query.into_inner()).await?))
+}
+
+/// The repository's branches with their head commits; session branches are left out.
+#[utoipa::path(tag = "settings", params(("id" = i32, Path)), responses(
+    (status = 200, body = GitHubBranchesResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[get("/api/projects/{id}/github/branches")]
+pub async fn list_branches(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(PathId,)>,
+) -> Result<web::Json<GitHubBranchesResponse>, ApiError> {
+    let access = crate::access::ProjectAccess::load(&state.db, path.0.0, &user).await?;
+    let branches = settings::branches(&state, &access.project).await?;
+    Ok(web::Json(GitHubBranchesResponse { branches }))
 }

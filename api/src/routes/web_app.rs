@@ -13,35 +13,22 @@ const NOT_BUILT_PAGE: &str = "<!doctype html><html lang=\"en\"><head><meta chars
 <p>Build it with <code>cargo xtask web</code>, or start everything with <code>cargo xtask run</code>.</p></main></body></html>";
 
 /// The fallback for every request no route matched.
-pub async fn fallback(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn fallback(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let path = req.path();
     if path == "/api" || path.starts_with("/api/") {
         return Err(ApiError::NoRoute);
     }
     let Some(web_dir) = state.settings.web_dir.as_deref() else {
-        return Ok(HttpResponse::Ok()
-            .content_type("text/html; charset=utf-8")
-            .body(NOT_BUILT_PAGE));
+        return Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(NOT_BUILT_PAGE));
     };
     let (file, is_asset) = match safe_join(web_dir, path) {
         Some(file) if file.is_file() => (file, true),
         _ => (web_dir.join("index.html"), false),
     };
-    let named = NamedFile::open_async(&file)
-        .await
-        .map_err(ApiError::internal)?;
+    let named = NamedFile::open_async(&file).await.map_err(ApiError::internal)?;
     let mut response = named.into_response(&req);
-    let cache = if is_asset && is_content_hashed(&file) {
-        "public, max-age=31536000, immutable"
-    } else {
-        "no-cache"
-    };
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static(cache));
+    let cache = if is_asset && is_content_hashed(&file) { "public, max-age=31536000, immutable" } else { "no-cache" };
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static(cache));
     Ok(response)
 }
 
@@ -63,8 +50,7 @@ fn is_content_hashed(file: &Path) -> bool {
         return false;
     };
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
-    stem.rsplit_once('-')
-        .is_some_and(|(_, hash)| hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()))
+    stem.rsplit_once('-').is_some_and(|(_, hash)| hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]
@@ -73,9 +59,7 @@ mod tests {
 
     #[test]
     fn hashed_assets_are_recognised() {
-        assert!(is_content_hashed(Path::new(
-            "dist/web-0123456789abcdef_bg.wasm"
-        )));
+        assert!(is_content_hashed(Path::new("dist/web-0123456789abcdef_bg.wasm")));
         assert!(is_content_hashed(Path::new("dist/web-0123456789abcdef.js")));
         assert!(!is_content_hashed(Path::new("dist/index.html")));
         assert!(!is_content_hashed(Path::new("dist/style.css")));
@@ -84,10 +68,7 @@ mod tests {
     #[test]
     fn paths_cannot_leave_the_web_dir() {
         let root = Path::new("/srv/web");
-        assert_eq!(
-            safe_join(root, "/a/b.js"),
-            Some(PathBuf::from("/srv/web/a/b.js"))
-        );
+        assert_eq!(safe_join(root, "/a/b.js"), Some(PathBuf::from("/srv/web/a/b.js")));
         assert_eq!(safe_join(root, "/../etc/passwd"), None);
         assert_eq!(safe_join(root, "/.env"), None);
         assert_eq!(safe_join(root, "/"), None);

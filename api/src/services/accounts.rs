@@ -4,9 +4,7 @@ use crate::auth::{API_TOKEN_PREFIX, CurrentUser, password, secret};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{self, credentials::NewUser};
-use api_types::{
-    CreateApiTokenRequest, CreatedApiToken, ErrorCode, LoginRequest, SignupRequest, TokenId, User,
-};
+use api_types::{CreateApiTokenRequest, CreatedApiToken, ErrorCode, LoginRequest, SignupRequest, TokenId, User};
 use std::net::IpAddr;
 
 /// A signed-in browser: the user, and the cookie value to set.
@@ -19,105 +17,63 @@ fn normalize_email(raw: &str) -> Result<String, ApiError> {
     let email = raw.trim().to_lowercase();
     let valid = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
         })
         && !email.chars().any(|c| c.is_whitespace() || c.is_control());
     if !valid {
-        return Err(ApiError::validation(
-            "email",
-            "Enter a valid email address.",
-        ));
+        return Err(ApiError::validation("email", "Enter a valid email address."));
     }
     Ok(email)
 }
 
-async fn run_blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(ApiError::internal)
+async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)
 }
 
 pub async fn signup(state: &AppState, request: SignupRequest) -> Result<Login, ApiError> {
     let email = normalize_email(&request.email)?;
     let display_name = request.display_name.trim().to_owned();
     if display_name.is_empty() || display_name.chars().count() > 100 {
-        return Err(ApiError::validation(
-            "display_name",
-            "The display name must be 1 to 100 characters.",
-        ));
+        return Err(ApiError::validation("display_name", "The display name must be 1 to 100 characters."));
     }
     if request.password.chars().count() < password::MIN_PASSWORD_CHARS {
         return Err(ApiError::validation(
             "password",
-            format!(
-                "The password must be at least {} characters.",
-                password::MIN_PASSWORD_CHARS
-            ),
+            format!("The password must be at least {} characters.", password::MIN_PASSWORD_CHARS),
         ));
     }
     if request.password.len() > password::MAX_PASSWORD_BYTES {
-        return Err(ApiError::validation(
-            "password",
-            "The password is too long.",
-        ));
+        return Err(ApiError::validation("password", "The password is too long."));
     }
     let plain = request.password;
-    let password_hash = run_blocking(move || password::hash(&plain))
-        .await?
-        .map_err(|err| ApiError::internal(err.to_string()))?;
-    let new = NewUser {
-        id: secret::new_user_id(),
-        email,
-        display_name,
-        password_hash,
-    };
-    let user = store::credentials::insert_user(&state.db, new)
-        .await
-        .map_err(|err| {
-            if err.is_conflict() {
-                ApiError::conflict(
-                    ErrorCode::EmailTaken,
-                    "An account with this email already exists.",
-                )
-            } else {
-                err.into()
-            }
-        })?;
+    let password_hash =
+        run_blocking(move || password::hash(&plain)).await?.map_err(|err| ApiError::internal(err.to_string()))?;
+    let new = NewUser { id: secret::new_user_id(), email, display_name, password_hash };
+    let user = store::credentials::insert_user(&state.db, new).await.map_err(|err| {
+        if err.is_conflict() {
+            ApiError::conflict(ErrorCode::EmailTaken, "An account with this email already exists.")
+        } else {
+            err.into()
+        }
+    })?;
     start_login(state, entity::convert::user(user)).await
 }
 
 async fn start_login(state: &AppState, user: User) -> Result<Login, ApiError> {
     let cookie_token = secret::new_token();
-    store::credentials::insert_login(
-        &state.db,
-        &user.id.0,
-        secret::hash(&cookie_token),
-        state.settings.login_lifetime,
-    )
-    .await?;
+    store::credentials::insert_login(&state.db, &user.id.0, secret::hash(&cookie_token), state.settings.login_lifetime)
+        .await?;
     Ok(Login { user, cookie_token })
 }
 
 /// Checks the password; failures are throttled per account and address.
-pub async fn login(
-    state: &AppState,
-    request: LoginRequest,
-    ip: Option<IpAddr>,
-) -> Result<Login, ApiError> {
+pub async fn login(state: &AppState, request: LoginRequest, ip: Option<IpAddr>) -> Result<Login, ApiError> {
     let email = request.email.trim().to_lowercase();
     if let Some(retry_after) = state.login_throttle.check(&email, ip) {
         return Err(ApiError::RateLimited { retry_after });
     }
     let user = store::credentials::find_user_by_email(&state.db, &email).await?;
-    let phc = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| password::decoy_hash().to_owned());
+    let phc = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| password::decoy_hash().to_owned());
     let plain = request.password;
     let matches = run_blocking(move || password::verify(&plain, &phc)).await?;
     match user {
@@ -146,19 +102,9 @@ pub async fn create_api_token(
 ) -> Result<CreatedApiToken, ApiError> {
     let name = request.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::validation(
-            "name",
-            "The token name must be 1 to 100 characters.",
-        ));
+        return Err(ApiError::validation("name", "The token name must be 1 to 100 characters."));
     }
     let token = format!("{API_TOKEN_PREFIX}{}", secret::new_token());
-    let model =
-        store::credentials::insert_api_token(&state.db, &user.id, name, secret::hash(&token))
-            .await?;
-    Ok(CreatedApiToken {
-        id: TokenId(model.id),
-        name: model.name,
-        token,
-        created_at: model.created_at,
-    })
+    let model = store::credentials::insert_api_token(&state.db, &user.id, name, secret::hash(&token)).await?;
+    Ok(CreatedApiToken { id: TokenId(model.id), name: model.name, token, created_at: model.created_at })
 }

@@ -3,10 +3,11 @@
 use crate::access::ProjectAccess;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::store::{self, audit::AuditRecord, projects::NewProject};
 use api_types::{
-    AddMemberRequest, AuditAction, CreateProjectRequest, ErrorCode, Project, ProjectMember,
-    ProjectRole, RepositorySource, UpdateProjectRequest, validate,
+    AddMemberRequest, AuditAction, CreateProjectRequest, ErrorCode, Project, ProjectMember, ProjectRole,
+    RepositorySource, UpdateProjectRequest, validate,
 };
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde_json::json;
@@ -14,24 +15,18 @@ use serde_json::json;
 fn project_name(raw: &str) -> Result<String, ApiError> {
     let name = raw.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::validation(
-            "name",
-            "The project name must be 1 to 100 characters.",
-        ));
+        return Err(ApiError::validation("name", "The project name must be 1 to 100 characters."));
     }
     Ok(name.to_owned())
 }
 
 fn project_description(raw: &str) -> Result<Option<String>, ApiError> {
-    validate::session_description(raw)
-        .map_err(|message| ApiError::validation("description", message))
+    validate::session_description(raw).map_err(|message| ApiError::validation("description", message))
 }
 
 /// Checks a repository source and gives what is stored for it (`owner/repo`, the URL, the path).
 pub fn repository_location(source: &RepositorySource) -> Result<String, ApiError> {
-    let invalid = |field: &str, message: &str| {
-        Err(ApiError::validation(format!("repository.{field}"), message))
-    };
+    let invalid = |field: &str, message: &str| Err(ApiError::validation(format!("repository.{field}"), message));
     match source {
         RepositorySource::Github { owner, repo } => {
             let owner_ok = !owner.is_empty()
@@ -39,32 +34,21 @@ pub fn repository_location(source: &RepositorySource) -> Result<String, ApiError
                 && !owner.starts_with('-')
                 && owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
             if !owner_ok {
-                return invalid(
-                    "owner",
-                    "A GitHub owner is 1 to 39 letters, digits or hyphens.",
-                );
+                return invalid("owner", "A GitHub owner is 1 to 39 letters, digits or hyphens.");
             }
             let repo_ok = !repo.is_empty()
                 && repo.len() <= 100
                 && repo != "."
                 && repo != ".."
-                && repo
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+                && repo.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
             if !repo_ok {
-                return invalid(
-                    "repo",
-                    "A GitHub repository name is 1 to 100 letters, digits, '-', '_' or '.'.",
-                );
+                return invalid("repo", "A GitHub repository name is 1 to 100 letters, digits, '-', '_' or '.'.");
             }
             Ok(format!("{owner}/{repo}"))
         }
         RepositorySource::Git { url } => {
             let url = url.trim();
-            if url.is_empty()
-                || url.len() > 2000
-                || url.chars().any(|c| c.is_control() || c.is_whitespace())
-            {
+            if url.is_empty() || url.len() > 2000 || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
                 return invalid(
                     "url",
                     "Enter a git URL such as https://host/owner/repo.git or git@host:owner/repo.git.",
@@ -72,27 +56,18 @@ pub fn repository_location(source: &RepositorySource) -> Result<String, ApiError
             }
             if let Some((scheme, rest)) = url.split_once("://") {
                 if !matches!(scheme, "https" | "http" | "ssh" | "git" | "file") {
-                    return invalid(
-                        "url",
-                        "Use an https://, http://, ssh://, git:// or file:// URL.",
-                    );
+                    return invalid("url", "Use an https://, http://, ssh://, git:// or file:// URL.");
                 }
                 let authority = rest.split('/').next().unwrap_or_default();
                 if let Some((userinfo, _)) = authority.rsplit_once('@')
                     && (scheme.starts_with("http") || userinfo.contains(':'))
                 {
-                    return invalid(
-                        "url",
-                        "Leave credentials out of the URL; kosuke passes tokens to git separately.",
-                    );
+                    return invalid("url", "Leave credentials out of the URL; kosuke passes tokens to git separately.");
                 }
                 if scheme != "file" && authority.is_empty() {
                     return invalid("url", "The URL has no host.");
                 }
-            } else if !url
-                .split_once(':')
-                .is_some_and(|(host, path)| host.contains('@') && !path.is_empty())
-            {
+            } else if !url.split_once(':').is_some_and(|(host, path)| host.contains('@') && !path.is_empty()) {
                 return invalid(
                     "url",
                     "Enter a git URL such as https://host/owner/repo.git or git@host:owner/repo.git.",
@@ -102,10 +77,7 @@ pub fn repository_location(source: &RepositorySource) -> Result<String, ApiError
         }
         RepositorySource::Local { path } => {
             if !path.starts_with('/') || path.contains('\0') || path.len() > 4096 {
-                return invalid(
-                    "path",
-                    "Give an absolute path on the server, such as /srv/git/app.",
-                );
+                return invalid("path", "Give an absolute path on the server, such as /srv/git/app.");
             }
             Ok(path.clone())
         }
@@ -113,20 +85,29 @@ pub fn repository_location(source: &RepositorySource) -> Result<String, ApiError
     }
 }
 
-pub async fn create(
-    db: &DatabaseConnection,
-    user: &CurrentUser,
-    request: CreateProjectRequest,
-) -> Result<Project, ApiError> {
+/// A project as the API shows it, with clone progress while it is being cloned.
+pub fn present(state: &AppState, project: entity::project::Model, role: ProjectRole) -> Project {
+    let id = project.id;
+    let mut shown = entity::convert::project(project, role);
+    if shown.repository_state == api_types::RepositoryState::Cloning {
+        shown.repository_progress = state.workspaces.progress(id);
+    }
+    shown
+}
+
+/// Creates the project and starts making its mirror in the background
+/// (`repository_state` tells when it is ready).
+pub async fn create(state: &AppState, user: &CurrentUser, request: CreateProjectRequest) -> Result<Project, ApiError> {
+    let db = &state.db;
     let name = project_name(&request.name)?;
     let description = match request.description.as_deref() {
         Some(raw) => project_description(raw)?,
         None => None,
     };
     let repository_location = repository_location(&request.repository)?;
+    let adopt_remote_default = request.default_branch.is_none();
     let default_branch = request.default_branch.unwrap_or_else(|| "main".to_owned());
-    validate::branch_name(&default_branch)
-        .map_err(|message| ApiError::validation("default_branch", message))?;
+    validate::branch_name(&default_branch).map_err(|message| ApiError::validation("default_branch", message))?;
     let new = NewProject {
         owner_id: user.id.clone(),
         name,
@@ -149,7 +130,8 @@ pub async fn create(
     )
     .await?;
     txn.commit().await.map_err(ApiError::internal)?;
-    Ok(entity::convert::project(project, ProjectRole::Owner))
+    state.workspaces.start_preparing(project.clone(), user.author(), None, adopt_remote_default);
+    Ok(present(state, project, ProjectRole::Owner))
 }
 
 pub async fn update(
@@ -160,11 +142,7 @@ pub async fn update(
 ) -> Result<Project, ApiError> {
     let access = ProjectAccess::load_as_owner(db, project_id, user).await?;
     let name = request.name.as_deref().map(project_name).transpose()?;
-    let description = request
-        .description
-        .as_deref()
-        .map(project_description)
-        .transpose()?;
+    let description = request.description.as_deref().map(project_description).transpose()?;
     let detail = json!({"name": name, "description_changed": description.is_some()});
     let txn = db.begin().await.map_err(ApiError::internal)?;
     let project = store::projects::update(&txn, access.project, name, description).await?;
@@ -183,11 +161,7 @@ pub async fn update(
     Ok(entity::convert::project(project, access.role))
 }
 
-pub async fn delete(
-    db: &DatabaseConnection,
-    user: &CurrentUser,
-    project_id: i32,
-) -> Result<(), ApiError> {
+pub async fn delete(db: &DatabaseConnection, user: &CurrentUser, project_id: i32) -> Result<(), ApiError> {
     let access = ProjectAccess::load_as_owner(db, project_id, user).await?;
     store::projects::delete(db, access.id()).await?;
     Ok(())
@@ -202,25 +176,17 @@ pub async fn add_member(
     let access = ProjectAccess::load_as_owner(db, project_id, user).await?;
     let email = request.email.trim().to_lowercase();
     let Some(member_user) = store::credentials::find_user_by_email(db, &email).await? else {
-        return Err(ApiError::validation(
-            "email",
-            "No kosuke account uses this email address.",
-        ));
+        return Err(ApiError::validation("email", "No kosuke account uses this email address."));
     };
     let role = request.role.unwrap_or(ProjectRole::Member);
     let txn = db.begin().await.map_err(ApiError::internal)?;
-    let member = store::members::insert(&txn, access.id(), &member_user.id, role)
-        .await
-        .map_err(|err| {
-            if err.is_conflict() {
-                ApiError::conflict(
-                    ErrorCode::AlreadyMember,
-                    "This user is already a member of the project.",
-                )
-            } else {
-                err.into()
-            }
-        })?;
+    let member = store::members::insert(&txn, access.id(), &member_user.id, role).await.map_err(|err| {
+        if err.is_conflict() {
+            ApiError::conflict(ErrorCode::AlreadyMember, "This user is already a member of the project.")
+        } else {
+            err.into()
+        }
+    })?;
     store::audit::record(
         &txn,
         AuditRecord {
@@ -245,15 +211,10 @@ pub async fn remove_member(
 ) -> Result<(), ApiError> {
     let access = ProjectAccess::load(db, project_id, user).await?;
     if member_id != user.id && access.role != ProjectRole::Owner {
-        return Err(ApiError::forbidden(
-            "Only an owner of this project can remove other members.",
-        ));
+        return Err(ApiError::forbidden("Only an owner of this project can remove other members."));
     }
     if member_id == access.project.user_id {
-        return Err(ApiError::conflict(
-            ErrorCode::Conflict,
-            "The project's creator cannot be removed.",
-        ));
+        return Err(ApiError::conflict(ErrorCode::Conflict, "The project's creator cannot be removed."));
     }
     let txn = db.begin().await.map_err(ApiError::internal)?;
     store::members::delete(&txn, project_id, member_id).await?;
@@ -277,19 +238,14 @@ mod tests {
     use super::*;
 
     fn git(url: &str) -> Result<String, ApiError> {
-        repository_location(&RepositorySource::Git {
-            url: url.to_owned(),
-        })
+        repository_location(&RepositorySource::Git { url: url.to_owned() })
     }
 
     #[test]
     fn git_urls_are_accepted_without_credentials_only() {
-        for ok in [
-            "https://example.com/a/b.git",
-            "git@example.com:a/b.git",
-            "ssh://git@example.com/a/b",
-            "file:///srv/a",
-        ] {
+        for ok in
+            ["https://example.com/a/b.git", "git@example.com:a/b.git", "ssh://git@example.com/a/b", "file:///srv/a"]
+        {
             assert!(git(ok).is_ok(), "{ok}");
         }
         for bad in [
@@ -307,15 +263,9 @@ mod tests {
     #[test]
     fn github_names_follow_githubs_rules() {
         let gh = |owner: &str, repo: &str| {
-            repository_location(&RepositorySource::Github {
-                owner: owner.to_owned(),
-                repo: repo.to_owned(),
-            })
+            repository_location(&RepositorySource::Github { owner: owner.to_owned(), repo: repo.to_owned() })
         };
-        assert_eq!(
-            gh("octocat", "Hello-World").ok(),
-            Some("octocat/Hello-World".to_owned())
-        );
+        assert_eq!(gh("octocat", "Hello-World").ok(), Some("octocat/Hello-World".to_owned()));
         assert!(gh("-bad", "x").is_err());
         assert!(gh("ok", "..").is_err());
         assert!(gh("ok", "a/b").is_err());

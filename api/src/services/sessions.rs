@@ -5,14 +5,15 @@ use crate::access::ProjectAccess;
 use crate::auth::{CurrentUser, secret};
 use crate::error::ApiError;
 use crate::pagination;
-use crate::store::{
-    self, audit::AuditRecord, sessions::NewSession, sessions::SessionChanges,
-    sessions::SessionFilter,
-};
+use crate::state::AppState;
+use crate::store::{self, audit::AuditRecord, sessions::NewSession, sessions::SessionChanges, sessions::SessionFilter};
+use crate::workspaces::Start;
 use api_types::{
-    AuditAction, ChatSession, ChatSessionList, ChatSessionQuery, CreateChatSessionRequest,
-    ErrorCode, MessageList, MessageOrder, MessageQuery, UpdateChatSessionRequest, validate,
+    AuditAction, ChatSession, ChatSessionList, ChatSessionQuery, ChatSessionStatus, CreateChatSessionRequest,
+    DuplicateChatSessionRequest, ErrorCode, MessageList, MessageOrder, MessageQuery, RepositoryState,
+    UpdateChatSessionRequest, validate,
 };
+use checkout::Checkout;
 use entity::chat_session;
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde_json::json;
@@ -22,8 +23,7 @@ fn title(raw: &str) -> Result<String, ApiError> {
 }
 
 fn description(raw: &str) -> Result<Option<String>, ApiError> {
-    validate::session_description(raw)
-        .map_err(|message| ApiError::validation("description", message))
+    validate::session_description(raw).map_err(|message| ApiError::validation("description", message))
 }
 
 /// Loads one of the caller's sessions (404 for anything else).
@@ -37,33 +37,70 @@ pub async fn load(
     Ok(store::sessions::load_for_user(db, access.id(), session_pk, &user.id).await?)
 }
 
+/// The project, checked to have its repository ready for sessions.
+fn require_repository(access: &ProjectAccess) -> Result<(), ApiError> {
+    match access.project.repository_state {
+        RepositoryState::Ready => Ok(()),
+        RepositoryState::Cloning => Err(ApiError::conflict(
+            ErrorCode::RepositoryNotReady,
+            "The project's repository is still being cloned; try again in a moment.",
+        )),
+        RepositoryState::Failed => Err(ApiError::conflict(
+            ErrorCode::RepositoryNotReady,
+            format!(
+                "The project's repository could not be cloned: {}",
+                access.project.repository_error.as_deref().unwrap_or("unknown error")
+            ),
+        )),
+    }
+}
+
+/// Creates a session on its own branch. The remote is fetched first (within a time bound); the
+/// checkout is made in the background (`workspace_state` turns `ready`).
 pub async fn create(
-    db: &DatabaseConnection,
+    state: &AppState,
     user: &CurrentUser,
     project_id: i32,
     request: CreateChatSessionRequest,
 ) -> Result<ChatSession, ApiError> {
+    let db = &state.db;
     let access = ProjectAccess::load(db, project_id, user).await?;
     let title = title(&request.title)?;
-    let description = request
-        .description
-        .as_deref()
-        .map(description)
-        .transpose()?
-        .flatten();
-    let base_branch = request
-        .base_branch
-        .unwrap_or_else(|| access.project.default_branch.clone());
-    validate::branch_name(&base_branch)
-        .map_err(|message| ApiError::validation("base_branch", message))?;
+    let description = request.description.as_deref().map(description).transpose()?.flatten();
+    let base_branch = request.base_branch.unwrap_or_else(|| access.project.default_branch.clone());
+    validate::branch_name(&base_branch).map_err(|message| ApiError::validation("base_branch", message))?;
+    require_repository(&access)?;
+    let notice = state.workspaces.refresh(&access.project, None).await?;
+    let base = base_branch.clone();
+    let exists = state.workspaces.with_mirror(project_id, move |mirror| Ok(mirror.branch_exists(&base))).await?;
+    if !exists {
+        return Err(ApiError::validation(
+            "base_branch",
+            format!("The branch \"{}\" does not exist in the repository.", base_branch.escape_default()),
+        ));
+    }
     let new = NewSession {
         project_id,
         user_id: user.id.clone(),
         title,
         description,
         session_id: secret::new_session_id(),
-        base_branch,
+        base_branch: base_branch.clone(),
     };
+    let session = insert_with_audit(db, user, new, None).await?;
+    state.workspaces.start_provisioning(session.clone(), Start::Branch(base_branch));
+    let mut shown = entity::convert::chat_session(session);
+    shown.notice = notice;
+    Ok(shown)
+}
+
+async fn insert_with_audit(
+    db: &DatabaseConnection,
+    user: &CurrentUser,
+    new: NewSession,
+    duplicated_from: Option<i32>,
+) -> Result<chat_session::Model, ApiError> {
+    let project_id = new.project_id;
     let try_default = !store::sessions::has_default(db, project_id).await?;
     let txn = db.begin().await.map_err(ApiError::internal)?;
     let session = store::sessions::insert(&txn, new, try_default).await?;
@@ -74,11 +111,55 @@ pub async fn create(
             project_id,
             chat_session_id: Some(session.id),
             action: AuditAction::SessionCreated,
-            detail: json!({"title": session.title, "branch": session.github_branch_name}),
+            detail: json!({"title": session.title, "branch": session.github_branch_name, "duplicated_from": duplicated_from}),
         },
     )
     .await?;
     txn.commit().await.map_err(ApiError::internal)?;
+    Ok(session)
+}
+
+/// A new session whose branch starts at the source session's head, with its messages copied.
+pub async fn duplicate(
+    state: &AppState,
+    user: &CurrentUser,
+    project_id: i32,
+    session_pk: i32,
+    request: DuplicateChatSessionRequest,
+) -> Result<ChatSession, ApiError> {
+    let db = &state.db;
+    let source = load(db, user, project_id, session_pk).await?;
+    let raw_title = request.title.unwrap_or_else(|| format!("Copy of {}", source.title));
+    let title = title(&raw_title.chars().take(api_types::MAX_TITLE_CHARS).collect::<String>())?;
+    // Commit what the source checkout holds, so the copy starts from all of it.
+    let head = match Checkout::open(&state.workspaces.project_dir(project_id).checkout(&source.session_id)) {
+        Ok(_) => {
+            let path = state.workspaces.project_dir(project_id).checkout(&source.session_id);
+            let author = user.author();
+            crate::workspaces::blocking(move || {
+                let checkout = Checkout::open(&path)?;
+                checkout.commit_all("kosuke: keep uncommitted work when duplicating", &author)?;
+                Ok(checkout.head()?.to_string())
+            })
+            .await?
+        }
+        Err(_) => {
+            let branch = source.github_branch_name.clone();
+            state.workspaces.with_mirror(project_id, move |mirror| Ok(mirror.branch_head(&branch)?.to_string())).await?
+        }
+    };
+    let new = NewSession {
+        project_id,
+        user_id: user.id.clone(),
+        title,
+        description: source.description.clone(),
+        session_id: secret::new_session_id(),
+        base_branch: source.base_branch.clone().unwrap_or_else(|| "main".to_owned()),
+    };
+    let session = insert_with_audit(db, user, new, Some(source.id)).await?;
+    store::messages::copy_all(db, source.id, &session).await?;
+    let session = store::sessions::load_for_user(db, project_id, session.id, &user.id).await?;
+    state.workspaces.start_provisioning(session.clone(), Start::Commit(head));
     Ok(entity::convert::chat_session(session))
 }
 
@@ -92,41 +173,27 @@ pub async fn list(
     let limit = pagination::limit(query.limit)?;
     let after = pagination::decode_activity(query.cursor.as_deref())?;
     let search = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
-    let filter = SessionFilter {
-        project_id: access.id(),
-        user_id: &user.id,
-        status: query.status,
-        search,
-    };
+    let filter = SessionFilter { project_id: access.id(), user_id: &user.id, status: query.status, search };
     let (rows, total) = store::sessions::list(db, filter, after, limit + 1).await?;
-    let (rows, next_cursor) = pagination::finish_page(rows, limit, |s| {
-        pagination::encode_activity(s.last_activity_at, s.id)
-    });
-    Ok(ChatSessionList {
-        sessions: rows
-            .into_iter()
-            .map(entity::convert::chat_session)
-            .collect(),
-        total,
-        next_cursor,
-    })
+    let (rows, next_cursor) =
+        pagination::finish_page(rows, limit, |s| pagination::encode_activity(s.last_activity_at, s.id));
+    Ok(ChatSessionList { sessions: rows.into_iter().map(entity::convert::chat_session).collect(), total, next_cursor })
 }
 
+/// Renames, describes or changes the status of a session. Archiving commits what the checkout
+/// holds and releases it; leaving the archive makes the checkout again.
 pub async fn update(
-    db: &DatabaseConnection,
+    state: &AppState,
     user: &CurrentUser,
     project_id: i32,
     session_pk: i32,
     request: UpdateChatSessionRequest,
 ) -> Result<ChatSession, ApiError> {
+    let db = &state.db;
     let session = load(db, user, project_id, session_pk).await?;
     let changes = SessionChanges {
         title: request.title.as_deref().map(title).transpose()?,
-        description: request
-            .description
-            .as_deref()
-            .map(description)
-            .transpose()?,
+        description: request.description.as_deref().map(description).transpose()?,
         status: request.status,
     };
     let detail = json!({
@@ -135,6 +202,16 @@ pub async fn update(
         "status": changes.status.map(|s| s.as_str()),
         "previous_status": session.status.as_str(),
     });
+    let was_archived = session.status == ChatSessionStatus::Archived;
+    match changes.status {
+        Some(ChatSessionStatus::Archived) if !was_archived => state.workspaces.release(&session, user.author()).await?,
+        Some(status) if was_archived && status != ChatSessionStatus::Archived => {
+            let start = Start::Branch(session.base_branch.clone().unwrap_or_else(|| "main".to_owned()));
+            state.workspaces.ensure_checkout(&session, start).await?;
+        }
+        _ => {}
+    }
+    let session = store::sessions::load_for_user(db, project_id, session_pk, &user.id).await?;
     let txn = db.begin().await.map_err(ApiError::internal)?;
     let session = store::sessions::update(&txn, session, changes).await?;
     store::audit::record(
@@ -152,12 +229,16 @@ pub async fn update(
     Ok(entity::convert::chat_session(session))
 }
 
+/// Deletes a session and its messages, then its checkout and local branch (and the remote
+/// branch when asked).
 pub async fn delete(
-    db: &DatabaseConnection,
+    state: &AppState,
     user: &CurrentUser,
     project_id: i32,
     session_pk: i32,
+    delete_remote_branch: bool,
 ) -> Result<(), ApiError> {
+    let db = &state.db;
     let session = load(db, user, project_id, session_pk).await?;
     if session.is_default {
         return Err(ApiError::conflict(
@@ -179,7 +260,7 @@ pub async fn delete(
     )
     .await?;
     txn.commit().await.map_err(ApiError::internal)?;
-    Ok(())
+    state.workspaces.remove(&session, delete_remote_branch, None).await
 }
 
 pub async fn messages(
@@ -195,12 +276,5 @@ pub async fn messages(
     let order = query.order.unwrap_or(MessageOrder::Asc);
     let (rows, total) = store::messages::list(db, session.id, order, after, limit + 1).await?;
     let (rows, next_cursor) = pagination::finish_page(rows, limit, |m| pagination::encode_id(m.id));
-    Ok(MessageList {
-        messages: rows
-            .into_iter()
-            .map(entity::convert::chat_message)
-            .collect(),
-        total,
-        next_cursor,
-    })
+    Ok(MessageList { messages: rows.into_iter().map(entity::convert::chat_message).collect(), total, next_cursor })
 }

@@ -4,43 +4,69 @@ use crate::access::ProjectAccess;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::pagination;
+use crate::state::AppState;
 use crate::store::{self, audit::AuditRecord};
 use api_types::{
-    AuditAction, AuditEventList, DefaultBranchResponse, PageQuery, UpdateDefaultBranchRequest,
-    validate,
+    AuditAction, AuditEventList, DefaultBranchResponse, ErrorCode, GitHubBranch, PageQuery, RepositoryState,
+    UpdateDefaultBranchRequest, validate,
 };
 use entity::project;
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde_json::json;
 
-/// The branches a user may choose from. Until the project has a mirror to list refs from,
-/// that is the current default branch alone.
-fn available_branches(project: &project::Model) -> Vec<String> {
-    vec![project.default_branch.clone()]
+/// The project's branches (session branches left out), from its mirror.
+pub async fn branches(state: &AppState, project: &project::Model) -> Result<Vec<GitHubBranch>, ApiError> {
+    if project.repository_state != RepositoryState::Ready {
+        return Err(ApiError::conflict(
+            ErrorCode::RepositoryNotReady,
+            "The project's repository is not ready yet; its branches are listed once it is cloned.",
+        ));
+    }
+    let listed = state.workspaces.with_mirror(project.id, |mirror| mirror.branches()).await?;
+    Ok(listed
+        .into_iter()
+        .map(|branch| GitHubBranch {
+            is_default: branch.name == project.default_branch,
+            name: branch.name,
+            commit_sha: branch.commit_sha,
+        })
+        .collect())
 }
 
 pub async fn default_branch(
-    db: &DatabaseConnection,
+    state: &AppState,
     user: &CurrentUser,
     project_id: i32,
 ) -> Result<DefaultBranchResponse, ApiError> {
-    let access = ProjectAccess::load_as_owner(db, project_id, user).await?;
+    let access = ProjectAccess::load_as_owner(&state.db, project_id, user).await?;
+    let available = branches(state, &access.project).await?;
     Ok(DefaultBranchResponse {
-        available_branches: available_branches(&access.project),
+        available_branches: available.into_iter().map(|b| b.name).collect(),
         default_branch: access.project.default_branch,
     })
 }
 
+/// Sets the branch new sessions start from; it must follow git's rules and exist.
 pub async fn set_default_branch(
-    db: &DatabaseConnection,
+    state: &AppState,
     user: &CurrentUser,
     project_id: i32,
     request: UpdateDefaultBranchRequest,
 ) -> Result<DefaultBranchResponse, ApiError> {
+    let db = &state.db;
     let access = ProjectAccess::load_as_owner(db, project_id, user).await?;
     let branch = request.default_branch;
-    validate::branch_name(&branch)
-        .map_err(|message| ApiError::validation("default_branch", message))?;
+    validate::branch_name(&branch).map_err(|message| ApiError::validation("default_branch", message))?;
+    if branch.starts_with(api_types::SESSION_BRANCH_PREFIX) {
+        return Err(ApiError::validation("default_branch", "A session branch cannot be the default branch."));
+    }
+    let available: Vec<String> = branches(state, &access.project).await?.into_iter().map(|b| b.name).collect();
+    if !available.contains(&branch) {
+        return Err(ApiError::validation(
+            "default_branch",
+            format!("The branch \"{}\" does not exist in the repository.", branch.escape_default()),
+        ));
+    }
     let previous = access.project.default_branch.clone();
     let txn = db.begin().await.map_err(ApiError::internal)?;
     let project = store::projects::set_default_branch(&txn, access.project, branch).await?;
@@ -56,10 +82,7 @@ pub async fn set_default_branch(
     )
     .await?;
     txn.commit().await.map_err(ApiError::internal)?;
-    Ok(DefaultBranchResponse {
-        available_branches: available_branches(&project),
-        default_branch: project.default_branch,
-    })
+    Ok(DefaultBranchResponse { available_branches: available, default_branch: project.default_branch })
 }
 
 pub async fn audit(
@@ -73,8 +96,5 @@ pub async fn audit(
     let before = pagination::decode_id(page.cursor.as_deref())?;
     let rows = store::audit::list(db, access.id(), before, limit + 1).await?;
     let (rows, next_cursor) = pagination::finish_page(rows, limit, |e| pagination::encode_id(e.id));
-    Ok(AuditEventList {
-        events: rows.into_iter().map(entity::convert::audit_event).collect(),
-        next_cursor,
-    })
+    Ok(AuditEventList { events: rows.into_iter().map(entity::convert::audit_event).collect(), next_cursor })
 }

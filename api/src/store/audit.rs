@@ -3,10 +3,7 @@
 use super::{StoreError, now};
 use api_types::AuditAction;
 use entity::audit_event;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 pub struct AuditRecord<'a> {
     pub actor_id: &'a str,
@@ -38,14 +35,9 @@ pub async fn list(
     before_id: Option<i64>,
     limit: u64,
 ) -> Result<Vec<audit_event::Model>, StoreError> {
-    let mut query =
-        audit_event::Entity::find().filter(audit_event::Column::ProjectId.eq(project_id));
+    let mut query = audit_event::Entity::find().filter(audit_event::Column::ProjectId.eq(project_id));
     if let Some(before) = before_id {
         query = query.filter(audit_event::Column::Id.lt(before));
     }
-    Ok(query
-        .order_by_desc(audit_event::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
+    Ok(query.order_by_desc(audit_event::Column::Id).limit(limit).all(db).await?)
 }

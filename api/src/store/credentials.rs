@@ -3,9 +3,7 @@
 use super::{StoreError, now};
 use chrono::{DateTime, Duration, Utc};
 use entity::{api_token, auth_session, user};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 pub struct NewUser {
     pub id: String,
@@ -15,10 +13,7 @@ pub struct NewUser {
 }
 
 /// Inserts a user; a taken email is `StoreError::Conflict`.
-pub async fn insert_user(
-    db: &impl ConnectionTrait,
-    new: NewUser,
-) -> Result<user::Model, StoreError> {
+pub async fn insert_user(db: &impl ConnectionTrait, new: NewUser) -> Result<user::Model, StoreError> {
     let model = user::ActiveModel {
         id: Set(new.id),
         email: Set(new.email),
@@ -29,14 +24,8 @@ pub async fn insert_user(
     Ok(model.insert(db).await?)
 }
 
-pub async fn find_user_by_email(
-    db: &impl ConnectionTrait,
-    email: &str,
-) -> Result<Option<user::Model>, StoreError> {
-    Ok(user::Entity::find()
-        .filter(user::Column::Email.eq(email))
-        .one(db)
-        .await?)
+pub async fn find_user_by_email(db: &impl ConnectionTrait, email: &str) -> Result<Option<user::Model>, StoreError> {
+    Ok(user::Entity::find().filter(user::Column::Email.eq(email)).one(db).await?)
 }
 
 pub async fn insert_login(
@@ -61,18 +50,12 @@ pub async fn insert_login(
 
 /// Revokes a browser sign-in.
 pub async fn delete_login(db: &impl ConnectionTrait, token_hash: &str) -> Result<(), StoreError> {
-    auth_session::Entity::delete_many()
-        .filter(auth_session::Column::TokenHash.eq(token_hash))
-        .exec(db)
-        .await?;
+    auth_session::Entity::delete_many().filter(auth_session::Column::TokenHash.eq(token_hash)).exec(db).await?;
     Ok(())
 }
 
 /// The user of an unexpired sign-in.
-pub async fn user_for_login(
-    db: &impl ConnectionTrait,
-    token_hash: &str,
-) -> Result<Option<user::Model>, StoreError> {
+pub async fn user_for_login(db: &impl ConnectionTrait, token_hash: &str) -> Result<Option<user::Model>, StoreError> {
     let found = auth_session::Entity::find()
         .filter(auth_session::Column::TokenHash.eq(token_hash))
         .filter(auth_session::Column::ExpiresAt.gt(now()))
@@ -96,10 +79,7 @@ pub async fn user_for_api_token(
         return Ok(None);
     };
     let at = now();
-    if token
-        .last_used_at
-        .is_none_or(|last| at - last > Duration::minutes(1))
-    {
+    if token.last_used_at.is_none_or(|last| at - last > Duration::minutes(1)) {
         let mut active: api_token::ActiveModel = token.into();
         active.last_used_at = Set(Some(at));
         active.update(db).await?;
@@ -125,10 +105,7 @@ pub async fn insert_api_token(
     .await?)
 }
 
-pub async fn list_api_tokens(
-    db: &impl ConnectionTrait,
-    user_id: &str,
-) -> Result<Vec<api_token::Model>, StoreError> {
+pub async fn list_api_tokens(db: &impl ConnectionTrait, user_id: &str) -> Result<Vec<api_token::Model>, StoreError> {
     Ok(api_token::Entity::find()
         .filter(api_token::Column::UserId.eq(user_id))
         .order_by_asc(api_token::Column::Id)
@@ -137,11 +114,7 @@ pub async fn list_api_tokens(
 }
 
 /// Deletes one of the user's tokens; another user's token is "not found".
-pub async fn delete_api_token(
-    db: &impl ConnectionTrait,
-    user_id: &str,
-    token_id: i32,
-) -> Result<(), StoreError> {
+pub async fn delete_api_token(db: &impl ConnectionTrait, user_id: &str, token_id: i32) -> Result<(), StoreError> {
     let result = api_token::Entity::delete_many()
         .filter(api_token::Column::Id.eq(token_id))
         .filter(api_token::Column::UserId.eq(user_id))
@@ -154,13 +127,8 @@ pub async fn delete_api_token(
 }
 
 /// Removes expired sign-ins (run at start-up).
-pub async fn delete_expired_logins(
-    db: &impl ConnectionTrait,
-    before: DateTime<Utc>,
-) -> Result<u64, StoreError> {
-    let result = auth_session::Entity::delete_many()
-        .filter(auth_session::Column::ExpiresAt.lte(before))
-        .exec(db)
-        .await?;
+pub async fn delete_expired_logins(db: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<u64, StoreError> {
+    let result =
+        auth_session::Entity::delete_many().filter(auth_session::Column::ExpiresAt.lte(before)).exec(db).await?;
     Ok(result.rows_affected)
 }

@@ -3,9 +3,7 @@
 use super::{StoreError, now};
 use api_types::ProjectRole;
 use entity::{project_member, user};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 pub async fn list(
     db: &impl ConnectionTrait,
@@ -18,10 +16,7 @@ pub async fn list(
         .order_by_asc(project_member::Column::UserId)
         .all(db)
         .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(member, user)| user.map(|user| (member, user)))
-        .collect())
+    Ok(rows.into_iter().filter_map(|(member, user)| user.map(|user| (member, user))).collect())
 }
 
 /// Adds a member; an existing membership is `StoreError::Conflict`.
@@ -41,11 +36,7 @@ pub async fn insert(
     .await?)
 }
 
-pub async fn delete(
-    db: &impl ConnectionTrait,
-    project_id: i32,
-    user_id: &str,
-) -> Result<(), StoreError> {
+pub async fn delete(db: &impl ConnectionTrait, project_id: i32, user_id: &str) -> Result<(), StoreError> {
     let result = project_member::Entity::delete_many()
         .filter(project_member::Column::ProjectId.eq(project_id))
         .filter(project_member::Column::UserId.eq(user_id))

@@ -4,7 +4,8 @@ use super::StoreError;
 use api_types::MessageOrder;
 use entity::chat_message;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set, TransactionSession,
 };
 
 /// One page in the given order, continuing after the cursor id, and the session's total.
@@ -15,8 +16,7 @@ pub async fn list(
     after_id: Option<i64>,
     limit: u64,
 ) -> Result<(Vec<chat_message::Model>, u64), StoreError> {
-    let base = chat_message::Entity::find()
-        .filter(chat_message::Column::ChatSessionId.eq(chat_session_id));
+    let base = chat_message::Entity::find().filter(chat_message::Column::ChatSessionId.eq(chat_session_id));
     let total = base.clone().count(db).await?;
     let page = match (order, after_id) {
         (MessageOrder::Asc, Some(after)) => base.filter(chat_message::Column::Id.gt(after)),
@@ -28,4 +28,47 @@ pub async fn list(
         MessageOrder::Desc => page.order_by_desc(chat_message::Column::Id),
     };
     Ok((page.limit(limit).all(db).await?, total))
+}
+
+/// Copies every message of one session into another (duplicating a session), in order, and
+/// sets the copy's message count and last activity in the same transaction.
+pub async fn copy_all<C>(db: &C, from_session: i32, to: &entity::chat_session::Model) -> Result<(), StoreError>
+where
+    C: ConnectionTrait + sea_orm::TransactionTrait,
+{
+    let source = chat_message::Entity::find()
+        .filter(chat_message::Column::ChatSessionId.eq(from_session))
+        .order_by_asc(chat_message::Column::Id)
+        .all(db)
+        .await?;
+    if source.is_empty() {
+        return Ok(());
+    }
+    let txn = db.begin().await?;
+    let count = source.len() as i32;
+    let last = source.iter().map(|m| m.created_at).max();
+    let copies = source.into_iter().map(|m| chat_message::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        project_id: Set(m.project_id),
+        chat_session_id: Set(to.id),
+        user_id: Set(m.user_id),
+        role: Set(m.role),
+        content: Set(m.content),
+        blocks: Set(m.blocks),
+        model: Set(m.model),
+        input_tokens: Set(m.input_tokens),
+        output_tokens: Set(m.output_tokens),
+        commit_sha: Set(m.commit_sha),
+        created_at: Set(m.created_at),
+        updated_at: Set(m.updated_at),
+    });
+    chat_message::Entity::insert_many(copies).exec(&txn).await?;
+    let mut session: entity::chat_session::ActiveModel = to.clone().into();
+    session.message_count = Set(count);
+    if let Some(last) = last {
+        session.last_activity_at = Set(last.max(to.last_activity_at));
+    }
+    session.update(&txn).await?;
+    txn.commit().await?;
+    Ok(())
 }

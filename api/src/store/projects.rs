@@ -1,11 +1,11 @@
 //! Projects, seen through membership: a user who is not a member gets "not found".
 
 use super::{StoreError, now};
-use api_types::{ProjectRole, RepositoryKind};
+use api_types::{ProjectRole, RepositoryKind, RepositoryState};
 use entity::{project, project_member};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, RelationTrait, Set, sea_query::JoinType,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    RelationTrait, Set, sea_query::JoinType,
 };
 
 pub struct NewProject {
@@ -18,10 +18,7 @@ pub struct NewProject {
 }
 
 /// Inserts the project and its owner's membership.
-pub async fn insert(
-    db: &impl ConnectionTrait,
-    new: NewProject,
-) -> Result<project::Model, StoreError> {
+pub async fn insert(db: &impl ConnectionTrait, new: NewProject) -> Result<project::Model, StoreError> {
     let at = now();
     let project = project::ActiveModel {
         user_id: Set(new.owner_id.clone()),
@@ -30,6 +27,8 @@ pub async fn insert(
         repository_kind: Set(new.repository_kind),
         repository_location: Set(new.repository_location),
         default_branch: Set(new.default_branch),
+        repository_state: Set(RepositoryState::Cloning),
+        repository_error: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
         ..Default::default()
@@ -79,15 +78,8 @@ pub async fn list_for_member(
     if let Some(before) = before_id {
         page = page.filter(project::Column::Id.lt(before));
     }
-    let rows = page
-        .order_by_desc(project::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?;
-    let rows = rows
-        .into_iter()
-        .filter_map(|(project, member)| member.map(|member| (project, member.role)))
-        .collect();
+    let rows = page.order_by_desc(project::Column::Id).limit(limit).all(db).await?;
+    let rows = rows.into_iter().filter_map(|(project, member)| member.map(|member| (project, member.role))).collect();
     Ok((rows, total))
 }
 
@@ -123,4 +115,35 @@ pub async fn set_default_branch(
 pub async fn delete(db: &impl ConnectionTrait, project_id: i32) -> Result<(), StoreError> {
     project::Entity::delete_by_id(project_id).exec(db).await?;
     Ok(())
+}
+
+/// Records where the project's mirror stands (and the default branch the remote reported,
+/// when the project adopts it).
+pub async fn set_repository_state(
+    db: &impl ConnectionTrait,
+    project_id: i32,
+    state: RepositoryState,
+    error: Option<String>,
+    default_branch: Option<String>,
+) -> Result<(), StoreError> {
+    let mut active = project::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(project_id),
+        repository_state: Set(state),
+        repository_error: Set(error),
+        ..Default::default()
+    };
+    if let Some(branch) = default_branch {
+        active.default_branch = Set(branch);
+    }
+    active.update(db).await?;
+    Ok(())
+}
+
+/// Every project (the start-up sweep).
+pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<project::Model>, StoreError> {
+    Ok(project::Entity::find().order_by_asc(project::Column::Id).all(db).await?)
+}
+
+pub async fn find(db: &impl ConnectionTrait, project_id: i32) -> Result<project::Model, StoreError> {
+    project::Entity::find_by_id(project_id).one(db).await?.ok_or(StoreError::NotFound("project"))
 }

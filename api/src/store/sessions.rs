@@ -3,13 +3,13 @@
 //! under concurrent creation.
 
 use super::{StoreError, now};
-use api_types::ChatSessionStatus;
+use api_types::{ChatSessionStatus, WorkspaceState};
 use chrono::{DateTime, Utc};
 use entity::chat_session;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select, Set, TransactionSession, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select, Set, TransactionSession, TransactionTrait,
 };
 
 pub struct NewSession {
@@ -35,11 +35,7 @@ pub async fn has_default(db: &impl ConnectionTrait, project_id: i32) -> Result<b
 /// Inserts a session, as the project's default when `try_default` (no default existed a moment
 /// ago). Two concurrent "first" sessions race on the unique index; the loser, rolled back to a
 /// savepoint, becomes an ordinary session.
-pub async fn insert<C>(
-    db: &C,
-    new: NewSession,
-    try_default: bool,
-) -> Result<chat_session::Model, StoreError>
+pub async fn insert<C>(db: &C, new: NewSession, try_default: bool) -> Result<chat_session::Model, StoreError>
 where
     C: ConnectionTrait + TransactionTrait,
 {
@@ -70,11 +66,7 @@ fn active_model(new: &NewSession, is_default: bool) -> chat_session::ActiveModel
         title: Set(new.title.clone()),
         description: Set(new.description.clone()),
         session_id: Set(new.session_id.clone()),
-        github_branch_name: Set(format!(
-            "{}{}",
-            api_types::SESSION_BRANCH_PREFIX,
-            new.session_id
-        )),
+        github_branch_name: Set(format!("{}{}", api_types::SESSION_BRANCH_PREFIX, new.session_id)),
         status: Set(ChatSessionStatus::Active),
         created_at: Set(at),
         updated_at: Set(at),
@@ -84,6 +76,8 @@ fn active_model(new: &NewSession, is_default: bool) -> chat_session::ActiveModel
         base_branch: Set(Some(new.base_branch.clone())),
         pull_request_number: Set(None),
         pull_request_url: Set(None),
+        workspace_state: Set(WorkspaceState::Provisioning),
+        workspace_error: Set(None),
         ..Default::default()
     }
 }
@@ -125,15 +119,9 @@ pub async fn list(
     let total = base.clone().count(db).await?;
     let mut page = base;
     if let Some((at, id)) = after {
-        page = page.filter(
-            Condition::any()
-                .add(chat_session::Column::LastActivityAt.lt(at))
-                .add(
-                    Condition::all()
-                        .add(chat_session::Column::LastActivityAt.eq(at))
-                        .add(chat_session::Column::Id.lt(id)),
-                ),
-        );
+        page = page.filter(Condition::any().add(chat_session::Column::LastActivityAt.lt(at)).add(
+            Condition::all().add(chat_session::Column::LastActivityAt.eq(at)).add(chat_session::Column::Id.lt(id)),
+        ));
     }
     let rows = page
         .order_by_desc(chat_session::Column::LastActivityAt)
@@ -154,13 +142,10 @@ fn filtered(filter: &SessionFilter<'_>) -> Select<chat_session::Entity> {
     if let Some(search) = filter.search {
         let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
         let matches = |column: chat_session::Column| {
-            Expr::expr(Func::lower(Expr::col(column)))
-                .like(LikeExpr::new(pattern.clone()).escape('\\'))
+            Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(pattern.clone()).escape('\\'))
         };
         query = query.filter(
-            Condition::any()
-                .add(matches(chat_session::Column::Title))
-                .add(matches(chat_session::Column::Description)),
+            Condition::any().add(matches(chat_session::Column::Title)).add(matches(chat_session::Column::Description)),
         );
     }
     query
@@ -204,10 +189,7 @@ pub async fn update(
 }
 
 /// Deletes a session that is not the project's default; its messages go with it (cascade).
-pub async fn delete_non_default(
-    db: &impl ConnectionTrait,
-    session_pk: i32,
-) -> Result<(), StoreError> {
+pub async fn delete_non_default(db: &impl ConnectionTrait, session_pk: i32) -> Result<(), StoreError> {
     let result = chat_session::Entity::delete_many()
         .filter(chat_session::Column::Id.eq(session_pk))
         .filter(chat_session::Column::IsDefault.eq(false))
@@ -217,6 +199,36 @@ pub async fn delete_non_default(
         return Err(StoreError::NotFound("chat session"));
     }
     Ok(())
+}
+
+/// Records where the session's checkout stands.
+pub async fn set_workspace_state(
+    db: &impl ConnectionTrait,
+    session_pk: i32,
+    state: WorkspaceState,
+    error: Option<String>,
+) -> Result<(), StoreError> {
+    chat_session::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(session_pk),
+        workspace_state: Set(state),
+        workspace_error: Set(error),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
+/// Every session of a project, of every user (the start-up sweep).
+pub async fn all_in_project(
+    db: &impl ConnectionTrait,
+    project_id: i32,
+) -> Result<Vec<chat_session::Model>, StoreError> {
+    Ok(chat_session::Entity::find()
+        .filter(chat_session::Column::ProjectId.eq(project_id))
+        .order_by_asc(chat_session::Column::Id)
+        .all(db)
+        .await?)
 }
 
 #[cfg(test)]

@@ -8,11 +8,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 /// Every route under a project, with a body that would be valid for its owner.
-fn project_routes(
-    project: ProjectId,
-    session: ChatSessionPk,
-    member: &UserId,
-) -> Vec<(Method, String, Option<Value>)> {
+fn project_routes(project: ProjectId, session: ChatSessionPk, member: &UserId) -> Vec<(Method, String, Option<Value>)> {
     let p = format!("/api/projects/{project}");
     let s = format!("{p}/chat-sessions/{session}");
     vec![
@@ -20,28 +16,16 @@ fn project_routes(
         (Method::PUT, p.clone(), Some(json!({"name": "taken over"}))),
         (Method::DELETE, p.clone(), None),
         (Method::GET, format!("{p}/members"), None),
-        (
-            Method::POST,
-            format!("{p}/members"),
-            Some(json!({"email": "someone@example.test"})),
-        ),
+        (Method::POST, format!("{p}/members"), Some(json!({"email": "someone@example.test"}))),
         (Method::DELETE, format!("{p}/members/{member}"), None),
         (Method::GET, format!("{p}/chat-sessions"), None),
-        (
-            Method::POST,
-            format!("{p}/chat-sessions"),
-            Some(json!({"title": "intruder"})),
-        ),
+        (Method::POST, format!("{p}/chat-sessions"), Some(json!({"title": "intruder"}))),
         (Method::GET, s.clone(), None),
         (Method::PUT, s.clone(), Some(json!({"title": "renamed"}))),
         (Method::DELETE, s.clone(), None),
         (Method::GET, format!("{s}/messages"), None),
         (Method::GET, format!("{p}/settings/default-branch"), None),
-        (
-            Method::PUT,
-            format!("{p}/settings/default-branch"),
-            Some(json!({"default_branch": "develop"})),
-        ),
+        (Method::PUT, format!("{p}/settings/default-branch"), Some(json!({"default_branch": "develop"}))),
         (Method::GET, format!("{p}/audit"), None),
     ]
 }

@@ -6,15 +6,7 @@ use api_types::*;
 use serde_json::{Value, json};
 
 /// (method, path, raw body, content type, expected status, code, field)
-type Case<'a> = (
-    &'a str,
-    String,
-    String,
-    &'a str,
-    u16,
-    &'a str,
-    Option<&'a str>,
-);
+type Case<'a> = (&'a str, String, String, &'a str, u16, &'a str, Option<&'a str>);
 
 db_test!(
     async fn each_bad_input_gets_its_status_and_code_and_changes_nothing(backend) {

@@ -3,7 +3,10 @@
 
 use api::settings::Settings;
 use api::startup::Application;
-use api_types::{CreateProjectRequest, Project, RepositorySource, SignupRequest, User};
+use api_types::{
+    ChatSession, CreateProjectRequest, Project, ProjectId, RepositorySource, RepositoryState, SignupRequest, User,
+    WorkspaceState,
+};
 use client::Client;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -57,11 +60,7 @@ impl TestDatabase {
             Backend::Sqlite => {
                 let dir = TempDir::new().expect("temp dir");
                 let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-                TestDatabase {
-                    url,
-                    _dir: Some(dir),
-                    postgres: None,
-                }
+                TestDatabase { url, _dir: Some(dir), postgres: None }
             }
             Backend::Postgres => {
                 let admin_url = std::env::var("TEST_DATABASE_URL").expect(
@@ -74,9 +73,7 @@ impl TestDatabase {
                     COUNTER.fetch_add(1, Ordering::SeqCst),
                     api::auth::secret::new_session_id()
                 );
-                let admin = Database::connect(&admin_url)
-                    .await
-                    .expect("connect to TEST_DATABASE_URL");
+                let admin = Database::connect(&admin_url).await.expect("connect to TEST_DATABASE_URL");
                 admin
                     .execute_raw(Statement::from_string(
                         admin.get_database_backend(),
@@ -86,19 +83,13 @@ impl TestDatabase {
                     .expect("create test database");
                 admin.close().await.ok();
                 let url = with_database(&admin_url, &name);
-                TestDatabase {
-                    url,
-                    _dir: None,
-                    postgres: Some((admin_url, name)),
-                }
+                TestDatabase { url, _dir: None, postgres: Some((admin_url, name)) }
             }
         }
     }
 
     pub async fn connect(&self) -> DatabaseConnection {
-        api::db::connect(&self.url)
-            .await
-            .expect("connect to the test database")
+        api::db::connect(&self.url).await.expect("connect to the test database")
     }
 }
 
@@ -109,10 +100,7 @@ impl Drop for TestDatabase {
         };
         // Drop runs outside any async context we can borrow; use a small runtime of our own.
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             runtime.block_on(async {
                 let admin = Database::connect(&admin_url).await.ok()?;
                 admin
@@ -152,6 +140,9 @@ pub struct TestApp {
     /// Where the server keeps mirrors and checkouts; removed with the app.
     pub data_dir: TempDir,
     pub database: TestDatabase,
+    /// Bare repositories standing in for remotes.
+    pub remotes: TempDir,
+    settings: Settings,
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -165,19 +156,107 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     let mut settings = Settings::new("127.0.0.1:0", data_dir.path());
     settings.database_url = Some(database.url.clone());
     configure(&mut settings);
-    let app = Application::build(settings)
-        .await
-        .expect("build the application");
+    let address = start(settings.clone()).await;
+    TestApp { address, data_dir, database, remotes: TempDir::new().expect("temp dir"), settings }
+}
+
+async fn start(settings: Settings) -> String {
+    let app = Application::build(settings).await.expect("build the application");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    TestApp {
-        address,
-        data_dir,
-        database,
-    }
+    address
 }
 
 impl TestApp {
+    /// Starts a second server on the same data dir and database, as after a restart (the
+    /// start-up sweep runs); clients must be made anew for the new address.
+    pub async fn restart(&mut self) {
+        self.address = start(self.settings.clone()).await;
+    }
+
+    /// The directory of a session's checkout.
+    pub fn checkout_dir(&self, session: &api_types::ChatSession) -> std::path::PathBuf {
+        self.data_dir
+            .path()
+            .join("projects")
+            .join(session.project_id.to_string())
+            .join("sessions")
+            .join(&session.session_id)
+    }
+
+    /// A bare repository named `name` whose `main` holds `files`, plus each of `branches`
+    /// (one commit each on top of main). Its path serves as a `local` project source.
+    pub fn origin(&self, name: &str, files: &[(&str, &str)], branches: &[&str]) -> std::path::PathBuf {
+        let path = self.remotes.path().join(format!("{name}.git"));
+        let repo = git2::Repository::init_bare(&path).expect("init origin");
+        let signature = git2::Signature::now("Origin", "origin@example.test").expect("signature");
+        let mut builder = repo.treebuilder(None).expect("tree builder");
+        for (file, content) in files {
+            let blob = repo.blob(content.as_bytes()).expect("blob");
+            builder.insert(file, blob, 0o100644).expect("insert");
+        }
+        let tree = repo.find_tree(builder.write().expect("tree")).expect("find tree");
+        let main = repo.commit(Some("refs/heads/main"), &signature, &signature, "first", &tree, &[]).expect("commit");
+        let parent = repo.find_commit(main).expect("parent");
+        for branch in branches {
+            let mut builder = repo.treebuilder(Some(&tree)).expect("tree builder");
+            let blob = repo.blob(format!("on {branch}\n").as_bytes()).expect("blob");
+            builder.insert("BRANCH.txt", blob, 0o100644).expect("insert");
+            let branch_tree = repo.find_tree(builder.write().expect("tree")).expect("find tree");
+            repo.commit(
+                Some(&format!("refs/heads/{branch}")),
+                &signature,
+                &signature,
+                &format!("on {branch}"),
+                &branch_tree,
+                &[&parent],
+            )
+            .expect("branch commit");
+        }
+        repo.set_head("refs/heads/main").expect("head");
+        path
+    }
+
+    /// Waits until the project's repository is cloned (or failed) and returns it.
+    pub async fn ready(&self, client: &Client, project: ProjectId) -> Project {
+        for _ in 0..200 {
+            let current = client.get_project(project).await.expect("get project");
+            if current.repository_state != RepositoryState::Cloning {
+                return current;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("the repository of project {project} was not ready in time");
+    }
+
+    /// Waits until the session's checkout is made (or failed) and returns it.
+    pub async fn ready_session(&self, client: &Client, session: &ChatSession) -> ChatSession {
+        for _ in 0..400 {
+            let current = client.get_chat_session(session.project_id, session.id).await.expect("get session");
+            if current.workspace_state != WorkspaceState::Provisioning {
+                return current;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("the checkout of session {} was not ready in time", session.id);
+    }
+
+    /// A project on a local origin repository, ready for sessions.
+    pub async fn project_from(&self, client: &Client, name: &str, origin: &std::path::Path) -> Project {
+        let project = client
+            .create_project(&CreateProjectRequest {
+                name: name.to_owned(),
+                description: None,
+                repository: RepositorySource::Local { path: origin.display().to_string() },
+                default_branch: None,
+            })
+            .await
+            .expect("create project");
+        let project = self.ready(client, project.id).await;
+        assert_eq!(project.repository_state, RepositoryState::Ready, "{:?}", project.repository_error);
+        project
+    }
+
     /// A client that is not signed in.
     pub fn client(&self) -> Client {
         Client::new(&self.address)
@@ -185,10 +264,7 @@ impl TestApp {
 
     /// A plain HTTP client for requests the typed client cannot make (malformed bodies…).
     pub fn http(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .cookie_store(true)
-            .build()
-            .expect("http client")
+        reqwest::Client::builder().cookie_store(true).build().expect("http client")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -209,9 +285,9 @@ impl TestApp {
         (client, user)
     }
 
-    /// Creates a project owned by the client's user.
+    /// Creates a project (a new empty repository) owned by the client's user, ready for sessions.
     pub async fn project(&self, client: &Client, name: &str) -> Project {
-        client
+        let project = client
             .create_project(&CreateProjectRequest {
                 name: name.to_owned(),
                 description: None,
@@ -219,7 +295,8 @@ impl TestApp {
                 default_branch: None,
             })
             .await
-            .expect("create project")
+            .expect("create project");
+        self.ready(client, project.id).await
     }
 }
 
@@ -229,9 +306,6 @@ fn postgres_urls_get_the_new_database_name() {
         with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
         "postgres://postgres@127.0.0.1:5432/t1"
     );
-    assert_eq!(
-        with_database("postgres://u@h/db?sslmode=disable", "t2"),
-        "postgres://u@h/t2?sslmode=disable"
-    );
+    assert_eq!(with_database("postgres://u@h/db?sslmode=disable", "t2"), "postgres://u@h/t2?sslmode=disable");
     assert_eq!(with_database("postgres://u@h", "t3"), "postgres://u@h/t3");
 }

@@ -30,7 +30,8 @@ db_test!(
             assert_eq!(project.owner_id, user.id);
             assert_eq!(project.role, ProjectRole::Owner);
             assert_eq!(project.default_branch, if n == 1 { "develop" } else { "main" });
-            assert_eq!(owner.get_project(project.id).await.unwrap(), project);
+            let fetched = owner.get_project(project.id).await.unwrap();
+            assert_eq!((fetched.id, fetched.name, fetched.repository), (project.id, project.name.clone(), source.clone()));
             ids.push(project.id);
         }
         let list = owner.list_projects(&PageQuery { limit: Some(3), cursor: None }).await.unwrap();
@@ -104,16 +105,26 @@ db_test!(
         let app = spawn_app(backend).await;
         let (owner, ann) = app.user("ann").await;
         app.user("bob").await;
-        let project = app.project(&owner, "audited").await;
+        let origin = app.origin("audited", &[("README.md", "hi")], &["release/2.0", "hotfix/1"]);
+        let project = app.project_from(&owner, "audited", &origin).await;
         let current = owner.get_default_branch(project.id).await.unwrap();
-        assert_eq!(current, DefaultBranchResponse { default_branch: "main".into(), available_branches: vec!["main".into()] });
+        let all = vec!["hotfix/1".to_owned(), "main".into(), "release/2.0".into()];
+        assert_eq!(current, DefaultBranchResponse { default_branch: "main".into(), available_branches: all.clone() });
+        for missing in ["nope", "kosuke-chat-abc"] {
+            let err = owner
+                .set_default_branch(project.id, &UpdateDefaultBranchRequest { default_branch: missing.into() })
+                .await
+                .unwrap_err();
+            assert_eq!((err.status(), err.code()), (Some(422), Some(ErrorCode::ValidationFailed)), "{missing}");
+        }
+        assert_eq!(owner.get_default_branch(project.id).await.unwrap().default_branch, "main", "unchanged");
         let create = |title: &str| CreateChatSessionRequest { title: title.into(), description: None, base_branch: None };
         let before = owner.create_chat_session(project.id, &create("before")).await.unwrap();
         let changed = owner
             .set_default_branch(project.id, &UpdateDefaultBranchRequest { default_branch: "release/2.0".into() })
             .await
             .unwrap();
-        assert_eq!(changed.default_branch, "release/2.0");
+        assert_eq!((changed.default_branch.as_str(), changed.available_branches.clone()), ("release/2.0", all));
         assert_eq!(owner.get_project(project.id).await.unwrap().default_branch, "release/2.0");
         let after = owner.create_chat_session(project.id, &create("after")).await.unwrap();
         let explicit = owner

@@ -6,11 +6,7 @@ use api_types::*;
 use std::collections::HashSet;
 
 fn new_session(title: &str) -> CreateChatSessionRequest {
-    CreateChatSessionRequest {
-        title: title.to_owned(),
-        description: None,
-        base_branch: None,
-    }
+    CreateChatSessionRequest { title: title.to_owned(), description: None, base_branch: None }
 }
 
 db_test!(
@@ -38,7 +34,7 @@ db_test!(
         let expected: HashSet<&str> = [
             "id", "project_id", "user_id", "title", "description", "session_id", "github_branch_name", "status",
             "created_at", "updated_at", "last_activity_at", "message_count", "is_default", "base_branch",
-            "pull_request_number", "pull_request_url",
+            "pull_request_number", "pull_request_url", "workspace_state", "workspace_error",
         ]
         .into_iter()
         .collect();

@@ -28,6 +28,12 @@ pub enum ErrorCode {
     Unauthenticated,
     /// 401: wrong email or password.
     InvalidCredentials,
+    /// 400: a file path outside the session's checkout.
+    InvalidPath,
+    /// 401: GitHub (or the git remote) refused the token.
+    GithubUnauthorized,
+    /// 403: the token lacks a permission; the sentence names the scope needed.
+    GithubForbidden,
     /// 403: signed in but not allowed.
     Forbidden,
     /// 404: no such resource, or not yours.
@@ -42,6 +48,12 @@ pub enum ErrorCode {
     SessionBusy,
     /// 409: the change conflicts with the current state.
     Conflict,
+    /// 409: the project's repository is still being cloned, or its clone failed.
+    RepositoryNotReady,
+    /// 409: the session's checkout is not ready (being made, archived or failed).
+    WorkspaceNotReady,
+    /// 409: the remote refused the push.
+    PushRejected,
     /// 413: the body is larger than the server accepts.
     PayloadTooLarge,
     /// 415: the body is not `application/json`.
@@ -50,6 +62,8 @@ pub enum ErrorCode {
     ValidationFailed,
     /// 422: there is nothing to put in a pull request.
     NoChanges,
+    /// 422: the project's repository is not on GitHub.
+    NotGithub,
     /// 429: too many requests; retry later.
     RateLimited,
     /// 502: GitHub or the model provider failed.

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod code;
 pub mod error;
 pub mod ids;
 pub mod message;
@@ -18,6 +19,7 @@ pub mod validate;
 
 pub use audit::*;
 pub use auth::*;
+pub use code::*;
 pub use error::*;
 pub use ids::*;
 pub use message::*;

@@ -34,13 +34,7 @@ impl RepositorySource {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "db", derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum))]
-#[cfg_attr(
-    feature = "db",
-    sea_orm(
-        rs_type = "String",
-        db_type = "String(sea_orm::sea_query::StringLen::N(20))"
-    )
-)]
+#[cfg_attr(feature = "db", sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::N(20))"))]
 #[serde(rename_all = "snake_case")]
 pub enum RepositoryKind {
     #[cfg_attr(feature = "db", sea_orm(string_value = "github"))]
@@ -57,13 +51,7 @@ pub enum RepositoryKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "db", derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum))]
-#[cfg_attr(
-    feature = "db",
-    sea_orm(
-        rs_type = "String",
-        db_type = "String(sea_orm::sea_query::StringLen::N(20))"
-    )
-)]
+#[cfg_attr(feature = "db", sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::N(20))"))]
 #[serde(rename_all = "snake_case")]
 pub enum ProjectRole {
     /// Changes settings and members, deletes the project.
@@ -72,6 +60,32 @@ pub enum ProjectRole {
     /// Works in their own chat sessions.
     #[cfg_attr(feature = "db", sea_orm(string_value = "member"))]
     Member,
+}
+
+/// Where a project's mirror of its repository stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "db", derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum))]
+#[cfg_attr(feature = "db", sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::N(20))"))]
+#[serde(rename_all = "snake_case")]
+pub enum RepositoryState {
+    /// Being cloned (or created); `repository_progress` tells how far.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "cloning"))]
+    Cloning,
+    #[cfg_attr(feature = "db", sea_orm(string_value = "ready"))]
+    Ready,
+    /// `repository_error` says why.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "failed"))]
+    Failed,
+}
+
+/// How far a clone has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CloneProgress {
+    pub received_objects: u64,
+    pub total_objects: u64,
+    pub received_bytes: u64,
 }
 
 /// A project as the API returns it.
@@ -83,6 +97,11 @@ pub struct Project {
     pub description: Option<String>,
     pub repository: RepositorySource,
     pub default_branch: String,
+    pub repository_state: RepositoryState,
+    /// Why the repository could not be cloned, when `repository_state` is `failed`.
+    pub repository_error: Option<String>,
+    /// Clone progress while `repository_state` is `cloning`.
+    pub repository_progress: Option<CloneProgress>,
     pub owner_id: UserId,
     /// The caller's role in this project.
     pub role: ProjectRole,

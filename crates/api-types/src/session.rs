@@ -15,13 +15,7 @@ pub const SESSION_BRANCH_PREFIX: &str = "kosuke-chat-";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "db", derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum))]
-#[cfg_attr(
-    feature = "db",
-    sea_orm(
-        rs_type = "String",
-        db_type = "String(sea_orm::sea_query::StringLen::N(20))"
-    )
-)]
+#[cfg_attr(feature = "db", sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::N(20))"))]
 #[serde(rename_all = "snake_case")]
 pub enum ChatSessionStatus {
     #[cfg_attr(feature = "db", sea_orm(string_value = "active"))]
@@ -40,6 +34,26 @@ impl ChatSessionStatus {
             ChatSessionStatus::Completed => "completed",
         }
     }
+}
+
+/// Where a session's isolated checkout stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "db", derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum))]
+#[cfg_attr(feature = "db", sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::N(20))"))]
+#[serde(rename_all = "snake_case")]
+pub enum WorkspaceState {
+    /// The branch and checkout are being made.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "provisioning"))]
+    Provisioning,
+    #[cfg_attr(feature = "db", sea_orm(string_value = "ready"))]
+    Ready,
+    /// No checkout on disk (archived, or not made yet); the branch keeps the work.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "released"))]
+    Released,
+    /// `workspace_error` says why.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "failed"))]
+    Failed,
 }
 
 /// A chat session with every column of the ticket plus the pull-request fields.
@@ -67,6 +81,12 @@ pub struct ChatSession {
     pub base_branch: Option<String>,
     pub pull_request_number: Option<i32>,
     pub pull_request_url: Option<String>,
+    pub workspace_state: WorkspaceState,
+    pub workspace_error: Option<String>,
+    /// Something the caller should know about this answer, e.g. that the remote could not be
+    /// reached and the session starts from the mirror's last state. Only on creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
 }
 
 /// `POST /api/projects/{id}/chat-sessions`.

@@ -17,3 +17,20 @@ pub struct DefaultBranchResponse {
 pub struct UpdateDefaultBranchRequest {
     pub default_branch: String,
 }
+
+/// A branch of the project's repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GitHubBranch {
+    pub name: String,
+    pub commit_sha: String,
+    /// It is the project's default branch.
+    pub is_default: bool,
+}
+
+/// `GET /api/projects/{id}/github/branches`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GitHubBranchesResponse {
+    pub branches: Vec<GitHubBranch>,
+}

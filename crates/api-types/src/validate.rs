@@ -14,9 +14,7 @@ pub fn session_title(raw: &str) -> Result<String, String> {
         return Err("The title must not be empty.".to_owned());
     }
     if len > MAX_TITLE_CHARS {
-        return Err(format!(
-            "The title is {len} characters long; at most {MAX_TITLE_CHARS} are allowed."
-        ));
+        return Err(format!("The title is {len} characters long; at most {MAX_TITLE_CHARS} are allowed."));
     }
     Ok(title.to_owned())
 }
@@ -25,9 +23,7 @@ pub fn session_title(raw: &str) -> Result<String, String> {
 pub fn session_description(raw: &str) -> Result<Option<String>, String> {
     let len = raw.chars().count();
     if len > MAX_DESCRIPTION_CHARS {
-        return Err(format!(
-            "The description is {len} characters long; at most {MAX_DESCRIPTION_CHARS} are allowed."
-        ));
+        return Err(format!("The description is {len} characters long; at most {MAX_DESCRIPTION_CHARS} are allowed."));
     }
     let trimmed = raw.trim();
     Ok((!trimmed.is_empty()).then(|| raw.to_owned()))
@@ -36,19 +32,12 @@ pub fn session_description(raw: &str) -> Result<Option<String>, String> {
 /// Checks a short branch name against git's ref-name rules (`git check-ref-format --branch`)
 /// and our length limit.
 pub fn branch_name(name: &str) -> Result<(), String> {
-    let fail = |why: &str| {
-        Err(format!(
-            "\"{}\" is not a valid branch name: {why}.",
-            name.escape_default()
-        ))
-    };
+    let fail = |why: &str| Err(format!("\"{}\" is not a valid branch name: {why}.", name.escape_default()));
     if name.is_empty() {
         return Err("The branch name must not be empty.".to_owned());
     }
     if name.chars().count() > MAX_BRANCH_CHARS {
-        return Err(format!(
-            "The branch name is longer than {MAX_BRANCH_CHARS} characters."
-        ));
+        return Err(format!("The branch name is longer than {MAX_BRANCH_CHARS} characters."));
     }
     if name.starts_with('-') {
         return fail("it must not start with '-'");
@@ -59,9 +48,9 @@ pub fn branch_name(name: &str) -> Result<(), String> {
     if name.starts_with("refs/") {
         return fail("give the short name, without 'refs/heads/'");
     }
-    if let Some(c) = name.chars().find(|c| {
-        c.is_ascii_control() || matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\')
-    }) {
+    if let Some(c) =
+        name.chars().find(|c| c.is_ascii_control() || matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\'))
+    {
         return fail(&format!("it contains the character {:?}", c));
     }
     if name.contains("..") {
@@ -93,14 +82,7 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_branch_names() {
-        for ok in [
-            "main",
-            "develop",
-            "feature/login",
-            "release-1.2",
-            "kosuke-chat-abc123",
-            "a@b",
-        ] {
+        for ok in ["main", "develop", "feature/login", "release-1.2", "kosuke-chat-abc123", "a@b"] {
             assert_eq!(branch_name(ok), Ok(()), "{ok}");
         }
     }
@@ -146,10 +128,7 @@ mod tests {
         assert!(session_title("   ").is_err());
         assert!(session_title("").is_err());
         assert!(session_title(&"x".repeat(101)).is_err());
-        assert_eq!(
-            session_title(&"é".repeat(100)).map(|t| t.chars().count()),
-            Ok(100)
-        );
+        assert_eq!(session_title(&"é".repeat(100)).map(|t| t.chars().count()), Ok(100));
     }
 
     #[test]

@@ -45,8 +45,7 @@ pub struct Checkout {
 
 impl Checkout {
     pub fn open(dir: &Path) -> Result<Self> {
-        let repo = Repository::open(dir)
-            .map_err(|_| CheckoutError::NotACheckout(dir.display().to_string()))?;
+        let repo = Repository::open(dir).map_err(|_| CheckoutError::NotACheckout(dir.display().to_string()))?;
         let root = repo
             .workdir()
             .map(Path::to_path_buf)
@@ -78,23 +77,13 @@ impl Checkout {
         let tree = self.repo.find_tree(tree_id)?;
         let signature = Signature::now(&author.name, &author.email)?;
         let _guard = lock::hold(&self.lock);
-        Ok(Some(self.repo.commit(
-            Some("HEAD"),
-            &signature,
-            &signature,
-            message,
-            &tree,
-            &[&parent],
-        )?))
+        Ok(Some(self.repo.commit(Some("HEAD"), &signature, &signature, message, &tree, &[&parent])?))
     }
 
     /// Whether anything differs from the last commit (ignored files aside).
     pub fn is_dirty(&self) -> Result<bool> {
         let mut options = StatusOptions::new();
-        options
-            .include_untracked(true)
-            .recurse_untracked_dirs(true)
-            .include_ignored(false);
+        options.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false);
         Ok(!self.repo.statuses(Some(&mut options))?.is_empty())
     }
 
@@ -111,19 +100,11 @@ impl Checkout {
                     continue;
                 }
                 let file_type = entry.file_type()?;
-                let size = if file_type.is_file() {
-                    entry.metadata()?.len()
-                } else {
-                    0
-                };
+                let size = if file_type.is_file() { entry.metadata()?.len() } else { 0 };
                 if file_type.is_dir() {
                     pending.push(path);
                 }
-                entries.push(FileEntry {
-                    path: relative,
-                    is_dir: file_type.is_dir(),
-                    size,
-                });
+                entries.push(FileEntry { path: relative, is_dir: file_type.is_dir(), size });
                 if entries.len() >= limit {
                     entries.sort_by(|a, b| a.path.cmp(&b.path));
                     return Ok((entries, true));
@@ -154,9 +135,7 @@ impl Checkout {
         let joined = self.root.join(candidate);
         let root = self.root.canonicalize()?;
         match joined.canonicalize() {
-            Ok(real) if real.starts_with(&root) && !real.starts_with(root.join(".git")) => {
-                Ok(joined)
-            }
+            Ok(real) if real.starts_with(&root) && !real.starts_with(root.join(".git")) => Ok(joined),
             Ok(_) => Err(outside()),
             Err(_) => Err(CheckoutError::FileNotFound(relative.to_owned())),
         }
@@ -171,13 +150,8 @@ impl Checkout {
             return Err(CheckoutError::FileNotFound(relative.to_owned()));
         }
         let size = metadata.len();
-        let mut content = FileContent {
-            path: relative.to_owned(),
-            size,
-            is_binary: false,
-            text: None,
-            too_large: false,
-        };
+        let mut content =
+            FileContent { path: relative.to_owned(), size, is_binary: false, text: None, too_large: false };
         if size > limit {
             content.too_large = true;
             return Ok(content);
@@ -197,13 +171,8 @@ impl Checkout {
     pub fn diff_from(&self, base: Oid, limit: usize) -> Result<WorkspaceDiff> {
         let base_tree = self.repo.find_commit(base)?.tree()?;
         let mut options = DiffOptions::new();
-        options
-            .include_untracked(true)
-            .recurse_untracked_dirs(true)
-            .show_untracked_content(true);
-        let diff = self
-            .repo
-            .diff_tree_to_workdir_with_index(Some(&base_tree), Some(&mut options))?;
+        options.include_untracked(true).recurse_untracked_dirs(true).show_untracked_content(true);
+        let diff = self.repo.diff_tree_to_workdir_with_index(Some(&base_tree), Some(&mut options))?;
         let stats = diff.stats()?;
         let mut patch = String::new();
         let mut truncated = false;

@@ -29,10 +29,7 @@ impl CheckoutError {
             git2::ErrorCode::Auth => CheckoutError::AuthenticationFailed,
             _ if matches!(
                 err.class(),
-                git2::ErrorClass::Http
-                    | git2::ErrorClass::Net
-                    | git2::ErrorClass::Ssh
-                    | git2::ErrorClass::Os
+                git2::ErrorClass::Http | git2::ErrorClass::Net | git2::ErrorClass::Ssh | git2::ErrorClass::Os
             ) =>
             {
                 CheckoutError::RemoteUnreachable(err.message().to_owned())

@@ -9,13 +9,8 @@ static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> = OnceLock::new(
 
 /// The lock of the repository whose common dir is `git_dir`.
 pub(crate) fn for_repository(git_dir: &Path) -> Arc<Mutex<()>> {
-    let key = git_dir
-        .canonicalize()
-        .unwrap_or_else(|_| git_dir.to_path_buf());
-    let mut locks = LOCKS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
+    let key = git_dir.canonicalize().unwrap_or_else(|_| git_dir.to_path_buf());
+    let mut locks = LOCKS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
     locks.entry(key).or_default().clone()
 }
 

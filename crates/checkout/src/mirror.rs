@@ -86,24 +86,15 @@ impl Mirror {
         let repo = Repository::init_bare(path)?;
         let mut remote = repo.remote_with_fetch("origin", url, FETCH_REFSPEC)?;
         let connection = remote
-            .connect_auth(
-                git2::Direction::Fetch,
-                Some(remote::callbacks(credentials, None, None)),
-                None,
-            )
+            .connect_auth(git2::Direction::Fetch, Some(remote::callbacks(credentials, None, None)), None)
             .map_err(CheckoutError::from_remote)?;
-        let default_branch = connection.default_branch().ok().and_then(|name| {
-            name.as_str()
-                .ok()
-                .and_then(|n| n.strip_prefix("refs/heads/"))
-                .map(str::to_owned)
-        });
+        let default_branch = connection
+            .default_branch()
+            .ok()
+            .and_then(|name| name.as_str().ok().and_then(|n| n.strip_prefix("refs/heads/")).map(str::to_owned));
         drop(connection);
-        let mut options =
-            remote::fetch_options(remote::callbacks(credentials, None, Some(progress)));
-        remote
-            .fetch::<&str>(&[], Some(&mut options), None)
-            .map_err(CheckoutError::from_remote)?;
+        let mut options = remote::fetch_options(remote::callbacks(credentials, None, Some(progress)));
+        remote.fetch::<&str>(&[], Some(&mut options), None).map_err(CheckoutError::from_remote)?;
         if let Some(branch) = &default_branch {
             repo.set_head(&format!("refs/heads/{branch}"))?;
         }
@@ -118,11 +109,7 @@ impl Mirror {
 
     /// Fetches from origin, giving up at `timeout`; an unreachable remote is not an error but a
     /// stale mirror. Concurrent callers queue; a caller that waited while another fetched skips.
-    pub fn fetch(
-        &self,
-        credentials: Option<&Credentials>,
-        timeout: Duration,
-    ) -> Result<FetchOutcome> {
+    pub fn fetch(&self, credentials: Option<&Credentials>, timeout: Duration) -> Result<FetchOutcome> {
         if !self.has_remote() {
             return Ok(FetchOutcome::NoRemote);
         }
@@ -132,25 +119,20 @@ impl Mirror {
             return Ok(FetchOutcome::Updated);
         }
         let mut remote = self.repo.find_remote("origin")?;
-        let mut options = remote::fetch_options(remote::callbacks(
-            credentials,
-            Some(asked_at + timeout),
-            None,
-        ));
+        let mut options = remote::fetch_options(remote::callbacks(credentials, Some(asked_at + timeout), None));
         match remote.fetch::<&str>(&[], Some(&mut options), None) {
             Ok(()) => {
                 let stamp = self.repo.path().join("kosuke-last-fetch");
                 std::fs::write(stamp, b"")?;
                 Ok(FetchOutcome::Updated)
             }
-            Err(err) if err.code() == git2::ErrorCode::User => Ok(FetchOutcome::Stale(format!(
-                "the remote did not answer within {} seconds",
-                timeout.as_secs()
-            ))),
+            Err(err) if err.code() == git2::ErrorCode::User => {
+                Ok(FetchOutcome::Stale(format!("the remote did not answer within {} seconds", timeout.as_secs())))
+            }
             Err(err) => match CheckoutError::from_remote(err) {
-                CheckoutError::AuthenticationFailed => Ok(FetchOutcome::Stale(
-                    "the remote refused the credentials".into(),
-                )),
+                CheckoutError::AuthenticationFailed => {
+                    Ok(FetchOutcome::Stale("the remote refused the credentials".into()))
+                }
                 CheckoutError::RemoteUnreachable(why) => Ok(FetchOutcome::Stale(why)),
                 other => Err(other),
             },
@@ -166,11 +148,7 @@ impl Mirror {
     /// Branches users can choose: the remote's when there is one, else the local ones; session
     /// branches (`kosuke-chat-*`) are left out.
     pub fn branches(&self) -> Result<Vec<Branch>> {
-        let (kind, prefix) = if self.has_remote() {
-            (BranchType::Remote, "origin/")
-        } else {
-            (BranchType::Local, "")
-        };
+        let (kind, prefix) = if self.has_remote() { (BranchType::Remote, "origin/") } else { (BranchType::Local, "") };
         let mut branches = Vec::new();
         for entry in self.repo.branches(Some(kind))? {
             let (branch, _) = entry?;
@@ -182,10 +160,7 @@ impl Mirror {
                 continue;
             }
             if let Some(oid) = branch.get().target() {
-                branches.push(Branch {
-                    name: name.to_owned(),
-                    commit_sha: oid.to_string(),
-                });
+                branches.push(Branch { name: name.to_owned(), commit_sha: oid.to_string() });
             }
         }
         branches.sort_by(|a, b| a.name.cmp(&b.name));
@@ -194,10 +169,7 @@ impl Mirror {
 
     /// The commit a project branch points at: the remote's tip, or a local branch.
     pub fn resolve_branch(&self, name: &str) -> Result<Oid> {
-        for reference in [
-            format!("refs/remotes/origin/{name}"),
-            format!("refs/heads/{name}"),
-        ] {
+        for reference in [format!("refs/remotes/origin/{name}"), format!("refs/heads/{name}")] {
             if let Ok(oid) = self.repo.refname_to_id(&reference) {
                 return Ok(oid);
             }
@@ -218,13 +190,7 @@ impl Mirror {
 
     /// Creates `branch` at `start` and a checkout of it at `dir` (which must not exist yet),
     /// registered as worktree `name`.
-    pub fn create_checkout(
-        &self,
-        name: &str,
-        branch: &str,
-        start: StartPoint<'_>,
-        dir: &Path,
-    ) -> Result<Checkout> {
+    pub fn create_checkout(&self, name: &str, branch: &str, start: StartPoint<'_>, dir: &Path) -> Result<Checkout> {
         let oid = match start {
             StartPoint::Branch(base) => self.resolve_branch(base)?,
             StartPoint::Commit(sha) => Oid::from_str(sha)?,
@@ -276,20 +242,13 @@ impl Mirror {
             return Ok(());
         }
         let _guard = lock::hold(&self.lock);
-        worktree.prune(Some(
-            WorktreePruneOptions::new().valid(true).working_tree(true),
-        ))?;
+        worktree.prune(Some(WorktreePruneOptions::new().valid(true).working_tree(true)))?;
         Ok(())
     }
 
     /// Names of the registered worktrees.
     pub fn worktree_names(&self) -> Result<Vec<String>> {
-        Ok(self
-            .repo
-            .worktrees()?
-            .iter()
-            .filter_map(|name| name.ok().flatten().map(str::to_owned))
-            .collect())
+        Ok(self.repo.worktrees()?.iter().filter_map(|name| name.ok().flatten().map(str::to_owned)).collect())
     }
 
     /// Deletes a local session branch (its checkout must be released first).
@@ -306,32 +265,16 @@ impl Mirror {
     pub fn push_branch(&self, branch: &str, credentials: Option<&Credentials>) -> Result<()> {
         let head = self.branch_head(branch)?;
         let _guard = lock::hold(&self.lock);
-        remote::push(
-            &self.repo,
-            &[format!("+refs/heads/{branch}:refs/heads/{branch}")],
-            credentials,
-        )?;
-        self.repo.reference(
-            &format!("refs/remotes/origin/{branch}"),
-            head,
-            true,
-            "kosuke: pushed",
-        )?;
+        remote::push(&self.repo, &[format!("+refs/heads/{branch}:refs/heads/{branch}")], credentials)?;
+        self.repo.reference(&format!("refs/remotes/origin/{branch}"), head, true, "kosuke: pushed")?;
         Ok(())
     }
 
     /// Deletes a session branch on origin.
-    pub fn delete_remote_branch(
-        &self,
-        branch: &str,
-        credentials: Option<&Credentials>,
-    ) -> Result<()> {
+    pub fn delete_remote_branch(&self, branch: &str, credentials: Option<&Credentials>) -> Result<()> {
         let _guard = lock::hold(&self.lock);
         remote::push(&self.repo, &[format!(":refs/heads/{branch}")], credentials)?;
-        if let Ok(mut reference) = self
-            .repo
-            .find_reference(&format!("refs/remotes/origin/{branch}"))
-        {
+        if let Ok(mut reference) = self.repo.find_reference(&format!("refs/remotes/origin/{branch}")) {
             reference.delete()?;
         }
         Ok(())
@@ -344,16 +287,8 @@ impl Mirror {
             Ok(base_oid) => self.repo.graph_ahead_behind(head, base_oid)?,
             Err(_) => (0, 0),
         };
-        let pushed = self
-            .repo
-            .refname_to_id(&format!("refs/remotes/origin/{branch}"))
-            .is_ok_and(|oid| oid == head);
-        Ok(BranchStatus {
-            head_sha: head.to_string(),
-            ahead,
-            behind,
-            pushed,
-        })
+        let pushed = self.repo.refname_to_id(&format!("refs/remotes/origin/{branch}")).is_ok_and(|oid| oid == head);
+        Ok(BranchStatus { head_sha: head.to_string(), ahead, behind, pushed })
     }
 
     /// The commits on `branch` that `base` lacks, newest first: (sha, summary).
@@ -366,15 +301,7 @@ impl Mirror {
         let mut commits = Vec::new();
         for oid in walk {
             let commit = self.repo.find_commit(oid?)?;
-            commits.push((
-                commit.id().to_string(),
-                commit
-                    .summary()
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default()
-                    .to_owned(),
-            ));
+            commits.push((commit.id().to_string(), commit.summary().ok().flatten().unwrap_or_default().to_owned()));
         }
         Ok(commits)
     }
@@ -391,8 +318,6 @@ impl Mirror {
 
 impl std::fmt::Debug for Mirror {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Mirror")
-            .field("path", &self.repo.path())
-            .finish()
+        f.debug_struct("Mirror").field("path", &self.repo.path()).finish()
     }
 }

@@ -17,19 +17,13 @@ pub struct Credentials {
 impl Credentials {
     /// GitHub's convention for tokens over HTTPS.
     pub fn github_token(token: impl Into<String>) -> Self {
-        Credentials {
-            username: "x-access-token".to_owned(),
-            token: token.into(),
-        }
+        Credentials { username: "x-access-token".to_owned(), token: token.into() }
     }
 }
 
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("username", &self.username)
-            .field("token", &"<redacted>")
-            .finish()
+        f.debug_struct("Credentials").field("username", &self.username).field("token", &"<redacted>").finish()
     }
 }
 
@@ -73,11 +67,7 @@ pub(crate) fn callbacks<'a>(
     let asked = Cell::new(false);
     callbacks.credentials(move |_url, username_from_url, allowed| {
         if asked.replace(true) {
-            return Err(git2::Error::new(
-                git2::ErrorCode::Auth,
-                git2::ErrorClass::Net,
-                "authentication failed",
-            ));
+            return Err(git2::Error::new(git2::ErrorCode::Auth, git2::ErrorClass::Net, "authentication failed"));
         }
         match credentials {
             Some(creds) if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) => {
@@ -102,10 +92,7 @@ pub(crate) fn callbacks<'a>(
 
 pub(crate) fn fetch_options<'a>(callbacks: RemoteCallbacks<'a>) -> FetchOptions<'a> {
     let mut options = FetchOptions::new();
-    options
-        .remote_callbacks(callbacks)
-        .prune(git2::FetchPrune::On)
-        .download_tags(git2::AutotagOption::None);
+    options.remote_callbacks(callbacks).prune(git2::FetchPrune::On).download_tags(git2::AutotagOption::None);
     options
 }
 
@@ -127,9 +114,7 @@ pub(crate) fn push(
         });
         let mut options = PushOptions::new();
         options.remote_callbacks(callbacks);
-        remote
-            .push(refspecs, Some(&mut options))
-            .map_err(CheckoutError::from_remote)?;
+        remote.push(refspecs, Some(&mut options)).map_err(CheckoutError::from_remote)?;
     }
     match rejection.into_inner() {
         Some((reference, message)) => Err(CheckoutError::PushRejected { reference, message }),

@@ -8,10 +8,7 @@ use std::path::Path;
 use tempfile::TempDir;
 
 fn author() -> Author {
-    Author {
-        name: "Ann".into(),
-        email: "ann@example.test".into(),
-    }
+    Author { name: "Ann".into(), email: "ann@example.test".into() }
 }
 
 /// A bare "origin" with `main` holding the given files, and `develop` one commit further.
@@ -24,26 +21,9 @@ fn origin(dir: &Path, files: &[(&str, &str)]) {
         builder.insert(name, blob, 0o100644).unwrap();
     }
     let tree = repo.find_tree(builder.write().unwrap()).unwrap();
-    let main = repo
-        .commit(
-            Some("refs/heads/main"),
-            &signature,
-            &signature,
-            "first",
-            &tree,
-            &[],
-        )
-        .unwrap();
+    let main = repo.commit(Some("refs/heads/main"), &signature, &signature, "first", &tree, &[]).unwrap();
     let parent = repo.find_commit(main).unwrap();
-    repo.commit(
-        Some("refs/heads/develop"),
-        &signature,
-        &signature,
-        "develop work",
-        &tree,
-        &[&parent],
-    )
-    .unwrap();
+    repo.commit(Some("refs/heads/develop"), &signature, &signature, "develop work", &tree, &[&parent]).unwrap();
     repo.set_head("refs/heads/main").unwrap();
 }
 
@@ -57,41 +37,19 @@ struct Fixture {
 fn fixture() -> Fixture {
     let tmp = TempDir::new().unwrap();
     let origin_dir = tmp.path().join("origin.git");
-    origin(
-        &origin_dir,
-        &[("README.md", "# app\n"), ("src.txt", "one\n")],
-    );
+    origin(&origin_dir, &[("README.md", "# app\n"), ("src.txt", "one\n")]);
     let project = ProjectDir::new(tmp.path().join("projects/1"));
-    let (mirror, default_branch) = Mirror::clone_from(
-        &project.mirror(),
-        origin_dir.to_str().unwrap(),
-        None,
-        &mut |_| {},
-    )
-    .unwrap();
+    let (mirror, default_branch) =
+        Mirror::clone_from(&project.mirror(), origin_dir.to_str().unwrap(), None, &mut |_| {}).unwrap();
     assert_eq!(default_branch.as_deref(), Some("main"));
-    Fixture {
-        _tmp: tmp,
-        origin_dir,
-        project,
-        mirror,
-    }
+    Fixture { _tmp: tmp, origin_dir, project, mirror }
 }
 
 fn origin_branch_commits(origin_dir: &Path, branch: &str) -> Vec<String> {
     let repo = Repository::open_bare(origin_dir).unwrap();
     let mut walk = repo.revwalk().unwrap();
-    walk.push(repo.refname_to_id(&format!("refs/heads/{branch}")).unwrap())
-        .unwrap();
-    walk.map(|oid| {
-        repo.find_commit(oid.unwrap())
-            .unwrap()
-            .summary()
-            .unwrap()
-            .unwrap()
-            .to_owned()
-    })
-    .collect()
+    walk.push(repo.refname_to_id(&format!("refs/heads/{branch}")).unwrap()).unwrap();
+    walk.map(|oid| repo.find_commit(oid.unwrap()).unwrap().summary().unwrap().unwrap().to_owned()).collect()
 }
 
 #[test]
@@ -99,80 +57,37 @@ fn sessions_are_isolated_and_push_only_their_own_commits() {
     let f = fixture();
     let a = f
         .mirror
-        .create_checkout(
-            "a1",
-            "kosuke-chat-a1",
-            StartPoint::Branch("main"),
-            &f.project.checkout("a1"),
-        )
+        .create_checkout("a1", "kosuke-chat-a1", StartPoint::Branch("main"), &f.project.checkout("a1"))
         .unwrap();
     let b = f
         .mirror
-        .create_checkout(
-            "b2",
-            "kosuke-chat-b2",
-            StartPoint::Branch("main"),
-            &f.project.checkout("b2"),
-        )
+        .create_checkout("b2", "kosuke-chat-b2", StartPoint::Branch("main"), &f.project.checkout("b2"))
         .unwrap();
     std::fs::write(a.root().join("only-a.txt"), "from A\n").unwrap();
     std::fs::write(b.root().join("src.txt"), "changed by B\n").unwrap();
-    assert!(
-        !b.root().join("only-a.txt").exists(),
-        "B does not see A's file"
-    );
-    assert!(
-        !f.project.mirror().join("only-a.txt").exists(),
-        "the mirror has no working files"
-    );
-    assert_eq!(
-        std::fs::read_to_string(a.root().join("src.txt")).unwrap(),
-        "one\n",
-        "A does not see B's edit"
-    );
+    assert!(!b.root().join("only-a.txt").exists(), "B does not see A's file");
+    assert!(!f.project.mirror().join("only-a.txt").exists(), "the mirror has no working files");
+    assert_eq!(std::fs::read_to_string(a.root().join("src.txt")).unwrap(), "one\n", "A does not see B's edit");
 
     a.commit_all("Add a file", &author()).unwrap().unwrap();
     b.commit_all("Change src", &author()).unwrap().unwrap();
-    assert_eq!(
-        a.commit_all("nothing", &author()).unwrap(),
-        None,
-        "a clean checkout makes no commit"
-    );
+    assert_eq!(a.commit_all("nothing", &author()).unwrap(), None, "a clean checkout makes no commit");
     f.mirror.push_branch("kosuke-chat-a1", None).unwrap();
     f.mirror.push_branch("kosuke-chat-b2", None).unwrap();
-    assert_eq!(
-        origin_branch_commits(&f.origin_dir, "kosuke-chat-a1"),
-        ["Add a file", "first"]
-    );
-    assert_eq!(
-        origin_branch_commits(&f.origin_dir, "kosuke-chat-b2"),
-        ["Change src", "first"]
-    );
-    assert_eq!(
-        origin_branch_commits(&f.origin_dir, "main"),
-        ["first"],
-        "main untouched"
-    );
+    assert_eq!(origin_branch_commits(&f.origin_dir, "kosuke-chat-a1"), ["Add a file", "first"]);
+    assert_eq!(origin_branch_commits(&f.origin_dir, "kosuke-chat-b2"), ["Change src", "first"]);
+    assert_eq!(origin_branch_commits(&f.origin_dir, "main"), ["first"], "main untouched");
 
     let status = f.mirror.branch_status("kosuke-chat-a1", "main").unwrap();
     assert_eq!((status.ahead, status.behind, status.pushed), (1, 0, true));
     std::fs::write(a.root().join("more.txt"), "x").unwrap();
     assert!(a.is_dirty().unwrap());
     a.commit_all("More", &author()).unwrap();
-    assert!(
-        !f.mirror
-            .branch_status("kosuke-chat-a1", "main")
-            .unwrap()
-            .pushed,
-        "a new commit is not pushed yet"
-    );
+    assert!(!f.mirror.branch_status("kosuke-chat-a1", "main").unwrap().pushed, "a new commit is not pushed yet");
     let behind = f.mirror.branch_status("kosuke-chat-a1", "develop").unwrap();
     assert_eq!((behind.ahead, behind.behind), (2, 1));
     let commits = f.mirror.commits_ahead("kosuke-chat-a1", "main").unwrap();
-    assert_eq!(
-        commits.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>(),
-        ["More", "Add a file"]
-    );
+    assert_eq!(commits.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>(), ["More", "Add a file"]);
 }
 
 #[test]
@@ -191,10 +106,7 @@ fn twenty_checkouts_commit_and_push_concurrently_without_lock_errors() {
                     StartPoint::Branch("main"),
                     &dir,
                 )?;
-                std::fs::write(
-                    checkout.root().join(format!("file-{n}.txt")),
-                    format!("{n}\n"),
-                )?;
+                std::fs::write(checkout.root().join(format!("file-{n}.txt")), format!("{n}\n"))?;
                 checkout.commit_all(&format!("commit {n}"), &author())?;
                 mirror.push_branch(&format!("kosuke-chat-s{n}"), None)
             })
@@ -210,19 +122,12 @@ fn twenty_checkouts_commit_and_push_concurrently_without_lock_errors() {
             [format!("commit {n}"), "first".into()]
         );
         let tree = origin
-            .find_commit(
-                origin
-                    .refname_to_id(&format!("refs/heads/kosuke-chat-s{n}"))
-                    .unwrap(),
-            )
+            .find_commit(origin.refname_to_id(&format!("refs/heads/kosuke-chat-s{n}")).unwrap())
             .unwrap()
             .tree()
             .unwrap();
         let names: Vec<String> = tree.iter().map(|e| e.name().unwrap().to_owned()).collect();
-        assert_eq!(
-            names,
-            ["README.md", format!("file-{n}.txt").as_str(), "src.txt"]
-        );
+        assert_eq!(names, ["README.md", format!("file-{n}.txt").as_str(), "src.txt"]);
     }
     let mut worktrees = f.mirror.worktree_names().unwrap();
     worktrees.sort();
@@ -233,27 +138,15 @@ fn twenty_checkouts_commit_and_push_concurrently_without_lock_errors() {
 fn a_released_checkout_comes_back_with_its_committed_work() {
     let f = fixture();
     let dir = f.project.checkout("r1");
-    let checkout = f
-        .mirror
-        .create_checkout("r1", "kosuke-chat-r1", StartPoint::Branch("main"), &dir)
-        .unwrap();
+    let checkout = f.mirror.create_checkout("r1", "kosuke-chat-r1", StartPoint::Branch("main"), &dir).unwrap();
     std::fs::write(checkout.root().join("draft.txt"), "unfinished").unwrap();
-    checkout
-        .commit_all("kosuke: save work before archiving", &author())
-        .unwrap()
-        .unwrap();
+    checkout.commit_all("kosuke: save work before archiving", &author()).unwrap().unwrap();
     drop(checkout);
     f.mirror.release("r1", &dir).unwrap();
     assert!(!dir.exists());
-    assert!(
-        f.mirror.worktree_names().unwrap().is_empty(),
-        "the registration is gone"
-    );
+    assert!(f.mirror.worktree_names().unwrap().is_empty(), "the registration is gone");
     let back = f.mirror.materialize("r1", "kosuke-chat-r1", &dir).unwrap();
-    assert_eq!(
-        std::fs::read_to_string(back.root().join("draft.txt")).unwrap(),
-        "unfinished"
-    );
+    assert_eq!(std::fs::read_to_string(back.root().join("draft.txt")).unwrap(), "unfinished");
 
     // A checkout directory deleted behind our back does not block materializing again.
     drop(back);
@@ -263,10 +156,7 @@ fn a_released_checkout_comes_back_with_its_committed_work() {
     drop(again);
     f.mirror.release("r1", &dir).unwrap();
     f.mirror.delete_branch("kosuke-chat-r1").unwrap();
-    assert!(matches!(
-        f.mirror.branch_head("kosuke-chat-r1"),
-        Err(CheckoutError::BranchNotFound(_))
-    ));
+    assert!(matches!(f.mirror.branch_head("kosuke-chat-r1"), Err(CheckoutError::BranchNotFound(_))));
 }
 
 #[test]
@@ -274,23 +164,13 @@ fn duplicating_starts_from_another_sessions_head() {
     let f = fixture();
     let source = f
         .mirror
-        .create_checkout(
-            "src",
-            "kosuke-chat-src",
-            StartPoint::Branch("main"),
-            &f.project.checkout("src"),
-        )
+        .create_checkout("src", "kosuke-chat-src", StartPoint::Branch("main"), &f.project.checkout("src"))
         .unwrap();
     std::fs::write(source.root().join("feature.txt"), "feature").unwrap();
     let head = source.commit_all("Feature", &author()).unwrap().unwrap();
     let copy = f
         .mirror
-        .create_checkout(
-            "dup",
-            "kosuke-chat-dup",
-            StartPoint::Commit(&head.to_string()),
-            &f.project.checkout("dup"),
-        )
+        .create_checkout("dup", "kosuke-chat-dup", StartPoint::Commit(&head.to_string()), &f.project.checkout("dup"))
         .unwrap();
     assert_eq!(copy.head().unwrap(), head);
     assert!(copy.root().join("feature.txt").exists());
@@ -299,49 +179,21 @@ fn duplicating_starts_from_another_sessions_head() {
 #[test]
 fn paths_are_confined_to_the_checkout() {
     let f = fixture();
-    let checkout = f
-        .mirror
-        .create_checkout(
-            "j",
-            "kosuke-chat-j",
-            StartPoint::Branch("main"),
-            &f.project.checkout("j"),
-        )
-        .unwrap();
+    let checkout =
+        f.mirror.create_checkout("j", "kosuke-chat-j", StartPoint::Branch("main"), &f.project.checkout("j")).unwrap();
     std::os::unix::fs::symlink("/etc", checkout.root().join("escape")).unwrap();
-    for bad in [
-        "/etc/passwd",
-        "../mirror.git/config",
-        "a/../../x",
-        ".git/config",
-        "escape/passwd",
-        "nul\0byte",
-        "",
-    ] {
-        assert!(
-            matches!(checkout.resolve(bad), Err(CheckoutError::PathOutside(_))),
-            "{bad:?}"
-        );
+    for bad in ["/etc/passwd", "../mirror.git/config", "a/../../x", ".git/config", "escape/passwd", "nul\0byte", ""] {
+        assert!(matches!(checkout.resolve(bad), Err(CheckoutError::PathOutside(_))), "{bad:?}");
     }
     assert!(checkout.resolve("README.md").is_ok());
-    assert!(matches!(
-        checkout.read_file("missing.txt", 1000),
-        Err(CheckoutError::FileNotFound(_))
-    ));
+    assert!(matches!(checkout.read_file("missing.txt", 1000), Err(CheckoutError::FileNotFound(_))));
 }
 
 #[test]
 fn files_contents_and_diffs_describe_the_working_tree() {
     let f = fixture();
-    let checkout = f
-        .mirror
-        .create_checkout(
-            "d",
-            "kosuke-chat-d",
-            StartPoint::Branch("main"),
-            &f.project.checkout("d"),
-        )
-        .unwrap();
+    let checkout =
+        f.mirror.create_checkout("d", "kosuke-chat-d", StartPoint::Branch("main"), &f.project.checkout("d")).unwrap();
     std::fs::create_dir(checkout.root().join("src")).unwrap();
     std::fs::write(checkout.root().join("src/lib.rs"), "fn main() {}\n").unwrap();
     std::fs::write(checkout.root().join("image.bin"), [0u8, 1, 2, 3]).unwrap();
@@ -350,15 +202,9 @@ fn files_contents_and_diffs_describe_the_working_tree() {
 
     let (files, truncated) = checkout.files(100).unwrap();
     let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
-    assert_eq!(
-        paths,
-        ["README.md", "image.bin", "src", "src.txt", "src/lib.rs"]
-    );
+    assert_eq!(paths, ["README.md", "image.bin", "src", "src.txt", "src/lib.rs"]);
     assert!(!truncated);
-    assert!(
-        checkout.files(2).unwrap().1,
-        "the listing says when it was cut"
-    );
+    assert!(checkout.files(2).unwrap().1, "the listing says when it was cut");
 
     let binary = checkout.read_file("image.bin", 1000).unwrap();
     assert!(binary.is_binary && binary.text.is_none());
@@ -369,16 +215,8 @@ fn files_contents_and_diffs_describe_the_working_tree() {
     let base = f.mirror.merge_base("kosuke-chat-d", "main").unwrap();
     let diff = checkout.diff_from(base, 100_000).unwrap();
     assert_eq!(diff.files_changed, 3, "{}", diff.patch);
-    assert!(
-        diff.patch.contains("+fn main() {}"),
-        "committed change: {}",
-        diff.patch
-    );
-    assert!(
-        diff.patch.contains("+two"),
-        "uncommitted change: {}",
-        diff.patch
-    );
+    assert!(diff.patch.contains("+fn main() {}"), "committed change: {}", diff.patch);
+    assert!(diff.patch.contains("+two"), "uncommitted change: {}", diff.patch);
     assert!(!diff.truncated);
     let small = checkout.diff_from(base, 40).unwrap();
     assert!(small.truncated && small.patch.len() <= 40);
@@ -389,73 +227,27 @@ fn fetch_brings_news_and_an_unreachable_remote_leaves_the_mirror_as_it_was() {
     let f = fixture();
     let origin = Repository::open_bare(&f.origin_dir).unwrap();
     let signature = Signature::now("Origin", "origin@example.test").unwrap();
-    let parent = origin
-        .find_commit(origin.refname_to_id("refs/heads/main").unwrap())
-        .unwrap();
+    let parent = origin.find_commit(origin.refname_to_id("refs/heads/main").unwrap()).unwrap();
     let tree = parent.tree().unwrap();
-    let newer = origin
-        .commit(
-            Some("refs/heads/main"),
-            &signature,
-            &signature,
-            "newer",
-            &tree,
-            &[&parent],
-        )
-        .unwrap();
+    let newer = origin.commit(Some("refs/heads/main"), &signature, &signature, "newer", &tree, &[&parent]).unwrap();
     origin.branch("release", &parent, false).unwrap();
-    assert_eq!(
-        f.mirror
-            .fetch(None, std::time::Duration::from_secs(10))
-            .unwrap(),
-        FetchOutcome::Updated
-    );
+    assert_eq!(f.mirror.fetch(None, std::time::Duration::from_secs(10)).unwrap(), FetchOutcome::Updated);
     assert_eq!(f.mirror.resolve_branch("main").unwrap(), newer);
-    let names: Vec<String> = f
-        .mirror
-        .branches()
-        .unwrap()
-        .into_iter()
-        .map(|b| b.name)
-        .collect();
+    let names: Vec<String> = f.mirror.branches().unwrap().into_iter().map(|b| b.name).collect();
     assert_eq!(names, ["develop", "main", "release"]);
 
-    f.mirror
-        .create_checkout(
-            "x",
-            "kosuke-chat-x",
-            StartPoint::Branch("main"),
-            &f.project.checkout("x"),
-        )
-        .unwrap();
+    f.mirror.create_checkout("x", "kosuke-chat-x", StartPoint::Branch("main"), &f.project.checkout("x")).unwrap();
     f.mirror.push_branch("kosuke-chat-x", None).unwrap();
-    let names: Vec<String> = f
-        .mirror
-        .branches()
-        .unwrap()
-        .into_iter()
-        .map(|b| b.name)
-        .collect();
-    assert!(
-        !names.iter().any(|n| n.starts_with("kosuke-chat-")),
-        "session branches are hidden: {names:?}"
-    );
+    let names: Vec<String> = f.mirror.branches().unwrap().into_iter().map(|b| b.name).collect();
+    assert!(!names.iter().any(|n| n.starts_with("kosuke-chat-")), "session branches are hidden: {names:?}");
 
     std::fs::rename(&f.origin_dir, f.origin_dir.with_extension("moved")).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
-    match f
-        .mirror
-        .fetch(None, std::time::Duration::from_secs(10))
-        .unwrap()
-    {
+    match f.mirror.fetch(None, std::time::Duration::from_secs(10)).unwrap() {
         FetchOutcome::Stale(_) => {}
         other => panic!("expected a stale mirror, got {other:?}"),
     }
-    assert_eq!(
-        f.mirror.resolve_branch("main").unwrap(),
-        newer,
-        "the last state is kept"
-    );
+    assert_eq!(f.mirror.resolve_branch("main").unwrap(), newer, "the last state is kept");
 }
 
 #[test]
@@ -464,33 +256,14 @@ fn an_empty_project_starts_with_one_commit_on_its_default_branch() {
     let project = ProjectDir::new(tmp.path().join("p"));
     let mirror = Mirror::init_empty(&project.mirror(), "trunk", &author()).unwrap();
     assert!(!mirror.has_remote());
-    assert_eq!(
-        mirror
-            .fetch(None, std::time::Duration::from_secs(1))
-            .unwrap(),
-        FetchOutcome::NoRemote
-    );
+    assert_eq!(mirror.fetch(None, std::time::Duration::from_secs(1)).unwrap(), FetchOutcome::NoRemote);
     let branches = mirror.branches().unwrap();
-    assert_eq!(
-        branches.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(),
-        ["trunk"]
-    );
-    let checkout = mirror
-        .create_checkout(
-            "e",
-            "kosuke-chat-e",
-            StartPoint::Branch("trunk"),
-            &project.checkout("e"),
-        )
-        .unwrap();
+    assert_eq!(branches.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(), ["trunk"]);
+    let checkout =
+        mirror.create_checkout("e", "kosuke-chat-e", StartPoint::Branch("trunk"), &project.checkout("e")).unwrap();
     std::fs::write(checkout.root().join("index.html"), "<h1>hi</h1>").unwrap();
     assert!(checkout.commit_all("Page", &author()).unwrap().is_some());
-    let names: Vec<String> = mirror
-        .branches()
-        .unwrap()
-        .into_iter()
-        .map(|b| b.name)
-        .collect();
+    let names: Vec<String> = mirror.branches().unwrap().into_iter().map(|b| b.name).collect();
     assert_eq!(names, ["trunk"], "the session branch stays hidden");
     let _: Checkout = Checkout::open(&project.checkout("e")).unwrap();
 }

@@ -57,11 +57,7 @@ impl Client {
         #[cfg(not(target_arch = "wasm32"))]
         let builder = builder.cookie_store(true);
         let http = builder.build().unwrap_or_else(|_| reqwest::Client::new());
-        Client {
-            base_url: base_url.into().trim_end_matches('/').to_owned(),
-            http,
-            token: None,
-        }
+        Client { base_url: base_url.into().trim_end_matches('/').to_owned(), http, token: None }
     }
 
     /// Signs every request with a personal access token instead of the cookie.
@@ -100,21 +96,11 @@ impl Client {
         self.send(self.request(Method::GET, path)).await
     }
 
-    async fn get_query<T: DeserializeOwned, Q: Serialize>(
-        &self,
-        path: &str,
-        query: &Q,
-    ) -> Result<T> {
-        self.send(self.request(Method::GET, path).query(query))
-            .await
+    async fn get_query<T: DeserializeOwned, Q: Serialize>(&self, path: &str, query: &Q) -> Result<T> {
+        self.send(self.request(Method::GET, path).query(query)).await
     }
 
-    async fn with_body<T: DeserializeOwned, B: Serialize>(
-        &self,
-        method: Method,
-        path: &str,
-        body: &B,
-    ) -> Result<T> {
+    async fn with_body<T: DeserializeOwned, B: Serialize>(&self, method: Method, path: &str, body: &B) -> Result<T> {
         self.send(self.request(method, path).json(body)).await
     }
 
@@ -139,18 +125,14 @@ impl Client {
     }
 
     pub async fn logout(&self) -> Result<()> {
-        self.send_empty(self.request(Method::POST, "/auth/logout"))
-            .await
+        self.send_empty(self.request(Method::POST, "/auth/logout")).await
     }
 
     pub async fn me(&self) -> Result<User> {
         self.get("/me").await
     }
 
-    pub async fn create_api_token(
-        &self,
-        request: &CreateApiTokenRequest,
-    ) -> Result<CreatedApiToken> {
+    pub async fn create_api_token(&self, request: &CreateApiTokenRequest) -> Result<CreatedApiToken> {
         self.with_body(Method::POST, "/me/tokens", request).await
     }
 
@@ -176,13 +158,8 @@ impl Client {
         self.get(&format!("/projects/{id}")).await
     }
 
-    pub async fn update_project(
-        &self,
-        id: ProjectId,
-        request: &UpdateProjectRequest,
-    ) -> Result<Project> {
-        self.with_body(Method::PUT, &format!("/projects/{id}"), request)
-            .await
+    pub async fn update_project(&self, id: ProjectId, request: &UpdateProjectRequest) -> Result<Project> {
+        self.with_body(Method::PUT, &format!("/projects/{id}"), request).await
     }
 
     pub async fn delete_project(&self, id: ProjectId) -> Result<()> {
@@ -193,13 +170,8 @@ impl Client {
         self.get(&format!("/projects/{id}/members")).await
     }
 
-    pub async fn add_member(
-        &self,
-        id: ProjectId,
-        request: &AddMemberRequest,
-    ) -> Result<ProjectMember> {
-        self.with_body(Method::POST, &format!("/projects/{id}/members"), request)
-            .await
+    pub async fn add_member(&self, id: ProjectId, request: &AddMemberRequest) -> Result<ProjectMember> {
+        self.with_body(Method::POST, &format!("/projects/{id}/members"), request).await
     }
 
     pub async fn remove_member(&self, id: ProjectId, user: &UserId) -> Result<()> {
@@ -208,13 +180,8 @@ impl Client {
 
     // --- chat sessions
 
-    pub async fn list_chat_sessions(
-        &self,
-        project: ProjectId,
-        query: &ChatSessionQuery,
-    ) -> Result<ChatSessionList> {
-        self.get_query(&format!("/projects/{project}/chat-sessions"), query)
-            .await
+    pub async fn list_chat_sessions(&self, project: ProjectId, query: &ChatSessionQuery) -> Result<ChatSessionList> {
+        self.get_query(&format!("/projects/{project}/chat-sessions"), query).await
     }
 
     pub async fn create_chat_session(
@@ -222,21 +189,11 @@ impl Client {
         project: ProjectId,
         request: &CreateChatSessionRequest,
     ) -> Result<ChatSession> {
-        self.with_body(
-            Method::POST,
-            &format!("/projects/{project}/chat-sessions"),
-            request,
-        )
-        .await
+        self.with_body(Method::POST, &format!("/projects/{project}/chat-sessions"), request).await
     }
 
-    pub async fn get_chat_session(
-        &self,
-        project: ProjectId,
-        session: ChatSessionPk,
-    ) -> Result<ChatSession> {
-        self.get(&format!("/projects/{project}/chat-sessions/{session}"))
-            .await
+    pub async fn get_chat_session(&self, project: ProjectId, session: ChatSessionPk) -> Result<ChatSession> {
+        self.get(&format!("/projects/{project}/chat-sessions/{session}")).await
     }
 
     pub async fn update_chat_session(
@@ -245,21 +202,11 @@ impl Client {
         session: ChatSessionPk,
         request: &UpdateChatSessionRequest,
     ) -> Result<ChatSession> {
-        self.with_body(
-            Method::PUT,
-            &format!("/projects/{project}/chat-sessions/{session}"),
-            request,
-        )
-        .await
+        self.with_body(Method::PUT, &format!("/projects/{project}/chat-sessions/{session}"), request).await
     }
 
-    pub async fn delete_chat_session(
-        &self,
-        project: ProjectId,
-        session: ChatSessionPk,
-    ) -> Result<()> {
-        self.delete(&format!("/projects/{project}/chat-sessions/{session}"))
-            .await
+    pub async fn delete_chat_session(&self, project: ProjectId, session: ChatSessionPk) -> Result<()> {
+        self.delete(&format!("/projects/{project}/chat-sessions/{session}")).await
     }
 
     pub async fn list_messages(
@@ -268,18 +215,13 @@ impl Client {
         session: ChatSessionPk,
         query: &MessageQuery,
     ) -> Result<MessageList> {
-        self.get_query(
-            &format!("/projects/{project}/chat-sessions/{session}/messages"),
-            query,
-        )
-        .await
+        self.get_query(&format!("/projects/{project}/chat-sessions/{session}/messages"), query).await
     }
 
     // --- settings
 
     pub async fn get_default_branch(&self, project: ProjectId) -> Result<DefaultBranchResponse> {
-        self.get(&format!("/projects/{project}/settings/default-branch"))
-            .await
+        self.get(&format!("/projects/{project}/settings/default-branch")).await
     }
 
     pub async fn set_default_branch(
@@ -287,17 +229,11 @@ impl Client {
         project: ProjectId,
         request: &UpdateDefaultBranchRequest,
     ) -> Result<DefaultBranchResponse> {
-        self.with_body(
-            Method::PUT,
-            &format!("/projects/{project}/settings/default-branch"),
-            request,
-        )
-        .await
+        self.with_body(Method::PUT, &format!("/projects/{project}/settings/default-branch"), request).await
     }
 
     pub async fn list_audit(&self, project: ProjectId, page: &PageQuery) -> Result<AuditEventList> {
-        self.get_query(&format!("/projects/{project}/audit"), page)
-            .await
+        self.get_query(&format!("/projects/{project}/audit"), page).await
     }
 }
 

@@ -1,6 +1,6 @@
 //! `chat_sessions`: the ticket's table plus `base_branch` and the pull-request fields.
 
-use api_types::ChatSessionStatus;
+use api_types::{ChatSessionStatus, WorkspaceState};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -24,6 +24,8 @@ pub struct Model {
     pub base_branch: Option<String>,
     pub pull_request_number: Option<i32>,
     pub pull_request_url: Option<String>,
+    pub workspace_state: WorkspaceState,
+    pub workspace_error: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

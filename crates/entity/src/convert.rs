@@ -1,27 +1,16 @@
 //! Rows to wire types. Secrets (password and token hashes) have no wire form.
 
 use api_types::{
-    ApiToken, AuditEvent, AuditEventId, ChatMessage, ChatSession, ChatSessionPk, MessageId,
-    Project, ProjectId, ProjectMember, ProjectRole, RepositoryKind, RepositorySource, TokenId,
-    User, UserId,
+    ApiToken, AuditEvent, AuditEventId, ChatMessage, ChatSession, ChatSessionPk, MessageId, Project, ProjectId,
+    ProjectMember, ProjectRole, RepositoryKind, RepositorySource, TokenId, User, UserId,
 };
 
 pub fn user(model: super::user::Model) -> User {
-    User {
-        id: UserId(model.id),
-        email: model.email,
-        display_name: model.display_name,
-        created_at: model.created_at,
-    }
+    User { id: UserId(model.id), email: model.email, display_name: model.display_name, created_at: model.created_at }
 }
 
 pub fn api_token(model: super::api_token::Model) -> ApiToken {
-    ApiToken {
-        id: TokenId(model.id),
-        name: model.name,
-        created_at: model.created_at,
-        last_used_at: model.last_used_at,
-    }
+    ApiToken { id: TokenId(model.id), name: model.name, created_at: model.created_at, last_used_at: model.last_used_at }
 }
 
 /// The stored kind and location back to a source.
@@ -29,17 +18,10 @@ pub fn repository(kind: RepositoryKind, location: &str) -> RepositorySource {
     match kind {
         RepositoryKind::Github => {
             let (owner, repo) = location.split_once('/').unwrap_or((location, ""));
-            RepositorySource::Github {
-                owner: owner.to_owned(),
-                repo: repo.to_owned(),
-            }
+            RepositorySource::Github { owner: owner.to_owned(), repo: repo.to_owned() }
         }
-        RepositoryKind::Git => RepositorySource::Git {
-            url: location.to_owned(),
-        },
-        RepositoryKind::Local => RepositorySource::Local {
-            path: location.to_owned(),
-        },
+        RepositoryKind::Git => RepositorySource::Git { url: location.to_owned() },
+        RepositoryKind::Local => RepositorySource::Local { path: location.to_owned() },
         RepositoryKind::Empty => RepositorySource::Empty,
     }
 }
@@ -51,6 +33,9 @@ pub fn project(model: super::project::Model, role: ProjectRole) -> Project {
         name: model.name,
         description: model.description,
         default_branch: model.default_branch,
+        repository_state: model.repository_state,
+        repository_error: model.repository_error,
+        repository_progress: None,
         owner_id: UserId(model.user_id),
         role,
         created_at: model.created_at,
@@ -86,6 +71,9 @@ pub fn chat_session(model: super::chat_session::Model) -> ChatSession {
         base_branch: model.base_branch,
         pull_request_number: model.pull_request_number,
         pull_request_url: model.pull_request_url,
+        workspace_state: model.workspace_state,
+        workspace_error: model.workspace_error,
+        notice: None,
     }
 }
 

@@ -1,6 +1,6 @@
 //! `projects`: a repository and its settings.
 
-use api_types::RepositoryKind;
+use api_types::{RepositoryKind, RepositoryState};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -16,17 +16,15 @@ pub struct Model {
     /// `owner/repo` for GitHub, the URL for git, the path for local, empty for a new repo.
     pub repository_location: String,
     pub default_branch: String,
+    pub repository_state: RepositoryState,
+    pub repository_error: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::user::Entity",
-        from = "Column::UserId",
-        to = "super::user::Column::Id"
-    )]
+    #[sea_orm(belongs_to = "super::user::Entity", from = "Column::UserId", to = "super::user::Column::Id")]
     Owner,
     #[sea_orm(has_many = "super::project_member::Entity")]
     Members,

@@ -40,9 +40,7 @@ fn run_kosuke(args: &[String]) -> Result<(), String> {
     tools::ensure_build_packages()?;
     web::build(false)?;
     let mut command = cargo();
-    command
-        .args(["run", "--package", "api", "--bin", "kosuke", "--", "serve"])
-        .args(args);
+    command.args(["run", "--package", "api", "--bin", "kosuke", "--", "serve"]).args(args);
     command.env("KOSUKE_WEB_DIR", project_root().join("web/dist"));
     run(&mut command)
 }
@@ -51,9 +49,7 @@ fn dist() -> Result<(), String> {
     tools::ensure_build_packages()?;
     web::build(false)?;
     run(cargo().args(["build", "--release", "--package", "api", "--bin", "kosuke"]))?;
-    println!(
-        "built target/release/kosuke and web/dist; run `target/release/kosuke serve` from the repository"
-    );
+    println!("built target/release/kosuke and web/dist; run `target/release/kosuke serve` from the repository");
     Ok(())
 }
 
@@ -81,34 +77,18 @@ fn test() -> Result<(), String> {
     ]))?;
     let offending: Vec<&str> = tree
         .lines()
-        .filter(|line| {
-            SERVER_ONLY_CRATES
-                .iter()
-                .any(|name| line.split_whitespace().next() == Some(*name))
-        })
+        .filter(|line| SERVER_ONLY_CRATES.iter().any(|name| line.split_whitespace().next() == Some(*name)))
         .collect();
     if !offending.is_empty() {
-        return Err(format!(
-            "the web app depends on server crates: {offending:?}"
-        ));
+        return Err(format!("the web app depends on server crates: {offending:?}"));
     }
     println!("== the web app builds for wasm32");
-    run(cargo().args([
-        "build",
-        "--target",
-        "wasm32-unknown-unknown",
-        "--package",
-        "web",
-    ]))?;
+    run(cargo().args(["build", "--target", "wasm32-unknown-unknown", "--package", "web"]))?;
 
     let postgres = std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty());
     println!(
         "== tests on SQLite{}",
-        if postgres {
-            " and PostgreSQL"
-        } else {
-            " (set TEST_DATABASE_URL to add PostgreSQL)"
-        }
+        if postgres { " and PostgreSQL" } else { " (set TEST_DATABASE_URL to add PostgreSQL)" }
     );
     if tools::has_nextest() {
         let profile = if postgres { "all-backends" } else { "default" };

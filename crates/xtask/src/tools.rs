@@ -5,10 +5,7 @@ use std::process::Command;
 
 /// The workspace root (xtask lives in `crates/xtask`).
 pub fn project_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap_or_else(|_| PathBuf::from("."))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| PathBuf::from("."))
 }
 
 /// `cargo` as invoked us, run from the workspace root.
@@ -21,27 +18,15 @@ pub fn cargo() -> Command {
 /// Runs a command, echoing it; fails on a non-zero exit.
 pub fn run(command: &mut Command) -> Result<(), String> {
     eprintln!("$ {}", describe(command));
-    let status = command
-        .status()
-        .map_err(|err| format!("cannot run {}: {err}", describe(command)))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{} failed ({status})", describe(command)))
-    }
+    let status = command.status().map_err(|err| format!("cannot run {}: {err}", describe(command)))?;
+    if status.success() { Ok(()) } else { Err(format!("{} failed ({status})", describe(command))) }
 }
 
 /// Runs a command and returns its standard output.
 pub fn output(command: &mut Command) -> Result<String, String> {
-    let out = command
-        .output()
-        .map_err(|err| format!("cannot run {}: {err}", describe(command)))?;
+    let out = command.output().map_err(|err| format!("cannot run {}: {err}", describe(command)))?;
     if !out.status.success() {
-        return Err(format!(
-            "{} failed: {}",
-            describe(command),
-            String::from_utf8_lossy(&out.stderr)
-        ));
+        return Err(format!("{} failed: {}", describe(command), String::from_utf8_lossy(&out.stderr)));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -55,22 +40,15 @@ fn describe(command: &Command) -> String {
 
 /// Whether a program answers `--version`.
 pub fn has(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .output()
-        .is_ok_and(|out| out.status.success())
+    Command::new(program).arg("--version").output().is_ok_and(|out| out.status.success())
 }
 
 pub fn has_nextest() -> bool {
-    cargo()
-        .args(["nextest", "--version"])
-        .output()
-        .is_ok_and(|out| out.status.success())
+    cargo().args(["nextest", "--version"]).output().is_ok_and(|out| out.status.success())
 }
 
 pub fn rustup_target(target: &str) -> Result<(), String> {
-    let installed =
-        output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
+    let installed = output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
     if installed.lines().any(|line| line.trim() == target) {
         return Ok(());
     }
@@ -82,16 +60,10 @@ pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
 
 pub fn ensure_wasm_bindgen() -> Result<(), String> {
     let current = Command::new("wasm-bindgen").arg("--version").output();
-    if current.is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(WASM_BINDGEN_VERSION))
-    {
+    if current.is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(WASM_BINDGEN_VERSION)) {
         return Ok(());
     }
-    run(cargo().args([
-        "install",
-        "wasm-bindgen-cli",
-        "--version",
-        WASM_BINDGEN_VERSION,
-    ]))
+    run(cargo().args(["install", "wasm-bindgen-cli", "--version", WASM_BINDGEN_VERSION]))
 }
 
 /// wasm-opt from npm's `binaryen` (Debian's older build miscompiles for current Chromium).
@@ -107,13 +79,7 @@ pub fn wasm_opt() -> Option<PathBuf> {
         return None;
     }
     let installed = run(Command::new("npm")
-        .args([
-            "install",
-            "--no-save",
-            "--no-audit",
-            "--no-fund",
-            "--prefix",
-        ])
+        .args(["install", "--no-save", "--no-audit", "--no-fund", "--prefix"])
         .arg(&prefix)
         .arg("binaryen@132.0.0"));
     match installed {
@@ -131,12 +97,8 @@ pub fn ensure_debian_packages(packages: &[&str]) -> Result<(), String> {
         .iter()
         .copied()
         .filter(|package| {
-            let status = Command::new("dpkg-query")
-                .args(["-W", "-f=${Status}", package])
-                .output();
-            !status.is_ok_and(|out| {
-                String::from_utf8_lossy(&out.stdout).contains("install ok installed")
-            })
+            let status = Command::new("dpkg-query").args(["-W", "-f=${Status}", package]).output();
+            !status.is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("install ok installed"))
         })
         .collect();
     if missing.is_empty() || !has("dpkg-query") {
@@ -144,15 +106,10 @@ pub fn ensure_debian_packages(packages: &[&str]) -> Result<(), String> {
     }
     let is_root = output(Command::new("id").arg("-u")).is_ok_and(|uid| uid.trim() == "0");
     if !is_root {
-        return Err(format!(
-            "please install: sudo apt-get install -y {}",
-            missing.join(" ")
-        ));
+        return Err(format!("please install: sudo apt-get install -y {}", missing.join(" ")));
     }
     run(Command::new("apt-get").args(["update", "-qq"]))?;
-    run(Command::new("apt-get")
-        .args(["install", "-y", "-qq"])
-        .args(&missing))
+    run(Command::new("apt-get").args(["install", "-y", "-qq"]).args(&missing))
 }
 
 /// What building the server needs from Debian: git2's HTTPS support links the system OpenSSL.

@@ -12,32 +12,14 @@ pub fn build(dev: bool) -> Result<PathBuf, String> {
     ensure_wasm_bindgen()?;
     let root = project_root();
     let profile = if dev { "dev" } else { "wasm-release" };
-    run(cargo().args([
-        "build",
-        "--target",
-        "wasm32-unknown-unknown",
-        "--package",
-        "web",
-        "--profile",
-        profile,
-    ]))?;
+    run(cargo().args(["build", "--target", "wasm32-unknown-unknown", "--package", "web", "--profile", profile]))?;
     let profile_dir = if dev { "debug" } else { profile };
-    let wasm = root
-        .join("target/wasm32-unknown-unknown")
-        .join(profile_dir)
-        .join("web.wasm");
+    let wasm = root.join("target/wasm32-unknown-unknown").join(profile_dir).join("web.wasm");
 
     let staging = root.join("target/web-staging");
     let _ = fs::remove_dir_all(&staging);
     run(Command::new("wasm-bindgen")
-        .args([
-            "--target",
-            "web",
-            "--no-typescript",
-            "--out-name",
-            "web",
-            "--out-dir",
-        ])
+        .args(["--target", "web", "--no-typescript", "--out-name", "web", "--out-dir"])
         .arg(&staging)
         .arg(&wasm))?;
     let bindgen_wasm = staging.join("web_bg.wasm");
@@ -51,9 +33,7 @@ pub fn build(dev: bool) -> Result<PathBuf, String> {
             .arg(&bindgen_wasm))?;
     }
 
-    let read = |path: &PathBuf| {
-        fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display()))
-    };
+    let read = |path: &PathBuf| fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display()));
     let wasm_bytes = read(&bindgen_wasm)?;
     let js_bytes = read(&staging.join("web.js"))?;
     let css_bytes = read(&root.join("web/style.css"))?;
@@ -65,11 +45,7 @@ pub fn build(dev: bool) -> Result<PathBuf, String> {
     let write = |name: &str, bytes: &[u8]| {
         fs::write(dist.join(name), bytes).map_err(|err| format!("cannot write {name}: {err}"))
     };
-    let (js, wasm_name, css) = (
-        format!("web-{hash}.js"),
-        format!("web-{hash}_bg.wasm"),
-        format!("style-{hash}.css"),
-    );
+    let (js, wasm_name, css) = (format!("web-{hash}.js"), format!("web-{hash}_bg.wasm"), format!("style-{hash}.css"));
     write(&js, &js_bytes)?;
     write(&wasm_name, &wasm_bytes)?;
     write(&css, &css_bytes)?;

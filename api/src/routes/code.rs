@@ -1,0 +1,65 @@
+//! A session's files, diff and branch status (the Code tab and the sidebar's branch icon).
+
+use crate::auth::CurrentUser;
+use crate::error::ApiError;
+use crate::extract::PathId;
+use crate::services::{code, sessions};
+use crate::state::AppState;
+use actix_web::{get, web};
+use api_types::{BranchStatus, ErrorBody, FileContent, FileTree, SessionDiff};
+
+/// Every file and directory in the session's checkout.
+#[utoipa::path(tag = "code", params(("id" = i32, Path), ("session_pk" = i32, Path)), responses(
+    (status = 200, body = FileTree), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[get("/api/projects/{id}/chat-sessions/{session_pk}/files")]
+pub async fn list_files(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(PathId, PathId)>,
+) -> Result<web::Json<FileTree>, ApiError> {
+    let (project_id, session_pk) = path.into_inner();
+    let session = sessions::load(&state.db, &user, project_id.0, session_pk.0).await?;
+    Ok(web::Json(code::files(&state, &session).await?))
+}
+
+/// One file's content (text up to 1 MiB; binary files are flagged, not sent).
+#[utoipa::path(tag = "code", params(("id" = i32, Path), ("session_pk" = i32, Path), ("path" = String, Path)), responses(
+    (status = 200, body = FileContent), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[get("/api/projects/{id}/chat-sessions/{session_pk}/files/{path:.*}")]
+pub async fn get_file(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(PathId, PathId, String)>,
+) -> Result<web::Json<FileContent>, ApiError> {
+    let (project_id, session_pk, relative) = path.into_inner();
+    let session = sessions::load(&state.db, &user, project_id.0, session_pk.0).await?;
+    Ok(web::Json(code::file(&state, &session, relative).await?))
+}
+
+/// The session's changes against its base branch, as a unified diff (cut at 2 MiB).
+#[utoipa::path(tag = "code", params(("id" = i32, Path), ("session_pk" = i32, Path)), responses(
+    (status = 200, body = SessionDiff), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[get("/api/projects/{id}/chat-sessions/{session_pk}/diff")]
+pub async fn get_diff(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(PathId, PathId)>,
+) -> Result<web::Json<SessionDiff>, ApiError> {
+    let (project_id, session_pk) = path.into_inner();
+    let session = sessions::load(&state.db, &user, project_id.0, session_pk.0).await?;
+    Ok(web::Json(code::diff(&state, &session).await?))
+}
+
+/// Ahead/behind the base branch, pushed, uncommitted changes, the open pull request.
+#[utoipa::path(tag = "code", params(("id" = i32, Path), ("session_pk" = i32, Path)), responses(
+    (status = 200, body = BranchStatus), (status = 404, body = ErrorBody)))]
+#[get("/api/projects/{id}/chat-sessions/{session_pk}/branch-status")]
+pub async fn get_branch_status(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(PathId, PathId)>,
+) -> Result<web::Json<BranchStatus>, ApiError> {
+    let (project_id, session_pk) = path.into_inner();
+    let session = sessions::load(&state.db, &user, project_id.0, session_pk.0).await?;
+    Ok(web::Json(code::branch_status(&state, &session).await?))
+}

@@ -1,0 +1,106 @@
+//! What the Code tab and the sidebar read from a session's checkout: files, a diff against the
+//! base, the branch's standing. Archived sessions have no checkout to read.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::workspaces::{Start, blocking};
+use api_types::{
+    BranchStatus, ChatSessionStatus, ErrorCode, FileContent, FileEntry, FileTree, PullRequestRef, SessionDiff,
+};
+use checkout::{Checkout, Mirror};
+use entity::chat_session;
+use std::path::PathBuf;
+
+/// At most this many entries in a file listing.
+const MAX_FILES: usize = 20_000;
+/// Files larger than this are listed but not shown.
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
+/// Diffs are cut at this size.
+const MAX_DIFF_BYTES: usize = 2 * 1024 * 1024;
+
+fn base_branch(session: &chat_session::Model) -> String {
+    session.base_branch.clone().unwrap_or_else(|| "main".to_owned())
+}
+
+/// The session's checkout, made again if it is missing; archived sessions answer 409.
+async fn checkout_path(state: &AppState, session: &chat_session::Model) -> Result<PathBuf, ApiError> {
+    if session.status == ChatSessionStatus::Archived {
+        return Err(ApiError::conflict(
+            ErrorCode::WorkspaceNotReady,
+            "The session is archived; unarchive it to see its files.",
+        ));
+    }
+    state.workspaces.ensure_checkout(session, Start::Branch(base_branch(session))).await
+}
+
+pub async fn files(state: &AppState, session: &chat_session::Model) -> Result<FileTree, ApiError> {
+    let path = checkout_path(state, session).await?;
+    let (entries, truncated) = blocking(move || Checkout::open(&path)?.files(MAX_FILES)).await?;
+    let files = entries.into_iter().map(|e| FileEntry { path: e.path, is_dir: e.is_dir, size: e.size }).collect();
+    Ok(FileTree { files, truncated })
+}
+
+pub async fn file(state: &AppState, session: &chat_session::Model, relative: String) -> Result<FileContent, ApiError> {
+    let path = checkout_path(state, session).await?;
+    let content = blocking(move || Checkout::open(&path)?.read_file(&relative, MAX_FILE_BYTES)).await?;
+    Ok(FileContent {
+        path: content.path,
+        size: content.size,
+        is_binary: content.is_binary,
+        content: content.text,
+        too_large: content.too_large,
+    })
+}
+
+pub async fn diff(state: &AppState, session: &chat_session::Model) -> Result<SessionDiff, ApiError> {
+    let path = checkout_path(state, session).await?;
+    let mirror_path = state.workspaces.project_dir(session.project_id).mirror();
+    let (branch, base) = (session.github_branch_name.clone(), base_branch(session));
+    let base_for_diff = base.clone();
+    let (base_sha, diff) = blocking(move || {
+        let base_oid = Mirror::open(&mirror_path)?.merge_base(&branch, &base_for_diff)?;
+        let diff = Checkout::open(&path)?.diff_from(base_oid, MAX_DIFF_BYTES)?;
+        Ok((base_oid.to_string(), diff))
+    })
+    .await?;
+    Ok(SessionDiff {
+        base_branch: base,
+        base_sha,
+        patch: diff.patch,
+        truncated: diff.truncated,
+        files_changed: diff.files_changed as u64,
+        insertions: diff.insertions as u64,
+        deletions: diff.deletions as u64,
+    })
+}
+
+/// Ahead/behind the base, pushed or not, uncommitted changes, the pull request. Works for
+/// archived sessions too (from the branch alone; they have nothing uncommitted).
+pub async fn branch_status(state: &AppState, session: &chat_session::Model) -> Result<BranchStatus, ApiError> {
+    let dir = state.workspaces.project_dir(session.project_id);
+    let (mirror_path, checkout_dir) = (dir.mirror(), dir.checkout(&session.session_id));
+    let (branch, base) = (session.github_branch_name.clone(), base_branch(session));
+    let (branch_for_status, base_for_status) = (branch.clone(), base.clone());
+    let (status, dirty) = blocking(move || {
+        let status = Mirror::open(&mirror_path)?.branch_status(&branch_for_status, &base_for_status)?;
+        let dirty = match Checkout::open(&checkout_dir) {
+            Ok(checkout) => checkout.is_dirty()?,
+            Err(_) => false,
+        };
+        Ok((status, dirty))
+    })
+    .await?;
+    Ok(BranchStatus {
+        branch,
+        base_branch: base,
+        head_sha: status.head_sha,
+        ahead: status.ahead as u64,
+        behind: status.behind as u64,
+        pushed: status.pushed,
+        dirty,
+        pull_request: session
+            .pull_request_number
+            .zip(session.pull_request_url.clone())
+            .map(|(number, url)| PullRequestRef { number, url }),
+    })
+}

@@ -1,0 +1,347 @@
+//! The on-disk side of projects and sessions: each project's mirror (cloned in the background,
+//! with progress), each session's checkout (made in the background, re-made on demand),
+//! archiving, removal, and the start-up sweep that reconciles the data dir with the database.
+//!
+//! git2 work always runs on blocking threads. Work on one session is serialized by a
+//! per-session lock, so an archive never races the checkout being made.
+
+use crate::error::ApiError;
+use crate::store::{self, StoreError};
+use api_types::{CloneProgress, RepositoryKind, RepositoryState, WorkspaceState};
+use checkout::{Author, Checkout, Credentials, FetchOutcome, Mirror, ProjectDir, StartPoint};
+use entity::{chat_session, project};
+use sea_orm::DatabaseConnection;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub struct Workspaces {
+    data_dir: PathBuf,
+    db: DatabaseConnection,
+    github_git_url: String,
+    fetch_timeout: Duration,
+    progress: Mutex<HashMap<i32, CloneProgress>>,
+    session_locks: Mutex<HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Runs blocking git work off the async executor.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, checkout::CheckoutError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)?.map_err(ApiError::from)
+}
+
+impl Workspaces {
+    pub fn new(data_dir: PathBuf, db: DatabaseConnection, github_git_url: String, fetch_timeout: Duration) -> Self {
+        Workspaces {
+            data_dir,
+            db,
+            github_git_url: github_git_url.trim_end_matches('/').to_owned(),
+            fetch_timeout,
+            progress: Mutex::new(HashMap::new()),
+            session_locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn project_dir(&self, project_id: i32) -> ProjectDir {
+        ProjectDir::new(self.data_dir.join("projects").join(project_id.to_string()))
+    }
+
+    /// Where the project's repository is fetched from; `None` for a repository kosuke created.
+    pub fn remote_url(&self, project: &project::Model) -> Option<String> {
+        match project.repository_kind {
+            RepositoryKind::Github => Some(format!("{}/{}.git", self.github_git_url, project.repository_location)),
+            RepositoryKind::Git | RepositoryKind::Local => Some(project.repository_location.clone()),
+            RepositoryKind::Empty => None,
+        }
+    }
+
+    /// Clone progress of a project being cloned.
+    pub fn progress(&self, project_id: i32) -> Option<CloneProgress> {
+        self.progress.lock().unwrap_or_else(|p| p.into_inner()).get(&project_id).copied()
+    }
+
+    fn session_lock(&self, session_pk: i32) -> Arc<tokio::sync::Mutex<()>> {
+        self.session_locks.lock().unwrap_or_else(|p| p.into_inner()).entry(session_pk).or_default().clone()
+    }
+
+    /// Makes the project's mirror in the background: clone the remote (reporting progress), or
+    /// create a repository with one commit. `adopt_default_branch`: take the remote's default
+    /// branch as the project's (when the user did not choose one).
+    pub fn start_preparing(
+        self: &Arc<Self>,
+        project: project::Model,
+        author: Author,
+        credentials: Option<Credentials>,
+        adopt_default_branch: bool,
+    ) {
+        let workspaces = Arc::clone(self);
+        tokio::spawn(async move {
+            let project_id = project.id;
+            let outcome = workspaces.prepare(project, author, credentials).await;
+            workspaces.progress.lock().unwrap_or_else(|p| p.into_inner()).remove(&project_id);
+            let result = match outcome {
+                Ok(remote_default) => {
+                    let default_branch = remote_default.filter(|_| adopt_default_branch);
+                    store::projects::set_repository_state(
+                        &workspaces.db,
+                        project_id,
+                        RepositoryState::Ready,
+                        None,
+                        default_branch,
+                    )
+                    .await
+                }
+                Err(err) => {
+                    tracing::warn!(project_id, error = %err, "could not prepare the project's repository");
+                    store::projects::set_repository_state(
+                        &workspaces.db,
+                        project_id,
+                        RepositoryState::Failed,
+                        Some(err.body().error),
+                        None,
+                    )
+                    .await
+                }
+            };
+            if let Err(err) = result {
+                tracing::error!(project_id, error = %crate::error::Report(&err), "could not record the repository state");
+            }
+        });
+    }
+
+    #[tracing::instrument(skip_all, fields(project_id = project.id))]
+    async fn prepare(
+        self: &Arc<Self>,
+        project: project::Model,
+        author: Author,
+        credentials: Option<Credentials>,
+    ) -> Result<Option<String>, ApiError> {
+        let dir = self.project_dir(project.id);
+        let url = self.remote_url(&project);
+        let default_branch = project.default_branch.clone();
+        let workspaces = Arc::clone(self);
+        let project_id = project.id;
+        blocking(move || {
+            let mirror_path = dir.mirror();
+            if mirror_path.exists() {
+                std::fs::remove_dir_all(&mirror_path)?;
+            }
+            std::fs::create_dir_all(dir.sessions())?;
+            match url {
+                None => {
+                    Mirror::init_empty(&mirror_path, &default_branch, &author)?;
+                    Ok(None)
+                }
+                Some(url) => {
+                    let mut report = |p: checkout::Progress| {
+                        let progress = CloneProgress {
+                            received_objects: p.received_objects as u64,
+                            total_objects: p.total_objects as u64,
+                            received_bytes: p.received_bytes as u64,
+                        };
+                        workspaces.progress.lock().unwrap_or_else(|e| e.into_inner()).insert(project_id, progress);
+                    };
+                    let cloned = Mirror::clone_from(&mirror_path, &url, credentials.as_ref(), &mut report);
+                    if cloned.is_err() {
+                        let _ = std::fs::remove_dir_all(&mirror_path);
+                    }
+                    Ok(cloned?.1)
+                }
+            }
+        })
+        .await
+    }
+
+    /// Fetches the project's remote before a new session, within the time bound. Returns a
+    /// sentence for the caller when the mirror's last state had to be used.
+    pub async fn refresh(
+        &self,
+        project: &project::Model,
+        credentials: Option<Credentials>,
+    ) -> Result<Option<String>, ApiError> {
+        let mirror_path = self.project_dir(project.id).mirror();
+        let timeout = self.fetch_timeout;
+        let outcome = blocking(move || Mirror::open(&mirror_path)?.fetch(credentials.as_ref(), timeout)).await?;
+        Ok(match outcome {
+            FetchOutcome::Updated | FetchOutcome::NoRemote => None,
+            FetchOutcome::Stale(why) => Some(format!(
+                "The remote could not be reached ({why}); the session starts from the last fetched state."
+            )),
+        })
+    }
+
+    /// Runs `work` with the project's mirror.
+    pub async fn with_mirror<T: Send + 'static>(
+        &self,
+        project_id: i32,
+        work: impl FnOnce(&Mirror) -> Result<T, checkout::CheckoutError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let mirror_path = self.project_dir(project_id).mirror();
+        blocking(move || work(&Mirror::open(&mirror_path)?)).await
+    }
+
+    /// Makes the session's branch (from `start`, when it does not exist yet) and checkout in
+    /// the background, then records `ready` or `failed`.
+    pub fn start_provisioning(self: &Arc<Self>, session: chat_session::Model, start: Start) {
+        let workspaces = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Err(err) = workspaces.ensure_checkout(&session, start).await {
+                tracing::warn!(session_pk = session.id, error = %err, "could not make the session's checkout");
+            }
+        });
+    }
+
+    /// Makes sure the session's checkout exists on disk and records its state; returns its path.
+    #[tracing::instrument(skip_all, fields(session_pk = session.id))]
+    pub async fn ensure_checkout(&self, session: &chat_session::Model, start: Start) -> Result<PathBuf, ApiError> {
+        let lock = self.session_lock(session.id);
+        let _guard = lock.lock().await;
+        let dir = self.project_dir(session.project_id);
+        let path = dir.checkout(&session.session_id);
+        let (name, branch) = (session.session_id.clone(), session.github_branch_name.clone());
+        let mirror_path = dir.mirror();
+        let checkout_path = path.clone();
+        let result = blocking(move || {
+            if Checkout::open(&checkout_path).is_ok() {
+                return Ok(());
+            }
+            let mirror = Mirror::open(&mirror_path)?;
+            if mirror.branch_head(&branch).is_ok() {
+                mirror.materialize(&name, &branch, &checkout_path)?;
+            } else {
+                let start_point = match &start {
+                    Start::Branch(base) => StartPoint::Branch(base),
+                    Start::Commit(sha) => StartPoint::Commit(sha),
+                };
+                mirror.create_checkout(&name, &branch, start_point, &checkout_path)?;
+            }
+            Ok(())
+        })
+        .await;
+        let (state, error) = match &result {
+            Ok(()) => (WorkspaceState::Ready, None),
+            Err(err) => (WorkspaceState::Failed, Some(err.body().error)),
+        };
+        if session.workspace_state != state || error.is_some() {
+            store::sessions::set_workspace_state(&self.db, session.id, state, error).await?;
+        }
+        result.map(|()| path)
+    }
+
+    /// Commits whatever the checkout holds (so nothing is lost), then removes it from disk.
+    /// The branch keeps the work; `ensure_checkout` brings it back.
+    pub async fn release(&self, session: &chat_session::Model, author: Author) -> Result<(), ApiError> {
+        let lock = self.session_lock(session.id);
+        let _guard = lock.lock().await;
+        let dir = self.project_dir(session.project_id);
+        let (name, path, mirror_path) = (session.session_id.clone(), dir.checkout(&session.session_id), dir.mirror());
+        blocking(move || {
+            if let Ok(checkout) = Checkout::open(&path) {
+                checkout.commit_all("kosuke: keep uncommitted work when archiving", &author)?;
+            }
+            Mirror::open(&mirror_path)?.release(&name, &path)
+        })
+        .await?;
+        store::sessions::set_workspace_state(&self.db, session.id, WorkspaceState::Released, None).await?;
+        Ok(())
+    }
+
+    /// Removes the session's checkout, worktree registration and local branch (and the remote
+    /// branch when asked).
+    pub async fn remove(
+        &self,
+        session: &chat_session::Model,
+        delete_remote_branch: bool,
+        credentials: Option<Credentials>,
+    ) -> Result<(), ApiError> {
+        let lock = self.session_lock(session.id);
+        let _guard = lock.lock().await;
+        let dir = self.project_dir(session.project_id);
+        let (name, branch, path, mirror_path) = (
+            session.session_id.clone(),
+            session.github_branch_name.clone(),
+            dir.checkout(&session.session_id),
+            dir.mirror(),
+        );
+        let result = blocking(move || {
+            let mirror = Mirror::open(&mirror_path)?;
+            mirror.release(&name, &path)?;
+            if delete_remote_branch && mirror.has_remote() {
+                mirror.delete_remote_branch(&branch, credentials.as_ref())?;
+            }
+            mirror.delete_branch(&branch)
+        })
+        .await;
+        self.session_locks.lock().unwrap_or_else(|p| p.into_inner()).remove(&session.id);
+        result
+    }
+
+    /// Start-up: restarts clones that were cut short, removes directories of projects and
+    /// sessions the database no longer has (or whose sessions are archived), and marks sessions
+    /// whose checkout is missing as released, to be re-made on first use.
+    pub async fn sweep(self: &Arc<Self>) -> Result<(), StoreError> {
+        let projects = store::projects::all(&self.db).await?;
+        let known: std::collections::HashSet<String> = projects.iter().map(|p| p.id.to_string()).collect();
+        if let Ok(entries) = std::fs::read_dir(self.data_dir.join("projects")) {
+            for entry in entries.flatten() {
+                if !known.contains(&entry.file_name().to_string_lossy().into_owned()) {
+                    tracing::info!(path = %entry.path().display(), "removing the directory of a deleted project");
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        for project in projects {
+            if project.repository_state == RepositoryState::Cloning || !self.project_dir(project.id).mirror().exists() {
+                if project.repository_state != RepositoryState::Failed {
+                    let author = Author { name: "kosuke".into(), email: "kosuke@localhost".into() };
+                    self.start_preparing(project, author, None, false);
+                }
+                continue;
+            }
+            let sessions = store::sessions::all_in_project(&self.db, project.id).await?;
+            self.sweep_sessions(&project, &sessions).await?;
+        }
+        Ok(())
+    }
+
+    async fn sweep_sessions(
+        &self,
+        project: &project::Model,
+        sessions: &[chat_session::Model],
+    ) -> Result<(), StoreError> {
+        let dir = self.project_dir(project.id);
+        let keep: HashMap<&str, &chat_session::Model> = sessions
+            .iter()
+            .filter(|s| s.status != api_types::ChatSessionStatus::Archived)
+            .map(|s| (s.session_id.as_str(), s))
+            .collect();
+        let mirror_path = dir.mirror();
+        if let Ok(entries) = std::fs::read_dir(dir.sessions()) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !keep.contains_key(name.as_str()) {
+                    tracing::info!(path = %entry.path().display(), "removing a stray session checkout");
+                    let (path, mirror_path) = (entry.path(), mirror_path.clone());
+                    let _ = blocking(move || Mirror::open(&mirror_path)?.release(&name, &path)).await;
+                }
+            }
+        }
+        for session in sessions {
+            let missing = !dir.checkout(&session.session_id).exists();
+            let recorded = matches!(session.workspace_state, WorkspaceState::Ready | WorkspaceState::Provisioning);
+            if missing && recorded {
+                store::sessions::set_workspace_state(&self.db, session.id, WorkspaceState::Released, None).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a new session branch starts.
+#[derive(Debug, Clone)]
+pub enum Start {
+    Branch(String),
+    Commit(String),
+}

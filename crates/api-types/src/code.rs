@@ -1,0 +1,95 @@
+//! A session's code as the Code tab and the sidebar see it: files, a diff against the base,
+//! the branch's standing.
+
+use serde::{Deserialize, Serialize};
+
+/// A file or directory in a session's checkout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FileEntry {
+    /// Relative to the checkout, `/`-separated.
+    pub path: String,
+    pub is_dir: bool,
+    pub size: u64,
+}
+
+/// `GET …/{session_pk}/files`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FileTree {
+    pub files: Vec<FileEntry>,
+    /// The listing stopped at its limit.
+    pub truncated: bool,
+}
+
+/// `GET …/{session_pk}/files/{path}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FileContent {
+    pub path: String,
+    pub size: u64,
+    pub is_binary: bool,
+    /// The text, unless the file is binary or larger than the limit.
+    pub content: Option<String>,
+    pub too_large: bool,
+}
+
+/// `GET …/{session_pk}/diff`: the session's changes against where it left its base branch,
+/// committed and not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionDiff {
+    pub base_branch: String,
+    pub base_sha: String,
+    /// Unified diff text.
+    pub patch: String,
+    /// The patch was cut at the size limit.
+    pub truncated: bool,
+    pub files_changed: u64,
+    pub insertions: u64,
+    pub deletions: u64,
+}
+
+/// A pull request opened from a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PullRequestRef {
+    pub number: i32,
+    pub url: String,
+}
+
+/// `GET …/{session_pk}/branch-status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BranchStatus {
+    pub branch: String,
+    pub base_branch: String,
+    pub head_sha: String,
+    /// Commits on the session branch that the base lacks.
+    pub ahead: u64,
+    /// Commits on the base that the session branch lacks.
+    pub behind: u64,
+    /// The remote has the branch at its current head.
+    pub pushed: bool,
+    /// The checkout has uncommitted changes.
+    pub dirty: bool,
+    pub pull_request: Option<PullRequestRef>,
+}
+
+/// `POST …/{session_pk}/duplicate`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DuplicateChatSessionRequest {
+    /// Defaults to "Copy of {title}".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+/// Query of `DELETE …/{session_pk}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+pub struct DeleteChatSessionQuery {
+    /// Also delete the branch on the remote (it is kept by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_remote_branch: Option<bool>,
+}
