@@ -13,3 +13,4 @@ mod migration;
 mod openapi;
 mod projects;
 mod sessions;
+mod workspaces;

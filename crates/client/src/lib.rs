@@ -218,7 +218,45 @@ impl Client {
         self.get_query(&format!("/projects/{project}/chat-sessions/{session}/messages"), query).await
     }
 
+    /// Deletes the session and its branch on the remote too.
+    pub async fn delete_chat_session_everywhere(&self, project: ProjectId, session: ChatSessionPk) -> Result<()> {
+        let path = format!("/projects/{project}/chat-sessions/{session}");
+        self.send_empty(self.request(Method::DELETE, &path).query(&[("delete_remote_branch", "true")])).await
+    }
+
+    pub async fn duplicate_chat_session(
+        &self,
+        project: ProjectId,
+        session: ChatSessionPk,
+        request: &DuplicateChatSessionRequest,
+    ) -> Result<ChatSession> {
+        self.with_body(Method::POST, &format!("/projects/{project}/chat-sessions/{session}/duplicate"), request).await
+    }
+
+    // --- code
+
+    pub async fn list_files(&self, project: ProjectId, session: ChatSessionPk) -> Result<FileTree> {
+        self.get(&format!("/projects/{project}/chat-sessions/{session}/files")).await
+    }
+
+    /// `path` is relative to the checkout, `/`-separated.
+    pub async fn get_file(&self, project: ProjectId, session: ChatSessionPk, path: &str) -> Result<FileContent> {
+        self.get(&format!("/projects/{project}/chat-sessions/{session}/files/{path}")).await
+    }
+
+    pub async fn get_diff(&self, project: ProjectId, session: ChatSessionPk) -> Result<SessionDiff> {
+        self.get(&format!("/projects/{project}/chat-sessions/{session}/diff")).await
+    }
+
+    pub async fn get_branch_status(&self, project: ProjectId, session: ChatSessionPk) -> Result<BranchStatus> {
+        self.get(&format!("/projects/{project}/chat-sessions/{session}/branch-status")).await
+    }
+
     // --- settings
+
+    pub async fn list_branches(&self, project: ProjectId) -> Result<GitHubBranchesResponse> {
+        self.get(&format!("/projects/{project}/github/branches")).await
+    }
 
     pub async fn get_default_branch(&self, project: ProjectId) -> Result<DefaultBranchResponse> {
         self.get(&format!("/projects/{project}/settings/default-branch")).await
