@@ -49,6 +49,9 @@ pub struct ServeArgs {
     /// Base URL GitHub repositories are cloned from.
     #[arg(long, env = "KOSUKE_GITHUB_GIT_URL", default_value = "https://github.com")]
     pub github_git_url: String,
+    /// Base64 of a 32-byte key sealing stored secrets (default: `secret.key` in the data dir).
+    #[arg(long, env = "KOSUKE_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
     /// Seconds a fetch before a new session may take.
     #[arg(long, env = "KOSUKE_FETCH_TIMEOUT", default_value_t = 10)]
     pub fetch_timeout_secs: u64,
@@ -66,6 +69,7 @@ impl ServeArgs {
         settings.github_api_url = self.github_api_url;
         settings.github_git_url = self.github_git_url;
         settings.fetch_timeout = std::time::Duration::from_secs(self.fetch_timeout_secs);
+        settings.secret_key = self.secret_key;
         settings
     }
 }

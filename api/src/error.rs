@@ -8,6 +8,7 @@ use actix_web::http::header::{HeaderValue, RETRY_AFTER};
 use actix_web::{HttpResponse, ResponseError};
 use api_types::{ErrorBody, ErrorCode};
 use checkout::CheckoutError;
+use github::GitHubError;
 use std::fmt;
 use std::time::Duration;
 
@@ -42,12 +43,15 @@ pub enum ApiError {
     /// 415.
     #[error("The request body must be JSON (Content-Type: application/json).")]
     UnsupportedMediaType,
-    /// 422: a field is invalid.
+    /// 422: a field is invalid (`validation_failed`, or a more precise code).
     #[error("{message}")]
     Validation { field: String, message: String },
-    /// 429.
-    #[error("Too many attempts; try again in {} seconds.", retry_after.as_secs().max(1))]
-    RateLimited { retry_after: Duration },
+    /// 422 with its own code (e.g. `no_changes`, `not_github`).
+    #[error("{message}")]
+    Unprocessable { code: ErrorCode, field: String, message: String },
+    /// 429, with the wait in `Retry-After`.
+    #[error("{message}")]
+    RateLimited { retry_after: Duration, message: String },
     /// 401 or 403 from GitHub or the git remote: the token was refused or lacks a scope.
     #[error("{message}")]
     UpstreamAuth { forbidden: bool, message: String },
@@ -62,6 +66,10 @@ pub enum ApiError {
 impl ApiError {
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         ApiError::Validation { field: field.into(), message: message.into() }
+    }
+
+    pub fn validation_with_code(code: ErrorCode, field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Unprocessable { code, field: field.into(), message: message.into() }
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
@@ -82,7 +90,9 @@ impl ApiError {
 
     pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::BadRequest { code, .. } | ApiError::Conflict { code, .. } => *code,
+            ApiError::BadRequest { code, .. }
+            | ApiError::Conflict { code, .. }
+            | ApiError::Unprocessable { code, .. } => *code,
             ApiError::Unauthenticated => ErrorCode::Unauthenticated,
             ApiError::InvalidCredentials => ErrorCode::InvalidCredentials,
             ApiError::Forbidden(_) => ErrorCode::Forbidden,
@@ -103,7 +113,7 @@ impl ApiError {
             error: self.to_string(),
             code: self.code(),
             field: match self {
-                ApiError::Validation { field, .. } => Some(field.clone()),
+                ApiError::Validation { field, .. } | ApiError::Unprocessable { field, .. } => Some(field.clone()),
                 _ => None,
             },
         }
@@ -120,7 +130,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation { .. } | ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::UpstreamAuth { forbidden: false, .. } => StatusCode::UNAUTHORIZED,
             ApiError::UpstreamAuth { forbidden: true, .. } => StatusCode::FORBIDDEN,
@@ -134,7 +144,7 @@ impl ResponseError for ApiError {
             tracing::error!(error = %Report(&**cause), "request failed");
         }
         let mut response = HttpResponse::build(self.status_code()).json(self.body());
-        if let ApiError::RateLimited { retry_after } = self
+        if let ApiError::RateLimited { retry_after, .. } = self
             && let Ok(value) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string())
         {
             response.headers_mut().insert(RETRY_AFTER, value);
@@ -180,6 +190,37 @@ impl From<CheckoutError> for ApiError {
                 format!("The remote rejected the push of {reference}: {message}."),
             ),
             other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<GitHubError> for ApiError {
+    fn from(err: GitHubError) -> Self {
+        match err {
+            GitHubError::BadCredentials => ApiError::UpstreamAuth {
+                forbidden: false,
+                message:
+                    "GitHub did not accept the token (bad credentials); connect a new one in your account settings."
+                        .to_owned(),
+            },
+            GitHubError::Forbidden { .. } | GitHubError::NotFound => {
+                ApiError::UpstreamAuth { forbidden: true, message: format!("{err}.") }
+            }
+            GitHubError::RateLimited { retry_after } => ApiError::RateLimited {
+                retry_after,
+                message: format!(
+                    "GitHub's rate limit is spent; try again in {} seconds.",
+                    retry_after.as_secs().max(1)
+                ),
+            },
+            GitHubError::NoCommits(why) => {
+                ApiError::validation("target_branch", format!("There is nothing to put in a pull request: {why}."))
+            }
+            GitHubError::PullRequestExists => {
+                ApiError::conflict(ErrorCode::Conflict, "A pull request for this branch already exists.")
+            }
+            GitHubError::Validation(why) => ApiError::validation("pull_request", format!("GitHub refused it: {why}.")),
+            GitHubError::Upstream(why) => ApiError::Upstream(format!("GitHub could not be reached or failed: {why}.")),
         }
     }
 }
@@ -243,7 +284,8 @@ mod tests {
 
     #[actix_web::test]
     async fn rate_limits_say_when_to_retry() {
-        let response = ApiError::RateLimited { retry_after: Duration::from_secs(90) }.error_response();
+        let response =
+            ApiError::RateLimited { retry_after: Duration::from_secs(90), message: "Wait.".into() }.error_response();
         assert_eq!(response.status().as_u16(), 429);
         assert_eq!(response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("90"));
     }

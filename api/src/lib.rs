@@ -14,6 +14,7 @@ pub mod extract;
 pub mod openapi;
 pub mod pagination;
 pub mod routes;
+pub mod secrets;
 pub mod services;
 pub mod settings;
 pub mod startup;

@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the handlers' `#[utoipa::path]` annotations and the
 //! wire types' schemas, served at `/api/openapi.json`.
 
-use crate::routes::{auth, code, health, members, projects, sessions, settings};
+use crate::routes::{auth, code, github, health, members, projects, sessions, settings};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -40,6 +40,10 @@ use utoipa::OpenApi;
         code::get_diff,
         code::get_branch_status,
         settings::list_branches,
+        github::get_github,
+        github::put_github,
+        github::delete_github,
+        github::create_pull_request,
         settings::get_default_branch,
         settings::put_default_branch,
         settings::list_audit,

@@ -29,6 +29,8 @@ pub struct Settings {
     pub github_git_url: String,
     /// How long a fetch before a new session may take before the mirror's last state is used.
     pub fetch_timeout: Duration,
+    /// Base64 of the 32-byte key that seals secrets; `None` uses `secret.key` in the data dir.
+    pub secret_key: Option<String>,
 }
 
 impl Settings {
@@ -47,6 +49,7 @@ impl Settings {
             github_api_url: "https://api.github.com".to_owned(),
             github_git_url: "https://github.com".to_owned(),
             fetch_timeout: Duration::from_secs(10),
+            secret_key: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Building and running the server: connect, migrate, sweep, bind (port 0 works), serve.
 
 use crate::auth::throttle::LoginThrottle;
+use crate::secrets::SecretBox;
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::workspaces::Workspaces;
@@ -41,7 +42,9 @@ impl Application {
             settings.fetch_timeout,
         ));
         workspaces.sweep().await?;
+        let secrets = SecretBox::load(settings.secret_key.as_deref(), &settings.data_dir)?;
         let state = web::Data::new(AppState {
+            secrets,
             login_throttle: LoginThrottle::new(settings.login_attempts, settings.login_window),
             settings: Arc::new(settings),
             db,

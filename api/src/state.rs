@@ -2,6 +2,7 @@
 
 use crate::auth::CurrentUser;
 use crate::auth::throttle::LoginThrottle;
+use crate::secrets::SecretBox;
 use crate::settings::Settings;
 use crate::workspaces::Workspaces;
 use sea_orm::DatabaseConnection;
@@ -12,6 +13,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub login_throttle: LoginThrottle,
     pub workspaces: Arc<Workspaces>,
+    pub secrets: SecretBox,
 }
 
 impl CurrentUser {

@@ -29,41 +29,43 @@ impl MigrationTrait for Migration {
                 Table::alter()
                     .table(Projects::Table)
                     .add_column(
-                        string_len(State::RepositoryState, 20)
+                        string_len(Columns::RepositoryState, 20)
                             .default("cloning")
-                            .check(one_of(State::RepositoryState, &["cloning", "ready", "failed"])),
+                            .check(one_of(Columns::RepositoryState, &["cloning", "ready", "failed"])),
                     )
                     .to_owned(),
             )
             .await?;
         manager
-            .alter_table(Table::alter().table(Projects::Table).add_column(text_null(State::RepositoryError)).to_owned())
+            .alter_table(
+                Table::alter().table(Projects::Table).add_column(text_null(Columns::RepositoryError)).to_owned(),
+            )
             .await?;
         manager
             .alter_table(
                 Table::alter()
                     .table(ChatSessions::Table)
                     .add_column(
-                        string_len(State::WorkspaceState, 20)
+                        string_len(Columns::WorkspaceState, 20)
                             .default("released")
-                            .check(one_of(State::WorkspaceState, &["provisioning", "ready", "released", "failed"])),
+                            .check(one_of(Columns::WorkspaceState, &["provisioning", "ready", "released", "failed"])),
                     )
                     .to_owned(),
             )
             .await?;
         manager
             .alter_table(
-                Table::alter().table(ChatSessions::Table).add_column(text_null(State::WorkspaceError)).to_owned(),
+                Table::alter().table(ChatSessions::Table).add_column(text_null(Columns::WorkspaceError)).to_owned(),
             )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for (table, column) in [
-            (ChatSessions::Table.into_iden(), State::WorkspaceError),
-            (ChatSessions::Table.into_iden(), State::WorkspaceState),
-            (Projects::Table.into_iden(), State::RepositoryError),
-            (Projects::Table.into_iden(), State::RepositoryState),
+            (ChatSessions::Table.into_iden(), Columns::WorkspaceError),
+            (ChatSessions::Table.into_iden(), Columns::WorkspaceState),
+            (Projects::Table.into_iden(), Columns::RepositoryError),
+            (Projects::Table.into_iden(), Columns::RepositoryState),
         ] {
             manager.alter_table(Table::alter().table(table).drop_column(column).to_owned()).await?;
         }
@@ -72,7 +74,7 @@ impl MigrationTrait for Migration {
 }
 
 #[derive(DeriveIden)]
-enum State {
+enum Columns {
     RepositoryState,
     RepositoryError,
     WorkspaceState,

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod code;
+pub mod github;
 pub mod health;
 pub mod members;
 pub mod projects;
@@ -43,6 +44,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(code::get_diff)
         .service(code::get_branch_status)
         .service(settings::list_branches)
+        .service(github::get_github)
+        .service(github::put_github)
+        .service(github::delete_github)
+        .service(github::create_pull_request)
         .service(settings::get_default_branch)
         .service(settings::put_default_branch)
         .service(settings::list_audit);

@@ -58,6 +58,6 @@ pub async fn list_branches(
     path: web::Path<(PathId,)>,
 ) -> Result<web::Json<GitHubBranchesResponse>, ApiError> {
     let access = crate::access::ProjectAccess::load(&state.db, path.0.0, &user).await?;
-    let branches = settings::branches(&state, &access.project).await?;
+    let branches = settings::branches(&state, &user.id, &access.project).await?;
     Ok(web::Json(GitHubBranchesResponse { branches }))
 }

@@ -70,7 +70,8 @@ async fn start_login(state: &AppState, user: User) -> Result<Login, ApiError> {
 pub async fn login(state: &AppState, request: LoginRequest, ip: Option<IpAddr>) -> Result<Login, ApiError> {
     let email = request.email.trim().to_lowercase();
     if let Some(retry_after) = state.login_throttle.check(&email, ip) {
-        return Err(ApiError::RateLimited { retry_after });
+        let message = format!("Too many failed sign-ins; try again in {} seconds.", retry_after.as_secs().max(1));
+        return Err(ApiError::RateLimited { retry_after, message });
     }
     let user = store::credentials::find_user_by_email(&state.db, &email).await?;
     let phc = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| password::decoy_hash().to_owned());

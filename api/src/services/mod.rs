@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod code;
+pub mod github;
 pub mod projects;
 pub mod sessions;
 pub mod settings;

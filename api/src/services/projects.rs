@@ -130,7 +130,8 @@ pub async fn create(state: &AppState, user: &CurrentUser, request: CreateProject
     )
     .await?;
     txn.commit().await.map_err(ApiError::internal)?;
-    state.workspaces.start_preparing(project.clone(), user.author(), None, adopt_remote_default);
+    let credentials = crate::services::github::git_credentials(state, &user.id, &project).await?;
+    state.workspaces.start_preparing(project.clone(), user.author(), credentials, adopt_remote_default);
     Ok(present(state, project, ProjectRole::Owner))
 }
 

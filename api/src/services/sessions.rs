@@ -70,7 +70,8 @@ pub async fn create(
     let base_branch = request.base_branch.unwrap_or_else(|| access.project.default_branch.clone());
     validate::branch_name(&base_branch).map_err(|message| ApiError::validation("base_branch", message))?;
     require_repository(&access)?;
-    let notice = state.workspaces.refresh(&access.project, None).await?;
+    let credentials = crate::services::github::git_credentials(state, &user.id, &access.project).await?;
+    let notice = state.workspaces.refresh(&access.project, credentials).await?;
     let base = base_branch.clone();
     let exists = state.workspaces.with_mirror(project_id, move |mirror| Ok(mirror.branch_exists(&base))).await?;
     if !exists {

@@ -14,8 +14,26 @@ use entity::project;
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde_json::json;
 
-/// The project's branches (session branches left out), from its mirror.
-pub async fn branches(state: &AppState, project: &project::Model) -> Result<Vec<GitHubBranch>, ApiError> {
+/// The project's branches (session branches left out): from GitHub's API for GitHub projects
+/// when the user has a token, else from the mirror.
+pub async fn branches(
+    state: &AppState,
+    user_id: &str,
+    project: &project::Model,
+) -> Result<Vec<GitHubBranch>, ApiError> {
+    if let Some(remote) = crate::services::github::remote_branches(state, user_id, project).await? {
+        let mut branches: Vec<GitHubBranch> = remote
+            .into_iter()
+            .filter(|b| !b.name.starts_with(api_types::SESSION_BRANCH_PREFIX))
+            .map(|b| GitHubBranch {
+                is_default: b.name == project.default_branch,
+                name: b.name,
+                commit_sha: b.commit_sha,
+            })
+            .collect();
+        branches.sort_by(|a, b| a.name.cmp(&b.name));
+        return Ok(branches);
+    }
     if project.repository_state != RepositoryState::Ready {
         return Err(ApiError::conflict(
             ErrorCode::RepositoryNotReady,
@@ -39,7 +57,7 @@ pub async fn default_branch(
     project_id: i32,
 ) -> Result<DefaultBranchResponse, ApiError> {
     let access = ProjectAccess::load_as_owner(&state.db, project_id, user).await?;
-    let available = branches(state, &access.project).await?;
+    let available = branches(state, &user.id, &access.project).await?;
     Ok(DefaultBranchResponse {
         available_branches: available.into_iter().map(|b| b.name).collect(),
         default_branch: access.project.default_branch,
@@ -60,7 +78,8 @@ pub async fn set_default_branch(
     if branch.starts_with(api_types::SESSION_BRANCH_PREFIX) {
         return Err(ApiError::validation("default_branch", "A session branch cannot be the default branch."));
     }
-    let available: Vec<String> = branches(state, &access.project).await?.into_iter().map(|b| b.name).collect();
+    let available: Vec<String> =
+        branches(state, &user.id, &access.project).await?.into_iter().map(|b| b.name).collect();
     if !available.contains(&branch) {
         return Err(ApiError::validation(
             "default_branch",

@@ -2,7 +2,7 @@
 
 use super::{StoreError, now};
 use chrono::{DateTime, Duration, Utc};
-use entity::{api_token, auth_session, user};
+use entity::{api_token, auth_session, github_credential, user};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 pub struct NewUser {
@@ -131,4 +131,40 @@ pub async fn delete_expired_logins(db: &impl ConnectionTrait, before: DateTime<U
     let result =
         auth_session::Entity::delete_many().filter(auth_session::Column::ExpiresAt.lte(before)).exec(db).await?;
     Ok(result.rows_affected)
+}
+
+/// Stores (or replaces) the user's sealed GitHub token.
+pub async fn save_github(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    token_sealed: String,
+    login: String,
+    scopes: String,
+) -> Result<github_credential::Model, StoreError> {
+    let at = now();
+    let existing = github_credential::Entity::find_by_id(user_id.to_owned()).one(db).await?;
+    let model = github_credential::ActiveModel {
+        user_id: Set(user_id.to_owned()),
+        token_encrypted: Set(token_sealed),
+        login: Set(login),
+        scopes: Set(scopes),
+        created_at: Set(existing.as_ref().map(|e| e.created_at).unwrap_or(at)),
+        updated_at: Set(at),
+    };
+    Ok(match existing {
+        Some(_) => model.update(db).await?,
+        None => model.insert(db).await?,
+    })
+}
+
+pub async fn find_github(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+) -> Result<Option<github_credential::Model>, StoreError> {
+    Ok(github_credential::Entity::find_by_id(user_id.to_owned()).one(db).await?)
+}
+
+pub async fn delete_github(db: &impl ConnectionTrait, user_id: &str) -> Result<(), StoreError> {
+    github_credential::Entity::delete_by_id(user_id.to_owned()).exec(db).await?;
+    Ok(())
 }

@@ -231,6 +231,25 @@ pub async fn all_in_project(
         .await?)
 }
 
+/// Remembers the pull request opened from the session.
+pub async fn set_pull_request(
+    db: &impl ConnectionTrait,
+    session_pk: i32,
+    number: i32,
+    url: String,
+) -> Result<(), StoreError> {
+    chat_session::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(session_pk),
+        pull_request_number: Set(Some(number)),
+        pull_request_url: Set(Some(url)),
+        updated_at: Set(now()),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::escape_like;

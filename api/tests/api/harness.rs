@@ -1,6 +1,7 @@
 //! The test harness: a fresh database per test (a SQLite file, or a new PostgreSQL database
 //! when the test runs on PostgreSQL), a real server on a random port, typed clients.
 
+use crate::fake_github::FakeGitHub;
 use api::settings::Settings;
 use api::startup::Application;
 use api_types::{
@@ -10,6 +11,7 @@ use api_types::{
 use client::Client;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use tempfile::TempDir;
 
 /// Which database a test runs on.
@@ -140,8 +142,11 @@ pub struct TestApp {
     /// Where the server keeps mirrors and checkouts; removed with the app.
     pub data_dir: TempDir,
     pub database: TestDatabase,
-    /// Bare repositories standing in for remotes.
+    /// Bare repositories standing in for remotes; GitHub projects clone from
+    /// `{remotes}/{owner}/{repo}.git`.
     pub remotes: TempDir,
+    /// The fake GitHub API the server talks to.
+    pub github: FakeGitHub,
     settings: Settings,
 }
 
@@ -153,11 +158,41 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     api::telemetry::init();
     let database = TestDatabase::create(backend).await;
     let data_dir = TempDir::new().expect("temp dir");
+    let remotes = TempDir::new().expect("temp dir");
+    let github = FakeGitHub::start().await;
     let mut settings = Settings::new("127.0.0.1:0", data_dir.path());
     settings.database_url = Some(database.url.clone());
+    settings.github_api_url = github.url.clone();
+    settings.github_git_url = remotes.path().display().to_string();
     configure(&mut settings);
     let address = start(settings.clone()).await;
-    TestApp { address, data_dir, database, remotes: TempDir::new().expect("temp dir"), settings }
+    TestApp { address, data_dir, database, remotes, github, settings }
+}
+
+/// Captures the server's log output (at debug level) from here on; call before `spawn_app`.
+pub fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let writer = buffer.clone();
+    let make_writer = move || CapturedWriter(writer.clone());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+        .with_writer(make_writer)
+        .with_ansi(false)
+        .try_init();
+    buffer
+}
+
+struct CapturedWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 async fn start(settings: Settings) -> String {

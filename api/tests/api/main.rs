@@ -3,12 +3,14 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod fake_github;
 mod harness;
 
 mod access;
 mod accounts;
 mod bad_input;
 mod cli;
+mod github;
 mod migration;
 mod openapi;
 mod projects;

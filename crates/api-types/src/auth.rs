@@ -65,3 +65,21 @@ pub struct CreatedApiToken {
 pub struct ApiTokenList {
     pub tokens: Vec<ApiToken>,
 }
+
+/// `PUT /api/me/github`: connect a GitHub token (classic with `repo`, or fine-grained with
+/// "Pull requests: write" and "Contents: write").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConnectGitHubRequest {
+    pub token: String,
+}
+
+/// The connected GitHub account (never the token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GitHubAccount {
+    pub login: String,
+    /// Classic OAuth scopes (`X-OAuth-Scopes`); empty for fine-grained tokens.
+    pub scopes: Vec<String>,
+    pub updated_at: DateTime<Utc>,
+}

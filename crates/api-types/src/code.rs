@@ -93,3 +93,32 @@ pub struct DeleteChatSessionQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_remote_branch: Option<bool>,
 }
+
+/// `POST …/{session_pk}/pull-request`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatePullRequestRequest {
+    /// Defaults to the session's title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Defaults to the session's description and its commit list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Defaults to the project's default branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_branch: Option<String>,
+    /// Use this token instead of the one connected in account settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_token: Option<String>,
+}
+
+/// The pull request opened (201) or already open (200) for the session's branch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatePullRequestResponse {
+    pub pull_request_url: String,
+    pub pull_request_number: i32,
+    pub title: String,
+    pub source_branch: String,
+    pub target_branch: String,
+}

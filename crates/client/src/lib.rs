@@ -144,6 +144,18 @@ impl Client {
         self.delete(&format!("/me/tokens/{id}")).await
     }
 
+    pub async fn github_account(&self) -> Result<GitHubAccount> {
+        self.get("/me/github").await
+    }
+
+    pub async fn connect_github(&self, request: &ConnectGitHubRequest) -> Result<GitHubAccount> {
+        self.with_body(Method::PUT, "/me/github", request).await
+    }
+
+    pub async fn disconnect_github(&self) -> Result<()> {
+        self.delete("/me/github").await
+    }
+
     // --- projects
 
     pub async fn list_projects(&self, page: &PageQuery) -> Result<ProjectList> {
@@ -250,6 +262,29 @@ impl Client {
 
     pub async fn get_branch_status(&self, project: ProjectId, session: ChatSessionPk) -> Result<BranchStatus> {
         self.get(&format!("/projects/{project}/chat-sessions/{session}/branch-status")).await
+    }
+
+    /// Opens (or finds) the session's pull request.
+    pub async fn create_pull_request(
+        &self,
+        project: ProjectId,
+        session: ChatSessionPk,
+        request: &CreatePullRequestRequest,
+    ) -> Result<CreatePullRequestResponse> {
+        Ok(self.create_pull_request_with_status(project, session, request).await?.1)
+    }
+
+    /// Like `create_pull_request`, with the status: 201 opened now, 200 already open.
+    pub async fn create_pull_request_with_status(
+        &self,
+        project: ProjectId,
+        session: ChatSessionPk,
+        request: &CreatePullRequestRequest,
+    ) -> Result<(u16, CreatePullRequestResponse)> {
+        let path = format!("/projects/{project}/chat-sessions/{session}/pull-request");
+        let response = check(self.request(Method::POST, &path).json(request).send().await?).await?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await?))
     }
 
     // --- settings

@@ -7,6 +7,7 @@ pub mod auth_session;
 pub mod chat_message;
 pub mod chat_session;
 pub mod convert;
+pub mod github_credential;
 pub mod project;
 pub mod project_member;
 pub mod user;

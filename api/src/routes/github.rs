@@ -1,0 +1,55 @@
+//! The user's GitHub connection and pull requests from sessions.
+
+use crate::auth::CurrentUser;
+use crate::error::ApiError;
+use crate::extract::{Json, PathId};
+use crate::services::github;
+use crate::state::AppState;
+use actix_web::{HttpResponse, delete, get, post, put, web};
+use api_types::{ConnectGitHubRequest, CreatePullRequestRequest, CreatePullRequestResponse, ErrorBody, GitHubAccount};
+
+/// The connected GitHub account (404 when none).
+#[utoipa::path(tag = "github", responses((status = 200, body = GitHubAccount), (status = 404, body = ErrorBody)))]
+#[get("/api/me/github")]
+pub async fn get_github(state: web::Data<AppState>, user: CurrentUser) -> Result<web::Json<GitHubAccount>, ApiError> {
+    Ok(web::Json(github::connected_account(&state, &user).await?))
+}
+
+/// Connect a GitHub token: checked against `GET /user`, stored sealed, never shown again.
+#[utoipa::path(tag = "github", request_body = ConnectGitHubRequest, responses(
+    (status = 200, body = GitHubAccount), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+#[put("/api/me/github")]
+pub async fn put_github(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: Json<ConnectGitHubRequest>,
+) -> Result<web::Json<GitHubAccount>, ApiError> {
+    Ok(web::Json(github::connect(&state, &user, body.0.token).await?))
+}
+
+/// Forget the GitHub token.
+#[utoipa::path(tag = "github", responses((status = 204)))]
+#[delete("/api/me/github")]
+pub async fn delete_github(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
+    github::disconnect(&state, &user).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Push the session's branch and open a pull request into the default (or given) branch;
+/// 200 with the one already open for the branch.
+#[utoipa::path(tag = "github", params(("id" = i32, Path), ("session_pk" = i32, Path)), request_body = CreatePullRequestRequest,
+    responses(
+        (status = 201, body = CreatePullRequestResponse), (status = 200, body = CreatePullRequestResponse),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 502, body = ErrorBody)))]
+#[post("/api/projects/{id}/chat-sessions/{session_pk}/pull-request")]
+pub async fn create_pull_request(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(PathId, PathId)>,
+    body: Json<CreatePullRequestRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, session_pk) = path.into_inner();
+    let (created, pull_request) = github::open_pull_request(&state, &user, project_id.0, session_pk.0, body.0).await?;
+    Ok(if created { HttpResponse::Created() } else { HttpResponse::Ok() }.json(pull_request))
+}

@@ -1,0 +1,103 @@
+//! Secrets at rest (GitHub tokens, environment variable values) are sealed with AES-256-GCM.
+//! The key comes from `KOSUKE_SECRET_KEY` (base64 of 32 bytes) or, by default, a key file in
+//! the data dir, generated on first start with mode 0600.
+
+use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use rand::Rng;
+use std::path::Path;
+
+const PREFIX: &str = "v1:";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("the secret key must be base64 of exactly 32 bytes")]
+    BadKey,
+    #[error("could not read or write the key file {path}")]
+    KeyFile { path: String, source: std::io::Error },
+    #[error("a sealed secret could not be opened (wrong key, or damaged)")]
+    CannotOpen,
+}
+
+pub struct SecretBox {
+    cipher: Aes256Gcm,
+}
+
+impl SecretBox {
+    pub fn from_key(key: &[u8]) -> Result<Self, SecretError> {
+        if key.len() != 32 {
+            return Err(SecretError::BadKey);
+        }
+        Ok(SecretBox { cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key)) })
+    }
+
+    /// The configured key, or the data dir's key file (created with mode 0600 when missing).
+    pub fn load(configured: Option<&str>, data_dir: &Path) -> Result<Self, SecretError> {
+        if let Some(encoded) = configured {
+            let key = STANDARD.decode(encoded.trim()).map_err(|_| SecretError::BadKey)?;
+            return Self::from_key(&key);
+        }
+        let path = data_dir.join("secret.key");
+        let io = |source| SecretError::KeyFile { path: path.display().to_string(), source };
+        if !path.exists() {
+            let mut key = [0u8; 32];
+            rand::rng().fill(&mut key);
+            write_private(&path, STANDARD.encode(key).as_bytes()).map_err(io)?;
+        }
+        let encoded = std::fs::read_to_string(&path).map_err(io)?;
+        let key = STANDARD.decode(encoded.trim()).map_err(|_| SecretError::BadKey)?;
+        Self::from_key(&key)
+    }
+
+    /// `v1:` + base64(nonce ‖ ciphertext ‖ tag), with a fresh random nonce.
+    pub fn seal(&self, plain: &str) -> String {
+        let mut nonce = [0u8; 12];
+        rand::rng().fill(&mut nonce);
+        let sealed = self.cipher.encrypt(Nonce::from_slice(&nonce), plain.as_bytes()).unwrap_or_default();
+        let mut bytes = nonce.to_vec();
+        bytes.extend(sealed);
+        format!("{PREFIX}{}", STANDARD.encode(bytes))
+    }
+
+    pub fn open(&self, sealed: &str) -> Result<String, SecretError> {
+        let bytes = sealed.strip_prefix(PREFIX).and_then(|b| STANDARD.decode(b).ok()).ok_or(SecretError::CannotOpen)?;
+        if bytes.len() < 12 {
+            return Err(SecretError::CannotOpen);
+        }
+        let (nonce, ciphertext) = bytes.split_at(12);
+        let plain = self.cipher.decrypt(Nonce::from_slice(nonce), ciphertext).map_err(|_| SecretError::CannotOpen)?;
+        String::from_utf8(plain).map_err(|_| SecretError::CannotOpen)
+    }
+}
+
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(contents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn sealed_secrets_open_only_with_their_key() {
+        let dir = tempfile::TempDir::new().unwrap_or_else(|_| unreachable!());
+        let secrets = SecretBox::load(None, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let mode = std::fs::metadata(dir.path().join("secret.key")).map(|m| m.permissions().mode() & 0o777).ok();
+        assert_eq!(mode, Some(0o600));
+        let sealed = secrets.seal("ghp_example");
+        assert!(!sealed.contains("ghp_example"));
+        assert_ne!(sealed, secrets.seal("ghp_example"), "fresh nonce each time");
+        assert_eq!(secrets.open(&sealed).ok().as_deref(), Some("ghp_example"));
+        let again = SecretBox::load(None, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again.open(&sealed).ok().as_deref(), Some("ghp_example"), "the key file is reused");
+        let other = SecretBox::from_key(&[7u8; 32]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(other.open(&sealed).is_err());
+        assert!(matches!(SecretBox::load(Some("c2hvcnQ="), dir.path()), Err(SecretError::BadKey)));
+    }
+}
