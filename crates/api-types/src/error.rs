@@ -72,6 +72,8 @@ pub enum ErrorCode {
     NotConfigured,
     /// 503: no model provider is configured.
     AgentUnavailable,
+    /// 409: no live run to cancel.
+    NoLiveRun,
     /// 500: something broke on the server; the log has the cause.
     Internal,
     /// A code this client version does not know yet.

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod chat;
 pub mod code;
 pub mod error;
 pub mod ids;
@@ -19,6 +20,7 @@ pub mod validate;
 
 pub use audit::*;
 pub use auth::*;
+pub use chat::*;
 pub use code::*;
 pub use error::*;
 pub use ids::*;

@@ -4,6 +4,7 @@
 //! - `test`         every check and test (PostgreSQL too when `TEST_DATABASE_URL` is set)
 //! - `web [--dev]`  build the web bundle into `web/dist`
 //! - `dist`         the release binary and the release web bundle
+//! - `bench`        benchmarks (release build); a table on stdout, JSON in target/bench
 //!
 //! Each installs what it needs (the wasm target, wasm-bindgen-cli, wasm-opt from npm) and
 //! nothing is downloaded from anywhere but the package registries.
@@ -21,8 +22,9 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("web") => web::build(args.iter().any(|a| a == "--dev")).map(|_| ()),
         Some("dist") => dist(),
+        Some("bench") => bench(),
         _ => {
-            eprintln!("usage: cargo xtask <run [ARGS…] | test | web [--dev] | dist>");
+            eprintln!("usage: cargo xtask <run [ARGS…] | test | web [--dev] | dist | bench>");
             return ExitCode::from(2);
         }
     };
@@ -51,6 +53,12 @@ fn dist() -> Result<(), String> {
     run(cargo().args(["build", "--release", "--package", "api", "--bin", "kosuke"]))?;
     println!("built target/release/kosuke and web/dist; run `target/release/kosuke serve` from the repository");
     Ok(())
+}
+
+/// Benchmarks in release mode; prints a table and writes JSON under target/bench.
+fn bench() -> Result<(), String> {
+    tools::ensure_build_packages()?;
+    run(cargo().args(["run", "--release", "--package", "bench"]))
 }
 
 /// Crates the browser bundle must never pull in.

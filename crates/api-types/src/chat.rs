@@ -1,0 +1,144 @@
+//! Agent runs: sending a prompt, the events a run streams, the content blocks an assistant
+//! message is made of, and what the model banner shows.
+
+use crate::ids::{ChatSessionPk, MessageId, ProjectId};
+use crate::message::ChatMessage;
+use serde::{Deserialize, Serialize};
+
+/// `agent_runs.id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(transparent)]
+pub struct RunId(pub i32);
+
+impl std::fmt::Display for RunId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The longest prompt accepted, in characters.
+pub const MAX_PROMPT_CHARS: usize = 100_000;
+
+/// `POST /api/chat`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChatRequest {
+    pub project_id: ProjectId,
+    pub chat_session_id: ChatSessionPk,
+    pub prompt: String,
+    /// Use this GitHub token for the push instead of the connected one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_token: Option<String>,
+}
+
+/// The 202 answer to `POST /api/chat`: the run goes on without the client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChatAccepted {
+    pub run_id: RunId,
+    pub user_message: ChatMessage,
+    pub assistant_message_id: MessageId,
+}
+
+/// Where an agent run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "db", derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum))]
+#[cfg_attr(feature = "db", sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::N(20))"))]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    #[cfg_attr(feature = "db", sea_orm(string_value = "queued"))]
+    Queued,
+    #[cfg_attr(feature = "db", sea_orm(string_value = "running"))]
+    Running,
+    #[cfg_attr(feature = "db", sea_orm(string_value = "succeeded"))]
+    Succeeded,
+    #[cfg_attr(feature = "db", sea_orm(string_value = "failed"))]
+    Failed,
+    #[cfg_attr(feature = "db", sea_orm(string_value = "cancelled"))]
+    Cancelled,
+    /// The server stopped while the run was live.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "interrupted"))]
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn is_live(self) -> bool {
+        matches!(self, RunStatus::Queued | RunStatus::Running)
+    }
+}
+
+/// One piece of an assistant message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContentBlock {
+    Text {
+        text: String,
+    },
+    ToolUse {
+        id: String,
+        name: String,
+        input: serde_json::Value,
+        /// The tool's result, once it finished.
+        output: Option<String>,
+        is_error: bool,
+    },
+    Error {
+        message: String,
+    },
+}
+
+/// What a run streams, in order, each with an id (`GET …/events`, `id:` field).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RunEvent {
+    RunStarted { run_id: RunId, assistant_message_id: MessageId },
+    TextDelta { run_id: RunId, text: String },
+    ToolStarted { run_id: RunId, tool_use_id: String, name: String, input: serde_json::Value },
+    ToolFinished { run_id: RunId, tool_use_id: String, name: String, output: String, is_error: bool },
+    CommitCreated { run_id: RunId, sha: String, branch: String, pushed: bool },
+    RunFinished { run_id: RunId, status: RunStatus },
+    Error { run_id: RunId, message: String },
+}
+
+impl RunEvent {
+    /// The SSE `event:` name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RunEvent::RunStarted { .. } => "run_started",
+            RunEvent::TextDelta { .. } => "text_delta",
+            RunEvent::ToolStarted { .. } => "tool_started",
+            RunEvent::ToolFinished { .. } => "tool_finished",
+            RunEvent::CommitCreated { .. } => "commit_created",
+            RunEvent::RunFinished { .. } => "run_finished",
+            RunEvent::Error { .. } => "error",
+        }
+    }
+}
+
+/// `GET /api/agent`: what the model banner shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AgentInfo {
+    /// `anthropic`, `openai` or `command`; absent when none is configured.
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub display_name: String,
+    pub available: bool,
+    /// Why it is unavailable, naming the settings to set.
+    pub reason: Option<String>,
+}
+
+/// `GET …/{session_pk}/runs/current` and the cancel answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AgentRun {
+    pub id: RunId,
+    pub chat_session_id: ChatSessionPk,
+    pub status: RunStatus,
+    pub assistant_message_id: Option<MessageId>,
+    pub error: Option<String>,
+}
