@@ -1,0 +1,211 @@
+//! kosuke's coding agent. One [`Agent`] runs one turn at a time in a session's checkout:
+//! a model provider (the Anthropic Messages API or any OpenAI-compatible chat completions
+//! endpoint, both streaming, with tool use) driven by the tool loop, or an external command
+//! run in the checkout. Everything it produces goes to an [`EventSink`] as it happens.
+//!
+//! Every path a model touches goes through the [`jail::Jail`]. Iterations, wall time, output
+//! size and silence from the provider are bounded; a turn can be cancelled. This crate knows
+//! nothing of HTTP servers, the database or git: the caller commits what the turn changed.
+
+mod anthropic;
+mod command;
+pub mod jail;
+mod model_loop;
+mod openai;
+mod sse;
+pub mod tools;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+pub use tokio_util::sync::CancellationToken;
+
+/// Which kind of agent runs turns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    Anthropic,
+    OpenAi,
+    Command,
+}
+
+impl ProviderKind {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "anthropic" => Some(ProviderKind::Anthropic),
+            "openai" | "openai-compatible" => Some(ProviderKind::OpenAi),
+            "command" => Some(ProviderKind::Command),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::OpenAi => "openai",
+            ProviderKind::Command => "command",
+        }
+    }
+}
+
+/// Bounds on one turn.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Model calls per turn (each tool round is one).
+    pub max_iterations: usize,
+    /// Wall time of the whole turn.
+    pub max_duration: Duration,
+    /// Characters of text the turn may produce.
+    pub max_output_chars: usize,
+    /// How long the provider may stay silent before the turn fails.
+    pub stall_timeout: Duration,
+    /// `max_tokens` asked of the model per call.
+    pub max_tokens: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_iterations: 30,
+            max_duration: Duration::from_secs(15 * 60),
+            max_output_chars: 400_000,
+            stall_timeout: Duration::from_secs(120),
+            max_tokens: 8192,
+        }
+    }
+}
+
+/// How to reach the provider. `Debug` never shows the API key.
+#[derive(Clone)]
+pub struct AgentConfig {
+    pub kind: ProviderKind,
+    pub model: String,
+    pub base_url: String,
+    pub api_key: Option<String>,
+    /// For `command`: run by `sh -c` in the checkout.
+    pub command: Option<String>,
+    pub limits: Limits,
+}
+
+impl fmt::Debug for AgentConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AgentConfig")
+            .field("kind", &self.kind)
+            .field("model", &self.model)
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("command", &self.command)
+            .finish()
+    }
+}
+
+/// Who said an earlier message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+/// An earlier message of the session, sent as history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryMessage {
+    pub role: Role,
+    pub text: String,
+}
+
+/// One turn: the prompt, the history, where to work.
+#[derive(Debug, Clone)]
+pub struct Turn {
+    pub prompt: String,
+    pub history: Vec<HistoryMessage>,
+    pub workdir: PathBuf,
+    /// The project's environment variables (for the command provider).
+    pub env: Vec<(String, String)>,
+    /// Instructions for the model (the project's branding, conventions…).
+    pub system: String,
+}
+
+/// What a turn produces, as it happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentEvent {
+    Text(String),
+    ToolStarted { id: String, name: String, input: serde_json::Value },
+    ToolFinished { id: String, name: String, output: String, is_error: bool },
+}
+
+pub trait EventSink: Send {
+    fn emit(&mut self, event: AgentEvent);
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("the model provider answered {status}: {message}")]
+    Upstream { status: u16, message: String },
+    #[error("the model provider could not be reached: {0}")]
+    Unreachable(String),
+    #[error("the model provider sent a malformed stream: {0}")]
+    Malformed(String),
+    #[error("the model provider sent nothing for {} seconds", .0.as_secs())]
+    Stalled(Duration),
+    #[error("the turn took longer than {} seconds", .0.as_secs())]
+    TimedOut(Duration),
+    #[error("the turn used its {0} model calls")]
+    TooManyIterations(usize),
+    #[error("the turn produced more than {0} characters of output")]
+    OutputTooLarge(usize),
+    #[error("the turn was cancelled")]
+    Cancelled,
+    #[error("the agent command failed: {0}")]
+    CommandFailed(String),
+    #[error("the agent is not set up: {0}")]
+    Misconfigured(String),
+}
+
+/// Runs turns with one configured provider.
+pub struct Agent {
+    config: AgentConfig,
+    http: reqwest::Client,
+}
+
+impl Agent {
+    pub fn new(config: AgentConfig) -> Result<Self, AgentError> {
+        match config.kind {
+            ProviderKind::Command if config.command.as_deref().is_none_or(|c| c.trim().is_empty()) => {
+                return Err(AgentError::Misconfigured("KOSUKE_AGENT_COMMAND is not set".into()));
+            }
+            ProviderKind::Anthropic | ProviderKind::OpenAi if config.model.trim().is_empty() => {
+                return Err(AgentError::Misconfigured("KOSUKE_AGENT_MODEL is not set".into()));
+            }
+            _ => {}
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            .read_timeout(config.limits.stall_timeout)
+            .build()
+            .map_err(|err| AgentError::Misconfigured(format!("cannot build the HTTP client: {err}")))?;
+        Ok(Agent { config, http })
+    }
+
+    pub fn config(&self) -> &AgentConfig {
+        &self.config
+    }
+
+    /// Runs one turn to its end (or its first failure), bounded in time and cancellable.
+    pub async fn run(&self, turn: Turn, sink: &mut dyn EventSink, cancel: CancellationToken) -> Result<(), AgentError> {
+        let limits = &self.config.limits;
+        let work = async {
+            match self.config.kind {
+                ProviderKind::Command => command::run(&self.config, &turn, sink).await,
+                ProviderKind::Anthropic | ProviderKind::OpenAi => {
+                    model_loop::run(&self.http, &self.config, &turn, sink).await
+                }
+            }
+        };
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => Err(AgentError::Cancelled),
+            outcome = tokio::time::timeout(limits.max_duration, work) => {
+                outcome.unwrap_or(Err(AgentError::TimedOut(limits.max_duration)))
+            }
+        }
+    }
+}
