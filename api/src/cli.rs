@@ -52,6 +52,27 @@ pub struct ServeArgs {
     /// Base64 of a 32-byte key sealing stored secrets (default: `secret.key` in the data dir).
     #[arg(long, env = "KOSUKE_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
+    /// The agent's provider: anthropic, openai (any OpenAI-compatible endpoint) or command.
+    #[arg(long, env = "KOSUKE_AGENT_PROVIDER")]
+    pub agent_provider: Option<String>,
+    /// The model name (anthropic, openai).
+    #[arg(long, env = "KOSUKE_AGENT_MODEL")]
+    pub agent_model: Option<String>,
+    /// The provider's base URL (default https://api.anthropic.com or https://api.openai.com/v1).
+    #[arg(long, env = "KOSUKE_AGENT_BASE_URL")]
+    pub agent_base_url: Option<String>,
+    /// The provider's API key.
+    #[arg(long, env = "KOSUKE_AGENT_API_KEY", hide_env_values = true)]
+    pub agent_api_key: Option<String>,
+    /// For the command provider: run by `sh -c` in the session's checkout, prompt on stdin.
+    #[arg(long, env = "KOSUKE_AGENT_COMMAND")]
+    pub agent_command: Option<String>,
+    /// Seconds the provider may stay silent mid-answer.
+    #[arg(long, env = "KOSUKE_AGENT_STALL_TIMEOUT", default_value_t = 120)]
+    pub agent_stall_timeout_secs: u64,
+    /// Seconds one agent turn may take.
+    #[arg(long, env = "KOSUKE_AGENT_MAX_DURATION", default_value_t = 900)]
+    pub agent_max_duration_secs: u64,
     /// Seconds a fetch before a new session may take.
     #[arg(long, env = "KOSUKE_FETCH_TIMEOUT", default_value_t = 10)]
     pub fetch_timeout_secs: u64,
@@ -70,6 +91,15 @@ impl ServeArgs {
         settings.github_git_url = self.github_git_url;
         settings.fetch_timeout = std::time::Duration::from_secs(self.fetch_timeout_secs);
         settings.secret_key = self.secret_key;
+        settings.agent = crate::settings::AgentSettings {
+            provider: self.agent_provider,
+            model: self.agent_model,
+            base_url: self.agent_base_url,
+            api_key: self.agent_api_key,
+            command: self.agent_command,
+            stall_timeout: Some(std::time::Duration::from_secs(self.agent_stall_timeout_secs)),
+            max_duration: Some(std::time::Duration::from_secs(self.agent_max_duration_secs)),
+        };
         settings
     }
 }

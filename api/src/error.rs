@@ -58,6 +58,9 @@ pub enum ApiError {
     /// 502: GitHub, the git remote or the model provider failed.
     #[error("{0}")]
     Upstream(String),
+    /// 503: something needed is not configured; the sentence names the settings.
+    #[error("{message}")]
+    Unavailable { code: ErrorCode, message: String },
     /// 500: the cause is logged, never sent.
     #[error("Something went wrong on the server; the error has been logged.")]
     Internal(#[source] BoxError),
@@ -104,6 +107,7 @@ impl ApiError {
             ApiError::UpstreamAuth { forbidden: false, .. } => ErrorCode::GithubUnauthorized,
             ApiError::UpstreamAuth { forbidden: true, .. } => ErrorCode::GithubForbidden,
             ApiError::Upstream(_) => ErrorCode::UpstreamError,
+            ApiError::Unavailable { code, .. } => *code,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -135,6 +139,7 @@ impl ResponseError for ApiError {
             ApiError::UpstreamAuth { forbidden: false, .. } => StatusCode::UNAUTHORIZED,
             ApiError::UpstreamAuth { forbidden: true, .. } => StatusCode::FORBIDDEN,
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod cli;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod openapi;
 pub mod pagination;

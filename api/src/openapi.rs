@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the handlers' `#[utoipa::path]` annotations and the
 //! wire types' schemas, served at `/api/openapi.json`.
 
-use crate::routes::{auth, code, github, health, members, projects, sessions, settings};
+use crate::routes::{auth, chat, code, github, health, members, projects, sessions, settings};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -44,6 +44,11 @@ use utoipa::OpenApi;
         github::put_github,
         github::delete_github,
         github::create_pull_request,
+        chat::get_agent,
+        chat::post_chat,
+        chat::get_events,
+        chat::cancel_run,
+        chat::list_runs,
         settings::get_default_branch,
         settings::put_default_branch,
         settings::list_audit,

@@ -31,6 +31,34 @@ pub struct Settings {
     pub fetch_timeout: Duration,
     /// Base64 of the 32-byte key that seals secrets; `None` uses `secret.key` in the data dir.
     pub secret_key: Option<String>,
+    /// The agent: provider (anthropic | openai | command), model, base URL, API key, command.
+    pub agent: AgentSettings,
+}
+
+/// How to reach the agent. `Debug` never shows the API key.
+#[derive(Clone, Default)]
+pub struct AgentSettings {
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub base_url: Option<String>,
+    pub api_key: Option<String>,
+    pub command: Option<String>,
+    /// How long the provider may stay silent mid-answer.
+    pub stall_timeout: Option<Duration>,
+    /// Wall time of one turn.
+    pub max_duration: Option<Duration>,
+}
+
+impl std::fmt::Debug for AgentSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentSettings")
+            .field("provider", &self.provider)
+            .field("model", &self.model)
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("command", &self.command)
+            .finish()
+    }
 }
 
 impl Settings {
@@ -50,6 +78,7 @@ impl Settings {
             github_git_url: "https://github.com".to_owned(),
             fetch_timeout: Duration::from_secs(10),
             secret_key: None,
+            agent: AgentSettings::default(),
         }
     }
 

@@ -5,7 +5,7 @@ use crate::secrets::SecretBox;
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::workspaces::Workspaces;
-use crate::{db, extract, routes, store};
+use crate::{db, extract, routes, services, store};
 use actix_web::dev::Server;
 use actix_web::middleware::{Compress, Logger};
 use actix_web::{App, HttpServer, web};
@@ -27,6 +27,8 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, BoxError> {
         std::fs::create_dir_all(&settings.data_dir)
             .map_err(|err| format!("cannot create the data dir {}: {err}", settings.data_dir.display()))?;
+        // reqwest (the agent's providers) is built without a default TLS provider: ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let db = db::connect(&settings.database_url()).await?;
         checkout::set_network_timeouts(settings.fetch_timeout, settings.fetch_timeout * 6)?;
         Migrator::up(&db, None).await?;
@@ -43,8 +45,19 @@ impl Application {
         ));
         workspaces.sweep().await?;
         let secrets = SecretBox::load(settings.secret_key.as_deref(), &settings.data_dir)?;
+        let interrupted = store::runs::interrupt_live(&db).await?;
+        if interrupted > 0 {
+            tracing::warn!(interrupted, "agent runs that were live when the server stopped are marked interrupted");
+        }
+        let agent = services::chat::build_agent(&settings.agent).map(Arc::new);
+        if let Err(reason) = &agent {
+            tracing::warn!("the agent is unavailable: {reason}");
+        }
         let state = web::Data::new(AppState {
             secrets,
+            agent,
+            events: Default::default(),
+            cancels: Default::default(),
             login_throttle: LoginThrottle::new(settings.login_attempts, settings.login_window),
             settings: Arc::new(settings),
             db,

@@ -2,11 +2,13 @@
 
 use crate::auth::CurrentUser;
 use crate::auth::throttle::LoginThrottle;
+use crate::events::EventHub;
 use crate::secrets::SecretBox;
 use crate::settings::Settings;
 use crate::workspaces::Workspaces;
 use sea_orm::DatabaseConnection;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 pub struct AppState {
     pub db: DatabaseConnection,
@@ -14,6 +16,11 @@ pub struct AppState {
     pub login_throttle: LoginThrottle,
     pub workspaces: Arc<Workspaces>,
     pub secrets: SecretBox,
+    /// The agent, or why there is none (names the settings to set).
+    pub agent: Result<Arc<agent::Agent>, String>,
+    pub events: EventHub,
+    /// Cancel handles of live runs, by run id.
+    pub cancels: Mutex<HashMap<i32, agent::CancellationToken>>,
 }
 
 impl CurrentUser {

@@ -2,6 +2,7 @@
 //! function, and answers; it holds no queries (no `sea_orm` here) and no business rules.
 
 pub mod auth;
+pub mod chat;
 pub mod code;
 pub mod github;
 pub mod health;
@@ -48,6 +49,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(github::put_github)
         .service(github::delete_github)
         .service(github::create_pull_request)
+        .service(chat::get_agent)
+        .service(chat::post_chat)
+        .service(chat::get_events)
+        .service(chat::cancel_run)
+        .service(chat::list_runs)
         .service(settings::get_default_branch)
         .service(settings::put_default_branch)
         .service(settings::list_audit);

@@ -38,7 +38,7 @@ pub async fn load(
 }
 
 /// The project, checked to have its repository ready for sessions.
-fn require_repository(access: &ProjectAccess) -> Result<(), ApiError> {
+pub(crate) fn require_repository(access: &ProjectAccess) -> Result<(), ApiError> {
     match access.project.repository_state {
         RepositoryState::Ready => Ok(()),
         RepositoryState::Cloning => Err(ApiError::conflict(

@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod members;
 pub mod messages;
 pub mod projects;
+pub mod runs;
 pub mod sessions;
 
 use chrono::{DateTime, SubsecRound, Utc};

@@ -69,6 +69,7 @@ db_test!(
             .create_chat_session(project.id, &CreateChatSessionRequest { title: "secret".into(), description: None, base_branch: None })
             .await
             .unwrap();
+        app.ready_session(&owner, &session).await;
         let before = (owner.get_project(project.id).await.unwrap(), owner.get_chat_session(project.id, session.id).await.unwrap());
 
         let stranger = signed_in_http(&app, "eve").await;

@@ -17,6 +17,7 @@ db_test!(
             .create_chat_session(project.id, &CreateChatSessionRequest { title: "keep me".into(), description: None, base_branch: None })
             .await
             .unwrap();
+        let session = app.ready_session(&owner, &session).await;
         let http = app.http();
         http.post(app.url("/api/auth/login"))
             .json(&json!({"email": "ann@example.test", "password": "ann-password"}))

@@ -2,6 +2,11 @@
 //! when the test runs on PostgreSQL), a real server on a random port, typed clients.
 
 use crate::fake_github::FakeGitHub;
+use crate::fake_model::FakeModel;
+use api::settings::AgentSettings;
+
+/// The API key the fake model provider is configured with.
+pub const MODEL_API_KEY: &str = "sk-kosuke-test-key-0123456789";
 use api::settings::Settings;
 use api::startup::Application;
 use api_types::{
@@ -147,6 +152,8 @@ pub struct TestApp {
     pub remotes: TempDir,
     /// The fake GitHub API the server talks to.
     pub github: FakeGitHub,
+    /// The fake model provider (Anthropic by default; see `spawn_app_with`).
+    pub model: FakeModel,
     settings: Settings,
 }
 
@@ -160,13 +167,23 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     let data_dir = TempDir::new().expect("temp dir");
     let remotes = TempDir::new().expect("temp dir");
     let github = FakeGitHub::start().await;
+    let model = FakeModel::start().await;
     let mut settings = Settings::new("127.0.0.1:0", data_dir.path());
+    settings.agent = AgentSettings {
+        provider: Some("anthropic".into()),
+        model: Some("claude-test".into()),
+        base_url: Some(model.url.clone()),
+        api_key: Some(MODEL_API_KEY.into()),
+        command: None,
+        stall_timeout: Some(std::time::Duration::from_secs(2)),
+        max_duration: Some(std::time::Duration::from_secs(30)),
+    };
     settings.database_url = Some(database.url.clone());
     settings.github_api_url = github.url.clone();
     settings.github_git_url = remotes.path().display().to_string();
     configure(&mut settings);
     let address = start(settings.clone()).await;
-    TestApp { address, data_dir, database, remotes, github, settings }
+    TestApp { address, data_dir, database, remotes, github, model, settings }
 }
 
 /// Captures the server's log output (at debug level) from here on; call before `spawn_app`.

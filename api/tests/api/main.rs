@@ -4,11 +4,13 @@
 #![allow(clippy::unwrap_used)]
 
 mod fake_github;
+mod fake_model;
 mod harness;
 
 mod access;
 mod accounts;
 mod bad_input;
+mod chat;
 mod cli;
 mod github;
 mod migration;

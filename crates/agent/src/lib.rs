@@ -179,7 +179,8 @@ impl Agent {
         }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(15))
-            .read_timeout(config.limits.stall_timeout)
+            // A backstop: the stream readers detect silence themselves, with a clearer error.
+            .read_timeout(config.limits.stall_timeout * 2)
             .build()
             .map_err(|err| AgentError::Misconfigured(format!("cannot build the HTTP client: {err}")))?;
         Ok(Agent { config, http })

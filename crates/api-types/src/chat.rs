@@ -105,6 +105,19 @@ pub enum RunEvent {
 }
 
 impl RunEvent {
+    /// The run the event belongs to.
+    pub fn run_id(&self) -> RunId {
+        match self {
+            RunEvent::RunStarted { run_id, .. }
+            | RunEvent::TextDelta { run_id, .. }
+            | RunEvent::ToolStarted { run_id, .. }
+            | RunEvent::ToolFinished { run_id, .. }
+            | RunEvent::CommitCreated { run_id, .. }
+            | RunEvent::RunFinished { run_id, .. }
+            | RunEvent::Error { run_id, .. } => *run_id,
+        }
+    }
+
     /// The SSE `event:` name.
     pub fn name(&self) -> &'static str {
         match self {
@@ -132,7 +145,14 @@ pub struct AgentInfo {
     pub reason: Option<String>,
 }
 
-/// `GET …/{session_pk}/runs/current` and the cancel answer.
+/// `GET …/{session_pk}/runs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AgentRunList {
+    pub runs: Vec<AgentRun>,
+}
+
+/// A run of a session (`GET …/{session_pk}/runs`, the cancel answer).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentRun {

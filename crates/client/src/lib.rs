@@ -53,6 +53,9 @@ impl Client {
     /// `base_url` is the server's origin, e.g. `http://127.0.0.1:8080`; empty means the page's
     /// own origin (in the browser).
     pub fn new(base_url: impl Into<String>) -> Self {
+        // Natively, TLS uses rustls with ring (no other provider is compiled in).
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let builder = reqwest::Client::builder();
         #[cfg(not(target_arch = "wasm32"))]
         let builder = builder.cookie_store(true);
@@ -285,6 +288,25 @@ impl Client {
         let response = check(self.request(Method::POST, &path).json(request).send().await?).await?;
         let status = response.status().as_u16();
         Ok((status, response.json().await?))
+    }
+
+    // --- chat
+
+    pub async fn agent_info(&self) -> Result<AgentInfo> {
+        self.get("/agent").await
+    }
+
+    /// Sends a prompt; the run goes on in the background (see `list_runs` and the events).
+    pub async fn send_chat(&self, request: &ChatRequest) -> Result<ChatAccepted> {
+        self.with_body(Method::POST, "/chat", request).await
+    }
+
+    pub async fn cancel_run(&self, project: ProjectId, session: ChatSessionPk) -> Result<AgentRun> {
+        self.send(self.request(Method::POST, &format!("/projects/{project}/chat-sessions/{session}/cancel"))).await
+    }
+
+    pub async fn list_runs(&self, project: ProjectId, session: ChatSessionPk) -> Result<AgentRunList> {
+        self.get(&format!("/projects/{project}/chat-sessions/{session}/runs")).await
     }
 
     // --- settings

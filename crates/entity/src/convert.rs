@@ -105,3 +105,13 @@ pub fn audit_event(model: super::audit_event::Model) -> AuditEvent {
         created_at: model.created_at,
     }
 }
+
+pub fn agent_run(model: super::agent_run::Model) -> api_types::AgentRun {
+    api_types::AgentRun {
+        id: api_types::RunId(model.id),
+        chat_session_id: ChatSessionPk(model.chat_session_id),
+        status: model.status,
+        assistant_message_id: model.assistant_message_id.map(MessageId),
+        error: model.error,
+    }
+}

@@ -1,6 +1,7 @@
 //! sea-orm entities, one module per table. Only column shapes and relations live here:
 //! queries belong to `api::store`, schema changes to `migration`.
 
+pub mod agent_run;
 pub mod api_token;
 pub mod audit_event;
 pub mod auth_session;

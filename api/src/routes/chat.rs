@@ -1,0 +1,167 @@
+//! Chat turns and their live events (server-sent events).
+
+use crate::auth::CurrentUser;
+use crate::error::ApiError;
+use crate::events::Sequenced;
+use crate::extract::{Json, PathId};
+use crate::services::{chat, sessions};
+use crate::state::AppState;
+use crate::store;
+use actix_web::http::header::{ACCEPT, CACHE_CONTROL, ContentEncoding};
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use api_types::{AgentInfo, AgentRun, AgentRunList, ChatAccepted, ChatRequest, ErrorBody, RunEvent, RunId};
+use futures_util::Stream;
+use std::collections::VecDeque;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// What the model banner shows: the provider and model, or why none is available.
+#[utoipa::path(tag = "chat", responses((status = 200, body = AgentInfo)))]
+#[get("/api/agent")]
+pub async fn get_agent(state: web::Data<AppState>, _user: CurrentUser) -> web::Json<AgentInfo> {
+    web::Json(chat::agent_info(&state))
+}
+
+/// Send a prompt to a session: stores it and starts an agent run (202). With
+/// `Accept: text/event-stream`, streams the run's events instead, until it finishes.
+#[utoipa::path(tag = "chat", request_body = ChatRequest, responses(
+    (status = 202, body = ChatAccepted), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+    (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[post("/api/chat")]
+pub async fn post_chat(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    body: Json<ChatRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let wants_stream = req
+        .headers()
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/event-stream"));
+    let session_pk = body.0.chat_session_id.0;
+    let after = state.events.last(session_pk);
+    let accepted = chat::send(&state, &user, body.0).await?;
+    if wants_stream {
+        return Ok(sse_response(events(state, session_pk, after, Some(accepted.run_id))));
+    }
+    Ok(HttpResponse::Accepted().json(accepted))
+}
+
+/// The session's run events as server-sent events, with ids; send `Last-Event-ID` to resume.
+#[utoipa::path(tag = "chat", params(("id" = i32, Path), ("session_pk" = i32, Path)), responses(
+    (status = 200, description = "text/event-stream of run events", content_type = "text/event-stream", body = RunEvent),
+    (status = 404, body = ErrorBody)))]
+#[get("/api/projects/{id}/chat-sessions/{session_pk}/events")]
+pub async fn get_events(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<(PathId, PathId)>,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, session_pk) = path.into_inner();
+    let session = sessions::load(&state.db, &user, project_id.0, session_pk.0).await?;
+    let last = req.headers().get("last-event-id").and_then(|v| v.to_str().ok());
+    let after = state.events.resume_after(last);
+    Ok(sse_response(events(state, session.id, after, None)))
+}
+
+/// Stop the session's live run (its changes so far are committed).
+#[utoipa::path(tag = "chat", params(("id" = i32, Path), ("session_pk" = i32, Path)), responses(
+    (status = 202, body = AgentRun), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[post("/api/projects/{id}/chat-sessions/{session_pk}/cancel")]
+pub async fn cancel_run(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(PathId, PathId)>,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, session_pk) = path.into_inner();
+    let run = chat::cancel(&state, &user, project_id.0, session_pk.0).await?;
+    Ok(HttpResponse::Accepted().json(run))
+}
+
+/// The session's agent runs, newest first (the last 20).
+#[utoipa::path(tag = "chat", params(("id" = i32, Path), ("session_pk" = i32, Path)), responses(
+    (status = 200, body = AgentRunList), (status = 404, body = ErrorBody)))]
+#[get("/api/projects/{id}/chat-sessions/{session_pk}/runs")]
+pub async fn list_runs(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(PathId, PathId)>,
+) -> Result<web::Json<AgentRunList>, ApiError> {
+    let (project_id, session_pk) = path.into_inner();
+    let session = sessions::load(&state.db, &user, project_id.0, session_pk.0).await?;
+    let runs = store::runs::list(&state.db, session.id, 20).await?;
+    Ok(web::Json(AgentRunList { runs: runs.into_iter().map(entity::convert::agent_run).collect() }))
+}
+
+fn sse_response(stream: impl Stream<Item = Result<Bytes, actix_web::Error>> + 'static) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((CACHE_CONTROL, "no-cache"))
+        // Compression would hold events back in the encoder's buffer.
+        .insert_header(ContentEncoding::Identity)
+        .insert_header(("x-accel-buffering", "no"))
+        .streaming(stream)
+}
+
+struct Watch {
+    state: web::Data<AppState>,
+    session_pk: i32,
+    pending: VecDeque<Sequenced>,
+    receiver: broadcast::Receiver<Sequenced>,
+    last: u64,
+    only_run: Option<RunId>,
+    done: bool,
+}
+
+/// The events after `after`, then live ones; only one run's, ending with it, when `only_run`.
+fn events(
+    state: web::Data<AppState>,
+    session_pk: i32,
+    after: u64,
+    only_run: Option<RunId>,
+) -> impl Stream<Item = Result<Bytes, actix_web::Error>> {
+    let (backlog, receiver) = state.events.subscribe(session_pk, after);
+    let watch = Watch { state, session_pk, pending: backlog.into(), receiver, last: after, only_run, done: false };
+    futures_util::stream::unfold(watch, |mut watch| async move {
+        if watch.done {
+            return None;
+        }
+        loop {
+            if let Some((sequence, event)) = watch.pending.pop_front() {
+                if sequence <= watch.last {
+                    continue;
+                }
+                watch.last = sequence;
+                if let Some(run) = watch.only_run {
+                    if event.run_id() != run {
+                        continue;
+                    }
+                    watch.done = matches!(event, RunEvent::RunFinished { .. });
+                }
+                let frame = format!(
+                    "id: {}\nevent: {}\ndata: {}\n\n",
+                    watch.state.events.id(sequence),
+                    event.name(),
+                    serde_json::to_string(&event).unwrap_or_default()
+                );
+                return Some((Ok(Bytes::from(frame)), watch));
+            }
+            tokio::select! {
+                received = watch.receiver.recv() => match received {
+                    Ok(item) => watch.pending.push_back(item),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let missed = watch.state.events.since(watch.session_pk, watch.last);
+                        watch.pending.extend(missed);
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                () = tokio::time::sleep(Duration::from_secs(15)) => {
+                    return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), watch));
+                }
+            }
+        }
+    })
+}

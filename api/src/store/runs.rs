@@ -1,0 +1,156 @@
+//! Agent runs and the messages they write. Each message insert changes the session's
+//! `message_count` and `last_activity_at` in the same transaction.
+
+use super::{StoreError, now};
+use api_types::{MessageRole, RunStatus};
+use entity::{agent_run, chat_message, chat_session};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionSession, TransactionTrait,
+};
+
+/// The messages and run a new turn starts with.
+pub struct StartedRun {
+    pub run: agent_run::Model,
+    pub user_message: chat_message::Model,
+    pub assistant_message: chat_message::Model,
+}
+
+/// Starts a run: the run row first (the live-run index refuses a second one: `Conflict`), then
+/// the user's message and an empty assistant message, each counted on the session.
+pub async fn start<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    session: &chat_session::Model,
+    user_id: &str,
+    prompt: String,
+) -> Result<StartedRun, StoreError> {
+    let txn = db.begin().await?;
+    let at = now();
+    let run = agent_run::ActiveModel {
+        chat_session_id: Set(session.id),
+        status: Set(RunStatus::Running),
+        created_at: Set(at),
+        started_at: Set(Some(at)),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let user_message = insert_message(&txn, session, Some(user_id), MessageRole::User, prompt).await?;
+    let assistant_message = insert_message(&txn, session, None, MessageRole::Assistant, String::new()).await?;
+    let mut active: agent_run::ActiveModel = run.into();
+    active.user_message_id = Set(Some(user_message.id));
+    active.assistant_message_id = Set(Some(assistant_message.id));
+    let run = active.update(&txn).await?;
+    txn.commit().await?;
+    Ok(StartedRun { run, user_message, assistant_message })
+}
+
+async fn insert_message(
+    db: &impl ConnectionTrait,
+    session: &chat_session::Model,
+    user_id: Option<&str>,
+    role: MessageRole,
+    content: String,
+) -> Result<chat_message::Model, StoreError> {
+    let at = now();
+    chat_session::Entity::update_many()
+        .col_expr(chat_session::Column::MessageCount, Expr::col(chat_session::Column::MessageCount).add(1))
+        .col_expr(chat_session::Column::LastActivityAt, Expr::value(at))
+        .filter(chat_session::Column::Id.eq(session.id))
+        .exec(db)
+        .await?;
+    Ok(chat_message::ActiveModel {
+        project_id: Set(session.project_id),
+        chat_session_id: Set(session.id),
+        user_id: Set(user_id.map(str::to_owned)),
+        role: Set(role),
+        content: Set(content),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}
+
+/// Saves what the assistant has said so far. NUL characters (which a model may well send,
+/// and PostgreSQL cannot store in text or JSON) become U+FFFD.
+pub async fn save_assistant(
+    db: &impl ConnectionTrait,
+    message_id: i64,
+    content: String,
+    blocks: serde_json::Value,
+    commit_sha: Option<String>,
+) -> Result<(), StoreError> {
+    let blocks = serde_json::to_string(&blocks).unwrap_or_default().replace("\\u0000", "\\ufffd");
+    let blocks = serde_json::from_str(&blocks).unwrap_or_default();
+    let mut active = chat_message::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(message_id),
+        content: Set(content.replace('\0', "\u{FFFD}")),
+        blocks: Set(Some(blocks)),
+        updated_at: Set(now()),
+        ..Default::default()
+    };
+    if commit_sha.is_some() {
+        active.commit_sha = Set(commit_sha);
+    }
+    active.update(db).await?;
+    Ok(())
+}
+
+pub async fn finish(
+    db: &impl ConnectionTrait,
+    run_id: i32,
+    status: RunStatus,
+    error: Option<String>,
+) -> Result<(), StoreError> {
+    agent_run::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(run_id),
+        status: Set(status),
+        error: Set(error),
+        finished_at: Set(Some(now())),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
+/// Start-up: runs that were live when the server stopped become `interrupted`.
+pub async fn interrupt_live(db: &impl ConnectionTrait) -> Result<u64, StoreError> {
+    let result = agent_run::Entity::update_many()
+        .col_expr(agent_run::Column::Status, Expr::value(RunStatus::Interrupted))
+        .col_expr(agent_run::Column::Error, Expr::value("The server stopped while the run was live."))
+        .col_expr(agent_run::Column::FinishedAt, Expr::value(now()))
+        .filter(agent_run::Column::Status.is_in([RunStatus::Queued, RunStatus::Running]))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// The session's runs, newest first.
+pub async fn list(db: &impl ConnectionTrait, session_pk: i32, limit: u64) -> Result<Vec<agent_run::Model>, StoreError> {
+    Ok(agent_run::Entity::find()
+        .filter(agent_run::Column::ChatSessionId.eq(session_pk))
+        .order_by_desc(agent_run::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// The session's messages before `before_id`, newest first, up to `limit` (history for a turn).
+pub async fn history(
+    db: &impl ConnectionTrait,
+    session_pk: i32,
+    before_id: i64,
+    limit: u64,
+) -> Result<Vec<chat_message::Model>, StoreError> {
+    Ok(chat_message::Entity::find()
+        .filter(chat_message::Column::ChatSessionId.eq(session_pk))
+        .filter(chat_message::Column::Id.lt(before_id))
+        .order_by_desc(chat_message::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}

@@ -1,0 +1,421 @@
+//! Agent runs through the API against fake providers speaking the real wire formats: edits
+//! land as one commit on the session's branch, events stream live and resume, history is sent,
+//! the path jail holds, sessions run at once, failures end runs cleanly.
+
+use crate::db_test;
+use crate::fake_model::{Reply, text, tool};
+use crate::harness::{MODEL_API_KEY, TestApp, spawn_app, spawn_app_with};
+use api_types::*;
+use client::Client;
+use futures_util::StreamExt;
+use serde_json::json;
+use std::time::Duration;
+
+async fn ready_session(app: &TestApp, client: &Client, project: ProjectId, title: &str) -> ChatSession {
+    let session = client
+        .create_chat_session(
+            project,
+            &CreateChatSessionRequest { title: title.into(), description: None, base_branch: None },
+        )
+        .await
+        .unwrap();
+    app.ready_session(client, &session).await
+}
+
+async fn setup(app: &TestApp) -> (Client, Project, ChatSession) {
+    let (owner, _) = app.user("ann").await;
+    let origin = app.origin("shop", &[("README.md", "# Shop\nHello\n")], &[]);
+    let project = app.project_from(&owner, "shop", &origin).await;
+    let session = ready_session(app, &owner, project.id, "agent").await;
+    (owner, project, session)
+}
+
+fn chat(project: &Project, session: &ChatSession, prompt: &str) -> ChatRequest {
+    ChatRequest { project_id: project.id, chat_session_id: session.id, prompt: prompt.into(), github_token: None }
+}
+
+/// Waits for the session's newest run to end and returns it.
+async fn finished(client: &Client, project: ProjectId, session: ChatSessionPk) -> AgentRun {
+    for _ in 0..400 {
+        let runs = client.list_runs(project, session).await.unwrap().runs;
+        if let Some(run) = runs.first().filter(|r| !r.status.is_live()) {
+            return run.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the run did not finish in time");
+}
+
+async fn assistant(client: &Client, project: ProjectId, session: ChatSessionPk) -> ChatMessage {
+    let messages = client.list_messages(project, session, &MessageQuery::default()).await.unwrap();
+    messages.messages.into_iter().rev().find(|m| m.role == MessageRole::Assistant).expect("an assistant message")
+}
+
+/// (summary, changed paths) of the branch's newest commit against its parent.
+fn head_commit(app: &TestApp, project: &Project, branch: &str) -> (String, Vec<String>) {
+    let mirror =
+        git2::Repository::open_bare(app.data_dir.path().join(format!("projects/{}/mirror.git", project.id))).unwrap();
+    let commit = mirror.find_commit(mirror.refname_to_id(&format!("refs/heads/{branch}")).unwrap()).unwrap();
+    let parent = commit.parent(0).unwrap();
+    let diff = mirror.diff_tree_to_tree(Some(&parent.tree().unwrap()), Some(&commit.tree().unwrap()), None).unwrap();
+    let paths = diff.deltas().map(|d| d.new_file().path().unwrap().display().to_string()).collect();
+    (commit.summary().unwrap().unwrap().to_owned(), paths)
+}
+
+fn editing_script() -> Vec<Reply> {
+    vec![
+        Reply::Parts(vec![text("Let me look."), tool("list_files", json!({}))]),
+        Reply::Parts(vec![tool("read_file", json!({"path": "README.md"}))]),
+        Reply::Parts(vec![tool(
+            "edit_file",
+            json!({"path": "README.md", "old_text": "Hello", "new_text": "Hello, world"}),
+        )]),
+        Reply::Parts(vec![tool("write_file", json!({"path": "src/app.js", "content": "console.log('hi');\n"}))]),
+        Reply::Parts(vec![text("Done: README greets the world and src/app.js exists.")]),
+    ]
+}
+
+async fn check_editing_run(
+    app: &TestApp,
+    owner: &Client,
+    project: &Project,
+    session: &ChatSession,
+    other: &ChatSession,
+) {
+    let accepted = owner.send_chat(&chat(project, session, "Greet the world\nand add an app")).await.unwrap();
+    assert_eq!(accepted.user_message.content, "Greet the world\nand add an app");
+    let run = finished(owner, project.id, session.id).await;
+    assert_eq!((run.id, run.status, run.error.clone()), (accepted.run_id, RunStatus::Succeeded, None));
+    let (summary, mut paths) = head_commit(app, project, &session.github_branch_name);
+    paths.sort();
+    assert_eq!(summary, "Greet the world");
+    assert_eq!(paths, ["README.md", "src/app.js"], "exactly the agent's changes");
+    let readme = owner.get_file(project.id, session.id, "README.md").await.unwrap();
+    assert_eq!(readme.content.as_deref(), Some("# Shop\nHello, world\n"));
+    assert!(!app.checkout_dir(other).join("src/app.js").exists(), "the other session is untouched");
+    assert_eq!(
+        owner.get_file(project.id, other.id, "README.md").await.unwrap().content.as_deref(),
+        Some("# Shop\nHello\n")
+    );
+    let message = assistant(owner, project.id, session.id).await;
+    assert_eq!(message.id, accepted.assistant_message_id);
+    assert!(message.content.starts_with("Let me look.") && message.content.contains("Done:"), "{}", message.content);
+    let status = owner.get_branch_status(project.id, session.id).await.unwrap();
+    assert_eq!(message.commit_sha.as_deref(), Some(status.head_sha.as_str()));
+    assert!(status.pushed, "the commit was pushed to the remote");
+    let blocks: Vec<ContentBlock> = serde_json::from_value(message.blocks.unwrap()).unwrap();
+    let tools: Vec<(&str, bool)> = blocks
+        .iter()
+        .filter_map(|b| match b {
+            ContentBlock::ToolUse { name, output, is_error, .. } => {
+                Some((name.as_str(), output.is_some() && !is_error))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tools, [("list_files", true), ("read_file", true), ("edit_file", true), ("write_file", true)]);
+    let session_now = owner.get_chat_session(project.id, session.id).await.unwrap();
+    assert_eq!(session_now.message_count, 2);
+}
+
+db_test!(
+    async fn an_anthropic_run_edits_files_and_commits_exactly_that_on_its_branch(backend) {
+        let app = spawn_app(backend).await;
+        let (owner, project, session) = setup(&app).await;
+        let other = ready_session(&app, &owner, project.id, "other").await;
+        app.model.script(editing_script());
+        check_editing_run(&app, &owner, &project, &session, &other).await;
+        let requests = app.model.requests();
+        assert_eq!(requests.len(), 5);
+        assert_eq!(requests[0]["model"], "claude-test");
+        assert_eq!(requests[0]["stream"], true);
+        let names: Vec<&str> = requests[0]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["list_files", "read_file", "write_file", "edit_file", "delete_file", "search"]);
+        let second = requests[1]["messages"].as_array().unwrap();
+        let result = &second.last().unwrap()["content"][0];
+        assert_eq!(result["type"], "tool_result");
+        assert!(result["content"].as_str().unwrap().contains("README.md"), "the listing went back to the model");
+        let origin = git2::Repository::open_bare(app.remotes.path().join("shop.git")).unwrap();
+        let main = origin.find_commit(origin.refname_to_id("refs/heads/main").unwrap()).unwrap();
+        assert_eq!(main.summary().unwrap(), Some("first"), "the mirror's source is unchanged");
+    }
+);
+
+db_test!(
+    async fn an_openai_compatible_run_does_the_same(backend) {
+        let app = spawn_app_with(backend, |s| {
+            s.agent.provider = Some("openai".into());
+            s.agent.model = Some("gpt-test".into());
+        })
+        .await;
+        app.model.script([]);
+        let (owner, project, session) = setup(&app).await;
+        let other = ready_session(&app, &owner, project.id, "other").await;
+        // The fake serves both formats from the same URL: point the base at it.
+        app.model.script(editing_script());
+        check_editing_run(&app, &owner, &project, &session, &other).await;
+        let requests = app.model.requests();
+        assert_eq!(requests[0]["model"], "gpt-test");
+        assert_eq!(requests[0]["messages"][0]["role"], "system");
+        let last = requests[1]["messages"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!((last["role"].as_str(), last["tool_call_id"].as_str()), (Some("tool"), Some("call_0")));
+    }
+);
+
+db_test!(
+    async fn the_command_provider_runs_in_the_checkout_and_its_changes_are_committed(backend) {
+        let app = spawn_app_with(backend, |s| {
+            s.agent.provider = Some("command".into());
+            s.agent.command = Some("printf 'made by a command\\n' > cmd.txt; cat > stdin.txt; echo \"prompt: $KOSUKE_PROMPT\"; echo oops >&2".into());
+        })
+        .await;
+        let (owner, project, session) = setup(&app).await;
+        owner.send_chat(&chat(&project, &session, "Run the tool")).await.unwrap();
+        let run = finished(&owner, project.id, session.id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+        let (summary, mut paths) = head_commit(&app, &project, &session.github_branch_name);
+        paths.sort();
+        assert_eq!((summary.as_str(), paths), ("Run the tool", vec!["cmd.txt".to_owned(), "stdin.txt".into()]));
+        assert_eq!(owner.get_file(project.id, session.id, "stdin.txt").await.unwrap().content.as_deref(), Some("Run the tool"));
+        let message = assistant(&owner, project.id, session.id).await;
+        assert!(message.content.contains("prompt: Run the tool") && message.content.contains("oops"), "{}", message.content);
+        let info = owner.agent_info().await.unwrap();
+        assert_eq!((info.provider.as_deref(), info.available), (Some("command"), true));
+    }
+);
+
+db_test!(
+    async fn a_failing_command_fails_the_run_and_keeps_its_changes(backend) {
+        let app = spawn_app_with(backend, |s| {
+            s.agent.provider = Some("command".into());
+            s.agent.command = Some("echo partial > half.txt; exit 3".into());
+        })
+        .await;
+        let (owner, project, session) = setup(&app).await;
+        owner.send_chat(&chat(&project, &session, "Try")).await.unwrap();
+        let run = finished(&owner, project.id, session.id).await;
+        assert_eq!(run.status, RunStatus::Failed);
+        assert!(run.error.as_deref().unwrap().contains("status 3"), "{:?}", run.error);
+        let (_, paths) = head_commit(&app, &project, &session.github_branch_name);
+        assert_eq!(paths, ["half.txt"], "what the turn changed is committed, not lost");
+    }
+);
+
+/// Reads server-sent events: (id, event) pairs, `count` of them at most.
+async fn read_events(response: reqwest::Response, count: usize) -> Vec<(String, RunEvent)> {
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    let mut events = Vec::new();
+    while events.len() < count {
+        let Ok(Some(chunk)) = tokio::time::timeout(Duration::from_secs(10), stream.next()).await else { break };
+        buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let id = block.lines().find_map(|l| l.strip_prefix("id: ")).map(str::to_owned);
+            let data = block.lines().find_map(|l| l.strip_prefix("data: "));
+            if let (Some(id), Some(data)) = (id, data) {
+                events.push((id, serde_json::from_str(data).unwrap()));
+            }
+        }
+    }
+    events
+}
+
+db_test!(
+    async fn events_stream_in_order_resume_without_loss_and_reach_every_watcher(backend) {
+        let app = spawn_app(backend).await;
+        let (owner, project, session) = setup(&app).await;
+        let token = owner.create_api_token(&CreateApiTokenRequest { name: "sse".into() }).await.unwrap().token;
+        let url = app.url(&format!("/api/projects/{}/chat-sessions/{}/events", project.id, session.id));
+        let http = reqwest::Client::new();
+        let watch = || http.get(&url).bearer_auth(&token).send();
+        let (first, second) = (watch().await.unwrap(), watch().await.unwrap());
+        assert_eq!(first.headers()["content-type"], "text/event-stream");
+        app.model.script([Reply::Slow { chunks: 6, every: Duration::from_millis(60) }]);
+        let accepted = owner.send_chat(&chat(&project, &session, "Talk slowly")).await.unwrap();
+
+        // The first watcher leaves after three events and comes back with Last-Event-ID.
+        let early = read_events(first, 3).await;
+        let last_id = early.last().unwrap().0.clone();
+        let resumed = http.get(&url).bearer_auth(&token).header("last-event-id", &last_id).send().await.unwrap();
+        let rest = read_events(resumed, 6).await;
+        let all_second = read_events(second, 9).await;
+
+        let first_watcher: Vec<(String, RunEvent)> = early.into_iter().chain(rest).collect();
+        assert_eq!(first_watcher, all_second, "both watchers saw the same events, none lost or repeated");
+        let kinds: Vec<&str> = all_second.iter().map(|(_, e)| e.name()).collect();
+        assert_eq!(kinds, ["run_started", "text_delta", "text_delta", "text_delta", "text_delta", "text_delta", "text_delta", "run_finished"][..kinds.len().min(8)].to_vec().as_slice()[..kinds.len()]);
+        assert_eq!(all_second[0].1, RunEvent::RunStarted { run_id: accepted.run_id, assistant_message_id: accepted.assistant_message_id });
+        let sequences: Vec<u64> = all_second.iter().map(|(id, _)| id.rsplit('-').next().unwrap().parse().unwrap()).collect();
+        assert!(sequences.windows(2).all(|w| w[1] == w[0] + 1), "ids increase by one: {sequences:?}");
+        assert!(matches!(all_second.last().unwrap().1, RunEvent::RunFinished { status: RunStatus::Succeeded, .. }), "{:?}", all_second.last());
+        let text: String = all_second.iter().filter_map(|(_, e)| match e { RunEvent::TextDelta { text, .. } => Some(text.as_str()), _ => None }).collect();
+        assert_eq!(text, "chunk 0. chunk 1. chunk 2. chunk 3. chunk 4. chunk 5. ");
+    }
+);
+
+db_test!(
+    async fn posting_with_accept_event_stream_streams_that_run(backend) {
+        let app = spawn_app(backend).await;
+        let (owner, project, session) = setup(&app).await;
+        let token = owner.create_api_token(&CreateApiTokenRequest { name: "sse".into() }).await.unwrap().token;
+        app.model.script([Reply::Parts(vec![text("Hi there.")])]);
+        let response = reqwest::Client::new()
+            .post(app.url("/api/chat"))
+            .bearer_auth(&token)
+            .header("accept", "text/event-stream")
+            .json(&chat(&project, &session, "Hello"))
+            .send()
+            .await
+            .unwrap();
+        let events = read_events(response, 100).await;
+        let kinds: Vec<&str> = events.iter().map(|(_, e)| e.name()).collect();
+        assert_eq!(kinds, ["run_started", "text_delta", "run_finished"], "the stream ends with the run");
+    }
+);
+
+db_test!(
+    async fn earlier_turns_are_sent_as_history(backend) {
+        let app = spawn_app(backend).await;
+        let (owner, project, session) = setup(&app).await;
+        app.model.script([Reply::Parts(vec![text("The capital is Paris.")]), Reply::Parts(vec![text("Lyon is second.")])]);
+        owner.send_chat(&chat(&project, &session, "What is the capital of France?")).await.unwrap();
+        finished(&owner, project.id, session.id).await;
+        owner.send_chat(&chat(&project, &session, "And the second city?")).await.unwrap();
+        finished(&owner, project.id, session.id).await;
+        let second = &app.model.requests()[1]["messages"];
+        assert_eq!(
+            second,
+            &json!([
+                {"role": "user", "content": "What is the capital of France?"},
+                {"role": "assistant", "content": [{"type": "text", "text": "The capital is Paris."}]},
+                {"role": "user", "content": "And the second city?"},
+            ])
+        );
+        assert_eq!(owner.get_chat_session(project.id, session.id).await.unwrap().message_count, 4);
+    }
+);
+
+db_test!(
+    async fn tools_cannot_reach_outside_the_checkout(backend) {
+        let app = spawn_app(backend).await;
+        let (owner, project, session) = setup(&app).await;
+        let dir = app.checkout_dir(&session);
+        std::os::unix::fs::symlink(app.data_dir.path(), dir.join("data-link")).unwrap();
+        let escapes = [
+            json!({"path": "../escape.txt", "content": "x"}),
+            json!({"path": "/tmp/kosuke-escape.txt", "content": "x"}),
+            json!({"path": ".git/config", "content": "x"}),
+            json!({"path": "data-link/escape.txt", "content": "x"}),
+            json!({"path": "a\u{0}b", "content": "x"}),
+            json!({"path": "d/".repeat(600), "content": "x"}),
+        ];
+        let mut script: Vec<Reply> = escapes.iter().map(|input| Reply::Parts(vec![tool("write_file", input.clone())])).collect();
+        script.push(Reply::Parts(vec![tool("read_file", json!({"path": "../../../../etc/hostname"}))]));
+        script.push(Reply::Parts(vec![text("I could not.")]));
+        app.model.script(script);
+        let before_config = std::fs::read_to_string(app.data_dir.path().join(format!("projects/{}/mirror.git/config", project.id))).unwrap();
+        owner.send_chat(&chat(&project, &session, "Escape")).await.unwrap();
+        let run = finished(&owner, project.id, session.id).await;
+        assert_eq!(run.status, RunStatus::Succeeded);
+        let message = assistant(&owner, project.id, session.id).await;
+        let blocks: Vec<ContentBlock> = serde_json::from_value(message.blocks.unwrap()).unwrap();
+        let refused = blocks.iter().filter(|b| matches!(b, ContentBlock::ToolUse { is_error: true, .. })).count();
+        assert_eq!(refused, 7, "every escape is a tool error the model sees");
+        assert!(!dir.parent().unwrap().join("escape.txt").exists());
+        assert!(!std::path::Path::new("/tmp/kosuke-escape.txt").exists());
+        assert!(!app.data_dir.path().join("escape.txt").exists());
+        let after_config = std::fs::read_to_string(app.data_dir.path().join(format!("projects/{}/mirror.git/config", project.id))).unwrap();
+        assert_eq!(before_config, after_config);
+        let (_, paths) = head_commit(&app, &project, &session.github_branch_name);
+        assert_eq!(paths, ["data-link"], "only the test's own symlink was committed; the agent changed nothing");
+    }
+);
+
+db_test!(
+    async fn ten_sessions_run_at_once_each_committing_its_own_work(backend) {
+        let app = spawn_app(backend).await;
+        let (owner, project, _) = setup(&app).await;
+        let mut sessions = Vec::new();
+        for n in 0..10 {
+            sessions.push(ready_session(&app, &owner, project.id, &format!("s{n}")).await);
+        }
+        for (n, session) in sessions.iter().enumerate() {
+            owner.send_chat(&chat(&project, session, &format!("write note{n}"))).await.unwrap();
+        }
+        for (n, session) in sessions.iter().enumerate() {
+            let run = finished(&owner, project.id, session.id).await;
+            assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+            let (summary, paths) = head_commit(&app, &project, &session.github_branch_name);
+            assert_eq!((summary, paths), (format!("write note{n}"), vec![format!("note{n}.txt")]));
+        }
+    }
+);
+
+db_test!(
+    async fn one_live_run_per_session_and_stopping_it(backend) {
+        let app = spawn_app_with(backend, |s| s.agent.stall_timeout = Some(Duration::from_secs(30))).await;
+        let (owner, project, session) = setup(&app).await;
+        let other = ready_session(&app, &owner, project.id, "other").await;
+        app.model.script([Reply::Stall]);
+        owner.send_chat(&chat(&project, &session, "Think forever")).await.unwrap();
+        let busy = owner.send_chat(&chat(&project, &session, "Again")).await.unwrap_err();
+        assert_eq!((busy.status(), busy.code()), (Some(409), Some(ErrorCode::SessionBusy)));
+        app.model.script([Reply::Parts(vec![text("Elsewhere is fine.")])]);
+        owner.send_chat(&chat(&project, &other, "Meanwhile")).await.unwrap();
+        assert_eq!(finished(&owner, project.id, other.id).await.status, RunStatus::Succeeded, "another session runs meanwhile");
+        owner.cancel_run(project.id, session.id).await.unwrap();
+        let run = finished(&owner, project.id, session.id).await;
+        assert_eq!(run.status, RunStatus::Cancelled);
+        assert!(assistant(&owner, project.id, session.id).await.content.contains("partial answer"), "the partial answer is kept");
+        let none = owner.cancel_run(project.id, session.id).await.unwrap_err();
+        assert_eq!(none.code(), Some(ErrorCode::NoLiveRun));
+        app.model.script([Reply::Parts(vec![text("Back.")])]);
+        owner.send_chat(&chat(&project, &session, "Again")).await.unwrap();
+        assert_eq!(finished(&owner, project.id, session.id).await.status, RunStatus::Succeeded);
+    }
+);
+
+db_test!(
+    async fn upstream_failures_end_the_run_with_an_error_and_keep_the_partial_output(backend) {
+        let app = spawn_app(backend).await;
+        let (owner, project, session) = setup(&app).await;
+        let cases = [
+            (Reply::Status(401), "401", false),
+            (Reply::Status(429), "429", false),
+            (Reply::Status(503), "503", false),
+            (Reply::Malformed, "malformed", true),
+            (Reply::Drop, "ended before", true),
+            (Reply::Stall, "sent nothing for 2 seconds", true),
+            (Reply::NeverAnswer, "sent nothing for 2 seconds", false),
+        ];
+        for (reply, expected, has_partial) in cases {
+            app.model.script([reply]);
+            let started = std::time::Instant::now();
+            owner.send_chat(&chat(&project, &session, "Go")).await.unwrap();
+            let run = finished(&owner, project.id, session.id).await;
+            assert!(started.elapsed() < Duration::from_secs(8), "{expected}: ended within its bound");
+            assert_eq!(run.status, RunStatus::Failed, "{expected}");
+            let error = run.error.clone().unwrap();
+            assert!(error.contains(expected), "{expected}: {error}");
+            assert!(!error.contains(MODEL_API_KEY));
+            let message = assistant(&owner, project.id, session.id).await;
+            assert_eq!(message.content.contains("partial answer"), has_partial, "{expected}: {}", message.content);
+            let blocks: Vec<ContentBlock> = serde_json::from_value(message.blocks.unwrap()).unwrap();
+            assert!(matches!(blocks.last(), Some(ContentBlock::Error { .. })), "{expected}: the error is in the message");
+        }
+    }
+);
+
+db_test!(
+    async fn without_a_provider_sending_answers_503_naming_the_settings(backend) {
+        let app = spawn_app_with(backend, |s| s.agent.provider = None).await;
+        let (owner, project, session) = setup(&app).await;
+        let err = owner.send_chat(&chat(&project, &session, "Hello")).await.unwrap_err();
+        assert_eq!((err.status(), err.code()), (Some(503), Some(ErrorCode::AgentUnavailable)));
+        assert!(err.to_string().contains("KOSUKE_AGENT_PROVIDER"), "{err}");
+        let info = owner.agent_info().await.unwrap();
+        assert!(!info.available && info.reason.unwrap().contains("KOSUKE_AGENT_PROVIDER"));
+        assert_eq!(owner.get_chat_session(project.id, session.id).await.unwrap().message_count, 0, "nothing stored");
+    }
+);
