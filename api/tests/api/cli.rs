@@ -68,3 +68,110 @@ fn migrate_reports_and_rolls_back_migrations() {
     assert_eq!(status.lines().filter(|l| l.starts_with("pending")).count(), 2, "{status}");
     assert!(status.contains("m20251101_000002_chat_sessions"));
 }
+
+/// Signs up (or in) `ann` on a server and returns a client for her.
+async fn ann(address: &str, first_time: bool) -> client::Client {
+    let client = client::Client::new(address);
+    for _ in 0..100 {
+        if client.health().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if first_time {
+        let signup = api_types::SignupRequest {
+            email: "ann@example.test".into(),
+            password: "ann-password".into(),
+            display_name: "Ann".into(),
+        };
+        client.signup(&signup).await.unwrap();
+    } else {
+        let login = api_types::LoginRequest { email: "ann@example.test".into(), password: "ann-password".into() };
+        client.login(&login).await.unwrap();
+    }
+    client
+}
+
+fn serve(data: &std::path::Path, model_url: &str) -> (Running, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = kosuke(data)
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data.join("data"))
+        .env("KOSUKE_AGENT_PROVIDER", "anthropic")
+        .env("KOSUKE_AGENT_MODEL", "claude-test")
+        .env("KOSUKE_AGENT_BASE_URL", model_url)
+        .env("KOSUKE_AGENT_API_KEY", "sk-test")
+        .env("KOSUKE_AGENT_STALL_TIMEOUT", "120")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (Running(child), format!("http://127.0.0.1:{port}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_run_restarts_with_the_run_interrupted_and_its_output_kept() {
+    use crate::fake_model::{FakeModel, Reply, text};
+    use api_types::*;
+    let model = FakeModel::start().await;
+    model.script([Reply::Stall]);
+    let dir = tempfile::TempDir::new().unwrap();
+    let (server, address) = serve(dir.path(), &model.url);
+    let client = ann(&address, true).await;
+    let project = client
+        .create_project(&CreateProjectRequest {
+            name: "p".into(),
+            description: None,
+            repository: RepositorySource::Empty,
+            default_branch: None,
+        })
+        .await
+        .unwrap();
+    while client.get_project(project.id).await.unwrap().repository_state == RepositoryState::Cloning {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let session = client
+        .create_chat_session(
+            project.id,
+            &CreateChatSessionRequest { title: "s".into(), description: None, base_branch: None },
+        )
+        .await
+        .unwrap();
+    let chat =
+        ChatRequest { project_id: project.id, chat_session_id: session.id, prompt: "Start".into(), github_token: None };
+    let accepted = client.send_chat(&chat).await.unwrap();
+    let saved = |client: client::Client| async move {
+        let messages = client.list_messages(project.id, session.id, &MessageQuery::default()).await.unwrap();
+        messages
+            .messages
+            .into_iter()
+            .find(|m| m.id == accepted.assistant_message_id)
+            .map(|m| m.content)
+            .unwrap_or_default()
+    };
+    for _ in 0..200 {
+        if saved(client.clone()).await.contains("partial answer") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(client.list_runs(project.id, session.id).await.unwrap().runs[0].status, RunStatus::Running);
+    drop(server); // SIGKILL, mid-run
+
+    let (_server, address) = serve(dir.path(), &model.url);
+    let client = ann(&address, false).await;
+    let runs = client.list_runs(project.id, session.id).await.unwrap().runs;
+    assert_eq!((runs[0].id, runs[0].status), (accepted.run_id, RunStatus::Interrupted));
+    assert!(saved(client.clone()).await.contains("partial answer"), "what streamed before the kill is kept");
+    model.script([Reply::Parts(vec![text("Back again.")])]);
+    client.send_chat(&ChatRequest { prompt: "Go on".into(), ..chat }).await.expect("the session accepts a new run");
+    for _ in 0..200 {
+        let run = client.list_runs(project.id, session.id).await.unwrap().runs[0].clone();
+        if !run.status.is_live() {
+            assert_eq!(run.status, RunStatus::Succeeded);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the new run did not finish");
+}
