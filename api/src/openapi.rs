@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the handlers' `#[utoipa::path]` annotations and the
 //! wire types' schemas, served at `/api/openapi.json`.
 
-use crate::routes::{auth, chat, code, github, health, members, projects, sessions, settings};
+use crate::routes::{auth, chat, code, env_vars, github, health, members, projects, sessions, settings};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -49,6 +49,9 @@ use utoipa::OpenApi;
         chat::get_events,
         chat::cancel_run,
         chat::list_runs,
+        env_vars::list_env_vars,
+        env_vars::set_env_var,
+        env_vars::delete_env_var,
         settings::get_default_branch,
         settings::put_default_branch,
         settings::list_audit,

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod chat;
 pub mod code;
+pub mod env_vars;
 pub mod github;
 pub mod health;
 pub mod members;
@@ -54,6 +55,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(chat::get_events)
         .service(chat::cancel_run)
         .service(chat::list_runs)
+        .service(env_vars::list_env_vars)
+        .service(env_vars::set_env_var)
+        .service(env_vars::delete_env_var)
         .service(settings::get_default_branch)
         .service(settings::put_default_branch)
         .service(settings::list_audit);

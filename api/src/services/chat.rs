@@ -356,11 +356,12 @@ async fn run_agent(
     let base = job.session.base_branch.clone().unwrap_or_else(|| job.project.default_branch.clone());
     let workdir = state.workspaces.ensure_checkout(&job.session, Start::Branch(base)).await.map_err(failed)?;
     let history = history(state, job).await.map_err(failed)?;
+    let env = crate::services::env_vars::for_agent(state, job.project.id).await.map_err(failed)?;
     let turn = Turn {
         prompt: job.prompt.clone(),
         history,
         workdir,
-        env: Vec::new(),
+        env,
         system: format!(
             "You are kosuke's coding agent, working in a git checkout of the project \"{}\" on the branch {}. \
              Use the tools to look at and change files; paths are relative to the project root. Keep to what \

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod chat;
 pub mod code;
+pub mod env_vars;
 pub mod github;
 pub mod projects;
 pub mod sessions;

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod credentials;
+pub mod env_vars;
 pub mod members;
 pub mod messages;
 pub mod projects;

@@ -27,6 +27,19 @@ fn project_routes(project: ProjectId, session: ChatSessionPk, member: &UserId) -
         (Method::GET, format!("{p}/settings/default-branch"), None),
         (Method::PUT, format!("{p}/settings/default-branch"), Some(json!({"default_branch": "develop"}))),
         (Method::GET, format!("{p}/audit"), None),
+        (Method::GET, format!("{p}/env-vars"), None),
+        (Method::PUT, format!("{p}/env-vars/TOKEN"), Some(json!({"value": "x"}))),
+        (Method::DELETE, format!("{p}/env-vars/TOKEN"), None),
+        (Method::GET, format!("{p}/github/branches"), None),
+        (Method::GET, format!("{s}/files"), None),
+        (Method::GET, format!("{s}/files/README.md"), None),
+        (Method::GET, format!("{s}/diff"), None),
+        (Method::GET, format!("{s}/branch-status"), None),
+        (Method::POST, format!("{s}/duplicate"), Some(json!({}))),
+        (Method::POST, format!("{s}/pull-request"), Some(json!({}))),
+        (Method::GET, format!("{s}/events"), None),
+        (Method::POST, format!("{s}/cancel"), None),
+        (Method::GET, format!("{s}/runs"), None),
     ]
 }
 
@@ -77,6 +90,9 @@ db_test!(
             let (status, body) = call(&stranger, &app, &method, &path, &body).await;
             assert_eq!((status, body["code"].as_str()), (404, Some("not_found")), "{method} {path}");
         }
+        let body = Some(json!({"project_id": project.id, "chat_session_id": session.id, "prompt": "take over"}));
+        let (status, answer) = call(&stranger, &app, &Method::POST, "/api/chat", &body).await;
+        assert_eq!((status, answer["code"].as_str()), (404, Some("not_found")), "POST /api/chat");
         let after = (owner.get_project(project.id).await.unwrap(), owner.get_chat_session(project.id, session.id).await.unwrap());
         assert_eq!(before, after, "nothing changed");
         assert_eq!(owner.list_members(project.id).await.unwrap().total, 2);

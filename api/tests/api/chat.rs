@@ -166,16 +166,23 @@ db_test!(
     async fn the_command_provider_runs_in_the_checkout_and_its_changes_are_committed(backend) {
         let app = spawn_app_with(backend, |s| {
             s.agent.provider = Some("command".into());
-            s.agent.command = Some("printf 'made by a command\\n' > cmd.txt; cat > stdin.txt; echo \"prompt: $KOSUKE_PROMPT\"; echo oops >&2".into());
+            s.agent.command = Some(
+                "printf 'made by a command\\n' > cmd.txt; cat > stdin.txt; echo \"prompt: $KOSUKE_PROMPT\"; echo oops >&2; \
+                 printf '%s' \"$DEPLOY_TARGET\" > env.txt"
+                    .into(),
+            );
         })
         .await;
         let (owner, project, session) = setup(&app).await;
+        owner.set_env_var(project.id, "DEPLOY_TARGET", "staging").await.unwrap();
         owner.send_chat(&chat(&project, &session, "Run the tool")).await.unwrap();
         let run = finished(&owner, project.id, session.id).await;
         assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
         let (summary, mut paths) = head_commit(&app, &project, &session.github_branch_name);
         paths.sort();
-        assert_eq!((summary.as_str(), paths), ("Run the tool", vec!["cmd.txt".to_owned(), "stdin.txt".into()]));
+        assert_eq!((summary.as_str(), paths), ("Run the tool", vec!["cmd.txt".to_owned(), "env.txt".into(), "stdin.txt".into()]));
+        let env = owner.get_file(project.id, session.id, "env.txt").await.unwrap();
+        assert_eq!(env.content.as_deref(), Some("staging"), "the project's environment variables are set");
         assert_eq!(owner.get_file(project.id, session.id, "stdin.txt").await.unwrap().content.as_deref(), Some("Run the tool"));
         let message = assistant(&owner, project.id, session.id).await;
         assert!(message.content.contains("prompt: Run the tool") && message.content.contains("oops"), "{}", message.content);
@@ -417,5 +424,33 @@ db_test!(
         let info = owner.agent_info().await.unwrap();
         assert!(!info.available && info.reason.unwrap().contains("KOSUKE_AGENT_PROVIDER"));
         assert_eq!(owner.get_chat_session(project.id, session.id).await.unwrap().message_count, 0, "nothing stored");
+    }
+);
+
+db_test!(
+    async fn environment_variables_are_write_only_and_for_owners(backend) {
+        let app = spawn_app(backend).await;
+        let (owner, _) = app.user("ann").await;
+        let (member, _) = app.user("bob").await;
+        let project = app.project(&owner, "env").await;
+        owner.add_member(project.id, &AddMemberRequest { email: "bob@example.test".into(), role: None }).await.unwrap();
+        owner.set_env_var(project.id, "API_URL", "https://staging.example.test").await.unwrap();
+        owner.set_env_var(project.id, "SECRET_TOKEN", "s3cr3t-value").await.unwrap();
+        owner.set_env_var(project.id, "SECRET_TOKEN", "rotated-value").await.unwrap();
+        let listed = owner.list_env_vars(project.id).await.unwrap();
+        let keys: Vec<&str> = listed.variables.iter().map(|v| v.key.as_str()).collect();
+        assert_eq!(keys, ["API_URL", "SECRET_TOKEN"]);
+        assert!(!serde_json::to_string(&listed).unwrap().contains("value"), "values are never sent back");
+        for bad in ["1ABC", "A-B", "KOSUKE_PROMPT", ""] {
+            let err = owner.set_env_var(project.id, bad, "x").await.unwrap_err();
+            assert!(matches!(err.status(), Some(422) | Some(404) | Some(405)), "{bad:?}: {err}");
+        }
+        assert_eq!(member.list_env_vars(project.id).await.unwrap_err().status(), Some(403));
+        assert_eq!(member.set_env_var(project.id, "X", "y").await.unwrap_err().status(), Some(403));
+        owner.delete_env_var(project.id, "API_URL").await.unwrap();
+        assert_eq!(owner.delete_env_var(project.id, "API_URL").await.unwrap_err().status(), Some(404));
+        let db = app.database.connect().await;
+        let stored = api::store::env_vars::list(&db, project.id.0).await.unwrap();
+        assert!(stored.iter().all(|v| !v.value_encrypted.contains("rotated-value")), "sealed at rest");
     }
 );

@@ -34,3 +34,25 @@ pub struct GitHubBranch {
 pub struct GitHubBranchesResponse {
     pub branches: Vec<GitHubBranch>,
 }
+
+/// A project environment variable as listed: its value is never sent back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EnvVar {
+    pub key: String,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// `GET /api/projects/{id}/env-vars`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EnvVarList {
+    pub variables: Vec<EnvVar>,
+}
+
+/// `PUT /api/projects/{id}/env-vars/{key}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SetEnvVarRequest {
+    pub value: String,
+}

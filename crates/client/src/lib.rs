@@ -309,6 +309,19 @@ impl Client {
         self.get(&format!("/projects/{project}/chat-sessions/{session}/runs")).await
     }
 
+    pub async fn list_env_vars(&self, project: ProjectId) -> Result<EnvVarList> {
+        self.get(&format!("/projects/{project}/env-vars")).await
+    }
+
+    pub async fn set_env_var(&self, project: ProjectId, key: &str, value: &str) -> Result<EnvVar> {
+        let body = SetEnvVarRequest { value: value.to_owned() };
+        self.with_body(Method::PUT, &format!("/projects/{project}/env-vars/{key}"), &body).await
+    }
+
+    pub async fn delete_env_var(&self, project: ProjectId, key: &str) -> Result<()> {
+        self.delete(&format!("/projects/{project}/env-vars/{key}")).await
+    }
+
     // --- settings
 
     pub async fn list_branches(&self, project: ProjectId) -> Result<GitHubBranchesResponse> {

@@ -10,5 +10,6 @@ pub mod chat_session;
 pub mod convert;
 pub mod github_credential;
 pub mod project;
+pub mod project_env_var;
 pub mod project_member;
 pub mod user;
