@@ -125,6 +125,26 @@ db_test!(
         let other = ready_session(&app, &owner, project.id, "other").await;
         app.model.script(editing_script());
         check_editing_run(&app, &owner, &project, &session, &other).await;
+        // A watcher arriving afterwards gets the whole run replayed, in order.
+        let token = owner.create_api_token(&CreateApiTokenRequest { name: "replay".into() }).await.unwrap().token;
+        let url = app.url(&format!("/api/projects/{}/chat-sessions/{}/events", project.id, session.id));
+        let replay = read_events(reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap(), 13).await;
+        let kinds: Vec<&str> = replay.iter().map(|(_, e)| e.name()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "run_started", "text_delta", "tool_started", "tool_finished", "tool_started", "tool_finished",
+                "tool_started", "tool_finished", "tool_started", "tool_finished", "text_delta", "commit_created",
+                "run_finished"
+            ]
+        );
+        let head = owner.get_branch_status(project.id, session.id).await.unwrap().head_sha;
+        match &replay[11].1 {
+            RunEvent::CommitCreated { sha, branch, pushed, .. } => {
+                assert_eq!((sha, branch, *pushed), (&head, &session.github_branch_name, true));
+            }
+            other => panic!("{other:?}"),
+        }
         let requests = app.model.requests();
         assert_eq!(requests.len(), 5);
         assert_eq!(requests[0]["model"], "claude-test");
