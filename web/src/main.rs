@@ -1,6 +1,10 @@
-//! kosuke's browser app (Leptos CSR). `main` only mounts; the screens live in `app`.
+//! kosuke's browser app (Leptos CSR). `main` only mounts; `app` holds the route table.
 
 mod app;
+mod components;
+mod live;
+mod pages;
+mod state;
 
 fn main() {
     console_error_panic_hook::set_once();

@@ -49,8 +49,16 @@ pub async fn post_chat(
     Ok(HttpResponse::Accepted().json(accepted))
 }
 
+/// Where an events stream starts when no `Last-Event-ID` is sent.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct EventsQuery {
+    /// `latest`: only events from now on (the page has loaded the saved messages already).
+    /// Without it, every event still in the session's log is replayed first.
+    pub from: Option<String>,
+}
+
 /// The session's run events as server-sent events, with ids; send `Last-Event-ID` to resume.
-#[utoipa::path(tag = "chat", params(("id" = i32, Path), ("session_pk" = i32, Path)), responses(
+#[utoipa::path(tag = "chat", params(("id" = i32, Path), ("session_pk" = i32, Path), EventsQuery), responses(
     (status = 200, description = "text/event-stream of run events", content_type = "text/event-stream", body = RunEvent),
     (status = 404, body = ErrorBody)))]
 #[get("/api/projects/{id}/chat-sessions/{session_pk}/events")]
@@ -59,11 +67,15 @@ pub async fn get_events(
     req: HttpRequest,
     user: CurrentUser,
     path: web::Path<(PathId, PathId)>,
+    query: web::Query<EventsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, session_pk) = path.into_inner();
     let session = sessions::load(&state.db, &user, project_id.0, session_pk.0).await?;
     let last = req.headers().get("last-event-id").and_then(|v| v.to_str().ok());
-    let after = state.events.resume_after(last);
+    let after = match (last, query.from.as_deref()) {
+        (None, Some("latest")) => state.events.last(session.id),
+        _ => state.events.resume_after(last),
+    };
     Ok(sse_response(events(state, session.id, after, None)))
 }
 

@@ -301,6 +301,11 @@ impl Client {
         self.with_body(Method::POST, "/chat", request).await
     }
 
+    /// The session's server-sent events (for an `EventSource`).
+    pub fn events_url(&self, project: ProjectId, session: ChatSessionPk) -> String {
+        self.url(&format!("/projects/{project}/chat-sessions/{session}/events"))
+    }
+
     pub async fn cancel_run(&self, project: ProjectId, session: ChatSessionPk) -> Result<AgentRun> {
         self.send(self.request(Method::POST, &format!("/projects/{project}/chat-sessions/{session}/cancel"))).await
     }

@@ -1,0 +1,119 @@
+//! The chat pane: the model banner (model left, branch right), the messages (streamed ones
+//! included), and the composer with its Stop button.
+
+use crate::components::markdown::Markdown;
+use api_types::{ChatMessage, ContentBlock, MessageRole};
+use leptos::prelude::*;
+
+#[component]
+pub fn ModelBanner(#[prop(into)] model: Signal<String>, #[prop(into)] branch: Signal<String>) -> impl IntoView {
+    view! {
+        <div class="model-banner" data-testid="model-banner">
+            <span class="model" title="Model">{model}</span>
+            <span class="branch" title="Current branch" data-testid="current-branch">"⎇ "{branch}</span>
+        </div>
+    }
+}
+
+fn tool_summary(name: &str, input: &serde_json::Value) -> String {
+    match input.get("path").and_then(|p| p.as_str()) {
+        Some(path) => format!("{name} {path}"),
+        None => match input.get("pattern").and_then(|p| p.as_str()) {
+            Some(pattern) => format!("{name} /{pattern}/"),
+            None => name.to_owned(),
+        },
+    }
+}
+
+fn block_view(block: ContentBlock) -> AnyView {
+    match block {
+        ContentBlock::Text { text } => view! { <Markdown text=text /> }.into_any(),
+        ContentBlock::ToolUse { name, input, output, is_error, .. } => view! {
+            <details class="tool" class:failed=is_error>
+                <summary>{if output.is_none() { "⏳ " } else if is_error { "✗ " } else { "✓ " }}{tool_summary(&name, &input)}</summary>
+                <pre>{output.unwrap_or_else(|| "running…".to_owned())}</pre>
+            </details>
+        }
+        .into_any(),
+        ContentBlock::Error { message } => view! { <p class="error" role="alert">{message}</p> }.into_any(),
+    }
+}
+
+fn message_view(message: ChatMessage) -> impl IntoView {
+    let blocks: Vec<ContentBlock> =
+        message.blocks.clone().and_then(|b| serde_json::from_value(b).ok()).unwrap_or_default();
+    let is_user = message.role == MessageRole::User;
+    let body = if blocks.is_empty() {
+        if message.content.is_empty() && !is_user {
+            view! { <p class="muted">"…"</p> }.into_any()
+        } else {
+            view! { <Markdown text=message.content.clone() /> }.into_any()
+        }
+    } else {
+        blocks.into_iter().map(block_view).collect_view().into_any()
+    };
+    view! {
+        <article class=if is_user { "message user" } else { "message assistant" } data-testid="message">
+            <div class="who">{if is_user { "You" } else { "Agent" }}</div>
+            {body}
+            {message.commit_sha.map(|sha| view! { <p class="commit">"Committed " <code>{sha[..sha.len().min(7)].to_owned()}</code></p> })}
+        </article>
+    }
+}
+
+#[component]
+pub fn ChatPane(
+    #[prop(into)] messages: Signal<Vec<ChatMessage>>,
+    #[prop(into)] running: Signal<bool>,
+    #[prop(into)] disabled_reason: Signal<Option<String>>,
+    #[prop(into)] has_older: Signal<bool>,
+    draft: RwSignal<String>,
+    on_send: Callback<String>,
+    on_stop: Callback<()>,
+    on_load_older: Callback<()>,
+) -> impl IntoView {
+    let send = move || {
+        let text = draft.get();
+        if !text.trim().is_empty() && disabled_reason.get().is_none() && !running.get() {
+            on_send.run(text);
+            draft.set(String::new());
+        }
+    };
+    view! {
+        <section class="chat" aria-label="Chat">
+            <div class="messages" aria-live="polite">
+                <Show when=move || has_older.get()>
+                    <button class="ghost older" on:click=move |_| on_load_older.run(())>"Load earlier messages"</button>
+                </Show>
+                <Show when=move || messages.get().is_empty()>
+                    <p class="empty">"Say what you want built; the agent works on this chat's own branch."</p>
+                </Show>
+                <For each=move || messages.get() key=|m| (m.id, m.content.len(), m.blocks.as_ref().map(|b| b.to_string().len()), m.commit_sha.clone()) children=message_view />
+            </div>
+            <form class="composer" on:submit=move |ev| { ev.prevent_default(); send(); }>
+                <textarea
+                    name="prompt"
+                    aria-label="Message"
+                    placeholder=move || disabled_reason.get().unwrap_or_else(|| "Describe a change… (Enter sends, Shift+Enter for a new line)".to_owned())
+                    disabled=move || disabled_reason.get().is_some()
+                    prop:value=move || draft.get()
+                    on:input=move |ev| draft.set(event_target_value(&ev))
+                    on:keydown=move |ev| {
+                        if ev.key() == "Enter" && !ev.shift_key() {
+                            ev.prevent_default();
+                            send();
+                        }
+                    }
+                ></textarea>
+                <Show
+                    when=move || running.get()
+                    fallback=move || view! {
+                        <button type="submit" class="primary" disabled=move || disabled_reason.get().is_some()>"Send"</button>
+                    }
+                >
+                    <button type="button" class="danger" on:click=move |_| on_stop.run(())>"Stop"</button>
+                </Show>
+            </form>
+        </section>
+    }
+}

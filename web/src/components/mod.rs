@@ -1,0 +1,9 @@
+//! Components take props and never fetch; the pages own the data.
+
+pub mod chat;
+pub mod code;
+pub mod markdown;
+pub mod navbar;
+pub mod settings;
+pub mod sidebar;
+pub mod time;

@@ -1,0 +1,217 @@
+//! The chat sidebar: new chat, search, active chats by last activity, a collapsible Archived
+//! section, and each chat's context menu (rename, duplicate, archive, view branch, delete).
+
+use crate::components::time::relative;
+use api_types::{BranchStatus, ChatSession, ChatSessionPk, ChatSessionStatus, CreateChatSessionRequest};
+use leptos::prelude::*;
+
+/// What the user asked of a chat from its menu.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SessionAction {
+    Rename(String),
+    Duplicate,
+    Archive,
+    Unarchive,
+    Delete,
+}
+
+#[component]
+pub fn Sidebar(
+    #[prop(into)] active_sessions: Signal<Vec<ChatSession>>,
+    #[prop(into)] archived_sessions: Signal<Vec<ChatSession>>,
+    #[prop(into)] selected: Signal<Option<ChatSessionPk>>,
+    #[prop(into)] branch_status: Signal<Option<BranchStatus>>,
+    /// `https://github.com/owner/repo/tree/` for GitHub projects.
+    #[prop(into)]
+    branch_url_base: Signal<Option<String>>,
+    search: RwSignal<String>,
+    show_archived: RwSignal<bool>,
+    #[prop(into)] loading: Signal<bool>,
+    #[prop(into)] open: Signal<bool>,
+    on_select: Callback<ChatSessionPk>,
+    on_new: Callback<()>,
+    on_action: Callback<(ChatSessionPk, SessionAction)>,
+) -> impl IntoView {
+    let menu_open = RwSignal::new(None::<ChatSessionPk>);
+    let renaming = RwSignal::new(None::<ChatSessionPk>);
+    let confirm_delete = RwSignal::new(None::<ChatSession>);
+    let card = move |session: ChatSession| {
+        let id = session.id;
+        let archived = session.status == ChatSessionStatus::Archived;
+        let title = session.title.clone();
+        let branch = session.github_branch_name.clone();
+        let pr = session.pull_request_number;
+        let session_for_delete = session.clone();
+        let status_line = move || {
+            if selected.get() != Some(id) {
+                return pr.map(|n| format!("PR #{n}")).unwrap_or_default();
+            }
+            branch_status
+                .get()
+                .map(|s| {
+                    let mut parts = vec![];
+                    if s.ahead > 0 {
+                        parts.push(format!("↑{}", s.ahead));
+                    }
+                    if s.behind > 0 {
+                        parts.push(format!("↓{}", s.behind));
+                    }
+                    parts.push(if s.pushed { "pushed".to_owned() } else { "not pushed".to_owned() });
+                    if let Some(pr) = &s.pull_request {
+                        parts.push(format!("PR #{}", pr.number));
+                    }
+                    parts.join(" · ")
+                })
+                .unwrap_or_default()
+        };
+        view! {
+            <li class="session-card" class:active=move || selected.get() == Some(id) data-testid="session-card">
+                <Show
+                    when=move || renaming.get() == Some(id)
+                    fallback={
+                        let title = title.clone();
+                        move || view! {
+                            <button class="session-main" on:click=move |_| on_select.run(id)
+                                aria-current=move || (selected.get() == Some(id)).then_some("page")>
+                                <span class="session-title">{title.clone()}</span>
+                                <span class="session-meta">
+                                    <span class="badge" title="Messages">{session.message_count}</span>
+                                    <span>{relative(session.last_activity_at)}</span>
+                                    <span class="branch-status" title="Branch status">"⎇ "{status_line}</span>
+                                </span>
+                            </button>
+                        }
+                    }
+                >
+                    <input class="rename" aria-label="New title" prop:value=title.clone() autofocus
+                        on:keydown=move |ev| {
+                            match ev.key().as_str() {
+                                "Enter" => {
+                                    on_action.run((id, SessionAction::Rename(event_target_value(&ev))));
+                                    renaming.set(None);
+                                }
+                                "Escape" => renaming.set(None),
+                                _ => {}
+                            }
+                        }
+                        on:blur=move |_| renaming.set(None) />
+                </Show>
+                <button class="ghost menu-button" aria-label="Chat actions" aria-haspopup="menu"
+                    aria-expanded=move || (menu_open.get() == Some(id)).to_string()
+                    on:click=move |_| menu_open.update(|m| *m = if *m == Some(id) { None } else { Some(id) })>"⋯"</button>
+                <Show when=move || menu_open.get() == Some(id)>
+                    <ul class="menu" role="menu" on:keydown=move |ev| if ev.key() == "Escape" { menu_open.set(None) }>
+                        <li><button role="menuitem" on:click=move |_| { renaming.set(Some(id)); menu_open.set(None); }>"Rename"</button></li>
+                        <li><button role="menuitem" on:click=move |_| { on_action.run((id, SessionAction::Duplicate)); menu_open.set(None); }>"Duplicate"</button></li>
+                        <li><button role="menuitem" on:click=move |_| {
+                            on_action.run((id, if archived { SessionAction::Unarchive } else { SessionAction::Archive }));
+                            menu_open.set(None);
+                        }>{if archived { "Unarchive" } else { "Archive" }}</button></li>
+                        {
+                            let branch = branch.clone();
+                            move || branch_url_base.get().map(|base| view! {
+                                <li><a role="menuitem" target="_blank" rel="noopener" href=format!("{base}{branch}")>"View branch"</a></li>
+                            })
+                        }
+                        <li><button role="menuitem" class="danger" on:click={
+                            let session = session_for_delete.clone();
+                            move |_| { confirm_delete.set(Some(session.clone())); menu_open.set(None); }
+                        }>"Delete"</button></li>
+                    </ul>
+                </Show>
+            </li>
+        }
+    };
+    view! {
+        <aside class="sidebar" class:open=open aria-label="Chats">
+            <button class="primary new-chat" on:click=move |_| on_new.run(())>"+ New Chat"</button>
+            <input type="search" class="search" placeholder="Search chats" aria-label="Search chats"
+                prop:value=move || search.get() on:input=move |ev| search.set(event_target_value(&ev)) />
+            <Show when=move || loading.get()>
+                <p class="muted" role="status">"Loading chats…"</p>
+            </Show>
+            <Show when=move || !loading.get() && active_sessions.get().is_empty()>
+                <p class="muted">{move || if search.get().is_empty() { "No chats yet." } else { "No chat matches." }}</p>
+            </Show>
+            <ul class="sessions">
+                <For each=move || active_sessions.get() key=|s| (s.id, s.title.clone(), s.message_count, s.last_activity_at, s.status) children=card />
+            </ul>
+            <button class="ghost archived-toggle" aria-expanded=move || show_archived.get().to_string()
+                on:click=move |_| show_archived.update(|v| *v = !*v)>
+                {move || if show_archived.get() { "▾ Archived" } else { "▸ Archived" }}
+            </button>
+            <Show when=move || show_archived.get()>
+                <ul class="sessions archived">
+                    <For each=move || archived_sessions.get() key=|s| (s.id, s.title.clone(), s.status) children=card />
+                </ul>
+            </Show>
+            {move || confirm_delete.get().map(|session| view! {
+                <div class="dialog-backdrop">
+                    <div class="dialog" role="alertdialog" aria-modal="true" aria-labelledby="delete-title"
+                        on:keydown=move |ev| if ev.key() == "Escape" { confirm_delete.set(None) }>
+                        <h2 id="delete-title">"Delete “"{session.title.clone()}"”?"</h2>
+                        <p>"Its messages, checkout and local branch are deleted. The branch on the remote stays."</p>
+                        <div class="row end">
+                            <button autofocus on:click=move |_| confirm_delete.set(None)>"Cancel"</button>
+                            <button class="danger" on:click=move |_| {
+                                on_action.run((session.id, SessionAction::Delete));
+                                confirm_delete.set(None);
+                            }>"Delete"</button>
+                        </div>
+                    </div>
+                </div>
+            })}
+        </aside>
+    }
+}
+
+/// The New Chat dialog: title, description, base branch.
+#[component]
+pub fn NewChatModal(
+    open: RwSignal<bool>,
+    #[prop(into)] branches: Signal<Vec<String>>,
+    #[prop(into)] default_branch: Signal<String>,
+    #[prop(into)] pending: Signal<bool>,
+    #[prop(into)] error: Signal<Option<String>>,
+    on_create: Callback<CreateChatSessionRequest>,
+) -> impl IntoView {
+    let title = RwSignal::new(String::new());
+    let description = RwSignal::new(String::new());
+    let base = RwSignal::new(String::new());
+    view! {
+        <Show when=move || open.get()>
+            <div class="dialog-backdrop">
+                <form class="dialog" role="dialog" aria-modal="true" aria-labelledby="new-chat-title"
+                    on:keydown=move |ev| if ev.key() == "Escape" { open.set(false) }
+                    on:submit=move |ev| {
+                        ev.prevent_default();
+                        let base_branch = Some(base.get()).filter(|b| !b.is_empty() && *b != default_branch.get());
+                        let description = Some(description.get()).filter(|d| !d.trim().is_empty());
+                        on_create.run(CreateChatSessionRequest { title: title.get(), description, base_branch });
+                    }>
+                    <h2 id="new-chat-title">"New chat"</h2>
+                    <label>"Title" <input name="title" required maxlength="100" autofocus prop:value=move || title.get()
+                        on:input=move |ev| title.set(event_target_value(&ev)) /></label>
+                    <label>"Description (optional)" <textarea name="description" maxlength="2000" prop:value=move || description.get()
+                        on:input=move |ev| description.set(event_target_value(&ev))></textarea></label>
+                    <label>"Start from branch"
+                        <select name="base_branch" on:change=move |ev| base.set(event_target_value(&ev))>
+                            {move || branches.get().into_iter().map(|b| {
+                                let is_default = b == default_branch.get();
+                                let label = if is_default { format!("{b} (default)") } else { b.clone() };
+                                view! { <option value=b.clone() selected=is_default>{label}</option> }
+                            }).collect_view()}
+                        </select>
+                    </label>
+                    {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                    <div class="row end">
+                        <button type="button" on:click=move |_| open.set(false)>"Cancel"</button>
+                        <button type="submit" class="primary" disabled=move || pending.get()>
+                            {move || if pending.get() { "Creating…" } else { "Create chat" }}
+                        </button>
+                    </div>
+                </form>
+            </div>
+        </Show>
+    }
+}

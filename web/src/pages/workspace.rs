@@ -1,0 +1,627 @@
+//! A project's workspace: the chat sidebar, the open chat with its model banner, and the tabs
+//! (Preview, Code, Branding, Settings). The open chat is in the URL; each chat keeps its draft.
+
+use crate::app::session_path;
+use crate::components::chat::{ChatPane, ModelBanner};
+use crate::components::code::CodeView;
+use crate::components::navbar::{ProjectBar, Tab};
+use crate::components::settings::SettingsView;
+use crate::components::sidebar::{NewChatModal, SessionAction, Sidebar};
+use crate::live;
+use crate::state::{client, say, use_toasts};
+use api_types::*;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::{use_navigate, use_params_map};
+use std::collections::HashMap;
+
+fn parse_id(raw: Option<String>) -> Option<i32> {
+    raw.and_then(|s| s.parse().ok())
+}
+
+#[component]
+pub fn Workspace() -> impl IntoView {
+    let toasts = use_toasts();
+    let navigate = use_navigate();
+    let params = use_params_map();
+    let project_id = Memo::new(move |_| parse_id(params.get().get("id")).map(ProjectId));
+    let selected = Memo::new(move |_| parse_id(params.get().get("session")).map(ChatSessionPk));
+
+    let project = RwSignal::new(None::<Project>);
+    let agent = LocalResource::new(|| async { client().agent_info().await.ok() });
+    let active_sessions = RwSignal::new(Vec::<ChatSession>::new());
+    let archived_sessions = RwSignal::new(Vec::<ChatSession>::new());
+    let sessions_loading = RwSignal::new(true);
+    let search = RwSignal::new(String::new());
+    let query = RwSignal::new(String::new());
+    let show_archived = RwSignal::new(false);
+    let sidebar_open = RwSignal::new(false);
+    let messages = RwSignal::new(Vec::<ChatMessage>::new());
+    let older = RwSignal::new(None::<String>);
+    let running = RwSignal::new(false);
+    let streaming_message = RwSignal::new(None::<MessageId>);
+    let branch_status = RwSignal::new(None::<BranchStatus>);
+    let drafts = StoredValue::new(HashMap::<i32, String>::new());
+    let draft = RwSignal::new(String::new());
+    let tab = RwSignal::new(Tab::Code);
+    let new_chat_open = RwSignal::new(false);
+    let pull_request_pending = RwSignal::new(false);
+
+    // The project, polled while its repository is being cloned.
+    let load_project = move || {
+        let Some(id) = project_id.get_untracked() else { return };
+        spawn_local(async move {
+            match client().get_project(id).await {
+                Ok(p) => {
+                    let cloning = p.repository_state == RepositoryState::Cloning;
+                    project.set(Some(p));
+                    if cloning {
+                        set_timeout(move || load_project_again(project_id, project), std::time::Duration::from_secs(1));
+                    }
+                }
+                Err(err) => toasts.error(say(&err)),
+            }
+        });
+    };
+    Effect::new(move |_| {
+        project_id.track();
+        load_project();
+    });
+
+    // Search is debounced: the server is asked 250 ms after the last keystroke.
+    let typed = StoredValue::new(0u64);
+    Effect::new(move |_| {
+        let text = search.get();
+        let stamp = typed.get_value() + 1;
+        typed.set_value(stamp);
+        set_timeout(
+            move || {
+                if typed.get_value() == stamp {
+                    query.set(text.trim().to_owned())
+                }
+            },
+            std::time::Duration::from_millis(250),
+        );
+    });
+    let reload_sessions = move || {
+        let Some(id) = project_id.get_untracked() else { return };
+        let q = Some(query.get_untracked()).filter(|q| !q.is_empty());
+        spawn_local(async move {
+            let list =
+                client().list_chat_sessions(id, &ChatSessionQuery { q, limit: Some(100), ..Default::default() }).await;
+            sessions_loading.set(false);
+            match list {
+                Ok(list) => {
+                    let (archived, active): (Vec<_>, Vec<_>) =
+                        list.sessions.into_iter().partition(|s| s.status == ChatSessionStatus::Archived);
+                    active_sessions.set(active);
+                    archived_sessions.set(archived);
+                }
+                Err(err) => toasts.error(say(&err)),
+            }
+        });
+    };
+    Effect::new(move |_| {
+        project_id.track();
+        query.track();
+        reload_sessions();
+    });
+    let current = Memo::new(move |_| {
+        let id = selected.get()?;
+        active_sessions.get().into_iter().chain(archived_sessions.get()).find(|s| s.id == id)
+    });
+
+    let refresh_branch = move || {
+        let (Some(p), Some(s)) = (project_id.get_untracked(), selected.get_untracked()) else { return };
+        spawn_local(async move { branch_status.set(client().get_branch_status(p, s).await.ok()) });
+    };
+    let load_messages = move || {
+        let (Some(p), Some(s)) = (project_id.get_untracked(), selected.get_untracked()) else { return };
+        spawn_local(async move {
+            let query = MessageQuery { order: Some(MessageOrder::Desc), limit: Some(50), cursor: None };
+            match client().list_messages(p, s, &query).await {
+                Ok(mut page) => {
+                    page.messages.reverse();
+                    messages.set(page.messages);
+                    older.set(page.next_cursor);
+                }
+                Err(err) => toasts.error(say(&err)),
+            }
+        });
+    };
+
+    // Switching chats: keep the old draft, load the new chat, follow its live events.
+    let previous = StoredValue::new(None::<ChatSessionPk>);
+    Effect::new(move |_| {
+        let now = selected.get();
+        if let Some(old) = previous.get_value() {
+            let text = draft.get_untracked();
+            drafts.update_value(|d| {
+                d.insert(old.0, text);
+            });
+        }
+        previous.set_value(now);
+        draft.set(now.and_then(|s| drafts.with_value(|d| d.get(&s.0).cloned())).unwrap_or_default());
+        messages.set(Vec::new());
+        running.set(false);
+        streaming_message.set(None);
+        branch_status.set(None);
+        sidebar_open.set(false);
+        let (Some(p), Some(s)) = (project_id.get_untracked(), now) else {
+            live::stop();
+            return;
+        };
+        load_messages();
+        refresh_branch();
+        spawn_local(async move {
+            if let Ok(runs) = client().list_runs(p, s).await
+                && let Some(run) = runs.runs.first().filter(|r| r.status.is_live())
+            {
+                running.set(true);
+                streaming_message.set(run.assistant_message_id);
+            }
+        });
+        live::follow(&format!("{}?from=latest", client().events_url(p, s)), move |event| {
+            on_event(event, messages, running, streaming_message, move || {
+                load_messages();
+                refresh_branch();
+                reload_sessions();
+            })
+        });
+    });
+    on_cleanup(live::stop);
+
+    let send = Callback::new(move |prompt: String| {
+        let (Some(p), Some(s)) = (project_id.get_untracked(), selected.get_untracked()) else { return };
+        running.set(true);
+        spawn_local(async move {
+            let request = ChatRequest { project_id: p, chat_session_id: s, prompt, github_token: None };
+            match client().send_chat(&request).await {
+                Ok(accepted) => {
+                    streaming_message.set(Some(accepted.assistant_message_id));
+                    messages.update(|list| {
+                        list.push(accepted.user_message.clone());
+                        if !list.iter().any(|m| m.id == accepted.assistant_message_id) {
+                            list.push(placeholder(accepted.assistant_message_id, s));
+                        }
+                    });
+                }
+                Err(err) => {
+                    running.set(false);
+                    toasts.error(say(&err));
+                }
+            }
+        });
+    });
+    let stop = Callback::new(move |()| {
+        let (Some(p), Some(s)) = (project_id.get_untracked(), selected.get_untracked()) else { return };
+        spawn_local(async move {
+            if let Err(err) = client().cancel_run(p, s).await {
+                toasts.error(say(&err));
+            }
+        });
+    });
+    let load_older = Callback::new(move |()| {
+        let (Some(p), Some(s), Some(cursor)) =
+            (project_id.get_untracked(), selected.get_untracked(), older.get_untracked())
+        else {
+            return;
+        };
+        spawn_local(async move {
+            let query = MessageQuery { order: Some(MessageOrder::Desc), limit: Some(50), cursor: Some(cursor) };
+            if let Ok(mut page) = client().list_messages(p, s, &query).await {
+                page.messages.reverse();
+                messages.update(|list| {
+                    let mut earlier = page.messages;
+                    earlier.append(list);
+                    *list = earlier;
+                });
+                older.set(page.next_cursor);
+            }
+        });
+    });
+
+    let navigate_to = navigate.clone();
+    let select = Callback::new(move |s: ChatSessionPk| {
+        if let Some(p) = project_id.get_untracked() {
+            navigate_to(&session_path(p, s), Default::default());
+        }
+    });
+    let create_chat = Action::new_local(move |request: &CreateChatSessionRequest| {
+        let request = request.clone();
+        let id = project_id.get_untracked();
+        async move {
+            let Some(id) = id else { return Err("No project.".to_owned()) };
+            client().create_chat_session(id, &request).await.map_err(|e| say(&e))
+        }
+    });
+    let navigate_new = navigate.clone();
+    Effect::new(move |_| {
+        if let Some(Ok(session)) = create_chat.value().get() {
+            new_chat_open.set(false);
+            if let Some(notice) = &session.notice {
+                toasts.show(crate::state::ToastKind::Info, notice.clone());
+            }
+            reload_sessions();
+            navigate_new(&session_path(session.project_id, session.id), Default::default());
+        }
+    });
+    let navigate_action = navigate.clone();
+    let act = Callback::new(move |(s, action): (ChatSessionPk, SessionAction)| {
+        let Some(p) = project_id.get_untracked() else { return };
+        let navigate = navigate_action.clone();
+        spawn_local(async move {
+            let update = |status: Option<ChatSessionStatus>, title: Option<String>| UpdateChatSessionRequest {
+                title,
+                description: None,
+                status,
+            };
+            let result = match action {
+                SessionAction::Rename(title) => {
+                    client().update_chat_session(p, s, &update(None, Some(title))).await.map(|_| ())
+                }
+                SessionAction::Archive => client()
+                    .update_chat_session(p, s, &update(Some(ChatSessionStatus::Archived), None))
+                    .await
+                    .map(|_| ()),
+                SessionAction::Unarchive => {
+                    client().update_chat_session(p, s, &update(Some(ChatSessionStatus::Active), None)).await.map(|_| ())
+                }
+                SessionAction::Duplicate => {
+                    match client().duplicate_chat_session(p, s, &DuplicateChatSessionRequest::default()).await {
+                        Ok(copy) => {
+                            navigate(&session_path(p, copy.id), Default::default());
+                            Ok(())
+                        }
+                        Err(err) => Err(err),
+                    }
+                }
+                SessionAction::Delete => match client().delete_chat_session(p, s).await {
+                    Ok(()) => {
+                        if selected.get_untracked() == Some(s) {
+                            navigate(&crate::app::project_path(p), Default::default());
+                        }
+                        Ok(())
+                    }
+                    Err(err) => Err(err),
+                },
+            };
+            match result {
+                Ok(()) => reload_sessions(),
+                Err(err) => toasts.error(say(&err)),
+            }
+        });
+    });
+
+    // The pull-request button: disabled with a reason; opens the pull request in a new tab.
+    let pull_request_disabled = Signal::derive(move || {
+        if selected.get().is_none() {
+            return Some("Open a chat first: pull requests are made from a chat's branch.".to_owned());
+        }
+        match project.get().map(|p| p.repository) {
+            Some(RepositorySource::Github { .. }) => None,
+            Some(_) => Some("Pull requests need a project on GitHub; this one's repository is elsewhere.".to_owned()),
+            None => Some("Loading…".to_owned()),
+        }
+    });
+    let open_pull_request = Callback::new(move |()| {
+        let (Some(p), Some(s)) = (project_id.get_untracked(), selected.get_untracked()) else { return };
+        // Open the tab now, within the click, so it is not blocked as a pop-up.
+        let tab = window().open_with_url_and_target("about:blank", "_blank").ok().flatten();
+        pull_request_pending.set(true);
+        spawn_local(async move {
+            match client().create_pull_request(p, s, &CreatePullRequestRequest::default()).await {
+                Ok(pr) => {
+                    match &tab {
+                        Some(tab) => {
+                            let _ = tab.location().set_href(&pr.pull_request_url);
+                        }
+                        None => {
+                            let _ = window().open_with_url_and_target(&pr.pull_request_url, "_blank");
+                        }
+                    }
+                    toasts.show(
+                        crate::state::ToastKind::Info,
+                        format!("Pull request #{} is open.", pr.pull_request_number),
+                    );
+                    refresh_branch();
+                }
+                Err(err) => {
+                    if let Some(tab) = &tab {
+                        let _ = tab.close();
+                    }
+                    toasts.error(say(&err));
+                }
+            }
+            pull_request_pending.set(false);
+        });
+    });
+
+    let model_name =
+        Signal::derive(move || agent.get().flatten().map(|a| a.display_name).unwrap_or_else(|| "…".to_owned()));
+    let branch_name = Signal::derive(move || match current.get() {
+        Some(s) => s.github_branch_name,
+        None => project.get().map(|p| p.default_branch).unwrap_or_default(),
+    });
+    let input_disabled = Signal::derive(move || {
+        if let Some(info) = agent.get().flatten()
+            && !info.available
+        {
+            return Some(info.reason.unwrap_or_else(|| "No model is configured.".to_owned()));
+        }
+        match current.get() {
+            None => Some("Start or pick a chat to talk to the agent.".to_owned()),
+            Some(s) if s.status == ChatSessionStatus::Archived => {
+                Some("This chat is archived; unarchive it to continue.".to_owned())
+            }
+            _ => None,
+        }
+    });
+    let branch_url_base = Signal::derive(move || match project.get().map(|p| p.repository) {
+        Some(RepositorySource::Github { owner, repo }) => Some(format!("https://github.com/{owner}/{repo}/tree/")),
+        _ => None,
+    });
+    let is_owner = Signal::derive(move || project.get().is_some_and(|p| p.role == ProjectRole::Owner));
+
+    view! {
+        <div class="workspace">
+            <ProjectBar
+                name=Signal::derive(move || project.get().map(|p| p.name).unwrap_or_default())
+                tab=tab
+                pull_request_disabled=pull_request_disabled
+                pull_request_pending=Signal::derive(move || pull_request_pending.get())
+                on_pull_request=open_pull_request
+                on_toggle_sidebar=Callback::new(move |()| sidebar_open.update(|o| *o = !*o))
+            />
+            {move || project.get().filter(|p| p.repository_state != RepositoryState::Ready).map(|p| view! {
+                <p class=if p.repository_state == RepositoryState::Failed { "banner error" } else { "banner" } role="status">
+                    {match p.repository_state {
+                        RepositoryState::Failed => format!("The repository could not be cloned: {}", p.repository_error.unwrap_or_default()),
+                        _ => match p.repository_progress {
+                            Some(progress) if progress.total_objects > 0 => format!("Cloning the repository… {} of {} objects", progress.received_objects, progress.total_objects),
+                            _ => "Cloning the repository…".to_owned(),
+                        },
+                    }}
+                </p>
+            })}
+            <div class="columns">
+                <Sidebar
+                    active_sessions=active_sessions
+                    archived_sessions=archived_sessions
+                    selected=selected
+                    branch_status=branch_status
+                    branch_url_base=branch_url_base
+                    search=search
+                    show_archived=show_archived
+                    loading=sessions_loading
+                    open=sidebar_open
+                    on_select=select
+                    on_new=Callback::new(move |()| new_chat_open.set(true))
+                    on_action=act
+                />
+                <div class="chat-column">
+                    <ModelBanner model=model_name branch=branch_name />
+                    <ChatPane
+                        messages=messages
+                        running=running
+                        disabled_reason=input_disabled
+                        has_older=Signal::derive(move || older.get().is_some())
+                        draft=draft
+                        on_send=send
+                        on_stop=stop
+                        on_load_older=load_older
+                    />
+                </div>
+                <section class="details" aria-label=move || tab.get().label()>
+                    {move || match tab.get() {
+                        Tab::Code => view! { <CodeTab project_id=project_id selected=selected running=running /> }.into_any(),
+                        Tab::Settings => view! { <SettingsTab project_id=project_id is_owner=is_owner /> }.into_any(),
+                        Tab::Preview => view! { <p class="empty">"The preview of a chat's site is not built yet; the Code tab shows its files."</p> }.into_any(),
+                        Tab::Branding => view! { <p class="empty">"Branding (colors and fonts for the agent) is not built yet."</p> }.into_any(),
+                    }}
+                </section>
+            </div>
+            <NewChatModal
+                open=new_chat_open
+                branches=Signal::derive(move || project.get().map(|p| vec![p.default_branch]).unwrap_or_default())
+                default_branch=Signal::derive(move || project.get().map(|p| p.default_branch).unwrap_or_default())
+                pending=Signal::derive(move || create_chat.pending().get())
+                error=Signal::derive(move || create_chat.value().get().and_then(Result::err))
+                on_create=Callback::new(move |request| { create_chat.dispatch(request); })
+            />
+        </div>
+    }
+}
+
+fn load_project_again(project_id: Memo<Option<ProjectId>>, project: RwSignal<Option<Project>>) {
+    let Some(id) = project_id.get_untracked() else { return };
+    spawn_local(async move {
+        if let Ok(p) = client().get_project(id).await {
+            let cloning = p.repository_state == RepositoryState::Cloning;
+            project.set(Some(p));
+            if cloning {
+                set_timeout(move || load_project_again(project_id, project), std::time::Duration::from_secs(1));
+            }
+        }
+    });
+}
+
+fn placeholder(id: MessageId, session: ChatSessionPk) -> ChatMessage {
+    let now = chrono::DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default();
+    ChatMessage {
+        id,
+        chat_session_id: session,
+        user_id: None,
+        role: MessageRole::Assistant,
+        content: String::new(),
+        blocks: None,
+        model: None,
+        input_tokens: None,
+        output_tokens: None,
+        commit_sha: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Folds a live event into the open chat's messages.
+fn on_event(
+    event: RunEvent,
+    messages: RwSignal<Vec<ChatMessage>>,
+    running: RwSignal<bool>,
+    streaming: RwSignal<Option<MessageId>>,
+    reload: impl Fn() + 'static,
+) {
+    let update_streaming = |f: &dyn Fn(&mut Vec<ContentBlock>)| {
+        let Some(id) = streaming.get_untracked() else { return };
+        messages.update(|list| {
+            if let Some(message) = list.iter_mut().find(|m| m.id == id) {
+                let mut blocks: Vec<ContentBlock> =
+                    message.blocks.clone().and_then(|b| serde_json::from_value(b).ok()).unwrap_or_default();
+                f(&mut blocks);
+                message.content = blocks
+                    .iter()
+                    .filter_map(|b| match b {
+                        ContentBlock::Text { text } => Some(text.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                message.blocks = serde_json::to_value(&blocks).ok();
+            }
+        });
+    };
+    match event {
+        RunEvent::RunStarted { assistant_message_id, .. } => {
+            running.set(true);
+            streaming.set(Some(assistant_message_id));
+        }
+        RunEvent::TextDelta { text, .. } => update_streaming(&|blocks| match blocks.last_mut() {
+            Some(ContentBlock::Text { text: last }) => last.push_str(&text),
+            _ => blocks.push(ContentBlock::Text { text: text.clone() }),
+        }),
+        RunEvent::ToolStarted { tool_use_id, name, input, .. } => update_streaming(&|blocks| {
+            blocks.push(ContentBlock::ToolUse {
+                id: tool_use_id.clone(),
+                name: name.clone(),
+                input: input.clone(),
+                output: None,
+                is_error: false,
+            })
+        }),
+        RunEvent::ToolFinished { tool_use_id, output, is_error, .. } => update_streaming(&|blocks| {
+            for block in blocks.iter_mut() {
+                if let ContentBlock::ToolUse { id, output: slot, is_error: error, .. } = block
+                    && *id == tool_use_id
+                {
+                    *slot = Some(output.clone());
+                    *error = is_error;
+                }
+            }
+        }),
+        RunEvent::CommitCreated { .. } | RunEvent::Error { .. } => {}
+        RunEvent::RunFinished { .. } => {
+            running.set(false);
+            streaming.set(None);
+            reload();
+        }
+    }
+}
+
+/// The Code tab's data: files, the open file, the diff; reloaded after each run.
+#[component]
+fn CodeTab(
+    project_id: Memo<Option<ProjectId>>,
+    selected: Memo<Option<ChatSessionPk>>,
+    running: RwSignal<bool>,
+) -> impl IntoView {
+    let tree = RwSignal::new(None::<Result<FileTree, String>>);
+    let file = RwSignal::new(None::<Result<FileContent, String>>);
+    let diff = RwSignal::new(None::<Result<SessionDiff, String>>);
+    let show_diff = RwSignal::new(false);
+    Effect::new(move |_| {
+        let (Some(p), Some(s)) = (project_id.get(), selected.get()) else {
+            tree.set(Some(Err("Pick a chat to see its files.".to_owned())));
+            return;
+        };
+        if running.get() {
+            return;
+        }
+        let showing_diff = show_diff.get();
+        spawn_local(async move {
+            if showing_diff {
+                diff.set(Some(client().get_diff(p, s).await.map_err(|e| say(&e))));
+            } else {
+                tree.set(Some(client().list_files(p, s).await.map_err(|e| say(&e))));
+            }
+        });
+    });
+    Effect::new(move |_| {
+        selected.track();
+        file.set(None);
+    });
+    let open = Callback::new(move |path: String| {
+        let (Some(p), Some(s)) = (project_id.get_untracked(), selected.get_untracked()) else { return };
+        spawn_local(async move { file.set(Some(client().get_file(p, s, &path).await.map_err(|e| say(&e)))) });
+    });
+    view! { <CodeView tree=tree file=file diff=diff show_diff=show_diff on_open=open /> }
+}
+
+/// The Settings tab's data: branches and environment variables (owners only).
+#[component]
+fn SettingsTab(project_id: Memo<Option<ProjectId>>, #[prop(into)] is_owner: Signal<bool>) -> impl IntoView {
+    let toasts = use_toasts();
+    let branches = RwSignal::new(None::<Result<DefaultBranchResponse, String>>);
+    let env = RwSignal::new(None::<Result<EnvVarList, String>>);
+    let saving = RwSignal::new(false);
+    let save_error = RwSignal::new(None::<String>);
+    let load = move || {
+        let Some(p) = project_id.get_untracked() else { return };
+        branches.set(None);
+        spawn_local(async move {
+            branches.set(Some(client().get_default_branch(p).await.map_err(|e| say(&e))));
+            env.set(Some(client().list_env_vars(p).await.map_err(|e| say(&e))));
+        });
+    };
+    Effect::new(move |_| {
+        if is_owner.get() {
+            load();
+        }
+    });
+    let save = Callback::new(move |branch: String| {
+        let Some(p) = project_id.get_untracked() else { return };
+        saving.set(true);
+        save_error.set(None);
+        spawn_local(async move {
+            match client().set_default_branch(p, &UpdateDefaultBranchRequest { default_branch: branch }).await {
+                Ok(updated) => {
+                    branches.set(Some(Ok(updated)));
+                    toasts.show(crate::state::ToastKind::Info, "Default branch saved.");
+                }
+                Err(err) => save_error.set(Some(say(&err))),
+            }
+            saving.set(false);
+        });
+    });
+    let set_env = Callback::new(move |(key, value): (String, String)| {
+        let Some(p) = project_id.get_untracked() else { return };
+        spawn_local(async move {
+            match client().set_env_var(p, &key, &value).await {
+                Ok(_) => env.set(Some(client().list_env_vars(p).await.map_err(|e| say(&e)))),
+                Err(err) => toasts.error(say(&err)),
+            }
+        });
+    });
+    let delete_env = Callback::new(move |key: String| {
+        let Some(p) = project_id.get_untracked() else { return };
+        spawn_local(async move {
+            match client().delete_env_var(p, &key).await {
+                Ok(()) => env.set(Some(client().list_env_vars(p).await.map_err(|e| say(&e)))),
+                Err(err) => toasts.error(say(&err)),
+            }
+        });
+    });
+    view! {
+        <SettingsView is_owner=is_owner branches=branches saving=saving save_error=save_error
+            on_retry=Callback::new(move |()| load()) on_save=save env=env on_set_env=set_env on_delete_env=delete_env />
+    }
+}
