@@ -3,10 +3,10 @@
 //! the path jail holds, sessions run at once, failures end runs cleanly.
 
 use crate::db_test;
-use crate::fake_model::{Reply, text, tool};
 use crate::harness::{MODEL_API_KEY, TestApp, spawn_app, spawn_app_with};
 use api_types::*;
 use client::Client;
+use fakes::model::{Reply, text, tool};
 use futures_util::StreamExt;
 use serde_json::json;
 use std::time::Duration;

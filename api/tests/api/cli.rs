@@ -111,8 +111,8 @@ fn serve(data: &std::path::Path, model_url: &str) -> (Running, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_mid_run_restarts_with_the_run_interrupted_and_its_output_kept() {
-    use crate::fake_model::{FakeModel, Reply, text};
     use api_types::*;
+    use fakes::model::{FakeModel, Reply, text};
     let model = FakeModel::start().await;
     model.script([Reply::Stall]);
     let dir = tempfile::TempDir::new().unwrap();

@@ -2,10 +2,10 @@
 //! official example bodies), branch listing across pages, and the token never leaking.
 
 use crate::db_test;
-use crate::fake_github::PullFailure;
 use crate::harness::{TestApp, capture_logs, spawn_app};
 use api_types::*;
 use client::Client;
+use fakes::github::PullFailure;
 
 const TOKEN: &str = "ghp_kosukeTestToken0123456789abcdefXYZ";
 

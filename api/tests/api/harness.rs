@@ -1,9 +1,9 @@
 //! The test harness: a fresh database per test (a SQLite file, or a new PostgreSQL database
 //! when the test runs on PostgreSQL), a real server on a random port, typed clients.
 
-use crate::fake_github::FakeGitHub;
-use crate::fake_model::FakeModel;
 use api::settings::AgentSettings;
+use fakes::github::FakeGitHub;
+use fakes::model::FakeModel;
 
 /// The API key the fake model provider is configured with.
 pub const MODEL_API_KEY: &str = "sk-kosuke-test-key-0123456789";

@@ -3,8 +3,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod fake_github;
-mod fake_model;
 mod harness;
 
 mod access;

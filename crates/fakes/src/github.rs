@@ -1,5 +1,5 @@
 //! A fake GitHub REST API on loopback, serving GitHub's own example bodies
-//! (`tests/fixtures/github/`, see its README for provenance) with the fields each test needs
+//! (`crates/fakes/fixtures/github/`, see its README for provenance) with the fields each test needs
 //! patched, and recording every request it receives.
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/github/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/fixtures/github/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture file")).expect("fixture JSON")
 }
 
