@@ -11,18 +11,25 @@ const EVENT_NAMES: [&str; 7] =
     ["run_started", "text_delta", "tool_started", "tool_finished", "commit_created", "run_finished", "error"];
 
 struct Stream {
+    generation: u64,
     source: EventSource,
     _listener: Closure<dyn FnMut(MessageEvent)>,
 }
 
 thread_local! {
     static CURRENT: RefCell<Option<Stream>> = const { RefCell::new(None) };
+    static GENERATION: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// Follows `url`'s events, calling `on_event` for each; replaces any stream followed before.
-pub fn follow(url: &str, on_event: impl Fn(RunEvent) + 'static) {
+/// Returns the stream's generation, for [`stop_if`].
+pub fn follow(url: &str, on_event: impl Fn(RunEvent) + 'static) -> u64 {
     stop();
-    let Ok(source) = EventSource::new(url) else { return };
+    let generation = GENERATION.with(|g| {
+        g.set(g.get() + 1);
+        g.get()
+    });
+    let Ok(source) = EventSource::new(url) else { return generation };
     let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |message: MessageEvent| {
         if let Some(data) = message.data().as_string()
             && let Ok(event) = serde_json::from_str::<RunEvent>(&data)
@@ -33,7 +40,17 @@ pub fn follow(url: &str, on_event: impl Fn(RunEvent) + 'static) {
     for name in EVENT_NAMES {
         let _ = source.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
     }
-    CURRENT.with(|current| *current.borrow_mut() = Some(Stream { source, _listener: listener }));
+    CURRENT.with(|current| *current.borrow_mut() = Some(Stream { generation, source, _listener: listener }));
+    generation
+}
+
+/// Stops following, if the stream followed is still `generation` (a page leaving must not stop
+/// the stream the next page started).
+pub fn stop_if(generation: u64) {
+    let current = CURRENT.with(|current| current.borrow().as_ref().map(|s| s.generation));
+    if current == Some(generation) {
+        stop();
+    }
 }
 
 /// Stops following.

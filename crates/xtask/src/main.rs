@@ -90,8 +90,9 @@ fn test() -> Result<(), String> {
     if !offending.is_empty() {
         return Err(format!("the web app depends on server crates: {offending:?}"));
     }
-    println!("== the web app builds for wasm32");
-    run(cargo().args(["build", "--target", "wasm32-unknown-unknown", "--package", "web"]))?;
+    println!("== the web app builds (the browser tests use it)");
+    web::build(true)?;
+    tools::ensure_debian_packages(&["chromium", "chromium-driver"])?;
 
     let postgres = std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty());
     println!(

@@ -81,7 +81,11 @@ pub fn ProjectBar(
                 title=move || pull_request_disabled.get().unwrap_or_else(|| "Open a pull request from this chat's branch".to_owned())
                 on:click=move |_| on_pull_request.run(())
             >
-                {move || if pull_request_pending.get() { "Opening…" } else { "Create Pull Request" }}
+                {move || if pull_request_pending.get() {
+                    view! { "Opening…" }.into_any()
+                } else {
+                    view! { <span class="label-long">"Create Pull Request"</span><span class="label-short">"PR"</span> }.into_any()
+                }}
             </button>
             <Avatar />
         </header>

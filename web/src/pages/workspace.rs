@@ -132,6 +132,7 @@ pub fn Workspace() -> impl IntoView {
 
     // Switching chats: keep the old draft, load the new chat, follow its live events.
     let previous = StoredValue::new(None::<ChatSessionPk>);
+    let following = StoredValue::new(None::<u64>);
     Effect::new(move |_| {
         let now = selected.get();
         if let Some(old) = previous.get_value() {
@@ -148,7 +149,9 @@ pub fn Workspace() -> impl IntoView {
         branch_status.set(None);
         sidebar_open.set(false);
         let (Some(p), Some(s)) = (project_id.get_untracked(), now) else {
-            live::stop();
+            if let Some(generation) = following.get_value() {
+                live::stop_if(generation);
+            }
             return;
         };
         load_messages();
@@ -161,15 +164,20 @@ pub fn Workspace() -> impl IntoView {
                 streaming_message.set(run.assistant_message_id);
             }
         });
-        live::follow(&format!("{}?from=latest", client().events_url(p, s)), move |event| {
+        let generation = live::follow(&format!("{}?from=latest", client().events_url(p, s)), move |event| {
             on_event(event, messages, running, streaming_message, move || {
                 load_messages();
                 refresh_branch();
                 reload_sessions();
             })
         });
+        following.set_value(Some(generation));
     });
-    on_cleanup(live::stop);
+    on_cleanup(move || {
+        if let Some(generation) = following.try_get_value().flatten() {
+            live::stop_if(generation);
+        }
+    });
 
     let send = Callback::new(move |prompt: String| {
         let (Some(p), Some(s)) = (project_id.get_untracked(), selected.get_untracked()) else { return };
