@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the handlers' `#[utoipa::path]` annotations and the
 //! wire types' schemas, served at `/api/openapi.json`.
 
-use crate::routes::{auth, chat, code, env_vars, github, health, members, projects, sessions, settings};
+use crate::routes::{auth, chat, code, env_vars, github, health, members, preview, projects, sessions, settings};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -52,6 +52,7 @@ use utoipa::OpenApi;
         env_vars::list_env_vars,
         env_vars::set_env_var,
         env_vars::delete_env_var,
+        preview::preview_link,
         settings::get_default_branch,
         settings::put_default_branch,
         settings::list_audit,

@@ -7,6 +7,7 @@ use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand::Rng;
+use sha2::{Digest, Sha256};
 use std::path::Path;
 
 const PREFIX: &str = "v1:";
@@ -23,6 +24,8 @@ pub enum SecretError {
 
 pub struct SecretBox {
     cipher: Aes256Gcm,
+    /// A separate key for signing (HMAC-SHA256), derived from the sealing key.
+    mac_key: [u8; 32],
 }
 
 impl SecretBox {
@@ -30,7 +33,10 @@ impl SecretBox {
         if key.len() != 32 {
             return Err(SecretError::BadKey);
         }
-        Ok(SecretBox { cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key)) })
+        let mut derive = Sha256::new();
+        derive.update(b"kosuke signing key v1");
+        derive.update(key);
+        Ok(SecretBox { cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key)), mac_key: derive.finalize().into() })
     }
 
     /// The configured key, or the data dir's key file (created with mode 0600 when missing).
@@ -72,6 +78,28 @@ impl SecretBox {
     }
 }
 
+impl SecretBox {
+    /// HMAC-SHA256 of `message`, hex.
+    pub fn sign(&self, message: &str) -> String {
+        let mut inner_key = [0x36u8; 64];
+        let mut outer_key = [0x5cu8; 64];
+        for (n, byte) in self.mac_key.iter().enumerate() {
+            inner_key[n] ^= byte;
+            outer_key[n] ^= byte;
+        }
+        let inner = Sha256::new().chain_update(inner_key).chain_update(message.as_bytes()).finalize();
+        let outer = Sha256::new().chain_update(outer_key).chain_update(inner).finalize();
+        outer.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Whether `signature` is `message`'s, compared in constant time.
+    pub fn verify(&self, message: &str, signature: &str) -> bool {
+        let expected = self.sign(message);
+        expected.len() == signature.len()
+            && expected.bytes().zip(signature.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    }
+}
+
 fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
@@ -99,5 +127,9 @@ mod tests {
         let other = SecretBox::from_key(&[7u8; 32]).unwrap_or_else(|e| panic!("{e}"));
         assert!(other.open(&sealed).is_err());
         assert!(matches!(SecretBox::load(Some("c2hvcnQ="), dir.path()), Err(SecretError::BadKey)));
+        let signature = secrets.sign("preview:7:1700000000");
+        assert!(secrets.verify("preview:7:1700000000", &signature));
+        assert!(!secrets.verify("preview:8:1700000000", &signature));
+        assert!(!other.verify("preview:7:1700000000", &signature));
     }
 }

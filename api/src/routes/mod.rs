@@ -8,6 +8,7 @@ pub mod env_vars;
 pub mod github;
 pub mod health;
 pub mod members;
+pub mod preview;
 pub mod projects;
 pub mod sessions;
 pub mod settings;
@@ -58,6 +59,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(env_vars::list_env_vars)
         .service(env_vars::set_env_var)
         .service(env_vars::delete_env_var)
+        .service(preview::preview_link)
+        .service(preview::preview_file)
         .service(settings::get_default_branch)
         .service(settings::put_default_branch)
         .service(settings::list_audit);

@@ -7,6 +7,7 @@ pub mod chat;
 pub mod code;
 pub mod env_vars;
 pub mod github;
+pub mod preview;
 pub mod projects;
 pub mod sessions;
 pub mod settings;

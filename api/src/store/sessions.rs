@@ -250,6 +250,11 @@ pub async fn set_pull_request(
     Ok(())
 }
 
+/// Any session by id (for signed links, which carry their own authority).
+pub async fn find(db: &impl ConnectionTrait, session_pk: i32) -> Result<chat_session::Model, StoreError> {
+    chat_session::Entity::find_by_id(session_pk).one(db).await?.ok_or(StoreError::NotFound("chat session"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::escape_like;

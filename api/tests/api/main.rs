@@ -13,6 +13,7 @@ mod cli;
 mod github;
 mod migration;
 mod openapi;
+mod preview;
 mod projects;
 mod sessions;
 mod workspaces;

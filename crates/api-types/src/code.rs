@@ -122,3 +122,11 @@ pub struct CreatePullRequestResponse {
     pub source_branch: String,
     pub target_branch: String,
 }
+
+/// `GET …/{session_pk}/preview`: a short-lived link to the session's static site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PreviewLink {
+    /// A path on this server (`/preview/…/`), valid for an hour.
+    pub url: String,
+}

@@ -424,7 +424,7 @@ pub fn Workspace() -> impl IntoView {
                     {move || match tab.get() {
                         Tab::Code => view! { <CodeTab project_id=project_id selected=selected running=running /> }.into_any(),
                         Tab::Settings => view! { <SettingsTab project_id=project_id is_owner=is_owner /> }.into_any(),
-                        Tab::Preview => view! { <p class="empty">"The preview of a chat's site is not built yet; the Code tab shows its files."</p> }.into_any(),
+                        Tab::Preview => view! { <PreviewTab project_id=project_id selected=selected running=running /> }.into_any(),
                         Tab::Branding => view! { <p class="empty">"Branding (colors and fonts for the agent) is not built yet."</p> }.into_any(),
                     }}
                 </section>
@@ -631,5 +631,41 @@ fn SettingsTab(project_id: Memo<Option<ProjectId>>, #[prop(into)] is_owner: Sign
     view! {
         <SettingsView is_owner=is_owner branches=branches saving=saving save_error=save_error
             on_retry=Callback::new(move |()| load()) on_save=save env=env on_set_env=set_env on_delete_env=delete_env />
+    }
+}
+
+/// The chat's static site in a sandboxed frame (its own opaque origin: no cookies, no API).
+#[component]
+fn PreviewTab(project_id: Memo<Option<ProjectId>>, selected: Memo<Option<ChatSessionPk>>, running: RwSignal<bool>) -> impl IntoView {
+    let link = RwSignal::new(None::<Result<String, String>>);
+    let reloads = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        reloads.track();
+        let (Some(p), Some(s)) = (project_id.get(), selected.get()) else {
+            link.set(Some(Err("Pick a chat to preview its site.".to_owned())));
+            return;
+        };
+        if running.get() {
+            return;
+        }
+        spawn_local(async move { link.set(Some(client().preview_link(p, s).await.map(|l| l.url).map_err(|e| say(&e)))) });
+    });
+    view! {
+        <div class="preview">
+            <div class="row">
+                <button on:click=move |_| reloads.update(|n| *n += 1)>"Reload"</button>
+                {move || link.get().and_then(Result::ok).map(|url| view! {
+                    <a href=url target="_blank" rel="noopener">"Open in a new tab"</a>
+                })}
+            </div>
+            {move || match link.get() {
+                None => view! { <p class="muted" role="status">"Loading…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="muted">{e}</p> }.into_any(),
+                Some(Ok(url)) => view! {
+                    <iframe class="preview-frame" title="Preview of this chat's site" src=url
+                        sandbox="allow-scripts allow-forms allow-popups allow-modals"></iframe>
+                }.into_any(),
+            }}
+        </div>
     }
 }
