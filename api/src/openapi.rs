@@ -1,7 +1,9 @@
 //! The OpenAPI document, generated from the handlers' `#[utoipa::path]` annotations and the
 //! wire types' schemas, served at `/api/openapi.json`.
 
-use crate::routes::{auth, chat, code, env_vars, github, health, members, preview, projects, sessions, settings};
+use crate::routes::{
+    auth, branding, chat, code, env_vars, github, health, members, preview, projects, sessions, settings,
+};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -53,6 +55,8 @@ use utoipa::OpenApi;
         env_vars::set_env_var,
         env_vars::delete_env_var,
         preview::preview_link,
+        branding::get_branding,
+        branding::put_branding,
         settings::get_default_branch,
         settings::put_default_branch,
         settings::list_audit,

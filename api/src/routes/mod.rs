@@ -2,6 +2,7 @@
 //! function, and answers; it holds no queries (no `sea_orm` here) and no business rules.
 
 pub mod auth;
+pub mod branding;
 pub mod chat;
 pub mod code;
 pub mod env_vars;
@@ -60,6 +61,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(env_vars::set_env_var)
         .service(env_vars::delete_env_var)
         .service(preview::preview_link)
+        .service(branding::get_branding)
+        .service(branding::put_branding)
         .service(preview::preview_file)
         .service(settings::get_default_branch)
         .service(settings::put_default_branch)

@@ -365,8 +365,10 @@ async fn run_agent(
         system: format!(
             "You are kosuke's coding agent, working in a git checkout of the project \"{}\" on the branch {}. \
              Use the tools to look at and change files; paths are relative to the project root. Keep to what \
-             the user asks, and finish with a short summary of what you changed.",
-            job.project.name, job.session.github_branch_name
+             the user asks, and finish with a short summary of what you changed. {}",
+            job.project.name,
+            job.session.github_branch_name,
+            crate::services::branding::instructions(&crate::services::branding::of(&job.project))
         ),
     };
     let mut sink = RunSink { state: state.clone(), session_pk: job.session.id, run_id: RunId(job.run_id), transcript };

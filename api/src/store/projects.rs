@@ -147,3 +147,15 @@ pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<project::Model>, Store
 pub async fn find(db: &impl ConnectionTrait, project_id: i32) -> Result<project::Model, StoreError> {
     project::Entity::find_by_id(project_id).one(db).await?.ok_or(StoreError::NotFound("project"))
 }
+
+pub async fn set_branding(
+    db: &impl ConnectionTrait,
+    project: project::Model,
+    branding: serde_json::Value,
+) -> Result<(), StoreError> {
+    let mut active: project::ActiveModel = project.into();
+    active.branding = Set(Some(branding));
+    active.updated_at = Set(now());
+    active.update(db).await?;
+    Ok(())
+}

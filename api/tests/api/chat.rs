@@ -474,3 +474,29 @@ db_test!(
         assert!(stored.iter().all(|v| !v.value_encrypted.contains("rotated-value")), "sealed at rest");
     }
 );
+
+db_test!(
+    async fn the_projects_branding_reaches_the_agent(backend) {
+        let app = spawn_app(backend).await;
+        let (owner, project, session) = setup(&app).await;
+        let (member, _) = app.user("bob").await;
+        owner.add_member(project.id, &AddMemberRequest { email: "bob@example.test".into(), role: None }).await.unwrap();
+        assert_eq!(member.get_branding(project.id).await.unwrap(), Branding::default());
+        let branding = Branding {
+            primary_color: "#ff0066".into(),
+            accent_color: "#00aa88".into(),
+            body_font: "\"Inter Tight\", sans-serif".into(),
+            heading_font: "Georgia, serif".into(),
+        };
+        assert_eq!(member.set_branding(project.id, &branding).await.unwrap_err().status(), Some(403));
+        let bad = owner.set_branding(project.id, &Branding { primary_color: "red".into(), ..branding.clone() }).await.unwrap_err();
+        assert_eq!((bad.status(), bad.code()), (Some(422), Some(ErrorCode::ValidationFailed)));
+        assert_eq!(owner.set_branding(project.id, &branding).await.unwrap(), branding);
+        assert_eq!(member.get_branding(project.id).await.unwrap(), branding);
+        app.model.script([Reply::Parts(vec![text("Styled.")])]);
+        owner.send_chat(&chat(&project, &session, "Make a page")).await.unwrap();
+        finished(&owner, project.id, session.id).await;
+        let system = app.model.requests()[0]["system"].as_str().unwrap().to_owned();
+        assert!(system.contains("#ff0066") && system.contains("Georgia, serif"), "{system}");
+    }
+);

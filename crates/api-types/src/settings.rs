@@ -56,3 +56,27 @@ pub struct EnvVarList {
 pub struct SetEnvVarRequest {
     pub value: String,
 }
+
+/// A project's look, given to the agent with every turn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Branding {
+    /// `#RRGGBB`.
+    pub primary_color: String,
+    /// `#RRGGBB`.
+    pub accent_color: String,
+    /// A CSS font-family list, e.g. `Inter, system-ui, sans-serif`.
+    pub body_font: String,
+    pub heading_font: String,
+}
+
+impl Default for Branding {
+    fn default() -> Self {
+        Branding {
+            primary_color: "#0b57d0".to_owned(),
+            accent_color: "#1a7f37".to_owned(),
+            body_font: "system-ui, sans-serif".to_owned(),
+            heading_font: "system-ui, sans-serif".to_owned(),
+        }
+    }
+}

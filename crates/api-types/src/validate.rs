@@ -76,6 +76,20 @@ pub fn branch_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks a `#RRGGBB` color.
+pub fn color(value: &str) -> Result<(), String> {
+    let ok = value.len() == 7 && value.starts_with('#') && value[1..].chars().all(|c| c.is_ascii_hexdigit());
+    if ok { Ok(()) } else { Err(format!("\"{}\" is not a color like #1a2b3c.", value.escape_default())) }
+}
+
+/// Checks a CSS font-family list: names, spaces, commas, quotes and hyphens, at most 100.
+pub fn font_family(value: &str) -> Result<(), String> {
+    let ok = !value.trim().is_empty()
+        && value.chars().count() <= 100
+        && value.chars().all(|c| c.is_alphanumeric() || matches!(c, ' ' | ',' | '-' | '\'' | '"'));
+    if ok { Ok(()) } else { Err("A font is a list of family names such as Inter, sans-serif.".to_owned()) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +143,17 @@ mod tests {
         assert!(session_title("").is_err());
         assert!(session_title(&"x".repeat(101)).is_err());
         assert_eq!(session_title(&"é".repeat(100)).map(|t| t.chars().count()), Ok(100));
+    }
+
+    #[test]
+    fn colors_and_fonts_are_checked() {
+        assert!(color("#0B57d0").is_ok());
+        for bad in ["0b57d0", "#0b57d", "#0b57dz", "red", "#0b57d0;x"] {
+            assert!(color(bad).is_err(), "{bad}");
+        }
+        assert!(font_family("\"Inter Tight\", system-ui, sans-serif").is_ok());
+        assert!(font_family("x; background: url(evil)").is_err());
+        assert!(font_family("  ").is_err());
     }
 
     #[test]

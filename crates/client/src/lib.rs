@@ -318,6 +318,14 @@ impl Client {
         self.get(&format!("/projects/{project}/chat-sessions/{session}/runs")).await
     }
 
+    pub async fn get_branding(&self, project: ProjectId) -> Result<Branding> {
+        self.get(&format!("/projects/{project}/branding")).await
+    }
+
+    pub async fn set_branding(&self, project: ProjectId, branding: &Branding) -> Result<Branding> {
+        self.with_body(Method::PUT, &format!("/projects/{project}/branding"), branding).await
+    }
+
     pub async fn list_env_vars(&self, project: ProjectId) -> Result<EnvVarList> {
         self.get(&format!("/projects/{project}/env-vars")).await
     }

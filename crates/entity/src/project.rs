@@ -18,6 +18,8 @@ pub struct Model {
     pub default_branch: String,
     pub repository_state: RepositoryState,
     pub repository_error: Option<String>,
+    /// `api_types::Branding` as JSON; absent until set.
+    pub branding: Option<Json>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -425,7 +425,7 @@ pub fn Workspace() -> impl IntoView {
                         Tab::Code => view! { <CodeTab project_id=project_id selected=selected running=running /> }.into_any(),
                         Tab::Settings => view! { <SettingsTab project_id=project_id is_owner=is_owner /> }.into_any(),
                         Tab::Preview => view! { <PreviewTab project_id=project_id selected=selected running=running /> }.into_any(),
-                        Tab::Branding => view! { <p class="empty">"Branding (colors and fonts for the agent) is not built yet."</p> }.into_any(),
+                        Tab::Branding => view! { <BrandingTab project_id=project_id is_owner=is_owner /> }.into_any(),
                     }}
                 </section>
             </div>
@@ -636,7 +636,11 @@ fn SettingsTab(project_id: Memo<Option<ProjectId>>, #[prop(into)] is_owner: Sign
 
 /// The chat's static site in a sandboxed frame (its own opaque origin: no cookies, no API).
 #[component]
-fn PreviewTab(project_id: Memo<Option<ProjectId>>, selected: Memo<Option<ChatSessionPk>>, running: RwSignal<bool>) -> impl IntoView {
+fn PreviewTab(
+    project_id: Memo<Option<ProjectId>>,
+    selected: Memo<Option<ChatSessionPk>>,
+    running: RwSignal<bool>,
+) -> impl IntoView {
     let link = RwSignal::new(None::<Result<String, String>>);
     let reloads = RwSignal::new(0u32);
     Effect::new(move |_| {
@@ -648,7 +652,9 @@ fn PreviewTab(project_id: Memo<Option<ProjectId>>, selected: Memo<Option<ChatSes
         if running.get() {
             return;
         }
-        spawn_local(async move { link.set(Some(client().preview_link(p, s).await.map(|l| l.url).map_err(|e| say(&e)))) });
+        spawn_local(
+            async move { link.set(Some(client().preview_link(p, s).await.map(|l| l.url).map_err(|e| say(&e)))) },
+        );
     });
     view! {
         <div class="preview">
@@ -667,5 +673,68 @@ fn PreviewTab(project_id: Memo<Option<ProjectId>>, selected: Memo<Option<ChatSes
                 }.into_any(),
             }}
         </div>
+    }
+}
+
+/// The project's colors and fonts, which the agent is told to use.
+#[component]
+fn BrandingTab(project_id: Memo<Option<ProjectId>>, #[prop(into)] is_owner: Signal<bool>) -> impl IntoView {
+    let toasts = use_toasts();
+    let branding = RwSignal::new(None::<Branding>);
+    let error = RwSignal::new(None::<String>);
+    let saving = RwSignal::new(false);
+    Effect::new(move |_| {
+        let Some(p) = project_id.get() else { return };
+        spawn_local(async move {
+            match client().get_branding(p).await {
+                Ok(b) => branding.set(Some(b)),
+                Err(err) => error.set(Some(say(&err))),
+            }
+        });
+    });
+    let field = move |label: &'static str, kind: &'static str, get: fn(&Branding) -> String, set: fn(&mut Branding, String)| {
+        view! {
+            <label>{label}
+                <input type=kind disabled=move || !is_owner.get()
+                    prop:value=move || branding.get().map(|b| get(&b)).unwrap_or_default()
+                    on:input=move |ev| { let value = event_target_value(&ev); branding.update(|b| if let Some(b) = b { set(b, value) }); } />
+            </label>
+        }
+    };
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (Some(p), Some(b)) = (project_id.get_untracked(), branding.get_untracked()) else { return };
+        saving.set(true);
+        error.set(None);
+        spawn_local(async move {
+            match client().set_branding(p, &b).await {
+                Ok(saved) => {
+                    branding.set(Some(saved));
+                    toasts.show(crate::state::ToastKind::Info, "Branding saved; the agent uses it from the next message.");
+                }
+                Err(err) => error.set(Some(say(&err))),
+            }
+            saving.set(false);
+        });
+    };
+    view! {
+        <form class="stack branding" on:submit=save>
+            <h2>"Branding"</h2>
+            <p class="muted">"The agent is told to use these colors and fonts for anything visual it builds."</p>
+            {field("Primary color", "color", |b| b.primary_color.clone(), |b, v| b.primary_color = v)}
+            {field("Accent color", "color", |b| b.accent_color.clone(), |b, v| b.accent_color = v)}
+            {field("Body font", "text", |b| b.body_font.clone(), |b, v| b.body_font = v)}
+            {field("Heading font", "text", |b| b.heading_font.clone(), |b, v| b.heading_font = v)}
+            {move || branding.get().map(|b| view! {
+                <div class="swatch" style=format!("border-color:{};font-family:{}", b.primary_color, b.body_font)>
+                    <strong style=format!("color:{};font-family:{}", b.primary_color, b.heading_font)>"Heading"</strong>
+                    <span style=format!("color:{}", b.accent_color)>" accent text"</span>
+                </div>
+            })}
+            {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            <Show when=move || is_owner.get() fallback=|| view! { <p class="muted">"Only owners change the branding."</p> }>
+                <button type="submit" class="primary" disabled=move || saving.get()>{move || if saving.get() { "Saving…" } else { "Save branding" }}</button>
+            </Show>
+        </form>
     }
 }
