@@ -342,8 +342,15 @@ async fn a_person_works_through_chats_branches_and_a_pull_request() {
     })
     .await;
     new_chat(&c, "Third").await;
+    wait_text(&c, "[data-testid=base-branch]", "shows the chat started from develop", |t| t.contains("develop")).await;
     click_text(&c, ".tabs", "Code").await;
     wait_text(&c, "[data-testid=file-tree]", "starts from develop", |t| t.contains("BRANCH.txt")).await;
+    click_text(&c, ".tabs", "Preview").await;
+    find(&c, "iframe.preview-frame").await;
+    screenshot(&c, "preview-desktop").await;
+    click_text(&c, ".tabs", "Branding").await;
+    find(&c, ".branding input[type=color]").await;
+    screenshot(&c, "branding-desktop").await;
 
     // A pull request from a GitHub project opens in a new tab at the PR's page.
     stack.github.accept_token("ghp_e2eToken", "octocat", "repo");

@@ -6,11 +6,20 @@ use api_types::{ChatMessage, ContentBlock, MessageRole};
 use leptos::prelude::*;
 
 #[component]
-pub fn ModelBanner(#[prop(into)] model: Signal<String>, #[prop(into)] branch: Signal<String>) -> impl IntoView {
+pub fn ModelBanner(
+    #[prop(into)] model: Signal<String>,
+    #[prop(into)] branch: Signal<String>,
+    /// The branch the open chat started from.
+    #[prop(into)]
+    base: Signal<Option<String>>,
+) -> impl IntoView {
     view! {
         <div class="model-banner" data-testid="model-banner">
             <span class="model" title="Model">{model}</span>
-            <span class="branch" title="Current branch" data-testid="current-branch">"⎇ "{branch}</span>
+            <span class="branch" title="Current branch">
+                <span data-testid="current-branch">"⎇ "{branch}</span>
+                {move || base.get().map(|b| view! { <span class="muted" data-testid="base-branch">" from "{b}</span> })}
+            </span>
         </div>
     }
 }

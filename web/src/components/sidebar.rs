@@ -28,6 +28,10 @@ pub fn Sidebar(
     show_archived: RwSignal<bool>,
     #[prop(into)] loading: Signal<bool>,
     #[prop(into)] open: Signal<bool>,
+    /// More chats than shown: offer the next page.
+    #[prop(into)]
+    has_more: Signal<bool>,
+    on_more: Callback<()>,
     on_select: Callback<ChatSessionPk>,
     on_new: Callback<()>,
     on_action: Callback<(ChatSessionPk, SessionAction)>,
@@ -77,7 +81,12 @@ pub fn Sidebar(
                                 <span class="session-meta">
                                     <span class="badge" title="Messages">{session.message_count}</span>
                                     <span>{relative(session.last_activity_at)}</span>
-                                    <span class="branch-status" title="Branch status">"⎇ "{status_line}</span>
+                                    {move || {
+                                        let status = status_line();
+                                        (!status.is_empty()).then(|| view! {
+                                            <span class="branch-status" title="Branch status">"⎇ "{status}</span>
+                                        })
+                                    }}
                                 </span>
                             </button>
                         }
@@ -136,6 +145,9 @@ pub fn Sidebar(
             <ul class="sessions">
                 <For each=move || active_sessions.get() key=|s| (s.id, s.title.clone(), s.message_count, s.last_activity_at, s.status) children=card />
             </ul>
+            <Show when=move || has_more.get()>
+                <button class="ghost" on:click=move |_| on_more.run(())>"Show more chats"</button>
+            </Show>
             <button class="ghost archived-toggle" aria-expanded=move || show_archived.get().to_string()
                 on:click=move |_| show_archived.update(|v| *v = !*v)>
                 {move || if show_archived.get() { "▾ Archived" } else { "▸ Archived" }}

@@ -32,6 +32,8 @@ pub fn Workspace() -> impl IntoView {
     let active_sessions = RwSignal::new(Vec::<ChatSession>::new());
     let archived_sessions = RwSignal::new(Vec::<ChatSession>::new());
     let sessions_loading = RwSignal::new(true);
+    let more_sessions = RwSignal::new(None::<String>);
+    let branch_choices = RwSignal::new(Vec::<String>::new());
     let search = RwSignal::new(String::new());
     let query = RwSignal::new(String::new());
     let show_archived = RwSignal::new(false);
@@ -83,24 +85,33 @@ pub fn Workspace() -> impl IntoView {
             std::time::Duration::from_millis(250),
         );
     });
-    let reload_sessions = move || {
+    // Chats come 100 at a time, newest activity first; "Show more" fetches the next page.
+    let fetch_sessions = move |cursor: Option<String>| {
         let Some(id) = project_id.get_untracked() else { return };
         let q = Some(query.get_untracked()).filter(|q| !q.is_empty());
+        let appending = cursor.is_some();
         spawn_local(async move {
-            let list =
-                client().list_chat_sessions(id, &ChatSessionQuery { q, limit: Some(100), ..Default::default() }).await;
+            let query = ChatSessionQuery { q, limit: Some(100), cursor, ..Default::default() };
+            let list = client().list_chat_sessions(id, &query).await;
             sessions_loading.set(false);
             match list {
                 Ok(list) => {
                     let (archived, active): (Vec<_>, Vec<_>) =
                         list.sessions.into_iter().partition(|s| s.status == ChatSessionStatus::Archived);
-                    active_sessions.set(active);
-                    archived_sessions.set(archived);
+                    if appending {
+                        active_sessions.update(|l| l.extend(active));
+                        archived_sessions.update(|l| l.extend(archived));
+                    } else {
+                        active_sessions.set(active);
+                        archived_sessions.set(archived);
+                    }
+                    more_sessions.set(list.next_cursor);
                 }
                 Err(err) => toasts.error(say(&err)),
             }
         });
     };
+    let reload_sessions = move || fetch_sessions(None);
     Effect::new(move |_| {
         project_id.track();
         query.track();
@@ -403,12 +414,24 @@ pub fn Workspace() -> impl IntoView {
                     show_archived=show_archived
                     loading=sessions_loading
                     open=sidebar_open
+                    has_more=Signal::derive(move || more_sessions.get().is_some())
+                    on_more=Callback::new(move |()| fetch_sessions(more_sessions.get_untracked()))
                     on_select=select
-                    on_new=Callback::new(move |()| new_chat_open.set(true))
+                    on_new=Callback::new(move |()| {
+                        new_chat_open.set(true);
+                        if let Some(p) = project_id.get_untracked() {
+                            spawn_local(async move {
+                                if let Ok(list) = client().list_branches(p).await {
+                                    branch_choices.set(list.branches.into_iter().map(|b| b.name).collect());
+                                }
+                            });
+                        }
+                    })
                     on_action=act
                 />
                 <div class="chat-column">
-                    <ModelBanner model=model_name branch=branch_name />
+                    <ModelBanner model=model_name branch=branch_name
+                        base=Signal::derive(move || current.get().and_then(|s| s.base_branch)) />
                     <ChatPane
                         messages=messages
                         running=running
@@ -431,7 +454,10 @@ pub fn Workspace() -> impl IntoView {
             </div>
             <NewChatModal
                 open=new_chat_open
-                branches=Signal::derive(move || project.get().map(|p| vec![p.default_branch]).unwrap_or_default())
+                branches=Signal::derive(move || {
+                    let choices = branch_choices.get();
+                    if choices.is_empty() { project.get().map(|p| vec![p.default_branch]).unwrap_or_default() } else { choices }
+                })
                 default_branch=Signal::derive(move || project.get().map(|p| p.default_branch).unwrap_or_default())
                 pending=Signal::derive(move || create_chat.pending().get())
                 error=Signal::derive(move || create_chat.value().get().and_then(Result::err))
@@ -692,7 +718,10 @@ fn BrandingTab(project_id: Memo<Option<ProjectId>>, #[prop(into)] is_owner: Sign
             }
         });
     });
-    let field = move |label: &'static str, kind: &'static str, get: fn(&Branding) -> String, set: fn(&mut Branding, String)| {
+    let field = move |label: &'static str,
+                      kind: &'static str,
+                      get: fn(&Branding) -> String,
+                      set: fn(&mut Branding, String)| {
         view! {
             <label>{label}
                 <input type=kind disabled=move || !is_owner.get()
@@ -710,7 +739,10 @@ fn BrandingTab(project_id: Memo<Option<ProjectId>>, #[prop(into)] is_owner: Sign
             match client().set_branding(p, &b).await {
                 Ok(saved) => {
                     branding.set(Some(saved));
-                    toasts.show(crate::state::ToastKind::Info, "Branding saved; the agent uses it from the next message.");
+                    toasts.show(
+                        crate::state::ToastKind::Info,
+                        "Branding saved; the agent uses it from the next message.",
+                    );
                 }
                 Err(err) => error.set(Some(say(&err))),
             }
