@@ -8,7 +8,7 @@ async fn main() -> std::process::ExitCode {
     api::telemetry::init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => api::startup::serve(args.into_settings()).await,
+        Command::Serve(args) => api::startup::serve((*args).into_settings()).await,
         Command::Migrate(args) => api::db::run_migrate_command(args).await,
     };
     match result {

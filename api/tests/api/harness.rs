@@ -186,6 +186,32 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     TestApp { address, data_dir, database, remotes, github, model, settings }
 }
 
+/// Stores a message straight into the database, for tests that read messages back.
+pub async fn insert_message(
+    db: &DatabaseConnection,
+    session: &ChatSession,
+    user: &User,
+    role: api_types::MessageRole,
+    content: String,
+) -> api_types::MessageId {
+    use sea_orm::{ActiveModelTrait, Set};
+    let at = api::store::now();
+    let model = entity::chat_message::ActiveModel {
+        project_id: Set(session.project_id.0),
+        chat_session_id: Set(session.id.0),
+        user_id: Set(Some(user.id.0.clone())),
+        role: Set(role),
+        content: Set(content),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .expect("insert a message");
+    api_types::MessageId(model.id)
+}
+
 /// Captures the server's log output (at debug level) from here on; call before `spawn_app`.
 pub fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
     let buffer = Arc::new(Mutex::new(Vec::new()));

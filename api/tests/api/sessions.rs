@@ -1,7 +1,7 @@
 //! Chat-session CRUD, pagination, search, filters and concurrent creation.
 
 use crate::db_test;
-use crate::harness::spawn_app;
+use crate::harness::{insert_message, spawn_app};
 use api_types::*;
 use std::collections::HashSet;
 
@@ -230,7 +230,6 @@ db_test!(
 
 db_test!(
     async fn messages_page_in_both_directions_without_gaps(backend) {
-        use sea_orm::{ActiveModelTrait, Set};
         let app = spawn_app(backend).await;
         let (owner, user) = app.user("ann").await;
         let project = app.project(&owner, "chatty").await;
@@ -239,23 +238,11 @@ db_test!(
         let db = app.database.connect().await;
         let mut ids = Vec::new();
         for n in 0..120 {
-            let at = api::store::now();
-            let target = if n % 10 == 9 { other.id } else { session.id };
-            let model = entity::chat_message::ActiveModel {
-                project_id: Set(project.id.0),
-                chat_session_id: Set(target.0),
-                user_id: Set(Some(user.id.0.clone())),
-                role: Set(if n % 2 == 0 { MessageRole::User } else { MessageRole::Assistant }),
-                content: Set(format!("message {n}")),
-                created_at: Set(at),
-                updated_at: Set(at),
-                ..Default::default()
-            }
-            .insert(&db)
-            .await
-            .unwrap();
-            if target == session.id {
-                ids.push(MessageId(model.id));
+            let target = if n % 10 == 9 { &other } else { &session };
+            let role = if n % 2 == 0 { MessageRole::User } else { MessageRole::Assistant };
+            let id = insert_message(&db, target, &user, role, format!("message {n}")).await;
+            if target.id == session.id {
+                ids.push(id);
             }
         }
         for order in [MessageOrder::Asc, MessageOrder::Desc] {

@@ -2,7 +2,7 @@
 //! concurrency, archive/unarchive, delete, the start-up sweep, default branches, duplication.
 
 use crate::db_test;
-use crate::harness::{TestApp, spawn_app};
+use crate::harness::{TestApp, insert_message, spawn_app};
 use api_types::*;
 use checkout::{Author, Checkout, Mirror};
 use client::Client;
@@ -232,7 +232,6 @@ db_test!(
 
 db_test!(
     async fn duplicating_starts_from_the_source_head_with_its_messages(backend) {
-        use sea_orm::{ActiveModelTrait, Set};
         let app = spawn_app(backend).await;
         let (owner, user) = app.user("ann").await;
         let origin = app.origin("dup", &[("README.md", "# dup\n")], &[]);
@@ -241,20 +240,7 @@ db_test!(
         std::fs::write(app.checkout_dir(&source).join("feature.txt"), "half done\n").unwrap();
         let db = app.database.connect().await;
         for n in 0..3 {
-            let at = api::store::now();
-            entity::chat_message::ActiveModel {
-                project_id: Set(project.id.0),
-                chat_session_id: Set(source.id.0),
-                user_id: Set(Some(user.id.0.clone())),
-                role: Set(MessageRole::User),
-                content: Set(format!("turn {n}")),
-                created_at: Set(at),
-                updated_at: Set(at),
-                ..Default::default()
-            }
-            .insert(&db)
-            .await
-            .unwrap();
+            insert_message(&db, &source, &user, MessageRole::User, format!("turn {n}")).await;
         }
         let copy = owner.duplicate_chat_session(project.id, source.id, &DuplicateChatSessionRequest::default()).await.unwrap();
         assert_eq!(copy.title, "Copy of Feature");
