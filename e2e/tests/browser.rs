@@ -399,6 +399,13 @@ async fn the_core_flow_works_on_a_phone() {
     new_chat(&c, "On the go").await;
     send(&c, "write phone").await;
     screenshot(&c, "chat-mobile").await;
+    for (tab, name) in [("Code", "code-mobile"), ("Settings", "settings-mobile")] {
+        click_text(&c, ".tabs", tab).await;
+        c.execute("document.querySelector('.details').scrollIntoView()", vec![]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        screenshot(&c, name).await;
+    }
+    c.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
     click(&c, ".drawer-toggle").await;
     wait_text(&c, ".sidebar", "lists the chat in the drawer", |t| t.contains("On the go")).await;
     c.close().await.unwrap();

@@ -48,7 +48,7 @@ fn block_view(block: ContentBlock) -> AnyView {
     }
 }
 
-fn message_view(message: ChatMessage) -> impl IntoView {
+fn message_view(message: ChatMessage, commit_url_base: Option<String>) -> impl IntoView {
     let blocks: Vec<ContentBlock> =
         message.blocks.clone().and_then(|b| serde_json::from_value(b).ok()).unwrap_or_default();
     let is_user = message.role == MessageRole::User;
@@ -65,7 +65,14 @@ fn message_view(message: ChatMessage) -> impl IntoView {
         <article class=if is_user { "message user" } else { "message assistant" } data-testid="message">
             <div class="who">{if is_user { "You" } else { "Agent" }}</div>
             {body}
-            {message.commit_sha.map(|sha| view! { <p class="commit">"Committed " <code>{sha[..sha.len().min(7)].to_owned()}</code></p> })}
+            {message.commit_sha.map(|sha| {
+                let short = sha[..sha.len().min(7)].to_owned();
+                let code = match commit_url_base {
+                    Some(base) => view! { <a href=format!("{base}{sha}") target="_blank" rel="noopener"><code>{short}</code></a> }.into_any(),
+                    None => view! { <code>{short}</code> }.into_any(),
+                };
+                view! { <p class="commit">"Committed " {code}</p> }
+            })}
         </article>
     }
 }
@@ -76,6 +83,9 @@ pub fn ChatPane(
     #[prop(into)] running: Signal<bool>,
     #[prop(into)] disabled_reason: Signal<Option<String>>,
     #[prop(into)] has_older: Signal<bool>,
+    /// `https://github.com/owner/repo/commit/` for GitHub projects.
+    #[prop(into)]
+    commit_url_base: Signal<Option<String>>,
     draft: RwSignal<String>,
     on_send: Callback<String>,
     on_stop: Callback<()>,
@@ -90,14 +100,24 @@ pub fn ChatPane(
     };
     view! {
         <section class="chat" aria-label="Chat">
-            <div class="messages" aria-live="polite">
+            <div class="messages" aria-live="polite" on:scroll=move |ev| {
+                // Reaching the top loads the earlier messages.
+                let top = event_target::<web_sys::HtmlElement>(&ev).scroll_top();
+                if top < 40 && has_older.get_untracked() {
+                    on_load_older.run(());
+                }
+            }>
                 <Show when=move || has_older.get()>
                     <button class="ghost older" on:click=move |_| on_load_older.run(())>"Load earlier messages"</button>
                 </Show>
                 <Show when=move || messages.get().is_empty()>
                     <p class="empty">"Say what you want built; the agent works on this chat's own branch."</p>
                 </Show>
-                <For each=move || messages.get() key=|m| (m.id, m.content.len(), m.blocks.as_ref().map(|b| b.to_string().len()), m.commit_sha.clone()) children=message_view />
+                <For
+                    each=move || messages.get()
+                    key=|m| (m.id, m.content.len(), m.blocks.as_ref().map(|b| b.to_string().len()), m.commit_sha.clone())
+                    children=move |m| message_view(m, commit_url_base.get_untracked())
+                />
             </div>
             <form class="composer" on:submit=move |ev| { ev.prevent_default(); send(); }>
                 <textarea

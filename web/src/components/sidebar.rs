@@ -106,6 +106,7 @@ pub fn Sidebar(
                         on:blur=move |_| renaming.set(None) />
                 </Show>
                 <button class="ghost menu-button" aria-label="Chat actions" aria-haspopup="menu"
+                    on:keydown=move |ev| if ev.key() == "Escape" { menu_open.set(None) }
                     aria-expanded=move || (menu_open.get() == Some(id)).to_string()
                     on:click=move |_| menu_open.update(|m| *m = if *m == Some(id) { None } else { Some(id) })>"⋯"</button>
                 <Show when=move || menu_open.get() == Some(id)>

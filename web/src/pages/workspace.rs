@@ -220,12 +220,17 @@ pub fn Workspace() -> impl IntoView {
             }
         });
     });
+    let loading_older = StoredValue::new(false);
     let load_older = Callback::new(move |()| {
         let (Some(p), Some(s), Some(cursor)) =
             (project_id.get_untracked(), selected.get_untracked(), older.get_untracked())
         else {
             return;
         };
+        if loading_older.get_value() {
+            return;
+        }
+        loading_older.set_value(true);
         spawn_local(async move {
             let query = MessageQuery { order: Some(MessageOrder::Desc), limit: Some(50), cursor: Some(cursor) };
             if let Ok(mut page) = client().list_messages(p, s, &query).await {
@@ -237,6 +242,7 @@ pub fn Workspace() -> impl IntoView {
                 });
                 older.set(page.next_cursor);
             }
+            loading_older.set_value(false);
         });
     });
 
@@ -437,6 +443,10 @@ pub fn Workspace() -> impl IntoView {
                         running=running
                         disabled_reason=input_disabled
                         has_older=Signal::derive(move || older.get().is_some())
+                        commit_url_base=Signal::derive(move || match project.get().map(|p| p.repository) {
+                            Some(RepositorySource::Github { owner, repo }) => Some(format!("https://github.com/{owner}/{repo}/commit/")),
+                            _ => None,
+                        })
                         draft=draft
                         on_send=send
                         on_stop=stop
