@@ -68,7 +68,25 @@ pub fn Account() -> impl IntoView {
                 <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                     {move || tokens.get().map(|list| match list {
                         Ok(list) if list.tokens.is_empty() => view! { <p class="muted">"No tokens."</p> }.into_any(),
-                        Ok(list) => view! { <ul>{list.tokens.into_iter().map(|t| view! { <li>{t.name}</li> }).collect_view()}</ul> }.into_any(),
+                        Ok(list) => view! {
+                            <ul class="tokens">
+                                {list.tokens.into_iter().map(|t| {
+                                    let id = t.id;
+                                    view! { <li>
+                                        <span>{t.name.clone()}</span>
+                                        <span class="muted">{t.last_used_at.map(|at| format!(" · used {}", crate::components::time::relative(at))).unwrap_or_else(|| " · never used".to_owned())}</span>
+                                        <button class="ghost danger" aria-label=format!("Revoke {}", t.name) on:click=move |_| {
+                                            leptos::task::spawn_local(async move {
+                                                match client().delete_api_token(id).await {
+                                                    Ok(()) => tokens.refetch(),
+                                                    Err(err) => toasts.error(say(&err)),
+                                                }
+                                            });
+                                        }>"Revoke"</button>
+                                    </li> }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
                         Err(err) => view! { <p class="error">{err}</p> }.into_any(),
                     })}
                 </Transition>
