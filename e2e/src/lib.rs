@@ -1,1 +1,275 @@
-//! Black-box tests of the real `kosuke` binary; see `tests/`.
+//! The browser-test harness: the real `kosuke` binary (with the built web app), Debian's
+//! Chromium driven through chromedriver, a fake model provider and a fake GitHub on loopback,
+//! and small helpers that wait for what a person would see. Screenshots land in
+//! `e2e/screenshots/`. The tests themselves are in `tests/`.
+
+#![allow(clippy::unwrap_used)]
+
+use fakes::github::FakeGitHub;
+use fakes::model::FakeModel;
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child process in its own group, killed (with its children) when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the group of a child we spawned.
+        unsafe {
+            libc::kill(-(self.0.id() as i32), libc::SIGKILL);
+        }
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(command: &mut Command) -> Process {
+    Process(command.process_group(0).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+async fn wait_http(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(stream) = tokio::net::TcpStream::connect(url.trim_start_matches("http://")).await {
+            drop(stream);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{url} did not come up");
+}
+
+/// Everything one browser test stands on.
+pub struct Stack {
+    pub address: String,
+    pub remotes: tempfile::TempDir,
+    pub github: FakeGitHub,
+    _model: FakeModel,
+    _data: tempfile::TempDir,
+    _kosuke: Process,
+    _driver: Process,
+    driver_url: String,
+}
+
+pub async fn stack() -> Stack {
+    let binary = std::env::var("KOSUKE_BIN").map(PathBuf::from).unwrap_or_else(|_| root().join("target/debug/kosuke"));
+    assert!(
+        binary.is_file(),
+        "{} is missing: build it (cargo build -p api) or run `cargo xtask test`",
+        binary.display()
+    );
+    let web = root().join("web/dist");
+    assert!(
+        web.join("index.html").is_file(),
+        "web/dist is missing: run `cargo xtask web --dev` (cargo xtask test does)"
+    );
+    let model = FakeModel::start().await;
+    let github = FakeGitHub::start().await;
+    let remotes = tempfile::TempDir::new().unwrap();
+    let data = tempfile::TempDir::new().unwrap();
+    let port = free_port();
+    let kosuke = spawn(
+        Command::new(&binary)
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(data.path())
+            .env_remove("DATABASE_URL")
+            .env("KOSUKE_WEB_DIR", &web)
+            .env("KOSUKE_AGENT_PROVIDER", "anthropic")
+            .env("KOSUKE_AGENT_MODEL", "claude-test")
+            .env("KOSUKE_AGENT_BASE_URL", &model.url)
+            .env("KOSUKE_AGENT_API_KEY", "sk-test")
+            .env("KOSUKE_GITHUB_API_URL", &github.url)
+            .env("KOSUKE_GITHUB_GIT_URL", remotes.path()),
+    );
+    let driver_port = free_port();
+    let driver = spawn(Command::new("chromedriver").arg(format!("--port={driver_port}")));
+    let address = format!("http://127.0.0.1:{port}");
+    let driver_url = format!("http://127.0.0.1:{driver_port}");
+    wait_http(&address).await;
+    wait_http(&driver_url).await;
+    Stack { address, remotes, github, _model: model, _data: data, _kosuke: kosuke, _driver: driver, driver_url }
+}
+
+pub async fn browser(stack: &Stack, width: u32, height: u32) -> Client {
+    let profile = tempfile::TempDir::new().unwrap().keep();
+    let capabilities = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--disable-quic", format!("--user-data-dir={}", profile.display()),
+                format!("--window-size={width},{height}"),
+            ],
+        }
+    });
+    let capabilities = capabilities.as_object().unwrap().clone();
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let client = ClientBuilder::new(connector)
+        .capabilities(capabilities)
+        .connect(&stack.driver_url)
+        .await
+        .expect("a browser session");
+    client.set_window_size(width, height).await.unwrap();
+    client
+}
+
+/// A bare repository at `path` with README.md on main and one commit on `develop`.
+pub fn origin(path: &Path) {
+    let repo = git2::Repository::init_bare(path).unwrap();
+    let signature = git2::Signature::now("Origin", "origin@example.test").unwrap();
+    let mut builder = repo.treebuilder(None).unwrap();
+    builder.insert("README.md", repo.blob(b"# Shop\n").unwrap(), 0o100644).unwrap();
+    let tree = repo.find_tree(builder.write().unwrap()).unwrap();
+    let main = repo.commit(Some("refs/heads/main"), &signature, &signature, "first", &tree, &[]).unwrap();
+    let mut builder = repo.treebuilder(Some(&tree)).unwrap();
+    builder.insert("BRANCH.txt", repo.blob(b"develop\n").unwrap(), 0o100644).unwrap();
+    let develop_tree = repo.find_tree(builder.write().unwrap()).unwrap();
+    let parent = repo.find_commit(main).unwrap();
+    repo.commit(Some("refs/heads/develop"), &signature, &signature, "develop", &develop_tree, &[&parent]).unwrap();
+    repo.set_head("refs/heads/main").unwrap();
+}
+
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
+    c.wait().at_most(WAIT).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}"))
+}
+
+pub async fn click(c: &Client, css: &str) {
+    find(c, css).await.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+pub async fn type_into(c: &Client, css: &str, text: &str) {
+    let element = find(c, css).await;
+    element.clear().await.ok();
+    element.send_keys(text).await.unwrap_or_else(|e| panic!("type into {css}: {e}"));
+}
+
+/// Clicks the button (or link) whose text is exactly `text`, inside `scope`.
+pub async fn click_text(c: &Client, scope: &str, text: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        for element in c.find_all(Locator::Css(&format!("{scope} button, {scope} a"))).await.unwrap_or_default() {
+            if element.text().await.unwrap_or_default().trim() == text && element.click().await.is_ok() {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "no {text:?} in {scope}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Replaces an input's text (select all, type) without clearing it first (clearing blurs).
+pub async fn replace_text(c: &Client, css: &str, text: &str) {
+    let element = find(c, css).await;
+    let keys = format!("\u{E009}a\u{E000}{text}");
+    element.send_keys(&keys).await.unwrap_or_else(|e| panic!("type into {css}: {e}"));
+}
+
+/// Waits until the text content of `css` (all matches joined; hidden parts too, as in a
+/// closed drawer) satisfies `check`.
+pub async fn wait_text(c: &Client, css: &str, what: &str, check: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let mut text = String::new();
+        for element in c.find_all(Locator::Css(css)).await.unwrap_or_default() {
+            text.push_str(&element.prop("textContent").await.ok().flatten().unwrap_or_default());
+            text.push('\n');
+        }
+        if check(&text) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "{css}: {what}; it shows {text:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn screenshot(c: &Client, name: &str) {
+    let dir = root().join("e2e/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), c.screenshot().await.unwrap()).unwrap();
+}
+
+pub async fn sign_up(c: &Client, stack: &Stack, name: &str) {
+    c.goto(&format!("{}/signup", stack.address)).await.unwrap();
+    type_into(c, "input[name=display_name]", name).await;
+    type_into(c, "input[name=email]", &format!("{}@example.test", name.to_lowercase())).await;
+    type_into(c, "input[name=password]", "correct horse battery").await;
+    click(c, "button[type=submit]").await;
+    wait_text(c, "h1", "shows the projects page", |t| t.contains("Projects")).await;
+}
+
+pub async fn create_project(c: &Client, name: &str, kind: &str, location: &str) {
+    type_into(c, "input[name=project_name]", name).await;
+    find(c, "select[name=kind]").await.select_by_value(kind).await.unwrap();
+    if kind != "empty" {
+        type_into(c, "input[name=location]", location).await;
+    }
+    click(c, "form button[type=submit]").await;
+    let deadline = Instant::now() + WAIT;
+    while !c.current_url().await.unwrap().path().starts_with("/projects/") {
+        assert!(Instant::now() < deadline, "the project did not open");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_text(c, "[data-testid=current-branch]", "shows the default branch", |t| {
+        t.contains("main") || t.contains("develop")
+    })
+    .await;
+}
+
+pub async fn new_chat(c: &Client, title: &str) {
+    click(c, ".new-chat").await;
+    type_into(c, ".dialog input[name=title]", title).await;
+    click(c, ".dialog button[type=submit]").await;
+    wait_text(c, "[data-testid=current-branch]", "shows the chat's branch", |t| t.contains("kosuke-chat-")).await;
+    wait_text(c, ".session-card.active", "highlights the new chat", |t| t.contains(title)).await;
+}
+
+pub async fn send(c: &Client, prompt: &str) {
+    type_into(c, "textarea[name=prompt]", prompt).await;
+    click(c, ".composer button[type=submit]").await;
+    wait_text(c, "[data-testid=message]", "shows the agent's answer", |t| t.contains("Done:")).await;
+}
+
+pub async fn open_chat(c: &Client, title: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        for card in c.find_all(Locator::Css(".session-card .session-main")).await.unwrap_or_default() {
+            if card.text().await.unwrap_or_default().starts_with(title) {
+                card.click().await.unwrap();
+                wait_text(c, ".session-card.active", "opens the chat", |t| t.starts_with(title)).await;
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "no chat {title:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Opens the menu of the chat titled `title` and picks `item`.
+pub async fn chat_menu(c: &Client, title: &str, item: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        for card in c.find_all(Locator::Css(".session-card")).await.unwrap_or_default() {
+            if card.text().await.unwrap_or_default().starts_with(title) {
+                card.find(Locator::Css(".menu-button")).await.unwrap().click().await.unwrap();
+                click_text(c, ".menu", item).await;
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "no chat {title:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,5 +1,5 @@
 //! HTTP handlers, one module per resource. A handler extracts, calls one service or store
-//! function, and answers; it holds no queries (no `sea_orm` here) and no business rules.
+//! function, and answers; it holds no queries (no database types here) and no business rules.
 
 pub mod auth;
 pub mod branding;

@@ -9,6 +9,7 @@ mod access;
 mod accounts;
 mod bad_input;
 mod chat;
+mod chat_failures;
 mod cli;
 mod github;
 mod migration;

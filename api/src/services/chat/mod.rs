@@ -1,0 +1,163 @@
+//! Chat turns: `POST /api/chat` stores the user's message and starts an agent run that goes on
+//! without the client. The run works in the session's checkout, streams its events, saves the
+//! assistant message as it goes, and ends with one commit on the session branch (pushed when
+//! the project has a remote).
+
+mod run;
+mod transcript;
+
+use crate::access::ProjectAccess;
+use crate::auth::CurrentUser;
+use crate::error::ApiError;
+use crate::settings::AgentSettings;
+use crate::state::AppState;
+use crate::store;
+use actix_web::web;
+use agent::{Agent, AgentConfig, CancellationToken, Limits, ProviderKind};
+use api_types::{
+    AgentInfo, ChatAccepted, ChatRequest, ChatSessionStatus, ErrorCode, MAX_PROMPT_CHARS, MessageId, RunId,
+};
+use run::{Job, execute};
+
+/// The agent from settings, or the sentence saying what to set.
+pub fn build_agent(settings: &AgentSettings) -> Result<Agent, String> {
+    let missing = "No model provider is configured. Set KOSUKE_AGENT_PROVIDER to anthropic or openai (with \
+                   KOSUKE_AGENT_MODEL and KOSUKE_AGENT_API_KEY, and KOSUKE_AGENT_BASE_URL for another endpoint), \
+                   or to command (with KOSUKE_AGENT_COMMAND)."
+        .to_owned();
+    let Some(provider) = settings.provider.as_deref().filter(|p| !p.trim().is_empty()) else { return Err(missing) };
+    let kind = ProviderKind::parse(provider)
+        .ok_or_else(|| format!("KOSUKE_AGENT_PROVIDER is {provider:?}; use anthropic, openai or command."))?;
+    let base_url = settings.base_url.clone().unwrap_or_else(|| match kind {
+        ProviderKind::Anthropic => "https://api.anthropic.com".to_owned(),
+        _ => "https://api.openai.com/v1".to_owned(),
+    });
+    let mut limits = Limits::default();
+    if let Some(stall) = settings.stall_timeout {
+        limits.stall_timeout = stall;
+    }
+    if let Some(max) = settings.max_duration {
+        limits.max_duration = max;
+    }
+    let config = AgentConfig {
+        kind,
+        model: settings.model.clone().unwrap_or_default(),
+        base_url,
+        api_key: settings.api_key.clone(),
+        command: settings.command.clone(),
+        limits,
+    };
+    Agent::new(config).map_err(|err| format!("The agent is not set up: {err}."))
+}
+
+/// What the model banner shows.
+pub fn agent_info(state: &AppState) -> AgentInfo {
+    match &state.agent {
+        Ok(agent) => {
+            let config = agent.config();
+            let display_name = match config.kind {
+                ProviderKind::Command => format!("Command: {}", config.command.as_deref().unwrap_or_default()),
+                _ => config.model.clone(),
+            };
+            AgentInfo {
+                provider: Some(config.kind.as_str().to_owned()),
+                model: (config.kind != ProviderKind::Command).then(|| config.model.clone()),
+                display_name,
+                available: true,
+                reason: None,
+            }
+        }
+        Err(reason) => AgentInfo {
+            provider: None,
+            model: None,
+            display_name: "No model configured".to_owned(),
+            available: false,
+            reason: Some(reason.clone()),
+        },
+    }
+}
+
+/// Stores the prompt, starts the run in the background and answers at once.
+pub async fn send(
+    state: &web::Data<AppState>,
+    user: &CurrentUser,
+    request: ChatRequest,
+) -> Result<ChatAccepted, ApiError> {
+    let agent = state
+        .agent
+        .clone()
+        .map_err(|reason| ApiError::Unavailable { code: ErrorCode::AgentUnavailable, message: reason })?;
+    let prompt = request.prompt.trim().to_owned();
+    if prompt.is_empty() {
+        return Err(ApiError::validation("prompt", "The prompt must not be empty."));
+    }
+    if prompt.chars().count() > MAX_PROMPT_CHARS {
+        return Err(ApiError::validation(
+            "prompt",
+            format!("The prompt is longer than {MAX_PROMPT_CHARS} characters."),
+        ));
+    }
+    let access = ProjectAccess::load(&state.db, request.project_id.0, user).await?;
+    let session = store::sessions::load_for_user(&state.db, access.id(), request.chat_session_id.0, &user.id).await?;
+    if session.status == ChatSessionStatus::Archived {
+        return Err(ApiError::conflict(
+            ErrorCode::WorkspaceNotReady,
+            "The session is archived; unarchive it to chat in it.",
+        ));
+    }
+    crate::services::sessions::require_repository(&access)?;
+    let started = store::runs::start(&state.db, &session, &user.id, prompt.clone()).await.map_err(|err| {
+        if err.is_conflict() {
+            ApiError::conflict(ErrorCode::SessionBusy, "The session already has a live run; wait for it or stop it.")
+        } else {
+            err.into()
+        }
+    })?;
+    let cancel = CancellationToken::new();
+    state.cancels.lock().unwrap_or_else(|p| p.into_inner()).insert(started.run.id, cancel.clone());
+    let job = Job {
+        run_id: started.run.id,
+        assistant_message_id: started.assistant_message.id,
+        user_message_id: started.user_message.id,
+        prompt,
+        project: access.project,
+        session,
+        user: user.clone(),
+        github_token: request.github_token,
+    };
+    tokio::spawn(execute(state.clone(), agent, job, cancel));
+    Ok(ChatAccepted {
+        run_id: RunId(started.run.id),
+        user_message: entity::convert::chat_message(started.user_message),
+        assistant_message_id: MessageId(started.assistant_message.id),
+    })
+}
+
+/// Stops the session's live run.
+pub async fn cancel(
+    state: &AppState,
+    user: &CurrentUser,
+    project_id: i32,
+    session_pk: i32,
+) -> Result<api_types::AgentRun, ApiError> {
+    let session = crate::services::sessions::load(&state.db, user, project_id, session_pk).await?;
+    let live = store::runs::list(&state.db, session.id, 1).await?.into_iter().find(|run| run.status.is_live());
+    let Some(run) = live else {
+        return Err(ApiError::conflict(ErrorCode::NoLiveRun, "The session has no live run to stop."));
+    };
+    if let Some(token) = state.cancels.lock().unwrap_or_else(|p| p.into_inner()).get(&run.id) {
+        token.cancel();
+    }
+    Ok(entity::convert::agent_run(run))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_provider_means_a_sentence_naming_the_settings() {
+        let reason = build_agent(&AgentSettings::default()).err().unwrap_or_default();
+        assert!(reason.contains("KOSUKE_AGENT_PROVIDER") && reason.contains("KOSUKE_AGENT_COMMAND"), "{reason}");
+    }
+}

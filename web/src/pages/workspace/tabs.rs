@@ -1,0 +1,219 @@
+//! The workspace's tabs other than the chat: Code, Settings, Preview and Branding. Each loads
+//! its own data for the open project and chat.
+
+use crate::components::code::CodeView;
+use crate::components::settings::SettingsView;
+use crate::state::{client, say, use_toasts};
+use api_types::*;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+/// The Code tab's data: files, the open file, the diff; reloaded after each run.
+#[component]
+pub fn CodeTab(
+    project_id: Memo<Option<ProjectId>>,
+    selected: Memo<Option<ChatSessionPk>>,
+    running: RwSignal<bool>,
+) -> impl IntoView {
+    let tree = RwSignal::new(None::<Result<FileTree, String>>);
+    let file = RwSignal::new(None::<Result<FileContent, String>>);
+    let diff = RwSignal::new(None::<Result<SessionDiff, String>>);
+    let show_diff = RwSignal::new(false);
+    Effect::new(move |_| {
+        let (Some(p), Some(s)) = (project_id.get(), selected.get()) else {
+            tree.set(Some(Err("Pick a chat to see its files.".to_owned())));
+            return;
+        };
+        if running.get() {
+            return;
+        }
+        let showing_diff = show_diff.get();
+        spawn_local(async move {
+            if showing_diff {
+                diff.set(Some(client().get_diff(p, s).await.map_err(|e| say(&e))));
+            } else {
+                tree.set(Some(client().list_files(p, s).await.map_err(|e| say(&e))));
+            }
+        });
+    });
+    Effect::new(move |_| {
+        selected.track();
+        file.set(None);
+    });
+    let open = Callback::new(move |path: String| {
+        let (Some(p), Some(s)) = (project_id.get_untracked(), selected.get_untracked()) else { return };
+        spawn_local(async move { file.set(Some(client().get_file(p, s, &path).await.map_err(|e| say(&e)))) });
+    });
+    view! { <CodeView tree=tree file=file diff=diff show_diff=show_diff on_open=open /> }
+}
+
+/// The Settings tab's data: branches and environment variables (owners only).
+#[component]
+pub fn SettingsTab(project_id: Memo<Option<ProjectId>>, #[prop(into)] is_owner: Signal<bool>) -> impl IntoView {
+    let toasts = use_toasts();
+    let branches = RwSignal::new(None::<Result<DefaultBranchResponse, String>>);
+    let env = RwSignal::new(None::<Result<EnvVarList, String>>);
+    let saving = RwSignal::new(false);
+    let save_error = RwSignal::new(None::<String>);
+    let load = move || {
+        let Some(p) = project_id.get_untracked() else { return };
+        branches.set(None);
+        spawn_local(async move {
+            branches.set(Some(client().get_default_branch(p).await.map_err(|e| say(&e))));
+            env.set(Some(client().list_env_vars(p).await.map_err(|e| say(&e))));
+        });
+    };
+    Effect::new(move |_| {
+        if is_owner.get() {
+            load();
+        }
+    });
+    let save = Callback::new(move |branch: String| {
+        let Some(p) = project_id.get_untracked() else { return };
+        saving.set(true);
+        save_error.set(None);
+        spawn_local(async move {
+            match client().set_default_branch(p, &UpdateDefaultBranchRequest { default_branch: branch }).await {
+                Ok(updated) => {
+                    branches.set(Some(Ok(updated)));
+                    toasts.show(crate::state::ToastKind::Info, "Default branch saved.");
+                }
+                Err(err) => save_error.set(Some(say(&err))),
+            }
+            saving.set(false);
+        });
+    });
+    let set_env = Callback::new(move |(key, value): (String, String)| {
+        let Some(p) = project_id.get_untracked() else { return };
+        spawn_local(async move {
+            match client().set_env_var(p, &key, &value).await {
+                Ok(_) => env.set(Some(client().list_env_vars(p).await.map_err(|e| say(&e)))),
+                Err(err) => toasts.error(say(&err)),
+            }
+        });
+    });
+    let delete_env = Callback::new(move |key: String| {
+        let Some(p) = project_id.get_untracked() else { return };
+        spawn_local(async move {
+            match client().delete_env_var(p, &key).await {
+                Ok(()) => env.set(Some(client().list_env_vars(p).await.map_err(|e| say(&e)))),
+                Err(err) => toasts.error(say(&err)),
+            }
+        });
+    });
+    view! {
+        <SettingsView is_owner=is_owner branches=branches saving=saving save_error=save_error
+            on_retry=Callback::new(move |()| load()) on_save=save env=env on_set_env=set_env on_delete_env=delete_env />
+    }
+}
+
+/// The chat's static site in a sandboxed frame (its own opaque origin: no cookies, no API).
+#[component]
+pub fn PreviewTab(
+    project_id: Memo<Option<ProjectId>>,
+    selected: Memo<Option<ChatSessionPk>>,
+    running: RwSignal<bool>,
+) -> impl IntoView {
+    let link = RwSignal::new(None::<Result<String, String>>);
+    let reloads = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        reloads.track();
+        let (Some(p), Some(s)) = (project_id.get(), selected.get()) else {
+            link.set(Some(Err("Pick a chat to preview its site.".to_owned())));
+            return;
+        };
+        if running.get() {
+            return;
+        }
+        spawn_local(
+            async move { link.set(Some(client().preview_link(p, s).await.map(|l| l.url).map_err(|e| say(&e)))) },
+        );
+    });
+    view! {
+        <div class="preview">
+            <div class="row">
+                <button on:click=move |_| reloads.update(|n| *n += 1)>"Reload"</button>
+                {move || link.get().and_then(Result::ok).map(|url| view! {
+                    <a href=url target="_blank" rel="noopener">"Open in a new tab"</a>
+                })}
+            </div>
+            {move || match link.get() {
+                None => view! { <p class="muted" role="status">"Loading…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="muted">{e}</p> }.into_any(),
+                Some(Ok(url)) => view! {
+                    <iframe class="preview-frame" title="Preview of this chat's site" src=url
+                        sandbox="allow-scripts allow-forms allow-popups allow-modals"></iframe>
+                }.into_any(),
+            }}
+        </div>
+    }
+}
+
+/// The project's colors and fonts, which the agent is told to use.
+#[component]
+pub fn BrandingTab(project_id: Memo<Option<ProjectId>>, #[prop(into)] is_owner: Signal<bool>) -> impl IntoView {
+    let toasts = use_toasts();
+    let branding = RwSignal::new(None::<Branding>);
+    let error = RwSignal::new(None::<String>);
+    let saving = RwSignal::new(false);
+    Effect::new(move |_| {
+        let Some(p) = project_id.get() else { return };
+        spawn_local(async move {
+            match client().get_branding(p).await {
+                Ok(b) => branding.set(Some(b)),
+                Err(err) => error.set(Some(say(&err))),
+            }
+        });
+    });
+    let field = move |label: &'static str,
+                      kind: &'static str,
+                      get: fn(&Branding) -> String,
+                      set: fn(&mut Branding, String)| {
+        view! {
+            <label>{label}
+                <input type=kind disabled=move || !is_owner.get()
+                    prop:value=move || branding.get().map(|b| get(&b)).unwrap_or_default()
+                    on:input=move |ev| { let value = event_target_value(&ev); branding.update(|b| if let Some(b) = b { set(b, value) }); } />
+            </label>
+        }
+    };
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (Some(p), Some(b)) = (project_id.get_untracked(), branding.get_untracked()) else { return };
+        saving.set(true);
+        error.set(None);
+        spawn_local(async move {
+            match client().set_branding(p, &b).await {
+                Ok(saved) => {
+                    branding.set(Some(saved));
+                    toasts.show(
+                        crate::state::ToastKind::Info,
+                        "Branding saved; the agent uses it from the next message.",
+                    );
+                }
+                Err(err) => error.set(Some(say(&err))),
+            }
+            saving.set(false);
+        });
+    };
+    view! {
+        <form class="stack branding" on:submit=save>
+            <h2>"Branding"</h2>
+            <p class="muted">"The agent is told to use these colors and fonts for anything visual it builds."</p>
+            {field("Primary color", "color", |b| b.primary_color.clone(), |b, v| b.primary_color = v)}
+            {field("Accent color", "color", |b| b.accent_color.clone(), |b, v| b.accent_color = v)}
+            {field("Body font", "text", |b| b.body_font.clone(), |b, v| b.body_font = v)}
+            {field("Heading font", "text", |b| b.heading_font.clone(), |b, v| b.heading_font = v)}
+            {move || branding.get().map(|b| view! {
+                <div class="swatch" style=format!("border-color:{};font-family:{}", b.primary_color, b.body_font)>
+                    <strong style=format!("color:{};font-family:{}", b.primary_color, b.heading_font)>"Heading"</strong>
+                    <span style=format!("color:{}", b.accent_color)>" accent text"</span>
+                </div>
+            })}
+            {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            <Show when=move || is_owner.get() fallback=|| view! { <p class="muted">"Only owners change the branding."</p> }>
+                <button type="submit" class="primary" disabled=move || saving.get()>{move || if saving.get() { "Saving…" } else { "Save branding" }}</button>
+            </Show>
+        </form>
+    }
+}
