@@ -41,6 +41,7 @@ use utoipa::OpenApi;
         code::get_file,
         code::get_diff,
         code::get_branch_status,
+        code::get_branch_statuses,
         settings::list_branches,
         github::get_github,
         github::put_github,

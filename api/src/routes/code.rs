@@ -6,7 +6,7 @@ use crate::extract::PathId;
 use crate::services::{code, sessions};
 use crate::state::AppState;
 use actix_web::{get, web};
-use api_types::{BranchStatus, ErrorBody, FileContent, FileTree, SessionDiff};
+use api_types::{BranchStatus, BranchStatusList, ErrorBody, FileContent, FileTree, SessionDiff};
 
 /// Every file and directory in the session's checkout.
 #[utoipa::path(tag = "code", params(("id" = i32, Path), ("session_pk" = i32, Path)), responses(
@@ -62,4 +62,29 @@ pub async fn get_branch_status(
     let (project_id, session_pk) = path.into_inner();
     let session = sessions::load(&state.db, &user, project_id.0, session_pk.0).await?;
     Ok(web::Json(code::branch_status(&state, &session).await?))
+}
+
+/// `?ids=1,2,3`: the chats to report on.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct IdsQuery {
+    /// Comma-separated chat session ids (at most 100).
+    pub ids: String,
+}
+
+/// The branch status of several of the caller's chats at once (the sidebar's branch icons).
+#[utoipa::path(tag = "code", params(("id" = i32, Path), IdsQuery), responses(
+    (status = 200, body = BranchStatusList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[get("/api/projects/{id}/branch-statuses")]
+pub async fn get_branch_statuses(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(PathId,)>,
+    query: web::Query<IdsQuery>,
+) -> Result<web::Json<BranchStatusList>, ApiError> {
+    let ids: Result<Vec<i32>, _> =
+        query.ids.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::parse::<i32>).collect();
+    let ids = ids.map_err(|_| {
+        ApiError::bad_request(api_types::ErrorCode::InvalidQuery, "ids must be comma-separated chat session ids.")
+    })?;
+    Ok(web::Json(code::branch_statuses(&state, &user, path.0.0, &ids).await?))
 }

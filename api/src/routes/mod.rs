@@ -47,6 +47,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(code::get_file)
         .service(code::get_diff)
         .service(code::get_branch_status)
+        .service(code::get_branch_statuses)
         .service(settings::list_branches)
         .service(github::get_github)
         .service(github::put_github)

@@ -5,7 +5,8 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::workspaces::{Start, blocking};
 use api_types::{
-    BranchStatus, ChatSessionStatus, ErrorCode, FileContent, FileEntry, FileTree, PullRequestRef, SessionDiff,
+    BranchStatus, BranchStatusList, ChatSessionStatus, ErrorCode, FileContent, FileEntry, FileTree, PullRequestRef,
+    SessionBranchStatus, SessionDiff,
 };
 use checkout::{Checkout, Mirror};
 use entity::chat_session;
@@ -103,4 +104,47 @@ pub async fn branch_status(state: &AppState, session: &chat_session::Model) -> R
             .zip(session.pull_request_url.clone())
             .map(|(number, url)| PullRequestRef { number, url }),
     })
+}
+
+/// The branch status of several of the caller's chats at once (the sidebar), opening the
+/// project's mirror once. At most 100 ids; ids that are not the caller's are left out.
+pub async fn branch_statuses(
+    state: &AppState,
+    user: &crate::auth::CurrentUser,
+    project_id: i32,
+    ids: &[i32],
+) -> Result<BranchStatusList, ApiError> {
+    if ids.len() > 100 {
+        return Err(ApiError::bad_request(ErrorCode::InvalidQuery, "Ask for at most 100 chats at a time."));
+    }
+    let access = crate::access::ProjectAccess::load(&state.db, project_id, user).await?;
+    let sessions = crate::store::sessions::many_for_user(&state.db, access.id(), &user.id, ids).await?;
+    let mirror_path = state.workspaces.project_dir(project_id).mirror();
+    let wanted: Vec<(i32, String, String)> =
+        sessions.iter().map(|s| (s.id, s.github_branch_name.clone(), base_branch(s))).collect();
+    let computed = blocking(move || {
+        let mirror = Mirror::open(&mirror_path)?;
+        Ok(wanted
+            .into_iter()
+            .filter_map(|(id, branch, base)| mirror.branch_status(&branch, &base).ok().map(|status| (id, status)))
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    let statuses = computed
+        .into_iter()
+        .filter_map(|(id, status)| {
+            let session = sessions.iter().find(|s| s.id == id)?;
+            Some(SessionBranchStatus {
+                chat_session_id: api_types::ChatSessionPk(id),
+                ahead: status.ahead as u64,
+                behind: status.behind as u64,
+                pushed: status.pushed,
+                pull_request: session
+                    .pull_request_number
+                    .zip(session.pull_request_url.clone())
+                    .map(|(number, url)| PullRequestRef { number, url }),
+            })
+        })
+        .collect();
+    Ok(BranchStatusList { statuses })
 }

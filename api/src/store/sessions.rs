@@ -255,6 +255,22 @@ pub async fn find(db: &impl ConnectionTrait, session_pk: i32) -> Result<chat_ses
     chat_session::Entity::find_by_id(session_pk).one(db).await?.ok_or(StoreError::NotFound("chat session"))
 }
 
+/// The user's sessions in the project among `ids` (others are silently left out).
+pub async fn many_for_user(
+    db: &impl ConnectionTrait,
+    project_id: i32,
+    user_id: &str,
+    ids: &[i32],
+) -> Result<Vec<chat_session::Model>, StoreError> {
+    Ok(chat_session::Entity::find()
+        .filter(chat_session::Column::ProjectId.eq(project_id))
+        .filter(chat_session::Column::UserId.eq(user_id))
+        .filter(chat_session::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(chat_session::Column::Id)
+        .all(db)
+        .await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::escape_like;

@@ -295,3 +295,24 @@ db_test!(
         }
     }
 );
+
+db_test!(
+    async fn the_sidebar_gets_every_chats_branch_status_at_once(backend) {
+        let app = spawn_app(backend).await;
+        let (owner, _) = app.user("ann").await;
+        let (other_user, _) = app.user("bob").await;
+        let origin = app.origin("statuses", &[("README.md", "# s\n")], &[]);
+        let project = app.project_from(&owner, "statuses", &origin).await;
+        owner.add_member(project.id, &AddMemberRequest { email: "bob@example.test".into(), role: None }).await.unwrap();
+        let a = ready_session(&app, &owner, project.id, "A").await;
+        let b = ready_session(&app, &owner, project.id, "B").await;
+        let bobs = ready_session(&app, &other_user, project.id, "Bob's").await;
+        std::fs::write(app.checkout_dir(&a).join("a.txt"), "a").unwrap();
+        commit_and_push(&app, &a, "work on A").await;
+        let list = owner.branch_statuses(project.id, &[a.id, b.id, bobs.id]).await.unwrap();
+        let got: Vec<(ChatSessionPk, u64, bool)> = list.statuses.iter().map(|s| (s.chat_session_id, s.ahead, s.pushed)).collect();
+        assert_eq!(got, [(a.id, 1, true), (b.id, 0, false)], "another user's chat is left out");
+        let too_many: Vec<ChatSessionPk> = (1..=101).map(ChatSessionPk).collect();
+        assert_eq!(owner.branch_statuses(project.id, &too_many).await.unwrap_err().status(), Some(400));
+    }
+);

@@ -130,3 +130,21 @@ pub struct PreviewLink {
     /// A path on this server (`/preview/…/`), valid for an hour.
     pub url: String,
 }
+
+/// One chat's branch against its base, for the sidebar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionBranchStatus {
+    pub chat_session_id: crate::ChatSessionPk,
+    pub ahead: u64,
+    pub behind: u64,
+    pub pushed: bool,
+    pub pull_request: Option<PullRequestRef>,
+}
+
+/// `GET /api/projects/{id}/branch-statuses?ids=1,2,3`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BranchStatusList {
+    pub statuses: Vec<SessionBranchStatus>,
+}

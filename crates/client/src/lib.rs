@@ -267,6 +267,12 @@ impl Client {
         self.get(&format!("/projects/{project}/chat-sessions/{session}/diff")).await
     }
 
+    /// Branch statuses of several chats at once.
+    pub async fn branch_statuses(&self, project: ProjectId, sessions: &[ChatSessionPk]) -> Result<BranchStatusList> {
+        let ids = sessions.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",");
+        self.get_query(&format!("/projects/{project}/branch-statuses"), &[("ids", ids)]).await
+    }
+
     pub async fn get_branch_status(&self, project: ProjectId, session: ChatSessionPk) -> Result<BranchStatus> {
         self.get(&format!("/projects/{project}/chat-sessions/{session}/branch-status")).await
     }

@@ -2,7 +2,9 @@
 //! section, and each chat's context menu (rename, duplicate, archive, view branch, delete).
 
 use crate::components::time::relative;
-use api_types::{BranchStatus, ChatSession, ChatSessionPk, ChatSessionStatus, CreateChatSessionRequest};
+use api_types::{
+    BranchStatus, ChatSession, ChatSessionPk, ChatSessionStatus, CreateChatSessionRequest, SessionBranchStatus,
+};
 use leptos::prelude::*;
 
 /// What the user asked of a chat from its menu.
@@ -21,6 +23,9 @@ pub fn Sidebar(
     #[prop(into)] archived_sessions: Signal<Vec<ChatSession>>,
     #[prop(into)] selected: Signal<Option<ChatSessionPk>>,
     #[prop(into)] branch_status: Signal<Option<BranchStatus>>,
+    /// Every listed chat's branch status, by session id.
+    #[prop(into)]
+    card_statuses: Signal<std::collections::HashMap<i32, SessionBranchStatus>>,
     /// `https://github.com/owner/repo/tree/` for GitHub projects.
     #[prop(into)]
     branch_url_base: Signal<Option<String>>,
@@ -47,26 +52,29 @@ pub fn Sidebar(
         let pr = session.pull_request_number;
         let session_for_delete = session.clone();
         let status_line = move || {
-            if selected.get() != Some(id) {
-                return pr.map(|n| format!("PR #{n}")).unwrap_or_default();
+            let describe = |ahead: u64, behind: u64, pushed: bool, pr: Option<i32>| {
+                let mut parts = vec![];
+                if ahead > 0 {
+                    parts.push(format!("↑{ahead}"));
+                }
+                if behind > 0 {
+                    parts.push(format!("↓{behind}"));
+                }
+                parts.push(if pushed { "pushed".to_owned() } else { "not pushed".to_owned() });
+                if let Some(number) = pr {
+                    parts.push(format!("PR #{number}"));
+                }
+                parts.join(" · ")
+            };
+            if selected.get() == Some(id)
+                && let Some(s) = branch_status.get()
+            {
+                return describe(s.ahead, s.behind, s.pushed, s.pull_request.map(|p| p.number));
             }
-            branch_status
-                .get()
-                .map(|s| {
-                    let mut parts = vec![];
-                    if s.ahead > 0 {
-                        parts.push(format!("↑{}", s.ahead));
-                    }
-                    if s.behind > 0 {
-                        parts.push(format!("↓{}", s.behind));
-                    }
-                    parts.push(if s.pushed { "pushed".to_owned() } else { "not pushed".to_owned() });
-                    if let Some(pr) = &s.pull_request {
-                        parts.push(format!("PR #{}", pr.number));
-                    }
-                    parts.join(" · ")
-                })
-                .unwrap_or_default()
+            match card_statuses.get().get(&id.0) {
+                Some(s) => describe(s.ahead, s.behind, s.pushed, s.pull_request.as_ref().map(|p| p.number)),
+                None => pr.map(|n| format!("PR #{n}")).unwrap_or_default(),
+            }
         };
         view! {
             <li class="session-card" class:active=move || selected.get() == Some(id) data-testid="session-card">

@@ -37,6 +37,7 @@ pub fn Workspace() -> impl IntoView {
     let sessions_loading = RwSignal::new(true);
     let more_sessions = RwSignal::new(None::<String>);
     let branch_choices = RwSignal::new(Vec::<String>::new());
+    let card_statuses = RwSignal::new(HashMap::<i32, SessionBranchStatus>::new());
     let search = RwSignal::new(String::new());
     let query = RwSignal::new(String::new());
     let show_archived = RwSignal::new(false);
@@ -109,6 +110,23 @@ pub fn Workspace() -> impl IntoView {
                         archived_sessions.set(archived);
                     }
                     more_sessions.set(list.next_cursor);
+                    // Every listed chat's branch status, in one request.
+                    let ids: Vec<ChatSessionPk> = active_sessions
+                        .get_untracked()
+                        .iter()
+                        .chain(archived_sessions.get_untracked().iter())
+                        .map(|s| s.id)
+                        .take(100)
+                        .collect();
+                    if !ids.is_empty()
+                        && let Ok(found) = client().branch_statuses(id, &ids).await
+                    {
+                        card_statuses.update(|map| {
+                            for status in found.statuses {
+                                map.insert(status.chat_session_id.0, status);
+                            }
+                        });
+                    }
                 }
                 Err(err) => toasts.error(say(&err)),
             }
@@ -418,6 +436,7 @@ pub fn Workspace() -> impl IntoView {
                     archived_sessions=archived_sessions
                     selected=selected
                     branch_status=branch_status
+                    card_statuses=card_statuses
                     branch_url_base=branch_url_base
                     search=search
                     show_archived=show_archived
