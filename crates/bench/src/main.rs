@@ -1,185 +1,47 @@
-//! `cargo xtask bench`: measures, prints a table and writes JSON to `target/bench/`.
+//! `cargo xtask bench`: measures, prints tables and writes JSON to `target/bench/`. Numbers
+//! are reported, never asserted.
 //!
-//! Session creation: from the create request until the session's checkout is ready, on
-//! generated repositories of 1,000 and 10,000 files, against `git worktree add` on the same
-//! mirror (the floor: what any isolated checkout must write) and `git clone` of the same
-//! repository (what the original ticket's design does per session).
+//! - session creation against `git worktree add` and `git clone` (`session_creation.rs`);
+//! - the API under concurrent load from this process against a `kosuke` server process, next
+//!   to a baseline actix process serving the same bytes from memory (`api_load.rs`).
+//!
+//! `bench baseline-server PORT FILE` is the baseline process itself.
 
 #![allow(clippy::unwrap_used)]
 
-use api::settings::Settings;
-use api::startup::Application;
-use api_types::*;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+mod api_load;
+mod session_creation;
 
-const RUNS: usize = 10;
+use std::path::PathBuf;
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("baseline-server") {
+        api_load::baseline_server(args[1].parse().unwrap(), PathBuf::from(&args[2]));
+        return;
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let only = args.first().cloned();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let results = runtime.block_on(session_creation());
+    if only.as_deref().is_none_or(|o| o == "sessions") {
+        let results = runtime.block_on(session_creation::run());
+        write_json("session-creation.json", &results);
+    }
+    if only.as_deref().is_none_or(|o| o == "api") {
+        let results = runtime.block_on(api_load::run());
+        write_json("api-load.json", &results);
+    }
+}
+
+pub fn write_json(name: &str, value: &serde_json::Value) {
     let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
     std::fs::create_dir_all(&out).unwrap();
-    let path = out.join("session-creation.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&results).unwrap()).unwrap();
-    println!("\nwrote {}", path.canonicalize().unwrap_or(path).display());
+    let path = out.join(name);
+    std::fs::write(&path, serde_json::to_string_pretty(value).unwrap()).unwrap();
+    println!("wrote {}", path.canonicalize().unwrap_or(path).display());
 }
 
-/// A bare repository with `files` files (100 per directory, ~200 bytes each) in one commit.
-fn generate(path: &Path, files: usize) {
-    let repo = git2::Repository::init_bare(path).unwrap();
-    let mut root = repo.treebuilder(None).unwrap();
-    for dir in 0..files.div_ceil(100) {
-        let mut sub = repo.treebuilder(None).unwrap();
-        for n in 0..100.min(files - dir * 100) {
-            let content = format!("// file {dir}/{n}\n{}\n", "x".repeat(180));
-            let blob = repo.blob(content.as_bytes()).unwrap();
-            sub.insert(format!("file{n}.rs"), blob, 0o100644).unwrap();
-        }
-        root.insert(format!("dir{dir}"), sub.write().unwrap(), 0o040000).unwrap();
-    }
-    let tree = repo.find_tree(root.write().unwrap()).unwrap();
-    let signature = git2::Signature::now("bench", "bench@example.test").unwrap();
-    repo.commit(Some("refs/heads/main"), &signature, &signature, "generated", &tree, &[]).unwrap();
-    repo.set_head("refs/heads/main").unwrap();
-}
-
-fn stats(mut samples: Vec<Duration>) -> serde_json::Value {
-    samples.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let p95 = samples[((samples.len() as f64 * 0.95).ceil() as usize).saturating_sub(1)];
-    serde_json::json!({"median_ms": ms(samples[samples.len() / 2]), "p95_ms": ms(p95), "min_ms": ms(samples[0]), "runs": samples.len()})
-}
-
-fn git(args: &[&str]) {
-    let status = Command::new("git")
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "git {args:?}");
-}
-
-async fn session_creation() -> serde_json::Value {
-    let tmp = tempfile::TempDir::new().unwrap();
-    let data = tmp.path().join("data");
-    let mut settings = Settings::new("127.0.0.1:0", &data);
-    settings.database_url = None;
-    let app = Application::build(settings).await.unwrap();
-    let client = client::Client::new(format!("http://127.0.0.1:{}", app.port()));
-    tokio::spawn(app.run_until_stopped());
-    client
-        .signup(&SignupRequest {
-            email: "bench@example.test".into(),
-            password: "bench-password".into(),
-            display_name: "Bench".into(),
-        })
-        .await
-        .unwrap();
-
-    println!("session creation, {RUNS} runs each (milliseconds: median / p95)");
-    println!(
-        "{:>7}  {:>22}  {:>16}  {:>16}  {:>16}  {:>18}",
-        "files", "kosuke (until ready)", "create request", "git worktree add", "git clone", "git clone --no-local"
-    );
-    let mut results = Vec::new();
-    for files in [1_000, 10_000] {
-        let origin = tmp.path().join(format!("origin-{files}.git"));
-        generate(&origin, files);
-        let project = client
-            .create_project(&CreateProjectRequest {
-                name: format!("{files} files"),
-                description: None,
-                repository: RepositorySource::Local { path: origin.display().to_string() },
-                default_branch: None,
-            })
-            .await
-            .unwrap();
-        while client.get_project(project.id).await.unwrap().repository_state == RepositoryState::Cloning {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let mut until_ready = Vec::new();
-        let mut request = Vec::new();
-        for run in 0..=RUNS {
-            let started = Instant::now();
-            let session = client
-                .create_chat_session(
-                    project.id,
-                    &CreateChatSessionRequest { title: format!("run {run}"), description: None, base_branch: None },
-                )
-                .await
-                .unwrap();
-            let answered = started.elapsed();
-            loop {
-                let state = client.get_chat_session(project.id, session.id).await.unwrap().workspace_state;
-                if state != WorkspaceState::Provisioning {
-                    assert_eq!(state, WorkspaceState::Ready);
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            if run > 0 {
-                until_ready.push(started.elapsed());
-                request.push(answered);
-            }
-        }
-        let mirror = data.join(format!("projects/{}/mirror.git", project.id));
-        let scratch = tmp.path().join(format!("scratch-{files}"));
-        let mut worktree = Vec::new();
-        let mut clone = Vec::new();
-        let mut clone_no_local = Vec::new();
-        for run in 0..RUNS {
-            let dir = scratch.join(format!("wt{run}"));
-            let started = Instant::now();
-            git(&[
-                "-C",
-                mirror.to_str().unwrap(),
-                "worktree",
-                "add",
-                "-q",
-                "-b",
-                &format!("bench-{run}"),
-                dir.to_str().unwrap(),
-                "refs/remotes/origin/main",
-            ]);
-            worktree.push(started.elapsed());
-            let dir = scratch.join(format!("clone{run}"));
-            let started = Instant::now();
-            git(&["clone", "-q", origin.to_str().unwrap(), dir.to_str().unwrap()]);
-            clone.push(started.elapsed());
-            let dir = scratch.join(format!("clone-no-local{run}"));
-            let started = Instant::now();
-            git(&["clone", "-q", "--no-local", origin.to_str().unwrap(), dir.to_str().unwrap()]);
-            clone_no_local.push(started.elapsed());
-        }
-        let row = serde_json::json!({
-            "files": files,
-            "kosuke_until_ready": stats(until_ready),
-            "kosuke_create_request": stats(request),
-            "git_worktree_add": stats(worktree),
-            "git_clone": stats(clone),
-            "git_clone_no_local": stats(clone_no_local),
-        });
-        let cell = |key: &str| {
-            format!("{:.1} / {:.1}", row[key]["median_ms"].as_f64().unwrap(), row[key]["p95_ms"].as_f64().unwrap())
-        };
-        println!(
-            "{:>7}  {:>22}  {:>16}  {:>16}  {:>16}  {:>18}",
-            files,
-            cell("kosuke_until_ready"),
-            cell("kosuke_create_request"),
-            cell("git_worktree_add"),
-            cell("git_clone"),
-            cell("git_clone_no_local")
-        );
-        results.push(row);
-    }
-    serde_json::json!({"session_creation": results, "machine": machine()})
-}
-
-fn machine() -> serde_json::Value {
+pub fn machine() -> serde_json::Value {
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let model = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|info| {
         info.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())

@@ -58,6 +58,7 @@ fn dist() -> Result<(), String> {
 /// Benchmarks in release mode; prints a table and writes JSON under target/bench.
 fn bench() -> Result<(), String> {
     tools::ensure_build_packages()?;
+    run(cargo().args(["build", "--release", "--package", "api", "--bin", "kosuke"]))?;
     run(cargo().args(["run", "--release", "--package", "bench"]))
 }
 
