@@ -275,7 +275,10 @@ pub async fn messages(
     let limit = pagination::limit(query.limit)?;
     let after = pagination::decode_id(query.cursor.as_deref())?;
     let order = query.order.unwrap_or(MessageOrder::Asc);
-    let (rows, total) = store::messages::list(db, session.id, order, after, limit + 1).await?;
+    // The session's counter changes in the same transaction as every message insert, so it is
+    // the total without counting the rows of a long conversation on every page.
+    let total = u64::try_from(session.message_count).unwrap_or(0);
+    let rows = store::messages::list(db, session.id, order, after, limit + 1).await?;
     let (rows, next_cursor) = pagination::finish_page(rows, limit, |m| pagination::encode_id(m.id));
     Ok(MessageList { messages: rows.into_iter().map(entity::convert::chat_message).collect(), total, next_cursor })
 }

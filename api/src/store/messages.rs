@@ -4,20 +4,19 @@ use super::StoreError;
 use api_types::MessageOrder;
 use entity::chat_message;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set, TransactionSession,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionSession,
 };
 
-/// One page in the given order, continuing after the cursor id, and the session's total.
+/// One page in the given order, continuing after the cursor id.
 pub async fn list(
     db: &impl ConnectionTrait,
     chat_session_id: i32,
     order: MessageOrder,
     after_id: Option<i64>,
     limit: u64,
-) -> Result<(Vec<chat_message::Model>, u64), StoreError> {
+) -> Result<Vec<chat_message::Model>, StoreError> {
     let base = chat_message::Entity::find().filter(chat_message::Column::ChatSessionId.eq(chat_session_id));
-    let total = base.clone().count(db).await?;
     let page = match (order, after_id) {
         (MessageOrder::Asc, Some(after)) => base.filter(chat_message::Column::Id.gt(after)),
         (MessageOrder::Desc, Some(after)) => base.filter(chat_message::Column::Id.lt(after)),
@@ -27,7 +26,7 @@ pub async fn list(
         MessageOrder::Asc => page.order_by_asc(chat_message::Column::Id),
         MessageOrder::Desc => page.order_by_desc(chat_message::Column::Id),
     };
-    Ok((page.limit(limit).all(db).await?, total))
+    Ok(page.limit(limit).all(db).await?)
 }
 
 /// Copies every message of one session into another (duplicating a session), in order, and

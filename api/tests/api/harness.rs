@@ -186,7 +186,8 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     TestApp { address, data_dir, database, remotes, github, model, settings }
 }
 
-/// Stores a message straight into the database, for tests that read messages back.
+/// Stores a message straight into the database, counting it on its session as the server
+/// does, for tests that read messages back.
 pub async fn insert_message(
     db: &DatabaseConnection,
     session: &ChatSession,
@@ -194,7 +195,7 @@ pub async fn insert_message(
     role: api_types::MessageRole,
     content: String,
 ) -> api_types::MessageId {
-    use sea_orm::{ActiveModelTrait, Set};
+    use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, Set};
     let at = api::store::now();
     let model = entity::chat_message::ActiveModel {
         project_id: Set(session.project_id.0),
@@ -209,6 +210,18 @@ pub async fn insert_message(
     .insert(db)
     .await
     .expect("insert a message");
+    entity::chat_session::Entity::update_many()
+        .col_expr(
+            entity::chat_session::Column::MessageCount,
+            sea_orm::sea_query::ExprTrait::add(
+                sea_orm::sea_query::Expr::col(entity::chat_session::Column::MessageCount),
+                1,
+            ),
+        )
+        .filter(sea_orm::ColumnTrait::eq(&entity::chat_session::Column::Id, session.id.0))
+        .exec(db)
+        .await
+        .expect("count the message");
     api_types::MessageId(model.id)
 }
 

@@ -4,7 +4,7 @@
 
 use crate::session_creation::stats;
 use api_types::*;
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use sea_orm::{ActiveValue::Set, EntityTrait, QueryFilter};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -193,6 +193,12 @@ pub async fn run() -> serde_json::Value {
         entity::chat_message::Entity::insert_many(messages).exec(&db).await.unwrap();
     }
 
+    entity::chat_session::Entity::update_many()
+        .col_expr(entity::chat_session::Column::MessageCount, sea_orm::sea_query::Expr::value(100_000))
+        .filter(sea_orm::ColumnTrait::eq(&entity::chat_session::Column::Id, big.0))
+        .exec(&db)
+        .await
+        .unwrap();
     let list = format!("{address}/api/projects/{}/chat-sessions?limit=50", project.id);
     let page = format!("{address}/api/projects/{}/chat-sessions/{big}/messages?order=desc&limit=50", project.id);
     let bytes = reqwest::Client::new().get(&list).bearer_auth(&token).send().await.unwrap().bytes().await.unwrap();
