@@ -267,3 +267,20 @@ fn an_empty_project_starts_with_one_commit_on_its_default_branch() {
     assert_eq!(names, ["trunk"], "the session branch stays hidden");
     let _: Checkout = Checkout::open(&project.checkout("e")).unwrap();
 }
+
+#[test]
+fn checkouts_work_without_the_git_command_too() {
+    // SAFETY: nextest runs each test in its own process; nothing else reads the environment now.
+    unsafe { std::env::set_var("KOSUKE_CHECKOUT_WITH_LIBGIT2", "1") };
+    let f = fixture();
+    let dir = f.project.checkout("lib");
+    let checkout = f.mirror.create_checkout("lib", "kosuke-chat-lib", StartPoint::Branch("main"), &dir).unwrap();
+    assert!(checkout.root().join("README.md").exists());
+    std::fs::write(checkout.root().join("x.txt"), "x").unwrap();
+    checkout.commit_all("x", &author()).unwrap().unwrap();
+    drop(checkout);
+    f.mirror.release("lib", &dir).unwrap();
+    let back = f.mirror.materialize("lib", "kosuke-chat-lib", &dir).unwrap();
+    assert!(back.root().join("x.txt").exists());
+    assert_eq!(f.mirror.worktree_names().unwrap(), ["lib"]);
+}
