@@ -3,13 +3,15 @@
 //!
 //! - session creation against `git worktree add` and `git clone` (`session_creation.rs`);
 //! - the API under concurrent load from this process against a `kosuke` server process, next
-//!   to a baseline actix process serving the same bytes from memory (`api_load.rs`).
+//!   to a baseline actix process serving the same bytes from memory (`api_load.rs`);
+//! - the server's memory idle, with 1,000 sessions and during 20 live runs (`memory.rs`).
 //!
 //! `bench baseline-server PORT FILE` is the baseline process itself.
 
 #![allow(clippy::unwrap_used)]
 
 mod api_load;
+mod memory;
 mod session_creation;
 
 use std::path::PathBuf;
@@ -30,6 +32,10 @@ fn main() {
     if only.as_deref().is_none_or(|o| o == "api") {
         let results = runtime.block_on(api_load::run());
         write_json("api-load.json", &results);
+    }
+    if only.as_deref().is_none_or(|o| o == "memory") {
+        let results = runtime.block_on(memory::run());
+        write_json("memory.json", &results);
     }
 }
 
