@@ -2,12 +2,12 @@
 //! land as one commit on the session's branch, events stream live and resume, history is sent,
 //! the path jail holds, sessions run at once, failures end runs cleanly.
 
+use crate::chat_events::read_events;
 use crate::db_test;
 use crate::harness::{TestApp, spawn_app, spawn_app_with};
 use api_types::*;
 use client::Client;
 use fakes::model::{Reply, text, tool};
-use futures_util::StreamExt;
 use serde_json::json;
 use std::time::Duration;
 
@@ -208,79 +208,6 @@ db_test!(
         assert!(message.content.contains("prompt: Run the tool") && message.content.contains("oops"), "{}", message.content);
         let info = owner.agent_info().await.unwrap();
         assert_eq!((info.provider.as_deref(), info.available), (Some("command"), true));
-    }
-);
-
-/// Reads server-sent events: (id, event) pairs, `count` of them at most.
-async fn read_events(response: reqwest::Response, count: usize) -> Vec<(String, RunEvent)> {
-    let mut stream = response.bytes_stream();
-    let mut buffer = String::new();
-    let mut events = Vec::new();
-    while events.len() < count {
-        let Ok(Some(chunk)) = tokio::time::timeout(Duration::from_secs(10), stream.next()).await else { break };
-        buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            let id = block.lines().find_map(|l| l.strip_prefix("id: ")).map(str::to_owned);
-            let data = block.lines().find_map(|l| l.strip_prefix("data: "));
-            if let (Some(id), Some(data)) = (id, data) {
-                events.push((id, serde_json::from_str(data).unwrap()));
-            }
-        }
-    }
-    events
-}
-
-db_test!(
-    async fn events_stream_in_order_resume_without_loss_and_reach_every_watcher(backend) {
-        let app = spawn_app(backend).await;
-        let (owner, project, session) = setup(&app).await;
-        let token = owner.create_api_token(&CreateApiTokenRequest { name: "sse".into() }).await.unwrap().token;
-        let url = app.url(&format!("/api/projects/{}/chat-sessions/{}/events", project.id, session.id));
-        let http = reqwest::Client::new();
-        let watch = || http.get(&url).bearer_auth(&token).send();
-        let (first, second) = (watch().await.unwrap(), watch().await.unwrap());
-        assert_eq!(first.headers()["content-type"], "text/event-stream");
-        app.model.script([Reply::Slow { chunks: 6, every: Duration::from_millis(60) }]);
-        let accepted = owner.send_chat(&chat(&project, &session, "Talk slowly")).await.unwrap();
-
-        // The first watcher leaves after three events and comes back with Last-Event-ID.
-        let early = read_events(first, 3).await;
-        let last_id = early.last().unwrap().0.clone();
-        let resumed = http.get(&url).bearer_auth(&token).header("last-event-id", &last_id).send().await.unwrap();
-        let rest = read_events(resumed, 6).await;
-        let all_second = read_events(second, 9).await;
-
-        let first_watcher: Vec<(String, RunEvent)> = early.into_iter().chain(rest).collect();
-        assert_eq!(first_watcher, all_second, "both watchers saw the same events, none lost or repeated");
-        let kinds: Vec<&str> = all_second.iter().map(|(_, e)| e.name()).collect();
-        assert_eq!(kinds, ["run_started", "text_delta", "text_delta", "text_delta", "text_delta", "text_delta", "text_delta", "run_finished"][..kinds.len().min(8)].to_vec().as_slice()[..kinds.len()]);
-        assert_eq!(all_second[0].1, RunEvent::RunStarted { run_id: accepted.run_id, assistant_message_id: accepted.assistant_message_id });
-        let sequences: Vec<u64> = all_second.iter().map(|(id, _)| id.rsplit('-').next().unwrap().parse().unwrap()).collect();
-        assert!(sequences.windows(2).all(|w| w[1] == w[0] + 1), "ids increase by one: {sequences:?}");
-        assert!(matches!(all_second.last().unwrap().1, RunEvent::RunFinished { status: RunStatus::Succeeded, .. }), "{:?}", all_second.last());
-        let text: String = all_second.iter().filter_map(|(_, e)| match e { RunEvent::TextDelta { text, .. } => Some(text.as_str()), _ => None }).collect();
-        assert_eq!(text, "chunk 0. chunk 1. chunk 2. chunk 3. chunk 4. chunk 5. ");
-    }
-);
-
-db_test!(
-    async fn posting_with_accept_event_stream_streams_that_run(backend) {
-        let app = spawn_app(backend).await;
-        let (owner, project, session) = setup(&app).await;
-        let token = owner.create_api_token(&CreateApiTokenRequest { name: "sse".into() }).await.unwrap().token;
-        app.model.script([Reply::Parts(vec![text("Hi there.")])]);
-        let response = reqwest::Client::new()
-            .post(app.url("/api/chat"))
-            .bearer_auth(&token)
-            .header("accept", "text/event-stream")
-            .json(&chat(&project, &session, "Hello"))
-            .send()
-            .await
-            .unwrap();
-        let events = read_events(response, 100).await;
-        let kinds: Vec<&str> = events.iter().map(|(_, e)| e.name()).collect();
-        assert_eq!(kinds, ["run_started", "text_delta", "run_finished"], "the stream ends with the run");
     }
 );
 

@@ -2,7 +2,8 @@
 //! official example bodies), branch listing across pages, and the token never leaking.
 
 use crate::db_test;
-use crate::harness::{TestApp, capture_logs, spawn_app};
+use crate::harness::{TestApp, spawn_app};
+use crate::logs::capture_logs;
 use api_types::*;
 use client::Client;
 use fakes::github::PullFailure;

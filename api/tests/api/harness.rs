@@ -16,7 +16,6 @@ use api_types::{
 use client::Client;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use tempfile::TempDir;
 
 /// Which database a test runs on.
@@ -223,32 +222,6 @@ pub async fn insert_message(
         .await
         .expect("count the message");
     api_types::MessageId(model.id)
-}
-
-/// Captures the server's log output (at debug level) from here on; call before `spawn_app`.
-pub fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
-    let buffer = Arc::new(Mutex::new(Vec::new()));
-    let writer = buffer.clone();
-    let make_writer = move || CapturedWriter(writer.clone());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
-        .with_writer(make_writer)
-        .with_ansi(false)
-        .try_init();
-    buffer
-}
-
-struct CapturedWriter(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for CapturedWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 async fn start(settings: Settings) -> String {

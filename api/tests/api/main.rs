@@ -4,11 +4,13 @@
 #![allow(clippy::unwrap_used)]
 
 mod harness;
+mod logs;
 
 mod access;
 mod accounts;
 mod bad_input;
 mod chat;
+mod chat_events;
 mod chat_failures;
 mod cli;
 mod github;

@@ -1,6 +1,7 @@
 //! A project's workspace: the chat sidebar, the open chat with its model banner, and the tabs
 //! (Preview, Code, Branding, Settings). The open chat is in the URL; each chat keeps its draft.
 
+mod actions;
 mod events;
 mod tabs;
 
@@ -10,6 +11,7 @@ use crate::components::navbar::{ProjectBar, Tab};
 use crate::components::sidebar::{NewChatModal, SessionAction, Sidebar};
 use crate::live;
 use crate::state::{client, say, use_toasts};
+use actions::After;
 use api_types::*;
 use events::{on_event, placeholder};
 use leptos::prelude::*;
@@ -297,45 +299,19 @@ pub fn Workspace() -> impl IntoView {
         let Some(p) = project_id.get_untracked() else { return };
         let navigate = navigate_action.clone();
         spawn_local(async move {
-            let update = |status: Option<ChatSessionStatus>, title: Option<String>| UpdateChatSessionRequest {
-                title,
-                description: None,
-                status,
-            };
-            let result = match action {
-                SessionAction::Rename(title) => {
-                    client().update_chat_session(p, s, &update(None, Some(title))).await.map(|_| ())
+            match actions::perform(p, s, action).await {
+                Ok(After::Stay) => {}
+                Ok(After::Open(copy)) => navigate(&session_path(p, copy), Default::default()),
+                Ok(After::Deleted) if selected.get_untracked() == Some(s) => {
+                    navigate(&crate::app::project_path(p), Default::default())
                 }
-                SessionAction::Archive => client()
-                    .update_chat_session(p, s, &update(Some(ChatSessionStatus::Archived), None))
-                    .await
-                    .map(|_| ()),
-                SessionAction::Unarchive => {
-                    client().update_chat_session(p, s, &update(Some(ChatSessionStatus::Active), None)).await.map(|_| ())
+                Ok(After::Deleted) => {}
+                Err(err) => {
+                    toasts.error(say(&err));
+                    return;
                 }
-                SessionAction::Duplicate => {
-                    match client().duplicate_chat_session(p, s, &DuplicateChatSessionRequest::default()).await {
-                        Ok(copy) => {
-                            navigate(&session_path(p, copy.id), Default::default());
-                            Ok(())
-                        }
-                        Err(err) => Err(err),
-                    }
-                }
-                SessionAction::Delete => match client().delete_chat_session(p, s).await {
-                    Ok(()) => {
-                        if selected.get_untracked() == Some(s) {
-                            navigate(&crate::app::project_path(p), Default::default());
-                        }
-                        Ok(())
-                    }
-                    Err(err) => Err(err),
-                },
-            };
-            match result {
-                Ok(()) => reload_sessions(),
-                Err(err) => toasts.error(say(&err)),
             }
+            reload_sessions();
         });
     });
 

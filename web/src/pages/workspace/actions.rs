@@ -1,0 +1,42 @@
+//! What a chat's menu does, against the API.
+
+use crate::components::sidebar::SessionAction;
+use crate::state::client;
+use api_types::*;
+use client::ClientError;
+
+/// Where to go after an action.
+pub enum After {
+    Stay,
+    /// A new chat to open (a duplicate).
+    Open(ChatSessionPk),
+    /// The chat is gone.
+    Deleted,
+}
+
+pub async fn perform(project: ProjectId, session: ChatSessionPk, action: SessionAction) -> Result<After, ClientError> {
+    let update = |status: Option<ChatSessionStatus>, title: Option<String>| UpdateChatSessionRequest {
+        title,
+        description: None,
+        status,
+    };
+    let api = client();
+    match action {
+        SessionAction::Rename(title) => {
+            api.update_chat_session(project, session, &update(None, Some(title))).await.map(|_| After::Stay)
+        }
+        SessionAction::Archive => api
+            .update_chat_session(project, session, &update(Some(ChatSessionStatus::Archived), None))
+            .await
+            .map(|_| After::Stay),
+        SessionAction::Unarchive => api
+            .update_chat_session(project, session, &update(Some(ChatSessionStatus::Active), None))
+            .await
+            .map(|_| After::Stay),
+        SessionAction::Duplicate => api
+            .duplicate_chat_session(project, session, &DuplicateChatSessionRequest::default())
+            .await
+            .map(|copy| After::Open(copy.id)),
+        SessionAction::Delete => api.delete_chat_session(project, session).await.map(|()| After::Deleted),
+    }
+}
