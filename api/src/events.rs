@@ -77,13 +77,14 @@ impl EventHub {
     pub fn subscribe(&self, session_pk: i32, after: u64) -> (Vec<Sequenced>, broadcast::Receiver<Sequenced>) {
         let log = self.log(session_pk);
         let log = log.lock().unwrap_or_else(|p| p.into_inner());
-        let backlog = log.events.iter().filter(|(sequence, _)| *sequence > after).cloned().collect();
-        (backlog, log.sender.subscribe())
+        (backlog(&log, after), log.sender.subscribe())
     }
 
     /// The events after `after` in the log (to catch up a watcher that fell behind).
     pub fn since(&self, session_pk: i32, after: u64) -> Vec<Sequenced> {
-        self.subscribe(session_pk, after).0
+        let log = self.log(session_pk);
+        let log = log.lock().unwrap_or_else(|p| p.into_inner());
+        backlog(&log, after)
     }
 
     /// The last sequence number given out in the session.
@@ -92,6 +93,10 @@ impl EventHub {
         let log = log.lock().unwrap_or_else(|p| p.into_inner());
         log.next - 1
     }
+}
+
+fn backlog(log: &SessionLog, after: u64) -> Vec<Sequenced> {
+    log.events.iter().filter(|(sequence, _)| *sequence > after).cloned().collect()
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::components::chat::{ChatPane, ModelBanner};
 use crate::components::navbar::{ProjectBar, Tab};
 use crate::components::sidebar::{NewChatModal, SessionAction, Sidebar};
 use crate::live;
-use crate::state::{client, say, use_toasts};
+use crate::state::{ToastList, client, say, use_toasts};
 use actions::After;
 use api_types::*;
 use events::{on_event, placeholder};
@@ -56,24 +56,9 @@ pub fn Workspace() -> impl IntoView {
     let pull_request_pending = RwSignal::new(false);
 
     // The project, polled while its repository is being cloned.
-    let load_project = move || {
-        let Some(id) = project_id.get_untracked() else { return };
-        spawn_local(async move {
-            match client().get_project(id).await {
-                Ok(p) => {
-                    let cloning = p.repository_state == RepositoryState::Cloning;
-                    project.set(Some(p));
-                    if cloning {
-                        set_timeout(move || load_project_again(project_id, project), std::time::Duration::from_secs(1));
-                    }
-                }
-                Err(err) => toasts.error(say(&err)),
-            }
-        });
-    };
     Effect::new(move |_| {
         project_id.track();
-        load_project();
+        load_project(project_id, project, toasts);
     });
 
     // Search is debounced: the server is asked 250 ms after the last keystroke.
@@ -475,15 +460,19 @@ pub fn Workspace() -> impl IntoView {
     }
 }
 
-fn load_project_again(project_id: Memo<Option<ProjectId>>, project: RwSignal<Option<Project>>) {
+/// Loads the project, and again every second while its repository is being cloned.
+fn load_project(project_id: Memo<Option<ProjectId>>, project: RwSignal<Option<Project>>, toasts: ToastList) {
     let Some(id) = project_id.get_untracked() else { return };
     spawn_local(async move {
-        if let Ok(p) = client().get_project(id).await {
-            let cloning = p.repository_state == RepositoryState::Cloning;
-            project.set(Some(p));
-            if cloning {
-                set_timeout(move || load_project_again(project_id, project), std::time::Duration::from_secs(1));
+        match client().get_project(id).await {
+            Ok(p) => {
+                let cloning = p.repository_state == RepositoryState::Cloning;
+                project.set(Some(p));
+                if cloning {
+                    set_timeout(move || load_project(project_id, project, toasts), std::time::Duration::from_secs(1));
+                }
             }
+            Err(err) => toasts.error(say(&err)),
         }
     });
 }
