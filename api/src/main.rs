@@ -3,6 +3,12 @@
 use api::cli::{Cli, Command};
 use clap::Parser;
 
+/// mimalloc instead of glibc's malloc: SQLite's rows are allocated on the database worker
+/// threads and freed on the request threads, which glibc handles badly (about 40% more list
+/// requests per second with mimalloc; `cargo xtask bench`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     api::telemetry::init();

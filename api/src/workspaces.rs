@@ -23,6 +23,7 @@ pub struct Workspaces {
     fetch_timeout: Duration,
     progress: Mutex<HashMap<i32, CloneProgress>>,
     session_locks: Mutex<HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
+    checkout_queues: Mutex<HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// Runs blocking git work off the async executor.
@@ -41,6 +42,7 @@ impl Workspaces {
             fetch_timeout,
             progress: Mutex::new(HashMap::new()),
             session_locks: Mutex::new(HashMap::new()),
+            checkout_queues: Mutex::new(HashMap::new()),
         }
     }
 
@@ -64,6 +66,14 @@ impl Workspaces {
 
     fn session_lock(&self, session_pk: i32) -> Arc<tokio::sync::Mutex<()>> {
         self.session_locks.lock().unwrap_or_else(|p| p.into_inner()).entry(session_pk).or_default().clone()
+    }
+
+    /// A project's new checkouts are made one at a time (the mirror's lock serializes them
+    /// anyway). Waiting here is an async wait: a queue of new sessions must not fill the
+    /// blocking-thread pool that every other git call needs (under load, create requests
+    /// waited seconds behind it).
+    fn checkout_queue(&self, project_id: i32) -> Arc<tokio::sync::Mutex<()>> {
+        self.checkout_queues.lock().unwrap_or_else(|p| p.into_inner()).entry(project_id).or_default().clone()
     }
 
     /// Makes the project's mirror in the background: clone the remote (reporting progress), or
@@ -203,10 +213,13 @@ impl Workspaces {
         let (name, branch) = (session.session_id.clone(), session.github_branch_name.clone());
         let mirror_path = dir.mirror();
         let checkout_path = path.clone();
+        if blocking(move || Ok(Checkout::open(&checkout_path).is_ok())).await? {
+            return self.record_workspace_state(session, Ok(())).await.map(|()| path);
+        }
+        let queue = self.checkout_queue(session.project_id);
+        let _turn = queue.lock().await;
+        let checkout_path = path.clone();
         let result = blocking(move || {
-            if Checkout::open(&checkout_path).is_ok() {
-                return Ok(());
-            }
             let mirror = Mirror::open(&mirror_path)?;
             if mirror.branch_head(&branch).is_ok() {
                 mirror.materialize(&name, &branch, &checkout_path)?;
@@ -220,6 +233,15 @@ impl Workspaces {
             Ok(())
         })
         .await;
+        self.record_workspace_state(session, result).await.map(|()| path)
+    }
+
+    /// Records `ready` or `failed` (with the reason) when that changes the session's state.
+    async fn record_workspace_state(
+        &self,
+        session: &chat_session::Model,
+        result: Result<(), ApiError>,
+    ) -> Result<(), ApiError> {
         let (state, error) = match &result {
             Ok(()) => (WorkspaceState::Ready, None),
             Err(err) => (WorkspaceState::Failed, Some(err.body().error)),
@@ -227,7 +249,7 @@ impl Workspaces {
         if session.workspace_state != state || error.is_some() {
             store::sessions::set_workspace_state(&self.db, session.id, state, error).await?;
         }
-        result.map(|()| path)
+        result
     }
 
     /// Commits whatever the checkout holds (so nothing is lost), then removes it from disk.

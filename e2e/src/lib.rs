@@ -56,14 +56,20 @@ pub struct Stack {
     pub remotes: tempfile::TempDir,
     pub github: FakeGitHub,
     _model: FakeModel,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
     _kosuke: Process,
     _driver: Process,
     driver_url: String,
 }
 
+/// The stack on the debug binary (or `KOSUKE_BIN`).
 pub async fn stack() -> Stack {
     let binary = std::env::var("KOSUKE_BIN").map(PathBuf::from).unwrap_or_else(|_| root().join("target/debug/kosuke"));
+    stack_with(&binary).await
+}
+
+/// The stack on the given `kosuke` binary (the benchmarks use the release build).
+pub async fn stack_with(binary: &Path) -> Stack {
     assert!(
         binary.is_file(),
         "{} is missing: build it (cargo build -p api) or run `cargo xtask test`",
@@ -80,10 +86,11 @@ pub async fn stack() -> Stack {
     let data = tempfile::TempDir::new().unwrap();
     let port = free_port();
     let kosuke = spawn(
-        Command::new(&binary)
+        Command::new(binary)
             .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
             .arg(data.path())
             .env_remove("DATABASE_URL")
+            .env("RUST_LOG", "warn")
             .env("KOSUKE_WEB_DIR", &web)
             .env("KOSUKE_AGENT_PROVIDER", "anthropic")
             .env("KOSUKE_AGENT_MODEL", "claude-test")
@@ -98,7 +105,14 @@ pub async fn stack() -> Stack {
     let driver_url = format!("http://127.0.0.1:{driver_port}");
     wait_http(&address).await;
     wait_http(&driver_url).await;
-    Stack { address, remotes, github, _model: model, _data: data, _kosuke: kosuke, _driver: driver, driver_url }
+    Stack { address, remotes, github, _model: model, data, _kosuke: kosuke, _driver: driver, driver_url }
+}
+
+impl Stack {
+    /// The server's SQLite database, for seeding what would take too long through the API.
+    pub fn database_url(&self) -> String {
+        format!("sqlite://{}?mode=rw", self.data.path().join("kosuke.db").display())
+    }
 }
 
 pub async fn browser(stack: &Stack, width: u32, height: u32) -> Client {

@@ -4,6 +4,7 @@ mod app;
 mod components;
 mod live;
 mod pages;
+mod perf;
 mod state;
 
 fn main() {

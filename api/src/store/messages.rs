@@ -4,7 +4,7 @@ use super::StoreError;
 use api_types::MessageOrder;
 use entity::chat_message;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
     TransactionSession,
 };
 
@@ -16,6 +16,16 @@ pub async fn list(
     after_id: Option<i64>,
     limit: u64,
 ) -> Result<Vec<chat_message::Model>, StoreError> {
+    Ok(page_query(chat_session_id, order, after_id, limit).all(db).await?)
+}
+
+/// The query behind one page of messages (public so the benchmark can show its plan).
+pub fn page_query(
+    chat_session_id: i32,
+    order: MessageOrder,
+    after_id: Option<i64>,
+    limit: u64,
+) -> Select<chat_message::Entity> {
     let base = chat_message::Entity::find().filter(chat_message::Column::ChatSessionId.eq(chat_session_id));
     let page = match (order, after_id) {
         (MessageOrder::Asc, Some(after)) => base.filter(chat_message::Column::Id.gt(after)),
@@ -26,7 +36,7 @@ pub async fn list(
         MessageOrder::Asc => page.order_by_asc(chat_message::Column::Id),
         MessageOrder::Desc => page.order_by_desc(chat_message::Column::Id),
     };
-    Ok(page.limit(limit).all(db).await?)
+    page.limit(limit)
 }
 
 /// Copies every message of one session into another (duplicating a session), in order, and

@@ -115,21 +115,24 @@ pub async fn list(
     after: Option<ActivityCursor>,
     limit: u64,
 ) -> Result<(Vec<chat_session::Model>, u64), StoreError> {
-    let base = filtered(&filter);
-    let total = base.clone().count(db).await?;
-    let mut page = base;
+    let total = filtered(&filter).count(db).await?;
+    let rows = page_query(&filter, after, limit).all(db).await?;
+    Ok((rows, total))
+}
+
+/// The query behind one page of the sidebar (public so the benchmark can show its plan).
+pub fn page_query(
+    filter: &SessionFilter<'_>,
+    after: Option<ActivityCursor>,
+    limit: u64,
+) -> Select<chat_session::Entity> {
+    let mut page = filtered(filter);
     if let Some((at, id)) = after {
         page = page.filter(Condition::any().add(chat_session::Column::LastActivityAt.lt(at)).add(
             Condition::all().add(chat_session::Column::LastActivityAt.eq(at)).add(chat_session::Column::Id.lt(id)),
         ));
     }
-    let rows = page
-        .order_by_desc(chat_session::Column::LastActivityAt)
-        .order_by_desc(chat_session::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?;
-    Ok((rows, total))
+    page.order_by_desc(chat_session::Column::LastActivityAt).order_by_desc(chat_session::Column::Id).limit(limit)
 }
 
 fn filtered(filter: &SessionFilter<'_>) -> Select<chat_session::Entity> {

@@ -1,39 +1,23 @@
-//! The API under concurrent load: a `kosuke` server process (release build, SQLite) with 1,000
-//! sessions in a project and 100,000 messages in one session, read by this process at 1, 16
-//! and 64 connections; next to a baseline actix process serving the same bytes from memory.
+//! The API under concurrent load, on SQLite and (when a URL is given) PostgreSQL: a release
+//! `kosuke` server process, loaded from this process over loopback at 1, 16 and 64 connections.
+//!
+//! - reads: the session list with 1,000 sessions in the project, a page of messages in a
+//!   session of 100,000, next to a baseline actix process serving the list's bytes from memory;
+//! - writes: create a session, send a chat turn and wait for it to finish (fake model provider
+//!   on loopback; each turn writes a file and commits);
+//! - scale: the same reads with 10,000 sessions and 1,000,000 messages, and the query plans.
 
-use crate::session_creation::stats;
+use crate::load::{self, get_ok};
+use crate::server::{Backend, Process, Server, free_port, signed_in, wait_up};
 use api_types::*;
-use sea_orm::{ActiveValue::Set, EntityTrait, QueryFilter};
+use fakes::model::FakeModel;
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{PaginatorTrait, QueryTrait, Statement};
+use serde_json::{Value, json};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// How long each (endpoint, connections) cell is measured.
-const WINDOW: Duration = Duration::from_secs(3);
-
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-async fn wait_up(url: &str) {
-    for _ in 0..200 {
-        if reqwest::get(url).await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{url} did not come up");
-}
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// The baseline: an actix handler answering `GET /` with the bytes of `file`.
 pub fn baseline_server(port: u16, file: PathBuf) {
@@ -58,157 +42,47 @@ pub fn baseline_server(port: u16, file: PathBuf) {
     });
 }
 
-/// Requests `url` from `connections` concurrent loops for the window.
-async fn load(url: &str, token: &str, connections: usize) -> serde_json::Value {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().unwrap();
-    let deadline = Instant::now() + WINDOW;
-    // Collected at once, so every connection starts now (a lazy iterator would start each
-    // loop only after the previous one ended).
-    let loops: Vec<_> = (0..connections)
-        .map(|_| {
-            let (client, url, token) = (client.clone(), url.to_owned(), token.to_owned());
-            tokio::spawn(async move {
-                let mut samples = Vec::new();
-                let mut errors = 0u64;
-                while Instant::now() < deadline {
-                    let started = Instant::now();
-                    match client.get(&url).bearer_auth(&token).send().await {
-                        Ok(response) if response.status().is_success() => {
-                            let _ = response.bytes().await;
-                            samples.push(started.elapsed());
-                        }
-                        _ => errors += 1,
-                    }
-                }
-                (samples, errors)
-            })
-        })
-        .collect();
-    let mut samples = Vec::new();
-    let mut errors = 0;
-    for done in join_in_order(loops.into_iter()).await {
-        let (s, e) = done.unwrap();
-        samples.extend(s);
-        errors += e;
+pub async fn run() -> Value {
+    let model = FakeModel::start().await;
+    let mut backends = Vec::new();
+    for backend in Backend::all() {
+        backends.push(run_on(&backend, &model).await);
     }
-    let count = samples.len();
-    let mut row = stats(samples);
-    row["requests_per_second"] = serde_json::json!(count as f64 / WINDOW.as_secs_f64());
-    row["errors"] = serde_json::json!(errors);
-    row
+    json!({"backends": backends, "machine": crate::machine()})
 }
 
-async fn join_in_order<T>(
-    handles: impl Iterator<Item = tokio::task::JoinHandle<T>>,
-) -> Vec<Result<T, tokio::task::JoinError>> {
-    let mut results = Vec::new();
-    for handle in handles {
-        results.push(handle.await);
-    }
-    results
-}
-
-pub async fn run() -> serde_json::Value {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let kosuke = root.join("target/release/kosuke");
-    assert!(kosuke.is_file(), "{} is missing: `cargo xtask bench` builds it", kosuke.display());
-    let tmp = tempfile::TempDir::new().unwrap();
-    let data = tmp.path().join("data");
-    let port = free_port();
-    let address = format!("http://127.0.0.1:{port}");
-    let _server = Process(
-        Command::new(&kosuke)
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
-            .arg(&data)
-            .env_remove("DATABASE_URL")
-            .env_remove("KOSUKE_AGENT_PROVIDER")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_up(&format!("{address}/api/health")).await;
-    let client = client::Client::new(&address);
-    let user = client
-        .signup(&SignupRequest {
-            email: "load@example.test".into(),
-            password: "load-password".into(),
-            display_name: "Load".into(),
-        })
-        .await
-        .unwrap();
-    let token = client.create_api_token(&CreateApiTokenRequest { name: "load".into() }).await.unwrap().token;
-    let project = client
-        .create_project(&CreateProjectRequest {
-            name: "load".into(),
-            description: None,
-            repository: RepositorySource::Empty,
-            default_branch: None,
-        })
-        .await
-        .unwrap();
-
-    // Seed straight into the server's database (it keeps running; SQLite WAL lets both write).
-    let db = api::db::connect(&format!("sqlite://{}?mode=rw", data.join("kosuke.db").display())).await.unwrap();
-    let start = chrono::Utc::now() - chrono::Duration::days(30);
-    let sessions = (0..1000).map(|n| entity::chat_session::ActiveModel {
-        project_id: Set(project.id.0),
-        user_id: Set(user.id.0.clone()),
-        title: Set(format!("Session {n}")),
-        description: Set(None),
-        session_id: Set(format!("load{n:016}")),
-        github_branch_name: Set(format!("kosuke-chat-load{n:016}")),
-        status: Set(ChatSessionStatus::Active),
-        created_at: Set(start),
-        updated_at: Set(start),
-        last_activity_at: Set(start + chrono::Duration::minutes(n)),
-        message_count: Set(0),
-        is_default: Set(n == 0),
-        base_branch: Set(Some("main".into())),
-        pull_request_number: Set(None),
-        pull_request_url: Set(None),
-        workspace_state: Set(WorkspaceState::Released),
-        workspace_error: Set(None),
-        ..Default::default()
-    });
-    entity::chat_session::Entity::insert_many(sessions).exec(&db).await.unwrap();
+async fn run_on(backend: &Backend, model: &FakeModel) -> Value {
+    let env = [
+        ("KOSUKE_AGENT_PROVIDER", "anthropic"),
+        ("KOSUKE_AGENT_MODEL", "bench-model"),
+        ("KOSUKE_AGENT_BASE_URL", model.url.as_str()),
+        ("KOSUKE_AGENT_API_KEY", "sk-bench"),
+    ];
+    let server = Server::start(backend, "api", &env).await;
+    let (client, user, token) = signed_in(&server.address, "load@example.test").await;
+    let db = server.db().await;
+    let reads = new_project(&client, "reads").await;
+    seed_sessions(&db, reads.id, &user.id, 0..1_000).await;
+    // The most recently active session gets the messages.
     let big = client
-        .list_chat_sessions(project.id, &ChatSessionQuery { limit: Some(1), ..Default::default() })
+        .list_chat_sessions(reads.id, &ChatSessionQuery { limit: Some(1), ..Default::default() })
         .await
         .unwrap()
         .sessions[0]
         .id;
-    for batch in 0..100 {
-        let messages = (0..1000).map(|n| entity::chat_message::ActiveModel {
-            project_id: Set(project.id.0),
-            chat_session_id: Set(big.0),
-            user_id: Set(None),
-            role: Set(if n % 2 == 0 { MessageRole::User } else { MessageRole::Assistant }),
-            content: Set(format!("message {batch}/{n}: {}", "lorem ipsum ".repeat(8))),
-            created_at: Set(start),
-            updated_at: Set(start),
-            ..Default::default()
-        });
-        entity::chat_message::Entity::insert_many(messages).exec(&db).await.unwrap();
-    }
+    seed_messages(&db, reads.id, big, 100_000).await;
 
-    entity::chat_session::Entity::update_many()
-        .col_expr(entity::chat_session::Column::MessageCount, sea_orm::sea_query::Expr::value(100_000))
-        .filter(sea_orm::ColumnTrait::eq(&entity::chat_session::Column::Id, big.0))
-        .exec(&db)
-        .await
-        .unwrap();
-    let list = format!("{address}/api/projects/{}/chat-sessions?limit=50", project.id);
-    let page = format!("{address}/api/projects/{}/chat-sessions/{big}/messages?order=desc&limit=50", project.id);
-    let bytes = reqwest::Client::new().get(&list).bearer_auth(&token).send().await.unwrap().bytes().await.unwrap();
-    let body_file = tmp.path().join("baseline.json");
-    std::fs::write(&body_file, &bytes).unwrap();
+    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
+    let list = format!("{}/api/projects/{}/chat-sessions?limit=50", server.address, reads.id);
+    let page = format!("{}/api/projects/{}/chat-sessions/{big}/messages?order=desc&limit=50", server.address, reads.id);
+    let bytes = http.get(&list).bearer_auth(&token).send().await.unwrap().bytes().await.unwrap();
+    let body_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(body_file.path(), &bytes).unwrap();
     let baseline_port = free_port();
     let _baseline = Process(
         Command::new(std::env::current_exe().unwrap())
             .args(["baseline-server", &baseline_port.to_string()])
-            .arg(&body_file)
+            .arg(body_file.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -217,28 +91,263 @@ pub async fn run() -> serde_json::Value {
     let baseline = format!("http://127.0.0.1:{baseline_port}/");
     wait_up(&baseline).await;
 
-    println!("\nAPI under load, {}s per cell (p50 / p99 ms, requests per second)", WINDOW.as_secs());
-    println!("{:<44} {:>26} {:>26} {:>26}", "endpoint", "1 connection", "16 connections", "64 connections");
-    let mut rows = Vec::new();
-    for (name, url) in [
-        ("list sessions (1,000 in the project)", list.as_str()),
-        ("message page (100,000 in the session)", page.as_str()),
-        ("baseline: the list's bytes from memory", baseline.as_str()),
-    ] {
-        let mut cells = Vec::new();
-        for connections in [1, 16, 64] {
-            cells.push((connections, load(url, &token, connections).await));
+    let get = |url: &str| {
+        let (http, url, token) = (http.clone(), url.to_owned(), token.clone());
+        move |_: usize, _: u64| {
+            let (http, url, token) = (http.clone(), url.clone(), token.clone());
+            async move { get_ok(&http, &url, &token).await }
         }
-        let cell = |row: &serde_json::Value| {
-            format!(
-                "{:.2} / {:.2}, {:.0}/s",
-                row["median_ms"].as_f64().unwrap(),
-                row["p99_ms"].as_f64().unwrap(),
-                row["requests_per_second"].as_f64().unwrap()
-            )
-        };
-        println!("{name:<44} {:>26} {:>26} {:>26}", cell(&cells[0].1), cell(&cells[1].1), cell(&cells[2].1));
-        rows.push(serde_json::json!({"endpoint": name, "by_connections": cells.iter().map(|(c, r)| serde_json::json!({"connections": c, "result": r})).collect::<Vec<_>>()}));
+    };
+    load::header(&format!("API under load on {}", backend.name()));
+    let mut rows = vec![
+        load::row("list sessions (1,000 in the project)", get(&list)).await,
+        load::row("message page (100,000 in the session)", get(&page)).await,
+        load::row("baseline: the list's bytes from memory", get(&baseline)).await,
+    ];
+    let (creates, request) = create_session(&http, &server.address, &token, &client).await;
+    rows.push(load::row("create session", request).await);
+    // The checkouts of the sessions just created are made in the background; let them finish
+    // before measuring anything else.
+    while entity::chat_session::Entity::find()
+        .filter(entity::chat_session::Column::ProjectId.eq(creates.id.0))
+        .filter(entity::chat_session::Column::WorkspaceState.eq(WorkspaceState::Provisioning))
+        .count(&db)
+        .await
+        .unwrap()
+        > 0
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    serde_json::json!({"api_load": rows, "response_bytes": bytes.len(), "machine": crate::machine()})
+    rows.push(
+        load::row("chat turn, sent until finished", chat_turn(&http, &server.address, &token, &client).await).await,
+    );
+
+    println!("growing the project to 10,000 sessions and 1,000,000 messages…");
+    seed_sessions(&db, reads.id, &user.id, 1_000..10_000).await;
+    let others: Vec<i32> = entity::chat_session::Entity::find()
+        .filter(entity::chat_session::Column::ProjectId.eq(reads.id.0))
+        .filter(entity::chat_session::Column::Id.ne(big.0))
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    // 900,000 more messages, 100 in each of the 9,000 sessions seeded in this step.
+    seed_spread_messages(&db, reads.id, &others[999..], 100).await;
+    if matches!(backend, Backend::Postgres(_)) {
+        // What autovacuum would have done by now on a real server.
+        db.execute_unprepared("VACUUM ANALYZE").await.unwrap();
+    }
+    let scale = vec![
+        load::row("list sessions (10,000 in the project)", get(&list)).await,
+        load::row("message page (1,000,000 in the project)", get(&page)).await,
+    ];
+    let plans = plans(&db, reads.id.0, &user.id.0, big.0).await;
+    for (name, plan) in &plans {
+        println!("plan of the {name} query on {}:\n  {}", backend.name(), plan.replace('\n', "\n  "));
+    }
+    server.stop().await;
+    json!({
+        "backend": backend.name(),
+        "rows": rows,
+        "scale_rows": scale,
+        "plans": plans.into_iter().map(|(name, plan)| (name, Value::from(plan))).collect::<serde_json::Map<_, _>>(),
+        "list_response_bytes": bytes.len(),
+    })
+}
+
+pub async fn new_project(client: &client::Client, name: &str) -> Project {
+    let request = CreateProjectRequest {
+        name: name.into(),
+        description: None,
+        repository: RepositorySource::Empty,
+        default_branch: None,
+    };
+    let project = client.create_project(&request).await.unwrap();
+    while client.get_project(project.id).await.unwrap().repository_state == RepositoryState::Cloning {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    project
+}
+
+/// Sessions `range` of the project, straight into the database, one minute of activity apart.
+pub async fn seed_sessions(db: &DatabaseConnection, project: ProjectId, user: &UserId, range: std::ops::Range<i64>) {
+    let start = chrono::Utc::now() - chrono::Duration::days(30);
+    let all: Vec<i64> = range.collect();
+    for chunk in all.chunks(500) {
+        let sessions = chunk.iter().map(|&n| entity::chat_session::ActiveModel {
+            project_id: Set(project.0),
+            user_id: Set(user.0.clone()),
+            title: Set(format!("Session {n}")),
+            description: Set(None),
+            session_id: Set(format!("load{n:016}")),
+            github_branch_name: Set(format!("kosuke-chat-load{n:016}")),
+            status: Set(ChatSessionStatus::Active),
+            created_at: Set(start),
+            updated_at: Set(start),
+            // Earlier than the first thousand, so the measured session stays on top.
+            last_activity_at: Set(if n < 1_000 {
+                start + chrono::Duration::minutes(n)
+            } else {
+                start - chrono::Duration::minutes(n)
+            }),
+            message_count: Set(0),
+            is_default: Set(false),
+            base_branch: Set(Some("main".into())),
+            pull_request_number: Set(None),
+            pull_request_url: Set(None),
+            workspace_state: Set(WorkspaceState::Released),
+            workspace_error: Set(None),
+            ..Default::default()
+        });
+        entity::chat_session::Entity::insert_many(sessions).exec(db).await.unwrap();
+    }
+}
+
+/// Message `n` of a session: users and the assistant take turns, ~100 bytes each.
+fn message(
+    project: ProjectId,
+    session: i32,
+    n: usize,
+    at: chrono::DateTime<chrono::Utc>,
+) -> entity::chat_message::ActiveModel {
+    entity::chat_message::ActiveModel {
+        project_id: Set(project.0),
+        chat_session_id: Set(session),
+        user_id: Set(None),
+        role: Set(if n % 2 == 0 { MessageRole::User } else { MessageRole::Assistant }),
+        content: Set(format!("message {n}: {}", "lorem ipsum ".repeat(8))),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    }
+}
+
+/// `count` more messages in the session, straight into the database; its count follows.
+async fn seed_messages(db: &DatabaseConnection, project: ProjectId, session: ChatSessionPk, count: usize) {
+    let start = chrono::Utc::now() - chrono::Duration::days(30);
+    for batch in 0..count.div_ceil(1000) {
+        let messages = (0..Ord::min(1000, count - batch * 1000)).map(|n| message(project, session.0, n, start));
+        entity::chat_message::Entity::insert_many(messages).exec(db).await.unwrap();
+    }
+    let column = entity::chat_session::Column::MessageCount;
+    entity::chat_session::Entity::update_many()
+        .col_expr(column, sea_orm::sea_query::Expr::col(column).add(count as i64))
+        .filter(entity::chat_session::Column::Id.eq(session.0))
+        .exec(db)
+        .await
+        .unwrap();
+}
+
+/// `per_session` messages in each of `sessions`, ten sessions to an insert.
+async fn seed_spread_messages(db: &DatabaseConnection, project: ProjectId, sessions: &[i32], per_session: usize) {
+    let start = chrono::Utc::now() - chrono::Duration::days(30);
+    for group in sessions.chunks(10) {
+        let messages =
+            group.iter().flat_map(|&session| (0..per_session).map(move |n| message(project, session, n, start)));
+        entity::chat_message::Entity::insert_many(messages).exec(db).await.unwrap();
+        entity::chat_session::Entity::update_many()
+            .col_expr(entity::chat_session::Column::MessageCount, sea_orm::sea_query::Expr::value(per_session as i32))
+            .filter(entity::chat_session::Column::Id.is_in(group.iter().copied()))
+            .exec(db)
+            .await
+            .unwrap();
+    }
+}
+
+/// `POST …/chat-sessions`: answers once the session exists; its checkout follows in the background.
+async fn create_session(
+    http: &reqwest::Client,
+    address: &str,
+    token: &str,
+    client: &client::Client,
+) -> (Project, impl Fn(usize, u64) -> std::pin::Pin<Box<dyn Future<Output = bool> + Send>> + Clone + Send + 'static) {
+    let project = new_project(client, "creates").await;
+    let url = format!("{address}/api/projects/{}/chat-sessions", project.id);
+    let (http, token) = (http.clone(), token.to_owned());
+    let request = move |connection, n| {
+        let (http, url, token) = (http.clone(), url.clone(), token.clone());
+        Box::pin(async move {
+            let body = json!({"title": format!("Created {connection}/{n}")});
+            matches!(http.post(&url).bearer_auth(&token).json(&body).send().await, Ok(r) if r.status().as_u16() == 201)
+        }) as std::pin::Pin<Box<dyn Future<Output = bool> + Send>>
+    };
+    (project, request)
+}
+
+/// `POST /api/chat` with `Accept: text/event-stream`, read until the run finished. One session
+/// per connection (a session runs one turn at a time); each turn writes a file and commits.
+async fn chat_turn(
+    http: &reqwest::Client,
+    address: &str,
+    token: &str,
+    client: &client::Client,
+) -> impl Fn(usize, u64) -> std::pin::Pin<Box<dyn Future<Output = bool> + Send>> + Clone + Send + 'static {
+    let project = new_project(client, "chats").await;
+    let mut sessions = Vec::new();
+    for n in 0..load::CONNECTIONS[2] {
+        let request = CreateChatSessionRequest { title: format!("chat {n}"), description: None, base_branch: None };
+        sessions.push(client.create_chat_session(project.id, &request).await.unwrap().id);
+    }
+    for &session in &sessions {
+        while client.get_chat_session(project.id, session).await.unwrap().workspace_state != WorkspaceState::Ready {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let url = format!("{address}/api/chat");
+    let (http, token) = (http.clone(), token.to_owned());
+    move |connection, n| {
+        let (http, url, token) = (http.clone(), url.clone(), token.clone());
+        let body = json!({
+            "project_id": project.id,
+            "chat_session_id": sessions[connection],
+            "prompt": format!("write note{n}"),
+        });
+        Box::pin(async move {
+            let Ok(response) =
+                http.post(&url).bearer_auth(&token).header("Accept", "text/event-stream").json(&body).send().await
+            else {
+                return false;
+            };
+            let ok = response.status().is_success();
+            let text = response.text().await.unwrap_or_default();
+            ok && text.contains("\"run_finished\"") && text.contains("\"succeeded\"")
+        })
+    }
+}
+
+/// The plans of the list and page queries exactly as the API builds them.
+async fn plans(db: &DatabaseConnection, project: i32, user: &str, session: i32) -> Vec<(String, String)> {
+    let backend = db.get_database_backend();
+    let filter = api::store::sessions::SessionFilter { project_id: project, user_id: user, status: None, search: None };
+    let queries = [
+        ("session list", api::store::sessions::page_query(&filter, None, 51).build(backend)),
+        ("message page", api::store::messages::page_query(session, MessageOrder::Desc, None, 51).build(backend)),
+    ];
+    let mut plans = Vec::new();
+    for (name, statement) in queries {
+        let explain = match backend {
+            sea_orm::DbBackend::Sqlite => "EXPLAIN QUERY PLAN ",
+            _ => "EXPLAIN ",
+        };
+        let sql = format!("{explain}{}", statement.sql);
+        let rows = db
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                statement.values.map(|v| v.0).unwrap_or_default(),
+            ))
+            .await
+            .unwrap();
+        let lines: Vec<String> = rows
+            .iter()
+            .map(|row| match backend {
+                sea_orm::DbBackend::Sqlite => row.try_get::<String>("", "detail").unwrap(),
+                _ => row.try_get::<String>("", "QUERY PLAN").unwrap(),
+            })
+            .collect();
+        plans.push((name.to_owned(), lines.join("\n")));
+    }
+    plans
 }

@@ -3,16 +3,22 @@
 //!
 //! - session creation against `git worktree add` and `git clone` (`session_creation.rs`);
 //! - the API under concurrent load from this process against a `kosuke` server process, next
-//!   to a baseline actix process serving the same bytes from memory (`api_load.rs`);
-//! - the server's memory idle, with 1,000 sessions and during 20 live runs (`memory.rs`).
+//!   to a baseline actix process serving the same bytes from memory, then at 10,000 sessions
+//!   and 1,000,000 messages with the query plans, on SQLite and on PostgreSQL when
+//!   `BENCH_DATABASE_URL` or `TEST_DATABASE_URL` is set (`api_load.rs`, `load.rs`, `server.rs`);
+//! - the server's memory idle, with 1,000 sessions and during 20 live runs (`memory.rs`);
+//! - the web bundle's sizes and the sidebar's first paint with 5,000 chats (`web.rs`).
 //!
 //! `bench baseline-server PORT FILE` is the baseline process itself.
 
 #![allow(clippy::unwrap_used)]
 
 mod api_load;
+mod load;
 mod memory;
+mod server;
 mod session_creation;
+mod web;
 
 use std::path::PathBuf;
 
@@ -36,6 +42,10 @@ fn main() {
     if only.as_deref().is_none_or(|o| o == "memory") {
         let results = runtime.block_on(memory::run());
         write_json("memory.json", &results);
+    }
+    if only.as_deref().is_none_or(|o| o == "web") {
+        let results = runtime.block_on(web::run());
+        write_json("web.json", &results);
     }
 }
 

@@ -2,18 +2,9 @@
 //! and while 20 agent runs (the command provider, sleeping) are live at once — and the number
 //! of processes it keeps (none per idle session).
 
+use crate::server::{Backend, Server};
 use api_types::*;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Resident set size of `pid` in KiB, from /proc.
 fn rss_kib(pid: u32) -> u64 {
@@ -44,33 +35,11 @@ fn children(pid: u32) -> usize {
 }
 
 pub async fn run() -> serde_json::Value {
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let kosuke = root.join("target/release/kosuke");
-    assert!(kosuke.is_file(), "{} is missing: `cargo xtask bench` builds it", kosuke.display());
-    let tmp = tempfile::TempDir::new().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let address = format!("http://127.0.0.1:{port}");
-    let server = Process(
-        Command::new(&kosuke)
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
-            .arg(tmp.path().join("data"))
-            .env_remove("DATABASE_URL")
-            .env("KOSUKE_AGENT_PROVIDER", "command")
-            .env("KOSUKE_AGENT_COMMAND", "sleep 3; echo done > done.txt")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let pid = server.0.id();
+    let env = [("KOSUKE_AGENT_PROVIDER", "command"), ("KOSUKE_AGENT_COMMAND", "sleep 3; echo done > done.txt")];
+    let server = Server::start(&Backend::Sqlite, "memory", &env).await;
+    let address = server.address.clone();
+    let pid = server.process.0.id();
     let client = client::Client::new(&address);
-    for _ in 0..200 {
-        if client.health().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = rss_kib(pid);
     client
@@ -131,6 +100,7 @@ pub async fn run() -> serde_json::Value {
         "  20 agent runs live at once:   {:>7.1} MiB, {run_children} child processes (the agent commands)",
         during_runs as f64 / 1024.0
     );
+    server.stop().await;
     serde_json::json!({
         "rss_kib": {"idle": idle, "with_1000_sessions": with_sessions, "during_20_runs": during_runs},
         "child_processes": {"with_1000_sessions": idle_children, "during_20_runs": run_children},

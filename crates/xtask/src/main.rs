@@ -4,7 +4,7 @@
 //! - `test`         every check and test (PostgreSQL too when `TEST_DATABASE_URL` is set)
 //! - `web [--dev]`  build the web bundle into `web/dist`
 //! - `dist`         the release binary and the release web bundle
-//! - `bench`        benchmarks (release build); a table on stdout, JSON in target/bench
+//! - `bench [PART]` benchmarks (release build); a table on stdout, JSON in target/bench
 //!
 //! Each installs what it needs (the wasm target, wasm-bindgen-cli, wasm-opt from npm) and
 //! nothing is downloaded from anywhere but the package registries.
@@ -22,9 +22,9 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("web") => web::build(args.iter().any(|a| a == "--dev")).map(|_| ()),
         Some("dist") => dist(),
-        Some("bench") => bench(),
+        Some("bench") => bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <run [ARGS…] | test | web [--dev] | dist | bench>");
+            eprintln!("usage: cargo xtask <run [ARGS…] | test | web [--dev] | dist | bench [sessions|api|memory|web]>");
             return ExitCode::from(2);
         }
     };
@@ -56,10 +56,16 @@ fn dist() -> Result<(), String> {
 }
 
 /// Benchmarks in release mode; prints a table and writes JSON under target/bench.
-fn bench() -> Result<(), String> {
+/// Extra arguments pick one part: `sessions`, `api`, `memory` or `web`. PostgreSQL is measured
+/// too when `BENCH_DATABASE_URL` or `TEST_DATABASE_URL` is set.
+fn bench(args: &[String]) -> Result<(), String> {
     tools::ensure_build_packages()?;
     run(cargo().args(["build", "--release", "--package", "api", "--bin", "kosuke"]))?;
-    run(cargo().args(["run", "--release", "--package", "bench"]))
+    if args.is_empty() || args.iter().any(|a| a == "web") {
+        web::build(false)?;
+        tools::ensure_debian_packages(&["chromium", "chromium-driver"])?;
+    }
+    run(cargo().args(["run", "--release", "--package", "bench", "--"]).args(args))
 }
 
 /// Crates the browser bundle must never pull in.

@@ -95,6 +95,7 @@ pub fn Workspace() -> impl IntoView {
                     } else {
                         active_sessions.set(active);
                         archived_sessions.set(archived);
+                        crate::perf::mark_after_paint(crate::perf::SIDEBAR_PAINTED);
                     }
                     more_sessions.set(list.next_cursor);
                     // Every listed chat's branch status, in one request.

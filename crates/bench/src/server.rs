@@ -1,0 +1,151 @@
+//! A release `kosuke` server process for a benchmark, on SQLite (its embedded default) or on a
+//! fresh PostgreSQL database, plus a connection to the same database for seeding and plans.
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Where a benchmark's server keeps its data.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite,
+    /// The URL of a PostgreSQL server's maintenance database; each run gets its own database.
+    Postgres(String),
+}
+
+impl Backend {
+    /// SQLite always; PostgreSQL too when `BENCH_DATABASE_URL` (or `TEST_DATABASE_URL`) names one.
+    pub fn all() -> Vec<Backend> {
+        let mut backends = vec![Backend::Sqlite];
+        if let Ok(url) = std::env::var("BENCH_DATABASE_URL").or_else(|_| std::env::var("TEST_DATABASE_URL")) {
+            backends.push(Backend::Postgres(url));
+        }
+        backends
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// A child process, killed when dropped.
+pub struct Process(pub Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until `url` answers at all.
+pub async fn wait_up(url: &str) {
+    for _ in 0..400 {
+        if reqwest::get(url).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{url} did not come up");
+}
+
+pub fn release_binary() -> PathBuf {
+    let kosuke = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/release/kosuke");
+    assert!(kosuke.is_file(), "{} is missing: `cargo xtask bench` builds it", kosuke.display());
+    kosuke
+}
+
+pub struct Server {
+    pub address: String,
+    pub database_url: String,
+    pub process: Process,
+    /// Set for PostgreSQL: the maintenance URL and the database to drop at the end.
+    postgres: Option<(String, String)>,
+    _data: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts `kosuke serve` with `env` on a fresh database and waits for it to answer.
+    pub async fn start(backend: &Backend, name: &str, env: &[(&str, &str)]) -> Server {
+        let data = tempfile::TempDir::new().unwrap();
+        let (database_url, postgres) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}?mode=rwc", data.path().join("kosuke.db").display()), None),
+            Backend::Postgres(admin) => {
+                let database = format!("kosuke_bench_{name}");
+                let db = sea_orm::Database::connect(admin.as_str()).await.unwrap();
+                execute(&db, &format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")).await;
+                execute(&db, &format!("CREATE DATABASE {database}")).await;
+                (with_database(admin, &database), Some((admin.clone(), database)))
+            }
+        };
+        let port = free_port();
+        let mut command = Command::new(release_binary());
+        command
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(data.path())
+            .env("DATABASE_URL", &database_url)
+            .env_remove("KOSUKE_AGENT_PROVIDER")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let process = Process(command.spawn().unwrap());
+        let address = format!("http://127.0.0.1:{port}");
+        wait_up(&format!("{address}/api/health")).await;
+        Server { address, database_url, process, postgres, _data: data }
+    }
+
+    /// A pool on the server's own database (SQLite in WAL mode lets both write).
+    pub async fn db(&self) -> DatabaseConnection {
+        api::db::connect(&self.database_url).await.unwrap()
+    }
+
+    /// Stops the server and drops its PostgreSQL database.
+    pub async fn stop(self) {
+        let Server { process, postgres, .. } = self;
+        drop(process);
+        if let Some((admin, database)) = postgres {
+            let db = sea_orm::Database::connect(admin.as_str()).await.unwrap();
+            execute(&db, &format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")).await;
+        }
+    }
+}
+
+async fn execute(db: &DatabaseConnection, sql: &str) {
+    db.execute_raw(Statement::from_string(db.get_database_backend(), sql.to_owned())).await.unwrap();
+}
+
+/// `postgres://user@host:port/x?opts` with the database part replaced.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{database}", &base[..host_end]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// Signs a user up and returns a client using a personal access token, and the token.
+pub async fn signed_in(address: &str, email: &str) -> (client::Client, api_types::User, String) {
+    use api_types::*;
+    let client = client::Client::new(address);
+    let user = client
+        .signup(&SignupRequest { email: email.into(), password: "bench-password".into(), display_name: "Bench".into() })
+        .await
+        .unwrap();
+    let token = client.create_api_token(&CreateApiTokenRequest { name: "bench".into() }).await.unwrap().token;
+    (client, user, token)
+}

@@ -1,0 +1,98 @@
+//! The web app: sizes of the release bundle in `web/dist` (raw and gzipped), and the time from
+//! navigation to the sidebar's first paint with 5,000 chats in the project, in headless
+//! Chromium (the app's `kosuke:sidebar-painted` Performance API mark).
+
+use crate::server::release_binary;
+use api_types::*;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Page loads measured for the first paint.
+const LOADS: usize = 7;
+
+fn gzipped_len(bytes: &[u8]) -> usize {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap().len()
+}
+
+/// Raw and gzipped bytes of the bundle's wasm, JS and CSS.
+fn sizes() -> Value {
+    let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../web/dist");
+    let mut totals = json!({});
+    let (mut raw_total, mut gzip_total) = (0, 0);
+    for kind in ["wasm", "js", "css"] {
+        let (mut raw, mut gzip) = (0, 0);
+        for entry in std::fs::read_dir(&dist).unwrap().flatten() {
+            if entry.path().extension().is_some_and(|e| e == kind) {
+                let bytes = std::fs::read(entry.path()).unwrap();
+                raw += bytes.len();
+                gzip += gzipped_len(&bytes);
+            }
+        }
+        println!("  {kind:<5} {raw:>10} B raw {gzip:>10} B gzipped");
+        totals[kind] = json!({"raw": raw, "gzip": gzip});
+        raw_total += raw;
+        gzip_total += gzip;
+    }
+    println!("  total {raw_total:>10} B raw {gzip_total:>10} B gzipped (target: at most 400 KB gzipped)");
+    totals["total"] = json!({"raw": raw_total, "gzip": gzip_total});
+    totals
+}
+
+pub async fn run() -> Value {
+    println!("\nweb bundle (web/dist, release build)");
+    let sizes = sizes();
+
+    let stack = e2e::stack_with(&release_binary()).await;
+    let client = client::Client::new(&stack.address);
+    let password = "bench-password";
+    let user = client
+        .signup(&SignupRequest {
+            email: "paint@example.test".into(),
+            password: password.into(),
+            display_name: "Paint".into(),
+        })
+        .await
+        .unwrap();
+    let project = crate::api_load::new_project(&client, "paint").await;
+    let db = api::db::connect(&stack.database_url()).await.unwrap();
+    crate::api_load::seed_sessions(&db, project.id, &user.id, 0..5_000).await;
+
+    let browser = e2e::browser(&stack, 1280, 800).await;
+    browser.goto(&format!("{}/login", stack.address)).await.unwrap();
+    e2e::type_into(&browser, "input[name=email]", "paint@example.test").await;
+    e2e::type_into(&browser, "input[name=password]", password).await;
+    e2e::click(&browser, "button[type=submit]").await;
+    e2e::wait_text(&browser, "h1", "shows the projects page", |t| t.contains("Projects")).await;
+
+    let url = format!("{}/projects/{}", stack.address, project.id);
+    let mut samples = Vec::new();
+    for _ in 0..LOADS {
+        browser.goto(&url).await.unwrap();
+        let script = "const m = performance.getEntriesByName('kosuke:sidebar-painted'); \
+                      return m.length ? m[0].startTime : null;";
+        let mut painted = None;
+        for _ in 0..400 {
+            painted = browser.execute(script, vec![]).await.unwrap().as_f64();
+            if painted.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let painted = painted.expect("the sidebar painted");
+        let cards = browser.find_all(fantoccini::Locator::Css(".session-card")).await.unwrap().len();
+        assert!(cards > 0, "the sidebar shows chats");
+        samples.push(Duration::from_secs_f64(painted / 1000.0));
+    }
+    let paint = crate::session_creation::stats(samples);
+    println!(
+        "  navigation to the sidebar's first paint, 5,000 chats: {:.0} ms median, {:.0} ms p95 ({LOADS} loads)",
+        paint["median_ms"].as_f64().unwrap(),
+        paint["p95_ms"].as_f64().unwrap()
+    );
+    let _ = browser.close().await;
+    json!({"bundle": sizes, "sidebar_first_paint_5000_sessions": paint, "machine": crate::machine()})
+}
