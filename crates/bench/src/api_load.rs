@@ -7,7 +7,7 @@
 //!   on loopback; each turn writes a file and commits);
 //! - scale: the same reads with 10,000 sessions and 1,000,000 messages, and the query plans.
 
-use crate::load::{self, get_ok};
+use crate::load::{self, WINDOW, WRITE_WINDOW, get_ok};
 use crate::server::{Backend, Process, Server, free_port, signed_in, wait_up};
 use api_types::*;
 use fakes::model::FakeModel;
@@ -100,12 +100,12 @@ async fn run_on(backend: &Backend, model: &FakeModel) -> Value {
     };
     load::header(&format!("API under load on {}", backend.name()));
     let mut rows = vec![
-        load::row("list sessions (1,000 in the project)", get(&list)).await,
-        load::row("message page (100,000 in the session)", get(&page)).await,
-        load::row("baseline: the list's bytes from memory", get(&baseline)).await,
+        load::row("list sessions (1,000 in the project)", WINDOW, get(&list)).await,
+        load::row("message page (100,000 in the session)", WINDOW, get(&page)).await,
+        load::row("baseline: the list's bytes from memory", WINDOW, get(&baseline)).await,
     ];
     let (creates, request) = create_session(&http, &server.address, &token, &client).await;
-    rows.push(load::row("create session", request).await);
+    rows.push(load::row("create session", WRITE_WINDOW, request).await);
     // The checkouts of the sessions just created are made in the background; let them finish
     // before measuring anything else.
     while entity::chat_session::Entity::find()
@@ -119,7 +119,12 @@ async fn run_on(backend: &Backend, model: &FakeModel) -> Value {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     rows.push(
-        load::row("chat turn, sent until finished", chat_turn(&http, &server.address, &token, &client).await).await,
+        load::row(
+            "chat turn, sent until finished",
+            WRITE_WINDOW,
+            chat_turn(&http, &server.address, &token, &client).await,
+        )
+        .await,
     );
 
     println!("growing the project to 10,000 sessions and 1,000,000 messages…");
@@ -140,8 +145,8 @@ async fn run_on(backend: &Backend, model: &FakeModel) -> Value {
         db.execute_unprepared("VACUUM ANALYZE").await.unwrap();
     }
     let scale = vec![
-        load::row("list sessions (10,000 in the project)", get(&list)).await,
-        load::row("message page (1,000,000 in the project)", get(&page)).await,
+        load::row("list sessions (10,000 in the project)", WINDOW, get(&list)).await,
+        load::row("message page (1,000,000 in the project)", WINDOW, get(&page)).await,
     ];
     let plans = plans(&db, reads.id.0, &user.id.0, big.0).await;
     for (name, plan) in &plans {
