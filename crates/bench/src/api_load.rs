@@ -221,7 +221,7 @@ fn message(
         project_id: Set(project.0),
         chat_session_id: Set(session),
         user_id: Set(None),
-        role: Set(if n % 2 == 0 { MessageRole::User } else { MessageRole::Assistant }),
+        role: Set(if n.is_multiple_of(2) { MessageRole::User } else { MessageRole::Assistant }),
         content: Set(format!("message {n}: {}", "lorem ipsum ".repeat(8))),
         created_at: Set(at),
         updated_at: Set(at),
