@@ -30,9 +30,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 
 /// Turns on SQLite's query planner stability guarantee for the connection. Without it, the
 /// bundled SQLite (built with STAT4) plans each statement for the values bound to it, so every
-/// cached statement with a bound `LIMIT` or indexed comparison — which is all of ours — is
-/// parsed and planned again on every execution: a third of a list request's time under load
-/// (`cargo xtask bench api`, perf). Our plans never depend on the values.
+/// cached statement with a bound `LIMIT` — sea-orm binds every limit, `.one()` included — is
+/// parsed and planned again on every execution: about a fifth of the server's CPU under load;
+/// with this the session list answers twice as many requests (`cargo xtask bench api`). Our
+/// plans never depend on the bound values.
 async fn stable_query_plans(connection: &mut sea_orm::sqlx::SqliteConnection) -> Result<(), sea_orm::sqlx::Error> {
     let mut handle = connection.lock_handle().await?;
     let raw = handle.as_raw_handle().as_ptr();

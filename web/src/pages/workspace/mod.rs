@@ -3,6 +3,7 @@
 
 mod actions;
 mod events;
+mod pull_request;
 mod tabs;
 
 use crate::app::session_path;
@@ -302,48 +303,8 @@ pub fn Workspace() -> impl IntoView {
     });
 
     // The pull-request button: disabled with a reason; opens the pull request in a new tab.
-    let pull_request_disabled = Signal::derive(move || {
-        if selected.get().is_none() {
-            return Some("Open a chat first: pull requests are made from a chat's branch.".to_owned());
-        }
-        match project.get().map(|p| p.repository) {
-            Some(RepositorySource::Github { .. }) => None,
-            Some(_) => Some("Pull requests need a project on GitHub; this one's repository is elsewhere.".to_owned()),
-            None => Some("Loading…".to_owned()),
-        }
-    });
-    let open_pull_request = Callback::new(move |()| {
-        let (Some(p), Some(s)) = (project_id.get_untracked(), selected.get_untracked()) else { return };
-        // Open the tab now, within the click, so it is not blocked as a pop-up.
-        let tab = window().open_with_url_and_target("about:blank", "_blank").ok().flatten();
-        pull_request_pending.set(true);
-        spawn_local(async move {
-            match client().create_pull_request(p, s, &CreatePullRequestRequest::default()).await {
-                Ok(pr) => {
-                    match &tab {
-                        Some(tab) => {
-                            let _ = tab.location().set_href(&pr.pull_request_url);
-                        }
-                        None => {
-                            let _ = window().open_with_url_and_target(&pr.pull_request_url, "_blank");
-                        }
-                    }
-                    toasts.show(
-                        crate::state::ToastKind::Info,
-                        format!("Pull request #{} is open.", pr.pull_request_number),
-                    );
-                    refresh_branch();
-                }
-                Err(err) => {
-                    if let Some(tab) = &tab {
-                        let _ = tab.close();
-                    }
-                    toasts.error(say(&err));
-                }
-            }
-            pull_request_pending.set(false);
-        });
-    });
+    let (pull_request_disabled, open_pull_request) =
+        pull_request::button(project, project_id, selected, pull_request_pending, toasts, refresh_branch);
 
     let model_name =
         Signal::derive(move || agent.get().flatten().map(|a| a.display_name).unwrap_or_else(|| "…".to_owned()));
