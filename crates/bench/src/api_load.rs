@@ -13,7 +13,7 @@ use api_types::*;
 use fakes::model::FakeModel;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
-use sea_orm::{PaginatorTrait, QueryTrait, Statement};
+use sea_orm::{PaginatorTrait, QueryOrder, QueryTrait, Statement};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -129,9 +129,11 @@ async fn run_on(backend: &Backend, model: &FakeModel) -> Value {
 
     println!("growing the project to 10,000 sessions and 1,000,000 messages…");
     seed_sessions(&db, reads.id, &user.id, 1_000..10_000).await;
+    // In id order: the first 999 are the sessions seeded before, the rest were seeded just now.
     let others: Vec<i32> = entity::chat_session::Entity::find()
         .filter(entity::chat_session::Column::ProjectId.eq(reads.id.0))
         .filter(entity::chat_session::Column::Id.ne(big.0))
+        .order_by_asc(entity::chat_session::Column::Id)
         .all(&db)
         .await
         .unwrap()
