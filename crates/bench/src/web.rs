@@ -87,6 +87,7 @@ pub async fn run() -> Value {
         assert!(cards > 0, "the sidebar shows chats");
         samples.push(Duration::from_secs_f64(painted / 1000.0));
     }
+    e2e::screenshot(&browser, "bench-sidebar-5000-chats").await;
     let paint = crate::session_creation::stats(samples);
     println!(
         "  navigation to the sidebar's first paint, 5,000 chats: {:.0} ms median, {:.0} ms p95 ({LOADS} loads)",

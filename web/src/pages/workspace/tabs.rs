@@ -21,7 +21,7 @@ pub fn CodeTab(
     let show_diff = RwSignal::new(false);
     Effect::new(move |_| {
         let (Some(p), Some(s)) = (project_id.get(), selected.get()) else {
-            tree.set(Some(Err("Pick a chat to see its files.".to_owned())));
+            tree.set(None);
             return;
         };
         if running.get() {
@@ -44,7 +44,14 @@ pub fn CodeTab(
         let (Some(p), Some(s)) = (project_id.get_untracked(), selected.get_untracked()) else { return };
         spawn_local(async move { file.set(Some(client().get_file(p, s, &path).await.map_err(|e| say(&e)))) });
     });
-    view! { <CodeView tree=tree file=file diff=diff show_diff=show_diff on_open=open /> }
+    view! {
+        <Show
+            when=move || selected.get().is_some()
+            fallback=|| view! { <p class="empty">"Pick a chat to see its files."</p> }
+        >
+            <CodeView tree=tree file=file diff=diff show_diff=show_diff on_open=open />
+        </Show>
+    }
 }
 
 /// The Settings tab's data: branches and environment variables (owners only).
