@@ -53,6 +53,24 @@ async fn stable_query_plans(connection: &mut sea_orm::sqlx::SqliteConnection) ->
     Ok(())
 }
 
+/// A PostgreSQL URL with its database name replaced (tests and benchmarks make a database
+/// per run next to the one the URL names).
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
 /// `sqlite` or `postgres`, for `/api/health`.
 pub fn backend_name(db: &DatabaseConnection) -> &'static str {
     match db.get_database_backend() {

@@ -88,7 +88,7 @@ impl TestDatabase {
                     .await
                     .expect("create test database");
                 admin.close().await.ok();
-                let url = with_database(&admin_url, &name);
+                let url = api::db::with_database(&admin_url, &name);
                 TestDatabase { url, _dir: None, postgres: Some((admin_url, name)) }
             }
         }
@@ -120,23 +120,6 @@ impl Drop for TestDatabase {
             })
         })
         .join();
-    }
-}
-
-/// Replaces the database name in a PostgreSQL URL.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let base = match base[scheme_end..].find('/') {
-        Some(slash) => &base[..scheme_end + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{base}/{name}?{query}"),
-        None => format!("{base}/{name}"),
     }
 }
 
@@ -366,6 +349,7 @@ impl TestApp {
 
 #[test]
 fn postgres_urls_get_the_new_database_name() {
+    use api::db::with_database;
     assert_eq!(
         with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
         "postgres://postgres@127.0.0.1:5432/t1"

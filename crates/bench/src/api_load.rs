@@ -8,7 +8,7 @@
 //! - scale: the same reads with 10,000 sessions and 1,000,000 messages, and the query plans.
 
 use crate::load::{self, WINDOW, WRITE_WINDOW, get_ok};
-use crate::server::{Backend, Process, Server, free_port, signed_in, wait_up};
+use crate::server::{Backend, Process, Server, free_port, new_project, signed_in, wait_up};
 use api_types::*;
 use fakes::model::FakeModel;
 use sea_orm::sea_query::ExprTrait;
@@ -162,20 +162,6 @@ async fn run_on(backend: &Backend, model: &FakeModel) -> Value {
         "plans": plans.into_iter().map(|(name, plan)| (name, Value::from(plan))).collect::<serde_json::Map<_, _>>(),
         "list_response_bytes": bytes.len(),
     })
-}
-
-pub async fn new_project(client: &client::Client, name: &str) -> Project {
-    let request = CreateProjectRequest {
-        name: name.into(),
-        description: None,
-        repository: RepositorySource::Empty,
-        default_branch: None,
-    };
-    let project = client.create_project(&request).await.unwrap();
-    while client.get_project(project.id).await.unwrap().repository_state == RepositoryState::Cloning {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    project
 }
 
 /// Sessions `range` of the project, straight into the database, one minute of activity apart.

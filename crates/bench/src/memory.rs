@@ -2,7 +2,7 @@
 //! and while 20 agent runs (the command provider, sleeping) are live at once — and the number
 //! of processes it keeps (none per idle session).
 
-use crate::server::{Backend, Server};
+use crate::server::{Backend, Server, signed_in};
 use api_types::*;
 use std::time::Duration;
 
@@ -37,31 +37,11 @@ fn children(pid: u32) -> usize {
 pub async fn run() -> serde_json::Value {
     let env = [("KOSUKE_AGENT_PROVIDER", "command"), ("KOSUKE_AGENT_COMMAND", "sleep 3; echo done > done.txt")];
     let server = Server::start(&Backend::Sqlite, "memory", &env).await;
-    let address = server.address.clone();
     let pid = server.process.0.id();
-    let client = client::Client::new(&address);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = rss_kib(pid);
-    client
-        .signup(&SignupRequest {
-            email: "mem@example.test".into(),
-            password: "mem-password".into(),
-            display_name: "Mem".into(),
-        })
-        .await
-        .unwrap();
-    let project = client
-        .create_project(&CreateProjectRequest {
-            name: "mem".into(),
-            description: None,
-            repository: RepositorySource::Empty,
-            default_branch: None,
-        })
-        .await
-        .unwrap();
-    while client.get_project(project.id).await.unwrap().repository_state == RepositoryState::Cloning {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (client, _, _) = signed_in(&server.address, "mem@example.test").await;
+    let project = crate::server::new_project(&client, "mem").await;
     let mut sessions = Vec::new();
     for n in 0..1000 {
         let request = CreateChatSessionRequest { title: format!("s{n}"), description: None, base_branch: None };

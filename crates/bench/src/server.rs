@@ -83,7 +83,7 @@ impl Server {
                 let db = sea_orm::Database::connect(admin.as_str()).await.unwrap();
                 execute(&db, &format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")).await;
                 execute(&db, &format!("CREATE DATABASE {database}")).await;
-                (with_database(admin, &database), Some((admin.clone(), database)))
+                (api::db::with_database(admin, &database), Some((admin.clone(), database)))
             }
         };
         let port = free_port();
@@ -125,27 +125,33 @@ async fn execute(db: &DatabaseConnection, sql: &str) {
     db.execute_raw(Statement::from_string(db.get_database_backend(), sql.to_owned())).await.unwrap();
 }
 
-/// `postgres://user@host:port/x?opts` with the database part replaced.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
-    let mut out = format!("{}/{database}", &base[..host_end]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
-}
+/// The password of every account a benchmark makes.
+pub const PASSWORD: &str = "bench-password";
 
-/// Signs a user up and returns a client using a personal access token, and the token.
+/// Signs a user up and returns a client signed in by cookie, the user, and a personal access token.
 pub async fn signed_in(address: &str, email: &str) -> (client::Client, api_types::User, String) {
     use api_types::*;
     let client = client::Client::new(address);
     let user = client
-        .signup(&SignupRequest { email: email.into(), password: "bench-password".into(), display_name: "Bench".into() })
+        .signup(&SignupRequest { email: email.into(), password: PASSWORD.into(), display_name: "Bench".into() })
         .await
         .unwrap();
     let token = client.create_api_token(&CreateApiTokenRequest { name: "bench".into() }).await.unwrap().token;
     (client, user, token)
+}
+
+/// A project with a repository kosuke creates, once its repository is ready.
+pub async fn new_project(client: &client::Client, name: &str) -> api_types::Project {
+    use api_types::*;
+    let request = CreateProjectRequest {
+        name: name.into(),
+        description: None,
+        repository: RepositorySource::Empty,
+        default_branch: None,
+    };
+    let project = client.create_project(&request).await.unwrap();
+    while client.get_project(project.id).await.unwrap().repository_state == RepositoryState::Cloning {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    project
 }

@@ -2,8 +2,7 @@
 //! navigation to the sidebar's first paint with 5,000 chats in the project, in headless
 //! Chromium (the app's `kosuke:sidebar-painted` Performance API mark).
 
-use crate::server::release_binary;
-use api_types::*;
+use crate::server::{PASSWORD, release_binary, signed_in};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::PathBuf;
@@ -47,24 +46,15 @@ pub async fn run() -> Value {
     let sizes = sizes();
 
     let stack = e2e::stack_with(&release_binary()).await;
-    let client = client::Client::new(&stack.address);
-    let password = "bench-password";
-    let user = client
-        .signup(&SignupRequest {
-            email: "paint@example.test".into(),
-            password: password.into(),
-            display_name: "Paint".into(),
-        })
-        .await
-        .unwrap();
-    let project = crate::api_load::new_project(&client, "paint").await;
+    let (client, user, _) = signed_in(&stack.address, "paint@example.test").await;
+    let project = crate::server::new_project(&client, "paint").await;
     let db = api::db::connect(&stack.database_url()).await.unwrap();
     crate::api_load::seed_sessions(&db, project.id, &user.id, 0..5_000).await;
 
     let browser = e2e::browser(&stack, 1280, 800).await;
     browser.goto(&format!("{}/login", stack.address)).await.unwrap();
     e2e::type_into(&browser, "input[name=email]", "paint@example.test").await;
-    e2e::type_into(&browser, "input[name=password]", password).await;
+    e2e::type_into(&browser, "input[name=password]", PASSWORD).await;
     e2e::click(&browser, "button[type=submit]").await;
     e2e::wait_text(&browser, "h1", "shows the projects page", |t| t.contains("Projects")).await;
 
