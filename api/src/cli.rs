@@ -76,6 +76,9 @@ pub struct ServeArgs {
     /// Seconds a fetch before a new session may take.
     #[arg(long, env = "KOSUKE_FETCH_TIMEOUT", default_value_t = 10)]
     pub fetch_timeout_secs: u64,
+    /// Answer every read from the database (no read cache): for measuring the uncached path.
+    #[arg(long, env = "KOSUKE_NO_READ_CACHE")]
+    pub no_read_cache: bool,
 }
 
 impl ServeArgs {
@@ -91,6 +94,7 @@ impl ServeArgs {
         settings.github_git_url = self.github_git_url;
         settings.fetch_timeout = std::time::Duration::from_secs(self.fetch_timeout_secs);
         settings.secret_key = self.secret_key;
+        settings.read_cache = !self.no_read_cache;
         settings.agent = crate::settings::AgentSettings {
             provider: self.agent_provider,
             model: self.agent_model,

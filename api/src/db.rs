@@ -8,7 +8,8 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
 use std::time::Duration;
 
 /// Opens a pool. SQLite gets WAL and a generous busy timeout so concurrent writers wait for
-/// each other instead of failing, and stable query plans (see `stable_query_plans`).
+/// each other instead of failing, and stable query plans (see `stable_query_plans`). Every
+/// statement that is not a `SELECT` counts as a write for the read cache.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -25,7 +26,14 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .map_sqlx_sqlite_pool_opts(|pool| {
             pool.after_connect(|connection, _| Box::pin(async move { stable_query_plans(connection).await }))
         });
-    Database::connect(options).await
+    let mut db = Database::connect(options).await?;
+    // Every write tells the read cache (see `cache`).
+    db.set_metric_callback(|info| {
+        if crate::cache::is_write(&info.statement.sql) {
+            crate::cache::record_write();
+        }
+    });
+    Ok(db)
 }
 
 /// Turns on SQLite's query planner stability guarantee for the connection. Without it, the

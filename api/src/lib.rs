@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod db;
 pub mod error;

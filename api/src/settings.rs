@@ -33,6 +33,8 @@ pub struct Settings {
     pub secret_key: Option<String>,
     /// The agent: provider (anthropic | openai | command), model, base URL, API key, command.
     pub agent: AgentSettings,
+    /// Keep answers to hot reads until the next write (`cache`); off only to measure without.
+    pub read_cache: bool,
 }
 
 /// How to reach the agent. `Debug` never shows the API key.
@@ -79,6 +81,7 @@ impl Settings {
             fetch_timeout: Duration::from_secs(10),
             secret_key: None,
             agent: AgentSettings::default(),
+            read_cache: true,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Building and running the server: connect, migrate, sweep, bind (port 0 works), serve.
 
 use crate::auth::throttle::LoginThrottle;
+use crate::cache::Reads;
 use crate::secrets::SecretBox;
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -57,6 +58,7 @@ impl Application {
             secrets,
             agent,
             events: Default::default(),
+            reads: Reads::new(settings.read_cache),
             cancels: Default::default(),
             login_throttle: LoginThrottle::new(settings.login_attempts, settings.login_window),
             settings: Arc::new(settings),

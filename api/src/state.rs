@@ -2,6 +2,7 @@
 
 use crate::auth::CurrentUser;
 use crate::auth::throttle::LoginThrottle;
+use crate::cache::Reads;
 use crate::events::EventHub;
 use crate::secrets::SecretBox;
 use crate::settings::Settings;
@@ -19,6 +20,8 @@ pub struct AppState {
     /// The agent, or why there is none (names the settings to set).
     pub agent: Result<Arc<agent::Agent>, String>,
     pub events: EventHub,
+    /// Answers to reads, kept until the next write.
+    pub reads: Reads,
     /// Cancel handles of live runs, by run id.
     pub cancels: Mutex<HashMap<i32, agent::CancellationToken>>,
 }

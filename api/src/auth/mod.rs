@@ -5,6 +5,7 @@ pub mod password;
 pub mod secret;
 pub mod throttle;
 
+use crate::cache::TokenKind;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store;
@@ -53,18 +54,31 @@ impl FromRequest for CurrentUser {
         let cookie = req.cookie(SESSION_COOKIE).map(|cookie| cookie.value().to_owned());
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("application state is missing"))?;
-            let user = match (bearer, cookie) {
-                (Some(token), _) => store::credentials::user_for_api_token(&state.db, &secret::hash(&token)).await?,
-                (None, Some(token)) => store::credentials::user_for_login(&state.db, &secret::hash(&token)).await?,
-                (None, None) => None,
+            let (kind, token) = match (bearer, cookie) {
+                (Some(token), _) => (TokenKind::ApiToken, token),
+                (None, Some(token)) => (TokenKind::Login, token),
+                (None, None) => return Err(ApiError::Unauthenticated),
             };
-            let user = user.ok_or(ApiError::Unauthenticated)?;
-            Ok(CurrentUser {
-                id: user.id,
-                email: user.email,
-                display_name: user.display_name,
-                created_at: user.created_at,
-            })
+            let hash = secret::hash(&token);
+            let db = &state.db;
+            let lookup = async {
+                let found = match kind {
+                    TokenKind::ApiToken => store::credentials::user_for_api_token(db, &hash).await?,
+                    TokenKind::Login => store::credentials::user_for_login(db, &hash).await?,
+                };
+                let (user, until) = found.ok_or(ApiError::Unauthenticated)?;
+                let user = CurrentUser {
+                    id: user.id,
+                    email: user.email,
+                    display_name: user.display_name,
+                    created_at: user.created_at,
+                };
+                Ok::<_, ApiError>((user, until))
+            };
+            let now = chrono::Utc::now();
+            let (user, _) =
+                state.reads.users.get_or_load_if((kind, hash.clone()), |(_, until)| *until > now, lookup).await?;
+            Ok(user)
         })
     }
 }

@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use crate::extract::{Json, PathId};
 use crate::services::sessions;
 use crate::state::AppState;
-use actix_web::{HttpResponse, delete, get, post, put, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
 use api_types::{
     ChatSession, ChatSessionList, ChatSessionQuery, CreateChatSessionRequest, DeleteChatSessionQuery,
     DuplicateChatSessionRequest, ErrorBody, MessageList, MessageQuery, UpdateChatSessionRequest,
@@ -19,11 +19,13 @@ type SessionPath = web::Path<(PathId, PathId)>;
 #[get("/api/projects/{id}/chat-sessions")]
 pub async fn list_sessions(
     state: web::Data<AppState>,
+    request: HttpRequest,
     user: CurrentUser,
     path: web::Path<(PathId,)>,
     query: web::Query<ChatSessionQuery>,
-) -> Result<web::Json<ChatSessionList>, ApiError> {
-    Ok(web::Json(sessions::list(&state.db, &user, path.0.0, query.into_inner()).await?))
+) -> Result<HttpResponse, ApiError> {
+    let list = sessions::list(&state.db, &user, path.0.0, query.into_inner());
+    state.reads.json(&user, &request, list).await
 }
 
 /// Start a session on its own branch `kosuke-chat-{session_id}`.
@@ -105,10 +107,12 @@ pub async fn duplicate_session(
 #[get("/api/projects/{id}/chat-sessions/{session_pk}/messages")]
 pub async fn list_messages(
     state: web::Data<AppState>,
+    request: HttpRequest,
     user: CurrentUser,
     path: SessionPath,
     query: web::Query<MessageQuery>,
-) -> Result<web::Json<MessageList>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let (project_id, session_pk) = path.into_inner();
-    Ok(web::Json(sessions::messages(&state.db, &user, project_id.0, session_pk.0, query.into_inner()).await?))
+    let page = sessions::messages(&state.db, &user, project_id.0, session_pk.0, query.into_inner());
+    state.reads.json(&user, &request, page).await
 }

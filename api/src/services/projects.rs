@@ -129,7 +129,7 @@ pub async fn create(state: &AppState, user: &CurrentUser, request: CreateProject
         },
     )
     .await?;
-    txn.commit().await.map_err(ApiError::internal)?;
+    store::commit(txn).await.map_err(ApiError::internal)?;
     let credentials = crate::services::github::git_credentials(state, &user.id, &project).await?;
     state.workspaces.start_preparing(project.clone(), user.author(), credentials, adopt_remote_default);
     Ok(present(state, project, ProjectRole::Owner))
@@ -158,7 +158,7 @@ pub async fn update(
         },
     )
     .await?;
-    txn.commit().await.map_err(ApiError::internal)?;
+    store::commit(txn).await.map_err(ApiError::internal)?;
     Ok(entity::convert::project(project, access.role))
 }
 
@@ -199,7 +199,7 @@ pub async fn add_member(
         },
     )
     .await?;
-    txn.commit().await.map_err(ApiError::internal)?;
+    store::commit(txn).await.map_err(ApiError::internal)?;
     Ok(entity::convert::member(member, member_user))
 }
 
@@ -230,7 +230,7 @@ pub async fn remove_member(
         },
     )
     .await?;
-    txn.commit().await.map_err(ApiError::internal)?;
+    store::commit(txn).await.map_err(ApiError::internal)?;
     Ok(())
 }
 

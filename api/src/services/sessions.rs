@@ -116,7 +116,7 @@ async fn insert_with_audit(
         },
     )
     .await?;
-    txn.commit().await.map_err(ApiError::internal)?;
+    store::commit(txn).await.map_err(ApiError::internal)?;
     Ok(session)
 }
 
@@ -226,7 +226,7 @@ pub async fn update(
         },
     )
     .await?;
-    txn.commit().await.map_err(ApiError::internal)?;
+    store::commit(txn).await.map_err(ApiError::internal)?;
     Ok(entity::convert::chat_session(session))
 }
 
@@ -260,7 +260,7 @@ pub async fn delete(
         },
     )
     .await?;
-    txn.commit().await.map_err(ApiError::internal)?;
+    store::commit(txn).await.map_err(ApiError::internal)?;
     state.workspaces.remove(&session, delete_remote_branch, None).await
 }
 

@@ -100,7 +100,7 @@ pub async fn set_default_branch(
         },
     )
     .await?;
-    txn.commit().await.map_err(ApiError::internal)?;
+    store::commit(txn).await.map_err(ApiError::internal)?;
     Ok(DefaultBranchResponse { available_branches: available, default_branch: project.default_branch })
 }
 

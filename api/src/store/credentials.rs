@@ -54,22 +54,29 @@ pub async fn delete_login(db: &impl ConnectionTrait, token_hash: &str) -> Result
     Ok(())
 }
 
-/// The user of an unexpired sign-in.
-pub async fn user_for_login(db: &impl ConnectionTrait, token_hash: &str) -> Result<Option<user::Model>, StoreError> {
+/// The user of an unexpired sign-in, and when the sign-in expires.
+pub async fn user_for_login(
+    db: &impl ConnectionTrait,
+    token_hash: &str,
+) -> Result<Option<(user::Model, DateTime<Utc>)>, StoreError> {
     let found = auth_session::Entity::find()
         .filter(auth_session::Column::TokenHash.eq(token_hash))
         .filter(auth_session::Column::ExpiresAt.gt(now()))
         .find_also_related(user::Entity)
         .one(db)
         .await?;
-    Ok(found.and_then(|(_, user)| user))
+    Ok(found.and_then(|(login, user)| Some((user?, login.expires_at))))
 }
 
-/// The user of a personal access token; notes when it was last used (at most once a minute).
+/// How often a personal access token's use is noted.
+pub const TOKEN_USE_NOTED_EVERY: Duration = Duration::minutes(1);
+
+/// The user of a personal access token, and when its use should next be noted (it is noted at
+/// most once per `TOKEN_USE_NOTED_EVERY`).
 pub async fn user_for_api_token(
     db: &impl ConnectionTrait,
     token_hash: &str,
-) -> Result<Option<user::Model>, StoreError> {
+) -> Result<Option<(user::Model, DateTime<Utc>)>, StoreError> {
     let Some((token, user)) = api_token::Entity::find()
         .filter(api_token::Column::TokenHash.eq(token_hash))
         .find_also_related(user::Entity)
@@ -79,12 +86,14 @@ pub async fn user_for_api_token(
         return Ok(None);
     };
     let at = now();
-    if token.last_used_at.is_none_or(|last| at - last > Duration::minutes(1)) {
+    let mut noted = token.last_used_at.unwrap_or(at);
+    if token.last_used_at.is_none_or(|last| at - last > TOKEN_USE_NOTED_EVERY) {
         let mut active: api_token::ActiveModel = token.into();
         active.last_used_at = Set(Some(at));
         active.update(db).await?;
+        noted = at;
     }
-    Ok(user)
+    Ok(user.map(|user| (user, noted + TOKEN_USE_NOTED_EVERY)))
 }
 
 pub async fn insert_api_token(

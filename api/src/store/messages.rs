@@ -5,7 +5,6 @@ use api_types::MessageOrder;
 use entity::chat_message;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
-    TransactionSession,
 };
 
 /// One page in the given order, continuing after the cursor id.
@@ -78,6 +77,6 @@ where
         session.last_activity_at = Set(last.max(to.last_activity_at));
     }
     session.update(&txn).await?;
-    txn.commit().await?;
+    super::commit(txn).await?;
     Ok(())
 }

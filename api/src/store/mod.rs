@@ -13,7 +13,16 @@ pub mod runs;
 pub mod sessions;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::{DbErr, SqlErr, TransactionSession};
+
+/// Commits a transaction and tells the read cache, now that its writes are visible. The only
+/// way to commit (clippy's `disallowed-methods`, in clippy.toml, refuses the others).
+pub async fn commit(txn: impl TransactionSession) -> Result<(), DbErr> {
+    #[allow(clippy::disallowed_methods)]
+    let committed = txn.commit().await;
+    crate::cache::record_write();
+    committed
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

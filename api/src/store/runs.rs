@@ -7,7 +7,7 @@ use entity::{agent_run, chat_message, chat_session};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionSession, TransactionTrait,
+    TransactionTrait,
 };
 
 /// The messages and run a new turn starts with.
@@ -42,7 +42,7 @@ pub async fn start<C: ConnectionTrait + TransactionTrait>(
     active.user_message_id = Set(Some(user_message.id));
     active.assistant_message_id = Set(Some(assistant_message.id));
     let run = active.update(&txn).await?;
-    txn.commit().await?;
+    super::commit(txn).await?;
     Ok(StartedRun { run, user_message, assistant_message })
 }
 

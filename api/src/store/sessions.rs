@@ -43,7 +43,7 @@ where
         let savepoint = db.begin().await?;
         match active_model(&new, true).insert(&savepoint).await {
             Ok(model) => {
-                savepoint.commit().await?;
+                super::commit(savepoint).await?;
                 return Ok(model);
             }
             Err(err) => {

@@ -19,5 +19,6 @@ mod migration;
 mod openapi;
 mod preview;
 mod projects;
+mod read_cache;
 mod sessions;
 mod workspaces;
