@@ -58,7 +58,7 @@ async fn run_on(backend: &Backend, model: &FakeModel) -> Value {
         ("KOSUKE_AGENT_BASE_URL", model.url.as_str()),
         ("KOSUKE_AGENT_API_KEY", "sk-bench"),
     ];
-    let server = Server::start(backend, "api", &env).await;
+    let mut server = Server::start(backend, "api", &env).await;
     let (client, user, token) = signed_in(&server.address, "load@example.test").await;
     let db = server.db().await;
     let reads = new_project(&client, "reads").await;
@@ -71,11 +71,11 @@ async fn run_on(backend: &Backend, model: &FakeModel) -> Value {
         .sessions[0]
         .id;
     seed_messages(&db, reads.id, big, 100_000).await;
+    server.restart(&[]).await;
 
-    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
     let list = format!("{}/api/projects/{}/chat-sessions?limit=50", server.address, reads.id);
     let page = format!("{}/api/projects/{}/chat-sessions/{big}/messages?order=desc&limit=50", server.address, reads.id);
-    let bytes = http.get(&list).bearer_auth(&token).send().await.unwrap().bytes().await.unwrap();
+    let bytes = reqwest::Client::new().get(&list).bearer_auth(&token).send().await.unwrap().bytes().await.unwrap();
     let body_file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(body_file.path(), &bytes).unwrap();
     let baseline_port = free_port();
@@ -91,19 +91,19 @@ async fn run_on(backend: &Backend, model: &FakeModel) -> Value {
     let baseline = format!("http://127.0.0.1:{baseline_port}/");
     wait_up(&baseline).await;
 
-    let get = |url: &str| {
-        let (http, url, token) = (http.clone(), url.to_owned(), token.clone());
-        move |_: usize, _: u64| {
-            let (http, url, token) = (http.clone(), url.clone(), token.clone());
-            async move { get_ok(&http, &url, &token).await }
-        }
-    };
     load::header(&format!("API under load on {}", backend.name()));
     let mut rows = vec![
-        load::row("list sessions (1,000 in the project)", WINDOW, get(&list)).await,
-        load::row("message page (100,000 in the session)", WINDOW, get(&page)).await,
-        load::row("baseline: the list's bytes from memory", WINDOW, get(&baseline)).await,
+        load::row("list sessions (1,000 in the project)", WINDOW, get(&list, &token)).await,
+        load::row("message page (100,000 in the session)", WINDOW, get(&page, &token)).await,
+        load::row("baseline: the list's bytes from memory", WINDOW, get(&baseline, &token)).await,
     ];
+    server.restart(&[NO_READ_CACHE]).await;
+    rows.push(load::row("list sessions, no read cache", WINDOW, get(&list, &token)).await);
+    rows.push(load::row("message page, no read cache", WINDOW, get(&page, &token)).await);
+    server.restart(&[]).await;
+
+    let client = client::Client::new(&server.address).with_token(&token);
+    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
     let (creates, request) = create_session(&http, &server.address, &token, &client).await;
     rows.push(load::row("create session", WRITE_WINDOW, request).await);
     // The checkouts of the sessions just created are made in the background; let them finish
@@ -146,10 +146,14 @@ async fn run_on(backend: &Backend, model: &FakeModel) -> Value {
         // What autovacuum would have done by now on a real server.
         db.execute_unprepared("VACUUM ANALYZE").await.unwrap();
     }
-    let scale = vec![
-        load::row("list sessions (10,000 in the project)", WINDOW, get(&list)).await,
-        load::row("message page (1,000,000 in the project)", WINDOW, get(&page)).await,
+    server.restart(&[]).await;
+    let mut scale = vec![
+        load::row("list sessions (10,000 in the project)", WINDOW, get(&list, &token)).await,
+        load::row("message page (1,000,000 in the project)", WINDOW, get(&page, &token)).await,
     ];
+    server.restart(&[NO_READ_CACHE]).await;
+    scale.push(load::row("list sessions (10,000), no read cache", WINDOW, get(&list, &token)).await);
+    scale.push(load::row("message page (1,000,000), no read cache", WINDOW, get(&page, &token)).await);
     let plans = plans(&db, reads.id.0, &user.id.0, big.0).await;
     for (name, plan) in &plans {
         println!("plan of the {name} query on {}:\n  {}", backend.name(), plan.replace('\n', "\n  "));
@@ -162,6 +166,23 @@ async fn run_on(backend: &Backend, model: &FakeModel) -> Value {
         "plans": plans.into_iter().map(|(name, plan)| (name, Value::from(plan))).collect::<serde_json::Map<_, _>>(),
         "list_response_bytes": bytes.len(),
     })
+}
+
+/// The server's setting that answers every read from the database, to measure that path too.
+const NO_READ_CACHE: (&str, &str) = ("KOSUKE_NO_READ_CACHE", "true");
+
+/// A GET of `url` with the token, over a fresh pool (servers restart between rows).
+fn get(
+    url: &str,
+    token: &str,
+) -> impl Fn(usize, u64) -> std::pin::Pin<Box<dyn Future<Output = bool> + Send>> + Clone + Send + 'static {
+    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
+    let (url, token) = (url.to_owned(), token.to_owned());
+    move |_: usize, _: u64| {
+        let (http, url, token) = (http.clone(), url.clone(), token.clone());
+        Box::pin(async move { get_ok(&http, &url, &token).await })
+            as std::pin::Pin<Box<dyn Future<Output = bool> + Send>>
+    }
 }
 
 /// Sessions `range` of the project, straight into the database, one minute of activity apart.

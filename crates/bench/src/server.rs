@@ -35,10 +35,16 @@ impl Backend {
 /// A child process, killed when dropped.
 pub struct Process(pub Child);
 
-impl Drop for Process {
-    fn drop(&mut self) {
+impl Process {
+    pub fn stop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -67,9 +73,11 @@ pub struct Server {
     pub address: String,
     pub database_url: String,
     pub process: Process,
+    port: u16,
+    env: Vec<(String, String)>,
     /// Set for PostgreSQL: the maintenance URL and the database to drop at the end.
     postgres: Option<(String, String)>,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
 }
 
 impl Server {
@@ -87,22 +95,20 @@ impl Server {
             }
         };
         let port = free_port();
-        let mut command = Command::new(release_binary());
-        command
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
-            .arg(data.path())
-            .env("DATABASE_URL", &database_url)
-            .env_remove("KOSUKE_AGENT_PROVIDER")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let process = Process(command.spawn().unwrap());
-        let address = format!("http://127.0.0.1:{port}");
-        wait_up(&format!("{address}/api/health")).await;
-        Server { address, database_url, process, postgres, _data: data }
+        let env: Vec<_> = env.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect();
+        let process = spawn(port, data.path(), &database_url, &env).await;
+        Server { address: format!("http://127.0.0.1:{port}"), database_url, process, port, env, postgres, data }
+    }
+
+    /// Stops the server and starts it again on the same port, data and database, with `extra`
+    /// environment on top of what it started with. kosuke is the only writer of its database
+    /// while it runs (its read cache relies on that), so a benchmark that seeds straight into
+    /// the database starts the server again before measuring.
+    pub async fn restart(&mut self, extra: &[(&str, &str)]) {
+        self.process.stop();
+        let mut env = self.env.clone();
+        env.extend(extra.iter().map(|(key, value)| (key.to_string(), value.to_string())));
+        self.process = spawn(self.port, self.data.path(), &self.database_url, &env).await;
     }
 
     /// A pool on the server's own database (SQLite in WAL mode lets both write).
@@ -119,6 +125,26 @@ impl Server {
             execute(&db, &format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")).await;
         }
     }
+}
+
+/// `kosuke serve` on `port`, once it answers.
+async fn spawn(port: u16, data: &std::path::Path, database_url: &str, env: &[(String, String)]) -> Process {
+    let mut command = Command::new(release_binary());
+    command
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data)
+        .env("DATABASE_URL", database_url)
+        .env_remove("KOSUKE_AGENT_PROVIDER")
+        .env_remove("KOSUKE_NO_READ_CACHE")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let process = Process(command.spawn().unwrap());
+    wait_up(&format!("http://127.0.0.1:{port}/api/health")).await;
+    process
 }
 
 async fn execute(db: &DatabaseConnection, sql: &str) {

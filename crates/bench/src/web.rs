@@ -48,6 +48,8 @@ pub async fn run() -> Value {
     let stack = e2e::stack_with(&release_binary()).await;
     let (client, user, _) = signed_in(&stack.address, "paint@example.test").await;
     let project = crate::server::new_project(&client, "paint").await;
+    // Straight into the database: nothing of this project was read before, so the server's
+    // read cache holds no answer from before the seeding.
     let db = api::db::connect(&stack.database_url()).await.unwrap();
     crate::api_load::seed_sessions(&db, project.id, &user.id, 0..5_000).await;
 
