@@ -17,6 +17,8 @@ use sea_orm::{PaginatorTrait, QueryOrder, QueryTrait, Statement};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// The baseline: an actix handler answering `GET /` with the bytes of `file`.
@@ -118,14 +120,28 @@ async fn run_on(backend: &Backend, model: &FakeModel) -> Value {
     {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    rows.push(
-        load::row(
-            "chat turn, sent until finished",
-            WRITE_WINDOW,
-            chat_turn(&http, &server.address, &token, &client).await,
-        )
-        .await,
-    );
+    let turn = chat_turn(&http, &server.address, &token, &client).await;
+    rows.push(load::row("chat turn, sent until finished", WRITE_WINDOW, turn.clone()).await);
+    // Reads while runs write: each streaming run saves its message every 250 ms, and any write
+    // drops every kept answer.
+    let running = Arc::new(AtomicBool::new(true));
+    let chats: Vec<_> = (0..RUNS_DURING_READS)
+        .map(|connection| {
+            let (turn, running) = (turn.clone(), running.clone());
+            tokio::spawn(async move {
+                let mut n = 0;
+                while running.load(Ordering::Relaxed) {
+                    turn(connection, n).await;
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    rows.push(load::row("list sessions while 16 chat turns run", WINDOW, get(&list, &token)).await);
+    running.store(false, Ordering::Relaxed);
+    for chat in chats {
+        chat.await.unwrap();
+    }
 
     println!("growing the project to 10,000 sessions and 1,000,000 messages…");
     seed_sessions(&db, reads.id, &user.id, 1_000..10_000).await;
@@ -167,6 +183,9 @@ async fn run_on(backend: &Backend, model: &FakeModel) -> Value {
         "list_response_bytes": bytes.len(),
     })
 }
+
+/// Chat turns kept running (one per session) while the session list is read.
+const RUNS_DURING_READS: usize = 16;
 
 /// The server's setting that answers every read from the database, to measure that path too.
 const NO_READ_CACHE: (&str, &str) = ("KOSUKE_NO_READ_CACHE", "true");

@@ -71,6 +71,36 @@ fn bench(args: &[String]) -> Result<(), String> {
 /// Crates the browser bundle must never pull in.
 const SERVER_ONLY_CRATES: &[&str] = &["sea-orm", "sqlx", "actix-web", "actix-rt", "mio"];
 
+/// Rules of the server's source that the compiler cannot check: handlers never touch sea-orm,
+/// and transactions commit only through `store::commit`, which tells the read cache.
+fn source_rules() -> Result<(), String> {
+    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let src = tools::project_root().join("api/src");
+    let mut all = Vec::new();
+    files(&src, &mut all);
+    let mut broken = Vec::new();
+    for path in all {
+        let text = std::fs::read_to_string(&path).map_err(|err| format!("{}: {err}", path.display()))?;
+        let name = path.strip_prefix(&src).unwrap_or(&path).display().to_string();
+        if name.starts_with("routes/") && text.contains("sea_orm") {
+            broken.push(format!("api/src/{name} uses sea_orm: handlers call services or store"));
+        }
+        if name != "store/mod.rs" && text.contains(".commit().await") {
+            broken.push(format!("api/src/{name} commits a transaction itself: use store::commit"));
+        }
+    }
+    if broken.is_empty() { Ok(()) } else { Err(broken.join("\n")) }
+}
+
 fn test() -> Result<(), String> {
     tools::ensure_build_packages()?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
@@ -97,6 +127,8 @@ fn test() -> Result<(), String> {
     if !offending.is_empty() {
         return Err(format!("the web app depends on server crates: {offending:?}"));
     }
+    println!("== the server's source rules");
+    source_rules()?;
     println!("== the web app builds (the browser tests use it)");
     web::build(true)?;
     tools::ensure_debian_packages(&["chromium", "chromium-driver"])?;
