@@ -1,16 +1,18 @@
-//! Answers to reads, kept in memory until the next write to the database.
+//! Answers to reads, kept in memory until a write to a table they were read from.
 //!
 //! kosuke is the only writer of its database while it runs (one server per data directory:
 //! the checkouts live there too), and every statement it sends goes through sea-orm. The
-//! connection's metric callback (`db::connect`) counts every statement that is not a `SELECT`
-//! as a write, after it ran, and `store::commit` counts each transaction after its commit: the
-//! write generation moves after every change is visible to other connections.
+//! connection's metric callback (`db::connect`) notes every statement that is not a `SELECT`,
+//! after it ran, as a write to its table (`INSERT INTO t`, `UPDATE t`, `DELETE FROM t`; any
+//! other statement counts as a write to every table), and `store::commit` notes each
+//! transaction after its commit as a write to every table: so each table's write generation
+//! moves after every change to it is visible to other connections.
 //!
-//! A reader takes the generation *before* it queries and keeps its answer under that
-//! generation. A write that lands while the reader queries moves the generation, so that answer
-//! is never served; a write inside a transaction moves it before and after the commit, so an
-//! answer read between the two is dropped at the commit. Any write drops every answer: coarse,
-//! but it cannot miss one.
+//! A cache names the tables its answers are read from. A reader takes their generation
+//! *before* it queries and keeps its answer under that generation. A write that lands while
+//! the reader queries moves the generation, so that answer is never served; a write inside a
+//! transaction moves it before and after the commit, so an answer read between the two is
+//! dropped at the commit.
 
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
@@ -24,48 +26,163 @@ use std::hash::Hash;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// The tables cached answers are read from. Writes to other tables move no generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Users,
+    AuthSessions,
+    ApiTokens,
+    Projects,
+    ProjectMembers,
+    ChatSessions,
+    ChatMessages,
+}
+
+impl Table {
+    const ALL: [Table; 7] = [
+        Table::Users,
+        Table::AuthSessions,
+        Table::ApiTokens,
+        Table::Projects,
+        Table::ProjectMembers,
+        Table::ChatSessions,
+        Table::ChatMessages,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Table::Users => "users",
+            Table::AuthSessions => "auth_sessions",
+            Table::ApiTokens => "api_tokens",
+            Table::Projects => "projects",
+            Table::ProjectMembers => "project_members",
+            Table::ChatSessions => "chat_sessions",
+            Table::ChatMessages => "chat_messages",
+        }
+    }
+}
+
+/// What a statement writes, as far as the caches care.
+#[derive(Debug, PartialEq, Eq)]
+enum Written {
+    Nothing,
+    One(Table),
+    /// A table no cache reads from.
+    Other,
+    /// Anything: a statement that does not name its one table plainly.
+    Everything,
+}
+
+fn written(sql: &str) -> Written {
+    let mut words = sql.split_whitespace();
+    let first = words.next().unwrap_or_default().to_ascii_uppercase();
+    let table = match first.as_str() {
+        "SELECT" => return Written::Nothing,
+        "INSERT" | "DELETE" => match words.next() {
+            Some(into) if into.eq_ignore_ascii_case("into") || into.eq_ignore_ascii_case("from") => words.next(),
+            _ => None,
+        },
+        "UPDATE" => words.next(),
+        _ => None,
+    };
+    let Some(table) = table.map(|t| t.trim_matches(|c| c == '"' || c == '`')) else {
+        return Written::Everything;
+    };
+    if table.is_empty() || table.contains(['.', '(', '"', '`']) {
+        return Written::Everything;
+    }
+    match Table::ALL.into_iter().find(|t| t.name() == table) {
+        Some(t) => Written::One(t),
+        None => Written::Other,
+    }
+}
+
+/// The write generations: one sequence, and for each table (and "every table") the sequence
+/// number of its last write.
+pub struct Writes {
+    sequence: AtomicU64,
+    last: [AtomicU64; Table::ALL.len() + 1],
+}
+
+impl Writes {
+    const EVERY_TABLE: usize = Table::ALL.len();
+
+    const fn new() -> Self {
+        Writes { sequence: AtomicU64::new(0), last: [const { AtomicU64::new(0) }; Table::ALL.len() + 1] }
+    }
+
+    fn bump(&self, slot: usize) {
+        let at = self.sequence.fetch_add(1, Ordering::SeqCst) + 1;
+        self.last[slot].fetch_max(at, Ordering::SeqCst);
+    }
+
+    fn statement(&self, sql: &str) {
+        match written(sql) {
+            Written::Nothing | Written::Other => {}
+            Written::One(table) => self.bump(table as usize),
+            Written::Everything => self.bump(Self::EVERY_TABLE),
+        }
+    }
+
+    /// The generation of answers read from `tables`.
+    fn generation(&self, tables: &[Table]) -> u64 {
+        let every = self.last[Self::EVERY_TABLE].load(Ordering::SeqCst);
+        tables.iter().map(|&t| self.last[t as usize].load(Ordering::SeqCst)).fold(every, u64::max)
+    }
+}
+
 /// Writes seen by this process. Process-wide rather than per server: a test process runs many
 /// servers, and a write in one only costs the others a cache miss.
-static WRITES: AtomicU64 = AtomicU64::new(0);
+static WRITES: Writes = Writes::new();
 
-/// Notes a write (see the module comment for when it must be called).
-pub fn record_write() {
-    WRITES.fetch_add(1, Ordering::SeqCst);
+/// Notes a statement that ran (see the module comment).
+pub fn record_statement(sql: &str) {
+    WRITES.statement(sql);
 }
 
-/// Whether a statement may change the database: anything but a `SELECT`.
-pub fn is_write(sql: &str) -> bool {
-    let head = sql.trim_start().get(..6).unwrap_or_default();
-    !head.eq_ignore_ascii_case("select")
+/// Notes a committed transaction: its writes are now visible.
+pub fn record_commit() {
+    WRITES.bump(Writes::EVERY_TABLE);
 }
 
-/// Values of one kind of read, by key, all from one write generation.
+/// Values of one kind of read, by key, all from one write generation of their tables.
 pub struct ReadCache<K, V> {
-    /// At most this many values; a full cache is emptied (answers are cheap to make again).
-    capacity: usize,
-    /// The write counter: `WRITES`, or a test's own.
-    writes: &'static AtomicU64,
+    /// At most this much in all (`weigh` of each value); a value that would go over empties
+    /// the cache first (answers are cheap to make again), one over a quarter is not kept.
+    budget: usize,
+    weigh: fn(&V) -> usize,
+    /// The tables the values are read from: a write to any of them drops every value.
+    tables: &'static [Table],
+    /// The write generations: `WRITES`, or a test's own.
+    writes: &'static Writes,
     inner: Mutex<Generation<K, V>>,
 }
 
 struct Generation<K, V> {
     generation: u64,
     values: HashMap<K, V>,
+    /// The sum of `weigh` over `values`.
+    weight: usize,
 }
 
 impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
-    /// A cache of up to `capacity` values; 0 keeps nothing.
-    pub fn new(capacity: usize) -> Self {
-        Self::counting(capacity, &WRITES)
+    /// A cache of up to `budget` values read from `tables`; 0 keeps nothing.
+    pub fn new(tables: &'static [Table], budget: usize) -> Self {
+        Self::weighed(tables, budget, |_| 1)
     }
 
-    fn counting(capacity: usize, writes: &'static AtomicU64) -> Self {
-        let generation = Generation { generation: writes.load(Ordering::SeqCst), values: HashMap::new() };
-        ReadCache { capacity, writes, inner: Mutex::new(generation) }
+    /// A cache of values read from `tables`, weighing up to `budget` in all.
+    pub fn weighed(tables: &'static [Table], budget: usize, weigh: fn(&V) -> usize) -> Self {
+        Self::with_writes(tables, budget, weigh, &WRITES)
+    }
+
+    fn with_writes(tables: &'static [Table], budget: usize, weigh: fn(&V) -> usize, writes: &'static Writes) -> Self {
+        let generation = Generation { generation: writes.generation(tables), values: HashMap::new(), weight: 0 };
+        ReadCache { budget, weigh, tables, writes, inner: Mutex::new(generation) }
     }
 
     fn generation(&self) -> u64 {
-        self.writes.load(Ordering::SeqCst)
+        self.writes.generation(self.tables)
     }
 
     /// The value of `key` from the current generation, else `load`'s answer, kept when no write
@@ -99,18 +216,23 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
     }
 
     fn insert(&self, key: K, read_at: u64, value: V) {
-        if self.capacity == 0 {
+        let weight = (self.weigh)(&value);
+        if self.budget == 0 || weight > self.budget.div_ceil(4) {
             return;
         }
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if self.generation() != read_at || inner.generation > read_at {
             return;
         }
-        if inner.generation != read_at || inner.values.len() >= self.capacity {
+        if inner.generation != read_at || inner.weight + weight > self.budget {
             inner.values.clear();
+            inner.weight = 0;
             inner.generation = read_at;
         }
-        inner.values.insert(key, value);
+        inner.weight += weight;
+        if let Some(replaced) = inner.values.insert(key, value) {
+            inner.weight -= (self.weigh)(&replaced);
+        }
     }
 }
 
@@ -120,9 +242,16 @@ pub struct Reads {
     /// By token kind and SHA-256: the user, and until when that answer may be used (a sign-in's
     /// expiry; for a personal access token, when its use should be noted again).
     pub users: ReadCache<(TokenKind, String), (CurrentUser, DateTime<Utc>)>,
-    /// By user and the request's path and query: the JSON body.
-    responses: ReadCache<(String, String), Bytes>,
+    /// Session lists, by user and the request's path and query: the JSON body.
+    pub sessions: ReadCache<(String, String), Bytes>,
+    /// Message pages, likewise. Apart from the lists: a streaming run writes its message every
+    /// moment, which leaves the lists kept.
+    pub messages: ReadCache<(String, String), Bytes>,
 }
+
+/// The bytes of response bodies each cache keeps at most (a message page can be large; one
+/// over a quarter of this is not kept).
+const RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TokenKind {
@@ -131,27 +260,38 @@ pub enum TokenKind {
 }
 
 impl Reads {
-    /// With `enabled` false nothing is kept.
+    /// With `enabled` false nothing is kept. Each cache names every table its answers are read
+    /// from (a table left out would leave stale answers after writes to it).
     pub fn new(enabled: bool) -> Self {
-        let capacity = |n| if enabled { n } else { 0 };
-        Reads { users: ReadCache::new(capacity(10_000)), responses: ReadCache::new(capacity(1_000)) }
+        use Table::*;
+        let budget = |n| if enabled { n } else { 0 };
+        Reads {
+            users: ReadCache::new(&[Users, AuthSessions, ApiTokens], budget(10_000)),
+            // `sessions::list`: project access, then the sessions.
+            sessions: ReadCache::weighed(&[Projects, ProjectMembers, ChatSessions], budget(RESPONSE_BYTES), Bytes::len),
+            // `sessions::messages`: project access, the session (its message count), the messages.
+            messages: ReadCache::weighed(
+                &[Projects, ProjectMembers, ChatSessions, ChatMessages],
+                budget(RESPONSE_BYTES),
+                Bytes::len,
+            ),
+        }
     }
+}
 
-    /// The JSON answer to `user`'s GET of `request`: the body of the same GET made since the
-    /// last write, else `make`'s answer.
-    pub async fn json<T: Serialize>(
-        &self,
-        user: &CurrentUser,
-        request: &HttpRequest,
-        make: impl Future<Output = Result<T, ApiError>>,
-    ) -> Result<HttpResponse, ApiError> {
-        let key = (user.id.clone(), request.uri().to_string());
-        let body = self
-            .responses
-            .get_or_load(key, async { serde_json::to_vec(&make.await?).map(Bytes::from).map_err(ApiError::internal) })
-            .await?;
-        Ok(HttpResponse::Ok().insert_header(ContentType::json()).body(body))
-    }
+/// The JSON answer to `user`'s GET of `request` from `cache`: the body of the same GET made
+/// since the last write to the cache's tables, else `make`'s answer.
+pub async fn json<T: Serialize>(
+    cache: &ReadCache<(String, String), Bytes>,
+    user: &CurrentUser,
+    request: &HttpRequest,
+    make: impl Future<Output = Result<T, ApiError>>,
+) -> Result<HttpResponse, ApiError> {
+    let key = (user.id.clone(), request.uri().to_string());
+    let body = cache
+        .get_or_load(key, async { serde_json::to_vec(&make.await?).map(Bytes::from).map_err(ApiError::internal) })
+        .await?;
+    Ok(HttpResponse::Ok().insert_header(ContentType::json()).body(body))
 }
 
 #[cfg(test)]
@@ -159,10 +299,10 @@ mod tests {
     use super::*;
     use std::convert::Infallible;
 
-    /// Each test counts its own writes: tests run in parallel.
-    fn counted(capacity: usize) -> (ReadCache<u32, u32>, &'static AtomicU64) {
-        let writes: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
-        (ReadCache::counting(capacity, writes), writes)
+    /// Each test has its own writes: tests run in parallel.
+    fn counted(budget: usize) -> (ReadCache<u32, u32>, &'static Writes) {
+        let writes: &'static Writes = Box::leak(Box::new(Writes::new()));
+        (ReadCache::with_writes(&[Table::ChatSessions], budget, |_| 1, writes), writes)
     }
 
     async fn load(cache: &ReadCache<u32, u32>, key: u32, value: u32) -> u32 {
@@ -174,8 +314,13 @@ mod tests {
         let (cache, writes) = counted(10);
         assert_eq!(load(&cache, 1, 10).await, 10);
         assert_eq!(load(&cache, 1, 11).await, 10, "kept");
-        writes.fetch_add(1, Ordering::SeqCst);
-        assert_eq!(load(&cache, 1, 12).await, 12, "dropped after a write");
+        writes.statement("INSERT INTO \"chat_messages\" (\"id\") VALUES ($1)");
+        writes.statement("UPDATE \"agent_runs\" SET \"status\" = $1");
+        assert_eq!(load(&cache, 1, 12).await, 10, "kept after writes to other tables");
+        writes.statement("UPDATE \"chat_sessions\" SET \"title\" = $1 WHERE \"id\" = $2");
+        assert_eq!(load(&cache, 1, 13).await, 13, "dropped after a write to its table");
+        writes.bump(Writes::EVERY_TABLE);
+        assert_eq!(load(&cache, 1, 14).await, 14, "dropped after a commit");
     }
 
     #[actix_web::test]
@@ -183,7 +328,7 @@ mod tests {
         let (cache, writes) = counted(10);
         let value = cache
             .get_or_load(1, async {
-                writes.fetch_add(1, Ordering::SeqCst);
+                writes.statement("DELETE FROM chat_sessions WHERE id = 1");
                 Ok::<_, Infallible>(20)
             })
             .await
@@ -193,7 +338,7 @@ mod tests {
     }
 
     #[actix_web::test]
-    async fn errors_are_not_kept_and_capacity_zero_keeps_nothing() {
+    async fn errors_are_not_kept_and_a_zero_budget_keeps_nothing() {
         let (cache, _) = counted(10);
         assert!(cache.get_or_load(1, async { Err::<u32, _>("no") }).await.is_err());
         assert_eq!(load(&cache, 1, 30).await, 30);
@@ -212,12 +357,37 @@ mod tests {
         assert_eq!(load(&cache, 1, 5).await, 5, "emptied when full");
     }
 
+    #[actix_web::test]
+    async fn values_are_kept_by_weight() {
+        let writes: &'static Writes = Box::leak(Box::new(Writes::new()));
+        let cache: ReadCache<u32, u32> = ReadCache::with_writes(&[], 100, |v| *v as usize, writes);
+        assert_eq!(load(&cache, 1, 26).await, 26);
+        assert_eq!(load(&cache, 1, 0).await, 0, "over a quarter of the budget: not kept");
+        for key in 2..6 {
+            load(&cache, key, 25).await;
+        }
+        assert_eq!(load(&cache, 2, 0).await, 25, "four quarters fit");
+        load(&cache, 6, 25).await;
+        assert_eq!(load(&cache, 2, 0).await, 0, "a fifth emptied the cache");
+    }
+
     #[test]
-    fn only_selects_are_reads() {
-        assert!(!is_write("SELECT 1"));
-        assert!(!is_write("  select \"id\" FROM x"));
-        for sql in ["INSERT INTO x", "UPDATE x SET", "DELETE FROM x", "WITH a AS (DELETE", "CREATE TABLE", "up"] {
-            assert!(is_write(sql), "{sql}");
+    fn statements_name_what_they_write() {
+        assert_eq!(written("SELECT 1"), Written::Nothing);
+        assert_eq!(written("  select \"id\" FROM x"), Written::Nothing);
+        assert_eq!(written("INSERT INTO \"chat_messages\" (\"a\") VALUES ($1)"), Written::One(Table::ChatMessages));
+        assert_eq!(written("update chat_sessions set a = 1"), Written::One(Table::ChatSessions));
+        assert_eq!(written("DELETE FROM \"auth_sessions\" WHERE 1"), Written::One(Table::AuthSessions));
+        assert_eq!(written("UPDATE \"agent_runs\" SET x = 1"), Written::Other);
+        for sql in [
+            "WITH a AS (DELETE FROM x) SELECT 1",
+            "CREATE TABLE x ()",
+            "INSERT \"x\"",
+            "UPDATE \"public\".\"users\" SET",
+            "VACUUM",
+            "",
+        ] {
+            assert_eq!(written(sql), Written::Everything, "{sql}");
         }
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// Opens a pool. SQLite gets WAL and a generous busy timeout so concurrent writers wait for
 /// each other instead of failing, and stable query plans (see `stable_query_plans`). Every
-/// statement that is not a `SELECT` counts as a write for the read cache.
+/// statement is shown to the read cache, which notes what it writes.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -28,11 +28,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         });
     let mut db = Database::connect(options).await?;
     // Every write tells the read cache (see `cache`).
-    db.set_metric_callback(|info| {
-        if crate::cache::is_write(&info.statement.sql) {
-            crate::cache::record_write();
-        }
-    });
+    db.set_metric_callback(|info| crate::cache::record_statement(&info.statement.sql));
     Ok(db)
 }
 

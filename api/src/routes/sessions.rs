@@ -1,6 +1,7 @@
 //! Chat sessions and their messages. `session_pk` is `chat_sessions.id`.
 
 use crate::auth::CurrentUser;
+use crate::cache;
 use crate::error::ApiError;
 use crate::extract::{Json, PathId};
 use crate::services::sessions;
@@ -25,7 +26,7 @@ pub async fn list_sessions(
     query: web::Query<ChatSessionQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let list = sessions::list(&state.db, &user, path.0.0, query.into_inner());
-    state.reads.json(&user, &request, list).await
+    cache::json(&state.reads.sessions, &user, &request, list).await
 }
 
 /// Start a session on its own branch `kosuke-chat-{session_id}`.
@@ -114,5 +115,5 @@ pub async fn list_messages(
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, session_pk) = path.into_inner();
     let page = sessions::messages(&state.db, &user, project_id.0, session_pk.0, query.into_inner());
-    state.reads.json(&user, &request, page).await
+    cache::json(&state.reads.messages, &user, &request, page).await
 }

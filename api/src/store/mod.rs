@@ -21,7 +21,7 @@ use sea_orm::{DbErr, SqlErr, TransactionSession};
 pub async fn commit(txn: impl TransactionSession) -> Result<(), DbErr> {
     #[allow(clippy::disallowed_methods)]
     let committed = txn.commit().await;
-    crate::cache::record_write();
+    crate::cache::record_commit();
     committed
 }
 

@@ -77,6 +77,25 @@ db_test!(
         assert_eq!(after.total, 2);
         let said: Vec<(MessageRole, &str)> = after.messages.iter().map(|m| (m.role, m.content.as_str())).collect();
         assert_eq!(said, [(MessageRole::User, "Anything to do?"), (MessageRole::Assistant, "Nothing to change.")]);
+
+        // While a run streams, its message is saved every moment (an update, outside any
+        // transaction): each page shows the latest save.
+        app.model.script([Reply::Slow { chunks: 8, every: Duration::from_millis(100) }]);
+        owner.send_chat(&chat::chat(&project, &session, "Count slowly")).await.unwrap();
+        let mut seen = Vec::new();
+        for _ in 0..100 {
+            let text = page().await.messages.last().unwrap().content.clone();
+            if seen.last() != Some(&text) {
+                seen.push(text.clone());
+            }
+            if text.contains("chunk 7.") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        chat::finished(&owner, project.id, session.id).await;
+        assert!(seen.len() >= 3, "the page followed the stream: {seen:?}");
+        assert!(page().await.messages.last().unwrap().content.contains("chunk 7."));
     }
 );
 
