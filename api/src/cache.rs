@@ -23,8 +23,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::OnceCell;
 
 /// The tables cached answers are read from. Writes to other tables move no generation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +157,12 @@ pub struct ReadCache<K, V> {
     /// The write generations: `WRITES`, or a test's own.
     writes: &'static Writes,
     inner: Mutex<Generation<K, V>>,
+    /// Loads under way, by key and the generation they started in.
+    flights: Mutex<HashMap<(K, u64), Arc<OnceCell<V>>>>,
 }
+
+/// Loads under way at most (more are forgotten: their callers still get their answers).
+const MAX_FLIGHTS: usize = 10_000;
 
 struct Generation<K, V> {
     generation: u64,
@@ -165,7 +171,7 @@ struct Generation<K, V> {
     weight: usize,
 }
 
-impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
+impl<K: Eq + Hash + Clone, V: Clone> ReadCache<K, V> {
     /// A cache of up to `budget` values read from `tables`; 0 keeps nothing.
     pub fn new(tables: &'static [Table], budget: usize) -> Self {
         Self::weighed(tables, budget, |_| 1)
@@ -178,7 +184,7 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
 
     fn with_writes(tables: &'static [Table], budget: usize, weigh: fn(&V) -> usize, writes: &'static Writes) -> Self {
         let generation = Generation { generation: writes.generation(tables), values: HashMap::new(), weight: 0 };
-        ReadCache { budget, weigh, tables, writes, inner: Mutex::new(generation) }
+        ReadCache { budget, weigh, tables, writes, inner: Mutex::new(generation), flights: Mutex::default() }
     }
 
     fn generation(&self) -> u64 {
@@ -202,8 +208,27 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
         if let Some(value) = self.get(&key, read_at).filter(|value| fresh(value)) {
             return Ok(value);
         }
-        let value = load.await?;
-        self.insert(key, read_at, value.clone());
+        // Concurrent misses of one key in one generation share one load: the first caller's
+        // (its read began after any write the others have seen). A failed load is not shared.
+        let flight_key = (key.clone(), read_at);
+        let flight = {
+            let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+            if flights.len() >= MAX_FLIGHTS {
+                flights.clear();
+            }
+            flights.entry(flight_key.clone()).or_default().clone()
+        };
+        let shared = flight.get_or_try_init(|| load).await.cloned();
+        {
+            let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+            if flights.get(&flight_key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+                flights.remove(&flight_key);
+            }
+        }
+        let value = shared?;
+        if fresh(&value) {
+            self.insert(key, read_at, value.clone());
+        }
         Ok(value)
     }
 
@@ -369,6 +394,35 @@ mod tests {
         assert_eq!(load(&cache, 2, 0).await, 25, "four quarters fit");
         load(&cache, 6, 25).await;
         assert_eq!(load(&cache, 2, 0).await, 0, "a fifth emptied the cache");
+    }
+
+    #[actix_web::test]
+    async fn concurrent_misses_share_one_load_unless_a_write_comes_between() {
+        use std::sync::atomic::AtomicUsize;
+        let (cache, writes) = counted(10);
+        let loads = AtomicUsize::new(0);
+        let slow = |value: u32| {
+            let loads = &loads;
+            async move {
+                loads.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                Ok::<_, Infallible>(value)
+            }
+        };
+        let answers = futures_util::future::join_all((0..10).map(|n| cache.get_or_load(1, slow(n)))).await;
+        assert!(answers.iter().all(|a| *a.as_ref().unwrap() == 0), "{answers:?}");
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+
+        writes.statement("UPDATE chat_sessions SET title = 'x'");
+        let first = cache.get_or_load(1, slow(20));
+        let after_a_write = async {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            writes.statement("UPDATE chat_sessions SET title = 'y'");
+            cache.get_or_load(1, slow(21)).await
+        };
+        let (first, second) = futures_util::join!(first, after_a_write);
+        assert_eq!((first.unwrap(), second.unwrap()), (20, 21), "a read after a write is its own");
+        assert_eq!(loads.load(Ordering::SeqCst), 3);
     }
 
     #[test]
