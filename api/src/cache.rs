@@ -172,7 +172,7 @@ struct Generation<K, V> {
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> ReadCache<K, V> {
-    /// A cache of up to `budget` values read from `tables`; 0 keeps nothing.
+    /// A cache of up to `budget` values read from `tables`; 0 keeps and shares nothing.
     pub fn new(tables: &'static [Table], budget: usize) -> Self {
         Self::weighed(tables, budget, |_| 1)
     }
@@ -204,6 +204,10 @@ impl<K: Eq + Hash + Clone, V: Clone> ReadCache<K, V> {
         fresh: impl Fn(&V) -> bool,
         load: impl Future<Output = Result<V, E>>,
     ) -> Result<V, E> {
+        if self.budget == 0 {
+            // Off: every read is answered by its own load.
+            return load.await;
+        }
         let read_at = self.generation();
         if let Some(value) = self.get(&key, read_at).filter(|value| fresh(value)) {
             return Ok(value);
@@ -370,6 +374,12 @@ mod tests {
         let (off, _) = counted(0);
         assert_eq!(load(&off, 1, 31).await, 31);
         assert_eq!(load(&off, 1, 32).await, 32);
+        let slow = |value: u32| async move {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            Ok::<_, Infallible>(value)
+        };
+        let (a, b) = futures_util::join!(off.get_or_load(1, slow(33)), off.get_or_load(1, slow(34)));
+        assert_eq!((a.unwrap(), b.unwrap()), (33, 34), "nor are loads shared");
     }
 
     #[actix_web::test]
