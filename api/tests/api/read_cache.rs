@@ -22,8 +22,10 @@ db_test!(
             let request = CreateChatSessionRequest { title: title.into(), description: None, base_branch: None };
             owner.create_chat_session(project.id, &request).await.unwrap()
         };
-        // The project's first session is its default one, which cannot be deleted.
-        create("Main").await;
+        // The project's first session is its default one, which cannot be deleted. Its checkout
+        // is made in the background; wait for it, so nothing changes between the next two asks.
+        let main = create("Main").await;
+        app.ready_session(&owner, &main).await;
         let before = list(None).await;
         let json = |list: &ChatSessionList| serde_json::to_value(list).unwrap();
         assert_eq!(json(&list(None).await), json(&before), "asked twice, answered the same");
