@@ -14,6 +14,10 @@
 //! transaction moves it before and after the commit, so an answer read between the two is
 //! dropped at the commit.
 
+mod writes;
+
+pub use writes::{Table, record_commit, record_statement};
+
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use actix_web::http::header::ContentType;
@@ -23,128 +27,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
-
-/// The tables cached answers are read from. Writes to other tables move no generation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Table {
-    Users,
-    AuthSessions,
-    ApiTokens,
-    Projects,
-    ProjectMembers,
-    ChatSessions,
-    ChatMessages,
-}
-
-impl Table {
-    const ALL: [Table; 7] = [
-        Table::Users,
-        Table::AuthSessions,
-        Table::ApiTokens,
-        Table::Projects,
-        Table::ProjectMembers,
-        Table::ChatSessions,
-        Table::ChatMessages,
-    ];
-
-    fn name(self) -> &'static str {
-        match self {
-            Table::Users => "users",
-            Table::AuthSessions => "auth_sessions",
-            Table::ApiTokens => "api_tokens",
-            Table::Projects => "projects",
-            Table::ProjectMembers => "project_members",
-            Table::ChatSessions => "chat_sessions",
-            Table::ChatMessages => "chat_messages",
-        }
-    }
-}
-
-/// What a statement writes, as far as the caches care.
-#[derive(Debug, PartialEq, Eq)]
-enum Written {
-    Nothing,
-    One(Table),
-    /// A table no cache reads from.
-    Other,
-    /// Anything: a statement that does not name its one table plainly.
-    Everything,
-}
-
-fn written(sql: &str) -> Written {
-    let mut words = sql.split_whitespace();
-    let first = words.next().unwrap_or_default().to_ascii_uppercase();
-    let table = match first.as_str() {
-        "SELECT" => return Written::Nothing,
-        "INSERT" | "DELETE" => match words.next() {
-            Some(into) if into.eq_ignore_ascii_case("into") || into.eq_ignore_ascii_case("from") => words.next(),
-            _ => None,
-        },
-        "UPDATE" => words.next(),
-        _ => None,
-    };
-    let Some(table) = table.map(|t| t.trim_matches(|c| c == '"' || c == '`')) else {
-        return Written::Everything;
-    };
-    if table.is_empty() || table.contains(['.', '(', '"', '`']) {
-        return Written::Everything;
-    }
-    match Table::ALL.into_iter().find(|t| t.name() == table) {
-        Some(t) => Written::One(t),
-        None => Written::Other,
-    }
-}
-
-/// The write generations: one sequence, and for each table (and "every table") the sequence
-/// number of its last write.
-pub struct Writes {
-    sequence: AtomicU64,
-    last: [AtomicU64; Table::ALL.len() + 1],
-}
-
-impl Writes {
-    const EVERY_TABLE: usize = Table::ALL.len();
-
-    const fn new() -> Self {
-        Writes { sequence: AtomicU64::new(0), last: [const { AtomicU64::new(0) }; Table::ALL.len() + 1] }
-    }
-
-    fn bump(&self, slot: usize) {
-        let at = self.sequence.fetch_add(1, Ordering::SeqCst) + 1;
-        self.last[slot].fetch_max(at, Ordering::SeqCst);
-    }
-
-    fn statement(&self, sql: &str) {
-        match written(sql) {
-            Written::Nothing | Written::Other => {}
-            Written::One(table) => self.bump(table as usize),
-            Written::Everything => self.bump(Self::EVERY_TABLE),
-        }
-    }
-
-    /// The generation of answers read from `tables`.
-    fn generation(&self, tables: &[Table]) -> u64 {
-        let every = self.last[Self::EVERY_TABLE].load(Ordering::SeqCst);
-        tables.iter().map(|&t| self.last[t as usize].load(Ordering::SeqCst)).fold(every, u64::max)
-    }
-}
-
-/// Writes seen by this process. Process-wide rather than per server: a test process runs many
-/// servers, and a write in one only costs the others a cache miss.
-static WRITES: Writes = Writes::new();
-
-/// Notes a statement that ran (see the module comment).
-pub fn record_statement(sql: &str) {
-    WRITES.statement(sql);
-}
-
-/// Notes a committed transaction: its writes are now visible.
-pub fn record_commit() {
-    WRITES.bump(Writes::EVERY_TABLE);
-}
+use writes::{WRITES, Writes};
 
 /// Values of one kind of read, by key, all from one write generation of their tables.
 pub struct ReadCache<K, V> {
@@ -158,8 +43,11 @@ pub struct ReadCache<K, V> {
     writes: &'static Writes,
     inner: Mutex<Generation<K, V>>,
     /// Loads under way, by key and the generation they started in.
-    flights: Mutex<HashMap<(K, u64), Arc<OnceCell<V>>>>,
+    flights: Mutex<Flights<K, V>>,
 }
+
+/// Loads under way, by key and generation: each a cell its first caller fills.
+type Flights<K, V> = HashMap<(K, u64), Arc<OnceCell<V>>>;
 
 /// Loads under way at most (more are forgotten: their callers still get their answers).
 const MAX_FLIGHTS: usize = 10_000;
@@ -324,6 +212,7 @@ pub async fn json<T: Serialize>(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::convert::Infallible;
@@ -408,7 +297,7 @@ mod tests {
 
     #[actix_web::test]
     async fn concurrent_misses_share_one_load_unless_a_write_comes_between() {
-        use std::sync::atomic::AtomicUsize;
+        use std::sync::atomic::{AtomicUsize, Ordering};
         let (cache, writes) = counted(10);
         let loads = AtomicUsize::new(0);
         let slow = |value: u32| {
@@ -433,25 +322,5 @@ mod tests {
         let (first, second) = futures_util::join!(first, after_a_write);
         assert_eq!((first.unwrap(), second.unwrap()), (20, 21), "a read after a write is its own");
         assert_eq!(loads.load(Ordering::SeqCst), 3);
-    }
-
-    #[test]
-    fn statements_name_what_they_write() {
-        assert_eq!(written("SELECT 1"), Written::Nothing);
-        assert_eq!(written("  select \"id\" FROM x"), Written::Nothing);
-        assert_eq!(written("INSERT INTO \"chat_messages\" (\"a\") VALUES ($1)"), Written::One(Table::ChatMessages));
-        assert_eq!(written("update chat_sessions set a = 1"), Written::One(Table::ChatSessions));
-        assert_eq!(written("DELETE FROM \"auth_sessions\" WHERE 1"), Written::One(Table::AuthSessions));
-        assert_eq!(written("UPDATE \"agent_runs\" SET x = 1"), Written::Other);
-        for sql in [
-            "WITH a AS (DELETE FROM x) SELECT 1",
-            "CREATE TABLE x ()",
-            "INSERT \"x\"",
-            "UPDATE \"public\".\"users\" SET",
-            "VACUUM",
-            "",
-        ] {
-            assert_eq!(written(sql), Written::Everything, "{sql}");
-        }
     }
 }
