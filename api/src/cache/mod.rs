@@ -134,7 +134,7 @@ impl<K: Eq + Hash + Clone, V: Clone> ReadCache<K, V> {
 
     fn insert(&self, key: K, read_at: u64, value: V) {
         let weight = (self.weigh)(&value);
-        if self.budget == 0 || weight > self.budget.div_ceil(4) {
+        if weight > self.budget.div_ceil(4) {
             return;
         }
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());

@@ -86,13 +86,15 @@ pub async fn user_for_api_token(
         return Ok(None);
     };
     let at = now();
-    let mut noted = token.last_used_at.unwrap_or(at);
-    if token.last_used_at.is_none_or(|last| at - last > TOKEN_USE_NOTED_EVERY) {
-        let mut active: api_token::ActiveModel = token.into();
-        active.last_used_at = Set(Some(at));
-        active.update(db).await?;
-        noted = at;
-    }
+    let noted = match token.last_used_at {
+        Some(last) if at - last <= TOKEN_USE_NOTED_EVERY => last,
+        _ => {
+            let mut active: api_token::ActiveModel = token.into();
+            active.last_used_at = Set(Some(at));
+            active.update(db).await?;
+            at
+        }
+    };
     Ok(user.map(|user| (user, noted + TOKEN_USE_NOTED_EVERY)))
 }
 
