@@ -122,8 +122,8 @@ async fn run_on(backend: &Backend, model: &FakeModel) -> Value {
     }
     let turn = chat_turn(&http, &server.address, &token, &client).await;
     rows.push(load::row("chat turn, sent until finished", WRITE_WINDOW, turn.clone()).await);
-    // Reads while runs write: each streaming run saves its message every 250 ms, and any write
-    // drops every kept answer.
+    // Reads while runs write: each streaming run saves its message every 250 ms (a table the
+    // list does not read), and each turn's start commits (which drops every kept answer).
     let running = Arc::new(AtomicBool::new(true));
     let chats: Vec<_> = (0..RUNS_DURING_READS)
         .map(|connection| {
@@ -137,7 +137,8 @@ async fn run_on(backend: &Backend, model: &FakeModel) -> Value {
             })
         })
         .collect();
-    rows.push(load::row("list sessions while 16 chat turns run", WINDOW, get(&list, &token)).await);
+    let while_running = format!("list sessions while {RUNS_DURING_READS} chat turns run");
+    rows.push(load::row(&while_running, WINDOW, get(&list, &token)).await);
     running.store(false, Ordering::Relaxed);
     for chat in chats {
         chat.await.unwrap();
@@ -184,6 +185,9 @@ async fn run_on(backend: &Backend, model: &FakeModel) -> Value {
     })
 }
 
+/// One request of a load cell: whether it succeeded.
+type Request = std::pin::Pin<Box<dyn Future<Output = bool> + Send>>;
+
 /// Chat turns kept running (one per session) while the session list is read.
 const RUNS_DURING_READS: usize = 16;
 
@@ -191,16 +195,12 @@ const RUNS_DURING_READS: usize = 16;
 const NO_READ_CACHE: (&str, &str) = ("KOSUKE_NO_READ_CACHE", "true");
 
 /// A GET of `url` with the token, over a fresh pool (servers restart between rows).
-fn get(
-    url: &str,
-    token: &str,
-) -> impl Fn(usize, u64) -> std::pin::Pin<Box<dyn Future<Output = bool> + Send>> + Clone + Send + 'static {
+fn get(url: &str, token: &str) -> impl Fn(usize, u64) -> Request + Clone + Send + 'static {
     let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
     let (url, token) = (url.to_owned(), token.to_owned());
     move |_: usize, _: u64| {
         let (http, url, token) = (http.clone(), url.clone(), token.clone());
-        Box::pin(async move { get_ok(&http, &url, &token).await })
-            as std::pin::Pin<Box<dyn Future<Output = bool> + Send>>
+        Box::pin(async move { get_ok(&http, &url, &token).await }) as Request
     }
 }
 
@@ -295,7 +295,7 @@ async fn create_session(
     address: &str,
     token: &str,
     client: &client::Client,
-) -> (Project, impl Fn(usize, u64) -> std::pin::Pin<Box<dyn Future<Output = bool> + Send>> + Clone + Send + 'static) {
+) -> (Project, impl Fn(usize, u64) -> Request + Clone + Send + 'static) {
     let project = new_project(client, "creates").await;
     let url = format!("{address}/api/projects/{}/chat-sessions", project.id);
     let (http, token) = (http.clone(), token.to_owned());
@@ -304,7 +304,7 @@ async fn create_session(
         Box::pin(async move {
             let body = json!({"title": format!("Created {connection}/{n}")});
             matches!(http.post(&url).bearer_auth(&token).json(&body).send().await, Ok(r) if r.status().as_u16() == 201)
-        }) as std::pin::Pin<Box<dyn Future<Output = bool> + Send>>
+        }) as Request
     };
     (project, request)
 }
@@ -316,7 +316,7 @@ async fn chat_turn(
     address: &str,
     token: &str,
     client: &client::Client,
-) -> impl Fn(usize, u64) -> std::pin::Pin<Box<dyn Future<Output = bool> + Send>> + Clone + Send + 'static {
+) -> impl Fn(usize, u64) -> Request + Clone + Send + 'static {
     let project = new_project(client, "chats").await;
     let mut sessions = Vec::new();
     for n in 0..load::CONNECTIONS[2] {
