@@ -4,6 +4,7 @@
 mod actions;
 mod events;
 mod pull_request;
+mod sessions;
 mod tabs;
 
 use crate::app::session_path;
@@ -18,6 +19,7 @@ use events::{on_event, placeholder};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::{use_navigate, use_params_map};
+use sessions::SessionList;
 use std::collections::HashMap;
 use tabs::{BrandingTab, CodeTab, PreviewTab, SettingsTab};
 
@@ -35,14 +37,7 @@ pub fn Workspace() -> impl IntoView {
 
     let project = RwSignal::new(None::<Project>);
     let agent = LocalResource::new(|| async { client().agent_info().await.ok() });
-    let active_sessions = RwSignal::new(Vec::<ChatSession>::new());
-    let archived_sessions = RwSignal::new(Vec::<ChatSession>::new());
-    let sessions_loading = RwSignal::new(true);
-    let more_sessions = RwSignal::new(None::<String>);
     let branch_choices = RwSignal::new(Vec::<String>::new());
-    let card_statuses = RwSignal::new(HashMap::<i32, SessionBranchStatus>::new());
-    let search = RwSignal::new(String::new());
-    let query = RwSignal::new(String::new());
     let show_archived = RwSignal::new(false);
     let sidebar_open = RwSignal::new(false);
     let messages = RwSignal::new(Vec::<ChatMessage>::new());
@@ -62,75 +57,9 @@ pub fn Workspace() -> impl IntoView {
         load_project(project_id, project, toasts);
     });
 
-    // Search is debounced: the server is asked 250 ms after the last keystroke.
-    let typed = StoredValue::new(0u64);
-    Effect::new(move |_| {
-        let text = search.get();
-        let stamp = typed.get_value() + 1;
-        typed.set_value(stamp);
-        set_timeout(
-            move || {
-                if typed.get_value() == stamp {
-                    query.set(text.trim().to_owned())
-                }
-            },
-            std::time::Duration::from_millis(250),
-        );
-    });
-    // Chats come 100 at a time, newest activity first; "Show more" fetches the next page.
-    let fetch_sessions = move |cursor: Option<String>| {
-        let Some(id) = project_id.get_untracked() else { return };
-        let q = Some(query.get_untracked()).filter(|q| !q.is_empty());
-        let appending = cursor.is_some();
-        spawn_local(async move {
-            let query = ChatSessionQuery { q, limit: Some(100), cursor, ..Default::default() };
-            let list = client().list_chat_sessions(id, &query).await;
-            sessions_loading.set(false);
-            match list {
-                Ok(list) => {
-                    let (archived, active): (Vec<_>, Vec<_>) =
-                        list.sessions.into_iter().partition(|s| s.status == ChatSessionStatus::Archived);
-                    if appending {
-                        active_sessions.update(|l| l.extend(active));
-                        archived_sessions.update(|l| l.extend(archived));
-                    } else {
-                        active_sessions.set(active);
-                        archived_sessions.set(archived);
-                        crate::perf::mark_after_paint(crate::perf::SIDEBAR_PAINTED);
-                    }
-                    more_sessions.set(list.next_cursor);
-                    // Every listed chat's branch status, in one request.
-                    let ids: Vec<ChatSessionPk> = active_sessions
-                        .get_untracked()
-                        .iter()
-                        .chain(archived_sessions.get_untracked().iter())
-                        .map(|s| s.id)
-                        .take(100)
-                        .collect();
-                    if !ids.is_empty()
-                        && let Ok(found) = client().branch_statuses(id, &ids).await
-                    {
-                        card_statuses.update(|map| {
-                            for status in found.statuses {
-                                map.insert(status.chat_session_id.0, status);
-                            }
-                        });
-                    }
-                }
-                Err(err) => toasts.error(say(&err)),
-            }
-        });
-    };
-    let reload_sessions = move || fetch_sessions(None);
-    Effect::new(move |_| {
-        project_id.track();
-        query.track();
-        reload_sessions();
-    });
-    let current = Memo::new(move |_| {
-        let id = selected.get()?;
-        active_sessions.get().into_iter().chain(archived_sessions.get()).find(|s| s.id == id)
-    });
+    let sessions = SessionList::new(project_id, toasts);
+    let reload_sessions = move || sessions.reload();
+    let current = Memo::new(move |_| sessions.find(selected.get()?));
 
     let refresh_branch = move || {
         let (Some(p), Some(s)) = (project_id.get_untracked(), selected.get_untracked()) else { return };
@@ -355,18 +284,18 @@ pub fn Workspace() -> impl IntoView {
             })}
             <div class="columns">
                 <Sidebar
-                    active_sessions=active_sessions
-                    archived_sessions=archived_sessions
+                    active_sessions=sessions.active
+                    archived_sessions=sessions.archived
                     selected=selected
                     branch_status=branch_status
-                    card_statuses=card_statuses
+                    card_statuses=sessions.statuses
                     branch_url_base=branch_url_base
-                    search=search
+                    search=sessions.search
                     show_archived=show_archived
-                    loading=sessions_loading
+                    loading=sessions.loading
                     open=sidebar_open
-                    has_more=Signal::derive(move || more_sessions.get().is_some())
-                    on_more=Callback::new(move |()| fetch_sessions(more_sessions.get_untracked()))
+                    has_more=Signal::derive(move || sessions.more.get().is_some())
+                    on_more=Callback::new(move |()| sessions.show_more())
                     on_select=select
                     on_new=Callback::new(move |()| {
                         new_chat_open.set(true);

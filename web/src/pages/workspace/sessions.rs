@@ -1,0 +1,126 @@
+//! The sidebar's chats: 100 at a time, newest activity first, with "Show more"; the search box,
+//! asked of the server 250 ms after the last keystroke; and every listed chat's branch status.
+
+use crate::state::{ToastList, client, say};
+use api_types::*;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use std::collections::HashMap;
+
+#[derive(Clone, Copy)]
+pub struct SessionList {
+    pub active: RwSignal<Vec<ChatSession>>,
+    pub archived: RwSignal<Vec<ChatSession>>,
+    pub loading: RwSignal<bool>,
+    /// The cursor of the next page, when there is one.
+    pub more: RwSignal<Option<String>>,
+    /// Branch statuses of the listed chats, by chat id.
+    pub statuses: RwSignal<HashMap<i32, SessionBranchStatus>>,
+    /// What the search box holds.
+    pub search: RwSignal<String>,
+    /// The search the list was last asked for.
+    query: RwSignal<String>,
+    project_id: Memo<Option<ProjectId>>,
+    toasts: ToastList,
+}
+
+impl SessionList {
+    /// The project's chats, loaded now and again whenever the project or the search changes.
+    pub fn new(project_id: Memo<Option<ProjectId>>, toasts: ToastList) -> Self {
+        let list = SessionList {
+            active: RwSignal::new(Vec::new()),
+            archived: RwSignal::new(Vec::new()),
+            loading: RwSignal::new(true),
+            more: RwSignal::new(None),
+            statuses: RwSignal::new(HashMap::new()),
+            search: RwSignal::new(String::new()),
+            query: RwSignal::new(String::new()),
+            project_id,
+            toasts,
+        };
+        let typed = StoredValue::new(0u64);
+        Effect::new(move |_| {
+            let text = list.search.get();
+            let stamp = typed.get_value() + 1;
+            typed.set_value(stamp);
+            set_timeout(
+                move || {
+                    if typed.get_value() == stamp {
+                        list.query.set(text.trim().to_owned())
+                    }
+                },
+                std::time::Duration::from_millis(250),
+            );
+        });
+        Effect::new(move |_| {
+            project_id.track();
+            list.query.track();
+            list.reload();
+        });
+        list
+    }
+
+    /// The first page again.
+    pub fn reload(self) {
+        self.fetch(None);
+    }
+
+    /// The next page, after the ones shown.
+    pub fn show_more(self) {
+        self.fetch(self.more.get_untracked());
+    }
+
+    /// The listed chat `id`.
+    pub fn find(self, id: ChatSessionPk) -> Option<ChatSession> {
+        self.active.get().into_iter().chain(self.archived.get()).find(|s| s.id == id)
+    }
+
+    fn fetch(self, cursor: Option<String>) {
+        let Some(id) = self.project_id.get_untracked() else { return };
+        let q = Some(self.query.get_untracked()).filter(|q| !q.is_empty());
+        let appending = cursor.is_some();
+        spawn_local(async move {
+            let query = ChatSessionQuery { q, limit: Some(100), cursor, ..Default::default() };
+            let list = client().list_chat_sessions(id, &query).await;
+            self.loading.set(false);
+            match list {
+                Ok(list) => {
+                    let (archived, active): (Vec<_>, Vec<_>) =
+                        list.sessions.into_iter().partition(|s| s.status == ChatSessionStatus::Archived);
+                    if appending {
+                        self.active.update(|l| l.extend(active));
+                        self.archived.update(|l| l.extend(archived));
+                    } else {
+                        self.active.set(active);
+                        self.archived.set(archived);
+                        crate::perf::mark_after_paint(crate::perf::SIDEBAR_PAINTED);
+                    }
+                    self.more.set(list.next_cursor);
+                    self.load_statuses(id).await;
+                }
+                Err(err) => self.toasts.error(say(&err)),
+            }
+        });
+    }
+
+    /// Every listed chat's branch status, in one request.
+    async fn load_statuses(self, id: ProjectId) {
+        let ids: Vec<ChatSessionPk> = self
+            .active
+            .get_untracked()
+            .iter()
+            .chain(self.archived.get_untracked().iter())
+            .map(|s| s.id)
+            .take(100)
+            .collect();
+        if !ids.is_empty()
+            && let Ok(found) = client().branch_statuses(id, &ids).await
+        {
+            self.statuses.update(|map| {
+                for status in found.statuses {
+                    map.insert(status.chat_session_id.0, status);
+                }
+            });
+        }
+    }
+}
