@@ -1,10 +1,13 @@
 //! The built web app: static files from the web dir, `index.html` for every other non-API path
 //! (client-side routing), long cache for content-hashed assets, and JSON 404s under `/api`.
+//! A content-hashed asset with a gzipped sibling (`web-….wasm.gz`, written by `cargo xtask
+//! web` at gzip's best level) is sent as that file to browsers that accept gzip, instead of
+//! being compressed again on every request at the compression middleware's faster level.
 
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_files::NamedFile;
-use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
+use actix_web::http::header::{ACCEPT_ENCODING, CACHE_CONTROL, ContentEncoding, HeaderValue, VARY};
 use actix_web::{HttpRequest, HttpResponse, web};
 use std::path::{Path, PathBuf};
 
@@ -25,11 +28,46 @@ pub async fn fallback(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
         Some(file) if file.is_file() => (file, true),
         _ => (web_dir.join("index.html"), false),
     };
-    let named = NamedFile::open_async(&file).await.map_err(ApiError::internal)?;
+    let hashed = is_asset && is_content_hashed(&file);
+    let gzipped = hashed.then(|| gzipped_sibling(&file)).flatten();
+    let named = match gzipped {
+        Some(gz) if accepts_gzip(&req) => {
+            let extension = file.extension().and_then(|e| e.to_str()).unwrap_or_default();
+            NamedFile::open_async(&gz)
+                .await
+                .map_err(ApiError::internal)?
+                .set_content_type(actix_files::file_extension_to_mime(extension))
+                .set_content_encoding(ContentEncoding::Gzip)
+        }
+        _ => NamedFile::open_async(&file).await.map_err(ApiError::internal)?,
+    };
     let mut response = named.into_response(&req);
-    let cache = if is_asset && is_content_hashed(&file) { "public, max-age=31536000, immutable" } else { "no-cache" };
+    let cache = if hashed { "public, max-age=31536000, immutable" } else { "no-cache" };
     response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static(cache));
+    if hashed {
+        response.headers_mut().insert(VARY, HeaderValue::from_static("accept-encoding"));
+    }
     Ok(response)
+}
+
+/// `file.gz` beside `file`, when the build wrote one.
+fn gzipped_sibling(file: &Path) -> Option<PathBuf> {
+    let mut name = file.file_name()?.to_os_string();
+    name.push(".gz");
+    Some(file.with_file_name(name)).filter(|gz| gz.is_file())
+}
+
+/// Whether the request's `Accept-Encoding` takes gzip (by name or `*`, with a weight above 0).
+fn accepts_gzip(req: &HttpRequest) -> bool {
+    let Some(header) = req.headers().get(ACCEPT_ENCODING).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    header.split(',').any(|part| {
+        let mut pieces = part.split(';').map(str::trim);
+        let coding = pieces.next().unwrap_or_default();
+        let refused = pieces.any(|p| p.strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()) == Some(0.0));
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+    })
 }
 
 /// Joins a URL path under the web dir, refusing hidden files and any `..`.

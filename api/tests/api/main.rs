@@ -21,4 +21,5 @@ mod preview;
 mod projects;
 mod read_cache;
 mod sessions;
+mod web_app;
 mod workspaces;

@@ -3,9 +3,11 @@
 //! personal access token). The only place that knows the API's URLs.
 
 use api_types::*;
-use reqwest::{Method, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use transport::{Answer, Call, Http, Method};
+
+mod transport;
 
 /// What can go wrong calling the API.
 #[derive(Debug, thiserror::Error)]
@@ -15,7 +17,7 @@ pub enum ClientError {
     Api { status: u16, body: ErrorBody },
     /// The server could not be reached or answered something unreadable.
     #[error("request failed: {0}")]
-    Transport(#[from] reqwest::Error),
+    Transport(String),
     /// The server answered an error status without kosuke's error body.
     #[error("unexpected {status} response")]
     Unexpected { status: u16 },
@@ -26,7 +28,7 @@ impl ClientError {
     pub fn status(&self) -> Option<u16> {
         match self {
             ClientError::Api { status, .. } | ClientError::Unexpected { status } => Some(*status),
-            ClientError::Transport(err) => err.status().map(|s| s.as_u16()),
+            ClientError::Transport(_) => None,
         }
     }
 
@@ -45,7 +47,7 @@ pub type Result<T> = std::result::Result<T, ClientError>;
 #[derive(Debug, Clone)]
 pub struct Client {
     base_url: String,
-    http: reqwest::Client,
+    http: Http,
     token: Option<String>,
 }
 
@@ -53,14 +55,7 @@ impl Client {
     /// `base_url` is the server's origin, e.g. `http://127.0.0.1:8080`; empty means the page's
     /// own origin (in the browser).
     pub fn new(base_url: impl Into<String>) -> Self {
-        // Natively, TLS uses rustls with ring (no other provider is compiled in).
-        #[cfg(not(target_arch = "wasm32"))]
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let builder = reqwest::Client::builder();
-        #[cfg(not(target_arch = "wasm32"))]
-        let builder = builder.cookie_store(true);
-        let http = builder.build().unwrap_or_else(|_| reqwest::Client::new());
-        Client { base_url: base_url.into().trim_end_matches('/').to_owned(), http, token: None }
+        Client { base_url: base_url.into().trim_end_matches('/').to_owned(), http: Http::new(), token: None }
     }
 
     /// Signs every request with a personal access token instead of the cookie.
@@ -77,38 +72,32 @@ impl Client {
         format!("{}/api{path}", self.base_url)
     }
 
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        let builder = self.http.request(method, self.url(path));
-        match &self.token {
-            Some(token) => builder.bearer_auth(token),
-            None => builder,
+    /// Sends one request (`query` already encoded, `json` the body); an error status becomes
+    /// `ClientError::Api` with the server's body.
+    async fn call(&self, method: Method, path: &str, query: &str, json: Option<String>) -> Result<Answer> {
+        let mut url = self.url(path);
+        if !query.is_empty() {
+            url.push('?');
+            url.push_str(query);
         }
-    }
-
-    async fn send<T: DeserializeOwned>(&self, builder: RequestBuilder) -> Result<T> {
-        let response = check(builder.send().await?).await?;
-        Ok(response.json().await?)
-    }
-
-    async fn send_empty(&self, builder: RequestBuilder) -> Result<()> {
-        check(builder.send().await?).await?;
-        Ok(())
+        let call = Call { method, url, token: self.token.as_deref(), json };
+        check(self.http.send(call).await.map_err(ClientError::Transport)?)
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
-        self.send(self.request(Method::GET, path)).await
+        decode(&self.call(Method::Get, path, "", None).await?)
     }
 
     async fn get_query<T: DeserializeOwned, Q: Serialize>(&self, path: &str, query: &Q) -> Result<T> {
-        self.send(self.request(Method::GET, path).query(query)).await
+        decode(&self.call(Method::Get, path, &encode_query(query)?, None).await?)
     }
 
     async fn with_body<T: DeserializeOwned, B: Serialize>(&self, method: Method, path: &str, body: &B) -> Result<T> {
-        self.send(self.request(method, path).json(body)).await
+        decode(&self.call(method, path, "", Some(encode_body(body)?)).await?)
     }
 
     async fn delete(&self, path: &str) -> Result<()> {
-        self.send_empty(self.request(Method::DELETE, path)).await
+        self.call(Method::Delete, path, "", None).await.map(drop)
     }
 
     // --- meta
@@ -120,15 +109,15 @@ impl Client {
     // --- accounts
 
     pub async fn signup(&self, request: &SignupRequest) -> Result<User> {
-        self.with_body(Method::POST, "/auth/signup", request).await
+        self.with_body(Method::Post, "/auth/signup", request).await
     }
 
     pub async fn login(&self, request: &LoginRequest) -> Result<User> {
-        self.with_body(Method::POST, "/auth/login", request).await
+        self.with_body(Method::Post, "/auth/login", request).await
     }
 
     pub async fn logout(&self) -> Result<()> {
-        self.send_empty(self.request(Method::POST, "/auth/logout")).await
+        self.call(Method::Post, "/auth/logout", "", None).await.map(drop)
     }
 
     pub async fn me(&self) -> Result<User> {
@@ -136,7 +125,7 @@ impl Client {
     }
 
     pub async fn create_api_token(&self, request: &CreateApiTokenRequest) -> Result<CreatedApiToken> {
-        self.with_body(Method::POST, "/me/tokens", request).await
+        self.with_body(Method::Post, "/me/tokens", request).await
     }
 
     pub async fn list_api_tokens(&self) -> Result<ApiTokenList> {
@@ -152,7 +141,7 @@ impl Client {
     }
 
     pub async fn connect_github(&self, request: &ConnectGitHubRequest) -> Result<GitHubAccount> {
-        self.with_body(Method::PUT, "/me/github", request).await
+        self.with_body(Method::Put, "/me/github", request).await
     }
 
     pub async fn disconnect_github(&self) -> Result<()> {
@@ -166,7 +155,7 @@ impl Client {
     }
 
     pub async fn create_project(&self, request: &CreateProjectRequest) -> Result<Project> {
-        self.with_body(Method::POST, "/projects", request).await
+        self.with_body(Method::Post, "/projects", request).await
     }
 
     pub async fn get_project(&self, id: ProjectId) -> Result<Project> {
@@ -174,7 +163,7 @@ impl Client {
     }
 
     pub async fn update_project(&self, id: ProjectId, request: &UpdateProjectRequest) -> Result<Project> {
-        self.with_body(Method::PUT, &format!("/projects/{id}"), request).await
+        self.with_body(Method::Put, &format!("/projects/{id}"), request).await
     }
 
     pub async fn delete_project(&self, id: ProjectId) -> Result<()> {
@@ -186,7 +175,7 @@ impl Client {
     }
 
     pub async fn add_member(&self, id: ProjectId, request: &AddMemberRequest) -> Result<ProjectMember> {
-        self.with_body(Method::POST, &format!("/projects/{id}/members"), request).await
+        self.with_body(Method::Post, &format!("/projects/{id}/members"), request).await
     }
 
     pub async fn remove_member(&self, id: ProjectId, user: &UserId) -> Result<()> {
@@ -204,7 +193,7 @@ impl Client {
         project: ProjectId,
         request: &CreateChatSessionRequest,
     ) -> Result<ChatSession> {
-        self.with_body(Method::POST, &format!("/projects/{project}/chat-sessions"), request).await
+        self.with_body(Method::Post, &format!("/projects/{project}/chat-sessions"), request).await
     }
 
     pub async fn get_chat_session(&self, project: ProjectId, session: ChatSessionPk) -> Result<ChatSession> {
@@ -217,7 +206,7 @@ impl Client {
         session: ChatSessionPk,
         request: &UpdateChatSessionRequest,
     ) -> Result<ChatSession> {
-        self.with_body(Method::PUT, &format!("/projects/{project}/chat-sessions/{session}"), request).await
+        self.with_body(Method::Put, &format!("/projects/{project}/chat-sessions/{session}"), request).await
     }
 
     pub async fn delete_chat_session(&self, project: ProjectId, session: ChatSessionPk) -> Result<()> {
@@ -236,7 +225,7 @@ impl Client {
     /// Deletes the session and its branch on the remote too.
     pub async fn delete_chat_session_everywhere(&self, project: ProjectId, session: ChatSessionPk) -> Result<()> {
         let path = format!("/projects/{project}/chat-sessions/{session}");
-        self.send_empty(self.request(Method::DELETE, &path).query(&[("delete_remote_branch", "true")])).await
+        self.call(Method::Delete, &path, "delete_remote_branch=true", None).await.map(drop)
     }
 
     pub async fn duplicate_chat_session(
@@ -245,7 +234,7 @@ impl Client {
         session: ChatSessionPk,
         request: &DuplicateChatSessionRequest,
     ) -> Result<ChatSession> {
-        self.with_body(Method::POST, &format!("/projects/{project}/chat-sessions/{session}/duplicate"), request).await
+        self.with_body(Method::Post, &format!("/projects/{project}/chat-sessions/{session}/duplicate"), request).await
     }
 
     // --- code
@@ -295,9 +284,8 @@ impl Client {
         request: &CreatePullRequestRequest,
     ) -> Result<(u16, CreatePullRequestResponse)> {
         let path = format!("/projects/{project}/chat-sessions/{session}/pull-request");
-        let response = check(self.request(Method::POST, &path).json(request).send().await?).await?;
-        let status = response.status().as_u16();
-        Ok((status, response.json().await?))
+        let answer = self.call(Method::Post, &path, "", Some(encode_body(request)?)).await?;
+        Ok((answer.status, decode(&answer)?))
     }
 
     // --- chat
@@ -308,7 +296,7 @@ impl Client {
 
     /// Sends a prompt; the run goes on in the background (see `list_runs` and the events).
     pub async fn send_chat(&self, request: &ChatRequest) -> Result<ChatAccepted> {
-        self.with_body(Method::POST, "/chat", request).await
+        self.with_body(Method::Post, "/chat", request).await
     }
 
     /// The session's server-sent events (for an `EventSource`).
@@ -317,7 +305,9 @@ impl Client {
     }
 
     pub async fn cancel_run(&self, project: ProjectId, session: ChatSessionPk) -> Result<AgentRun> {
-        self.send(self.request(Method::POST, &format!("/projects/{project}/chat-sessions/{session}/cancel"))).await
+        decode(
+            &self.call(Method::Post, &format!("/projects/{project}/chat-sessions/{session}/cancel"), "", None).await?,
+        )
     }
 
     pub async fn list_runs(&self, project: ProjectId, session: ChatSessionPk) -> Result<AgentRunList> {
@@ -329,7 +319,7 @@ impl Client {
     }
 
     pub async fn set_branding(&self, project: ProjectId, branding: &Branding) -> Result<Branding> {
-        self.with_body(Method::PUT, &format!("/projects/{project}/branding"), branding).await
+        self.with_body(Method::Put, &format!("/projects/{project}/branding"), branding).await
     }
 
     pub async fn list_env_vars(&self, project: ProjectId) -> Result<EnvVarList> {
@@ -338,7 +328,7 @@ impl Client {
 
     pub async fn set_env_var(&self, project: ProjectId, key: &str, value: &str) -> Result<EnvVar> {
         let body = SetEnvVarRequest { value: value.to_owned() };
-        self.with_body(Method::PUT, &format!("/projects/{project}/env-vars/{key}"), &body).await
+        self.with_body(Method::Put, &format!("/projects/{project}/env-vars/{key}"), &body).await
     }
 
     pub async fn delete_env_var(&self, project: ProjectId, key: &str) -> Result<()> {
@@ -360,7 +350,7 @@ impl Client {
         project: ProjectId,
         request: &UpdateDefaultBranchRequest,
     ) -> Result<DefaultBranchResponse> {
-        self.with_body(Method::PUT, &format!("/projects/{project}/settings/default-branch"), request).await
+        self.with_body(Method::Put, &format!("/projects/{project}/settings/default-branch"), request).await
     }
 
     pub async fn list_audit(&self, project: ProjectId, page: &PageQuery) -> Result<AuditEventList> {
@@ -369,14 +359,25 @@ impl Client {
 }
 
 /// Turns an error status into `ClientError::Api` with the server's body.
-async fn check(response: reqwest::Response) -> Result<reqwest::Response> {
-    let status = response.status();
-    if status.is_success() {
-        return Ok(response);
+fn check(answer: Answer) -> Result<Answer> {
+    if (200..300).contains(&answer.status) {
+        return Ok(answer);
     }
-    let code = status.as_u16();
-    match response.json::<ErrorBody>().await {
-        Ok(body) => Err(ClientError::Api { status: code, body }),
-        Err(_) => Err(ClientError::Unexpected { status: code }),
+    let status = answer.status;
+    match serde_json::from_slice::<ErrorBody>(&answer.body) {
+        Ok(body) => Err(ClientError::Api { status, body }),
+        Err(_) => Err(ClientError::Unexpected { status }),
     }
+}
+
+fn decode<T: DeserializeOwned>(answer: &Answer) -> Result<T> {
+    serde_json::from_slice(&answer.body).map_err(|err| ClientError::Transport(format!("unreadable answer: {err}")))
+}
+
+fn encode_body<B: Serialize>(body: &B) -> Result<String> {
+    serde_json::to_string(body).map_err(|err| ClientError::Transport(err.to_string()))
+}
+
+fn encode_query<Q: Serialize>(query: &Q) -> Result<String> {
+    serde_urlencoded::to_string(query).map_err(|err| ClientError::Transport(err.to_string()))
 }

@@ -1,5 +1,6 @@
 //! Building the web bundle without trunk: cargo for wasm32, wasm-bindgen, wasm-opt, then
-//! content-hashed file names (served with a long cache) and an `index.html` that loads them.
+//! content-hashed file names (served with a long cache), gzipped copies beside them, and an
+//! `index.html` that loads them.
 
 use crate::tools::{cargo, ensure_wasm_bindgen, project_root, run, rustup_target, wasm_opt};
 use std::fs;
@@ -50,6 +51,9 @@ pub fn build(dev: bool) -> Result<PathBuf, String> {
     write(&wasm_name, &wasm_bytes)?;
     write(&css, &css_bytes)?;
     write("index.html", index_html(&js, &wasm_name, &css).as_bytes())?;
+    if !dev {
+        gzip_beside(&dist, &[&js, &wasm_name, &css]);
+    }
     println!(
         "web bundle in web/dist: wasm {} KB, js {} KB, css {} KB",
         wasm_bytes.len() / 1024,
@@ -57,6 +61,19 @@ pub fn build(dev: bool) -> Result<PathBuf, String> {
         css_bytes.len() / 1024
     );
     Ok(dist)
+}
+
+/// Writes `name.gz` beside each asset at gzip's best level; the server sends it to browsers
+/// that take gzip (its compression middleware works at a faster, larger level). Without gzip
+/// the server compresses as it sends.
+fn gzip_beside(dist: &std::path::Path, names: &[&str]) {
+    for name in names {
+        let written =
+            Command::new("gzip").args(["--best", "--no-name", "--keep", "--force"]).arg(dist.join(name)).status();
+        if !written.is_ok_and(|status| status.success()) {
+            eprintln!("note: could not gzip {name}; the server compresses it as it sends");
+        }
+    }
 }
 
 fn index_html(js: &str, wasm: &str, css: &str) -> String {
