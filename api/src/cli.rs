@@ -79,6 +79,9 @@ pub struct ServeArgs {
     /// Answer every read from the database (no read cache): for measuring the uncached path.
     #[arg(long, env = "KOSUKE_NO_READ_CACHE")]
     pub no_read_cache: bool,
+    /// Make every session's checkout on demand, without a spare made ahead per project.
+    #[arg(long, env = "KOSUKE_NO_SPARE_CHECKOUT")]
+    pub no_spare_checkout: bool,
 }
 
 impl ServeArgs {
@@ -95,6 +98,7 @@ impl ServeArgs {
         settings.fetch_timeout = std::time::Duration::from_secs(self.fetch_timeout_secs);
         settings.secret_key = self.secret_key;
         settings.read_cache = !self.no_read_cache;
+        settings.spare_checkouts = !self.no_spare_checkout;
         settings.agent = crate::settings::AgentSettings {
             provider: self.agent_provider,
             model: self.agent_model,

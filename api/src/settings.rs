@@ -35,6 +35,9 @@ pub struct Settings {
     pub agent: AgentSettings,
     /// Keep answers to hot reads until the next write (`cache`); off only to measure without.
     pub read_cache: bool,
+    /// Keep one checkout per project made ahead at the commit the next session most likely
+    /// starts from (`Workspaces`); off saves its disk space and makes every checkout on demand.
+    pub spare_checkouts: bool,
 }
 
 /// How to reach the agent. `Debug` never shows the API key.
@@ -82,6 +85,7 @@ impl Settings {
             secret_key: None,
             agent: AgentSettings::default(),
             read_cache: true,
+            spare_checkouts: true,
         }
     }
 

@@ -43,6 +43,7 @@ impl Application {
             db.clone(),
             settings.github_git_url.clone(),
             settings.fetch_timeout,
+            settings.spare_checkouts,
         ));
         workspaces.sweep().await?;
         let secrets = SecretBox::load(settings.secret_key.as_deref(), &settings.data_dir)?;

@@ -4,6 +4,13 @@
 //!
 //! git2 work always runs on blocking threads. Work on one session is serialized by a
 //! per-session lock, so an archive never races the checkout being made.
+//!
+//! Spare checkouts: each project keeps one checkout made ahead (`{project}/spare`, detached at
+//! the tip of the branch the last new session started from; first at the default branch when
+//! the repository is ready). A new session starting at that commit adopts it, a rename instead
+//! of writing every file, and a new spare is made behind it in the background. Spares wait in
+//! the project's checkout queue like any checkout, so a session created while the spare is
+//! being made waits for it and adopts it.
 
 use crate::error::ApiError;
 use crate::store::{self, StoreError};
@@ -24,6 +31,7 @@ pub struct Workspaces {
     progress: Mutex<HashMap<i32, CloneProgress>>,
     session_locks: Mutex<HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
     checkout_queues: Mutex<HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
+    spare_checkouts: bool,
 }
 
 /// Runs blocking git work off the async executor.
@@ -34,7 +42,13 @@ pub async fn blocking<T: Send + 'static>(
 }
 
 impl Workspaces {
-    pub fn new(data_dir: PathBuf, db: DatabaseConnection, github_git_url: String, fetch_timeout: Duration) -> Self {
+    pub fn new(
+        data_dir: PathBuf,
+        db: DatabaseConnection,
+        github_git_url: String,
+        fetch_timeout: Duration,
+        spare_checkouts: bool,
+    ) -> Self {
         Workspaces {
             data_dir,
             db,
@@ -43,6 +57,7 @@ impl Workspaces {
             progress: Mutex::new(HashMap::new()),
             session_locks: Mutex::new(HashMap::new()),
             checkout_queues: Mutex::new(HashMap::new()),
+            spare_checkouts,
         }
     }
 
@@ -89,19 +104,22 @@ impl Workspaces {
         let workspaces = Arc::clone(self);
         tokio::spawn(async move {
             let project_id = project.id;
-            let outcome = workspaces.prepare(project, author, credentials).await;
+            let outcome = workspaces.prepare(project.clone(), author, credentials).await;
             workspaces.progress.lock().unwrap_or_else(|p| p.into_inner()).remove(&project_id);
             let result = match outcome {
                 Ok(remote_default) => {
                     let default_branch = remote_default.filter(|_| adopt_default_branch);
-                    store::projects::set_repository_state(
+                    let spare_at = default_branch.clone().unwrap_or_else(|| project.default_branch.clone());
+                    let recorded = store::projects::set_repository_state(
                         &workspaces.db,
                         project_id,
                         RepositoryState::Ready,
                         None,
                         default_branch,
                     )
-                    .await
+                    .await;
+                    workspaces.make_spare(project_id, spare_at).await;
+                    recorded
                 }
                 Err(err) => {
                     tracing::warn!(project_id, error = %err, "could not prepare the project's repository");
@@ -197,10 +215,29 @@ impl Workspaces {
     pub fn start_provisioning(self: &Arc<Self>, session: chat_session::Model, start: Start) {
         let workspaces = Arc::clone(self);
         tokio::spawn(async move {
-            if let Err(err) = workspaces.ensure_checkout(&session, start).await {
+            if let Err(err) = workspaces.ensure_checkout(&session, start.clone()).await {
                 tracing::warn!(session_pk = session.id, error = %err, "could not make the session's checkout");
             }
+            if let Start::Branch(base) = start {
+                workspaces.make_spare(session.project_id, base).await;
+            }
         });
+    }
+
+    /// Makes the project's spare checkout at `base`'s tip, unless it is there already (or
+    /// spares are off). Failures are logged: sessions are made without a spare.
+    pub async fn make_spare(&self, project_id: i32, base: String) {
+        if !self.spare_checkouts {
+            return;
+        }
+        let queue = self.checkout_queue(project_id);
+        let _turn = queue.lock().await;
+        let dir = self.project_dir(project_id);
+        let (mirror_path, spare) = (dir.mirror(), dir.spare());
+        let made = blocking(move || Mirror::open(&mirror_path)?.prepare_spare(StartPoint::Branch(&base), &spare)).await;
+        if let Err(err) = made {
+            tracing::warn!(project_id, error = %err, "could not make the spare checkout");
+        }
     }
 
     /// Makes sure the session's checkout exists on disk and records its state; returns its path.
@@ -219,15 +256,23 @@ impl Workspaces {
         let queue = self.checkout_queue(session.project_id);
         let _turn = queue.lock().await;
         let checkout_path = path.clone();
+        let spare = self.spare_checkouts.then(|| dir.spare());
         let result = blocking(move || {
             let mirror = Mirror::open(&mirror_path)?;
+            let start_point = match &start {
+                Start::Branch(base) => StartPoint::Branch(base),
+                Start::Commit(sha) => StartPoint::Commit(sha),
+            };
+            if let Some(spare) = spare.filter(|_| mirror.branch_head(&branch).is_err()) {
+                match mirror.adopt_spare(&spare, &name, &branch, start_point, &checkout_path) {
+                    Ok(Some(_)) => return Ok(()),
+                    Ok(None) => {}
+                    Err(err) => tracing::warn!(error = %err, "could not adopt the spare checkout; checking out afresh"),
+                }
+            }
             if mirror.branch_head(&branch).is_ok() {
                 mirror.materialize(&name, &branch, &checkout_path)?;
             } else {
-                let start_point = match &start {
-                    Start::Branch(base) => StartPoint::Branch(base),
-                    Start::Commit(sha) => StartPoint::Commit(sha),
-                };
                 mirror.create_checkout(&name, &branch, start_point, &checkout_path)?;
             }
             Ok(())

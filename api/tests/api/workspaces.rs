@@ -316,3 +316,73 @@ db_test!(
         assert_eq!(owner.branch_statuses(project.id, &too_many).await.unwrap_err().status(), Some(400));
     }
 );
+
+/// Waits until the project's spare checkout is ready at `commit`.
+async fn spare_ready_at(app: &TestApp, project: ProjectId, commit: git2::Oid) -> std::path::PathBuf {
+    let dir = app.data_dir.path().join("projects").join(project.to_string());
+    let (mirror, spare) = (dir.join("mirror.git"), dir.join("spare"));
+    for _ in 0..400 {
+        if Mirror::open(&mirror).unwrap().spare_at(&spare) == Some(commit) {
+            return spare;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("no spare checkout at {commit}");
+}
+
+fn inode(path: &Path) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(path).unwrap())
+}
+
+db_test!(
+    async fn a_new_session_adopts_the_spare_checkout_unless_the_remote_moved(backend) {
+        let app = spawn_app(backend).await;
+        let (owner, _) = app.user("ann").await;
+        let origin = app.origin("spare", &[("README.md", "# spare\n")], &[]);
+        let project = app.project_from(&owner, "spare", &origin).await;
+        let repo = git2::Repository::open_bare(&origin).unwrap();
+        let first = repo.refname_to_id("refs/heads/main").unwrap();
+        let spare = spare_ready_at(&app, project.id, first).await;
+        let spare_readme = inode(&spare.join("README.md"));
+
+        // The first session takes the spare's files as they are; a new spare is made behind it.
+        let a = ready_session(&app, &owner, project.id, "A").await;
+        assert_eq!(inode(&app.checkout_dir(&a).join("README.md")), spare_readme, "the spare was adopted");
+        assert_eq!(owner.get_branch_status(project.id, a.id).await.unwrap().head_sha, first.to_string());
+        let spare = spare_ready_at(&app, project.id, first).await;
+        assert_ne!(inode(&spare.join("README.md")), spare_readme);
+
+        // The remote moves on: the next session starts from the new tip, not the older spare.
+        let signature = git2::Signature::now("Origin", "origin@example.test").unwrap();
+        let parent = repo.find_commit(first).unwrap();
+        let mut builder = repo.treebuilder(Some(&parent.tree().unwrap())).unwrap();
+        builder.insert("NEWS.md", repo.blob(b"moved on\n").unwrap(), 0o100644).unwrap();
+        let tree = repo.find_tree(builder.write().unwrap()).unwrap();
+        let second = repo.commit(Some("refs/heads/main"), &signature, &signature, "news", &tree, &[&parent]).unwrap();
+        let b = ready_session(&app, &owner, project.id, "B").await;
+        assert_eq!(owner.get_branch_status(project.id, b.id).await.unwrap().head_sha, second.to_string());
+        assert!(paths(&owner.list_files(project.id, b.id).await.unwrap()).contains("NEWS.md"));
+        assert!(!paths(&owner.list_files(project.id, a.id).await.unwrap()).contains("NEWS.md"));
+        spare_ready_at(&app, project.id, second).await;
+
+        // The adopted checkout works like any other: a commit pushes the session's branch only.
+        std::fs::write(app.checkout_dir(&a).join("a.txt"), "from A\n").unwrap();
+        commit_and_push(&app, &a, "A's turn").await;
+        assert_eq!(origin_commits(&origin, &a.github_branch_name).unwrap(), ["A's turn", "first"]);
+        assert_eq!(origin_commits(&origin, "main").unwrap(), ["news", "first"]);
+    }
+);
+
+db_test!(
+    async fn without_spare_checkouts_none_is_made(backend) {
+        let app = crate::harness::spawn_app_with(backend, |settings| settings.spare_checkouts = false).await;
+        let (owner, _) = app.user("ann").await;
+        let origin = app.origin("nospare", &[("README.md", "# no spare\n")], &[]);
+        let project = app.project_from(&owner, "nospare", &origin).await;
+        let session = ready_session(&app, &owner, project.id, "A").await;
+        assert!(app.checkout_dir(&session).join("README.md").exists());
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let project_dir = app.data_dir.path().join("projects").join(project.id.to_string());
+        assert!(!project_dir.join("spare").exists());
+    }
+);

@@ -1,5 +1,6 @@
 //! Where a project's git data lives on disk:
-//! `{root}/mirror.git` and `{root}/sessions/{session_id}/`.
+//! `{root}/mirror.git`, `{root}/sessions/{session_id}/` and `{root}/spare/` (a checkout made
+//! ahead for the next session).
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,10 @@ impl ProjectDir {
 
     pub fn sessions(&self) -> PathBuf {
         self.root.join("sessions")
+    }
+
+    pub fn spare(&self) -> PathBuf {
+        self.root.join("spare")
     }
 
     pub fn checkout(&self, session_id: &str) -> PathBuf {

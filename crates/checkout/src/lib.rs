@@ -16,6 +16,7 @@ mod layout;
 mod lock;
 mod mirror;
 mod remote;
+mod spare;
 
 pub use checkout::{Checkout, FileContent, FileEntry, WorkspaceDiff};
 pub use error::CheckoutError;

@@ -41,8 +41,8 @@ pub struct BranchStatus {
 }
 
 pub struct Mirror {
-    repo: Repository,
-    lock: Arc<Mutex<()>>,
+    pub(crate) repo: Repository,
+    pub(crate) lock: Arc<Mutex<()>>,
 }
 
 impl Mirror {
@@ -217,7 +217,7 @@ impl Mirror {
         // One worktree is added at a time: libgit2 scans every worktree's HEAD to refuse a branch
         // checked out twice, and a worktree being added concurrently is half-written.
         let _guard = lock::hold(&self.lock);
-        if git_command_available() && self.add_worktree_with_git(branch, dir).is_ok() {
+        if git_command_available() && self.add_worktree_with_git(dir, branch, false).is_ok() {
             return Checkout::open(dir);
         }
         // Without the git command (or if it failed), libgit2 does the same, more slowly.
@@ -256,19 +256,20 @@ impl Mirror {
         Ok(())
     }
 
-    /// `git worktree add DIR BRANCH`: git's checkout writes files about twice as fast as
-    /// libgit2's on large trees, and with `checkout.workers=0` it writes them from one process
-    /// per core (about a tenth faster at 10,000 files on two cores; `cargo xtask bench
-    /// sessions`). The worktree is named after DIR's last component, like libgit2's. Call with
-    /// the repository lock held.
-    fn add_worktree_with_git(&self, branch: &str, dir: &Path) -> Result<()> {
+    /// `git worktree add DIR BRANCH` (or `--detach DIR COMMIT`): git's checkout writes files
+    /// about twice as fast as libgit2's on large trees, and with `checkout.workers=0` it writes
+    /// them from one process per core (about a tenth faster at 10,000 files on two cores;
+    /// `cargo xtask bench sessions`). The worktree is named after DIR's last component, like
+    /// libgit2's. Call with the repository lock held.
+    pub(crate) fn add_worktree_with_git(&self, dir: &Path, target: &str, detach: bool) -> Result<()> {
         let output = std::process::Command::new("git")
             .args(["-c", "checkout.workers=0"])
             .arg("--git-dir")
             .arg(self.repo.path())
             .args(["worktree", "add", "--quiet"])
+            .args(detach.then_some("--detach"))
             .arg(dir)
-            .arg(branch)
+            .arg(target)
             .env_remove("GIT_DIR")
             .env_remove("GIT_WORK_TREE")
             .env_remove("GIT_INDEX_FILE")
@@ -355,7 +356,7 @@ impl Mirror {
 
 /// Whether checkouts may use the `git` command (present, and not turned off with
 /// `KOSUKE_CHECKOUT_WITH_LIBGIT2=1`).
-fn git_command_available() -> bool {
+pub(crate) fn git_command_available() -> bool {
     static PRESENT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let present = *PRESENT.get_or_init(|| {
         std::process::Command::new("git").arg("--version").output().is_ok_and(|out| out.status.success())

@@ -284,3 +284,82 @@ fn checkouts_work_without_the_git_command_too() {
     assert!(back.root().join("x.txt").exists());
     assert_eq!(f.mirror.worktree_names().unwrap(), ["lib"]);
 }
+
+fn git_in(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git").arg("-C").arg(dir).args(args).output().unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn an_adopted_spare_becomes_a_session_checkout_like_any_other() {
+    let f = fixture();
+    let spare = f.project.spare();
+    let main = f.mirror.resolve_branch("main").unwrap();
+    let develop = f.mirror.resolve_branch("develop").unwrap();
+    assert!(f.mirror.prepare_spare(StartPoint::Branch("main"), &spare).unwrap());
+    assert_eq!(f.mirror.spare_at(&spare), Some(main));
+    assert!(!f.mirror.prepare_spare(StartPoint::Branch("main"), &spare).unwrap(), "already there: kept");
+
+    // A session starting elsewhere does not take it, and no branch is made.
+    let other = f.project.checkout("s2");
+    let taken = f.mirror.adopt_spare(&spare, "s2", "kosuke-chat-s2", StartPoint::Branch("develop"), &other).unwrap();
+    assert!(taken.is_none());
+    assert!(f.mirror.branch_head("kosuke-chat-s2").is_err());
+    assert_eq!(f.mirror.spare_at(&spare), Some(main));
+
+    let dir = f.project.checkout("s1");
+    let checkout =
+        f.mirror.adopt_spare(&spare, "s1", "kosuke-chat-s1", StartPoint::Branch("main"), &dir).unwrap().unwrap();
+    assert!(!spare.exists());
+    assert_eq!(f.mirror.spare_at(&spare), None);
+    assert_eq!(checkout.head().unwrap(), main);
+    assert!(!checkout.is_dirty().unwrap(), "the moved index still matches every file");
+    assert_eq!(f.mirror.worktree_names().unwrap(), ["s1"]);
+    // git itself sees a worktree on the session's branch, at the session's directory.
+    assert_eq!(git_in(&dir, &["rev-parse", "--abbrev-ref", "HEAD"]), "kosuke-chat-s1");
+    assert_eq!(git_in(&dir, &["status", "--porcelain"]), "");
+    let listed = git_in(f.mirror.path(), &["worktree", "list", "--porcelain"]);
+    assert!(listed.contains(&format!("worktree {}", dir.canonicalize().unwrap().display())), "{listed}");
+    assert!(listed.contains("branch refs/heads/kosuke-chat-s1"), "{listed}");
+
+    // Its commits move its own branch only.
+    std::fs::write(checkout.root().join("turn.txt"), "one turn").unwrap();
+    let commit = checkout.commit_all("Turn", &author()).unwrap().unwrap();
+    assert_eq!(f.mirror.branch_head("kosuke-chat-s1").unwrap(), commit);
+    assert_eq!(f.mirror.resolve_branch("main").unwrap(), main);
+    // Released and made again under the session's name, like any checkout.
+    drop(checkout);
+    f.mirror.release("s1", &dir).unwrap();
+    assert!(f.mirror.worktree_names().unwrap().is_empty());
+    let back = f.mirror.materialize("s1", "kosuke-chat-s1", &dir).unwrap();
+    assert_eq!(std::fs::read_to_string(back.root().join("turn.txt")).unwrap(), "one turn");
+
+    // The next spare takes the same place; a spare at another commit is replaced, leaving one
+    // registration for it.
+    assert!(f.mirror.prepare_spare(StartPoint::Branch("develop"), &spare).unwrap());
+    assert_eq!(f.mirror.spare_at(&spare), Some(develop));
+    assert!(f.mirror.prepare_spare(StartPoint::Commit(&main.to_string()), &spare).unwrap());
+    assert_eq!(f.mirror.spare_at(&spare), Some(main));
+    let mut names = f.mirror.worktree_names().unwrap();
+    names.sort();
+    assert_eq!(names, ["s1", "spare"]);
+}
+
+#[test]
+fn a_spare_that_was_not_finished_is_never_adopted() {
+    let f = fixture();
+    let spare = f.project.spare();
+    let main = f.mirror.resolve_branch("main").unwrap().to_string();
+    // What a spare cut off mid-checkout leaves: a registered worktree without the ready mark.
+    git_in(f.mirror.path(), &["worktree", "add", "--quiet", "--detach", spare.to_str().unwrap(), &main]);
+    assert_eq!(f.mirror.spare_at(&spare), None);
+    let dir = f.project.checkout("s1");
+    assert!(f.mirror.adopt_spare(&spare, "s1", "kosuke-chat-s1", StartPoint::Branch("main"), &dir).unwrap().is_none());
+    assert!(!dir.exists());
+    assert!(f.mirror.prepare_spare(StartPoint::Branch("main"), &spare).unwrap(), "replaced");
+    assert!(f.mirror.spare_at(&spare).is_some());
+    f.mirror.discard_spare(&spare).unwrap();
+    assert!(!spare.exists());
+    assert!(f.mirror.worktree_names().unwrap().is_empty(), "its registration went with it");
+}
