@@ -53,86 +53,117 @@ fn git(args: &[&str]) {
     assert!(status.success(), "git {args:?}");
 }
 
-pub async fn run() -> serde_json::Value {
-    let tmp = tempfile::TempDir::new().unwrap();
-    let data = tmp.path().join("data");
-    let mut settings = Settings::new("127.0.0.1:0", &data);
+/// A kosuke server in this process on its own data dir, signed in.
+async fn server(data: &Path, spare_checkouts: bool) -> client::Client {
+    let mut settings = Settings::new("127.0.0.1:0", data);
     settings.database_url = None;
+    settings.spare_checkouts = spare_checkouts;
     let app = Application::build(settings).await.unwrap();
     let client = client::Client::new(format!("http://127.0.0.1:{}", app.port()));
     tokio::spawn(app.run_until_stopped());
+    let signup = SignupRequest {
+        email: "bench@example.test".into(),
+        password: "bench-password".into(),
+        display_name: "Bench".into(),
+    };
+    client.signup(&signup).await.unwrap();
     client
-        .signup(&SignupRequest {
-            email: "bench@example.test".into(),
-            password: "bench-password".into(),
-            display_name: "Bench".into(),
-        })
-        .await
-        .unwrap();
+}
 
-    println!("session creation, {RUNS} runs each (milliseconds: median / p95)");
-    println!(
-        "{:>7}  {:>22}  {:>16}  {:>16}  {:>16}  {:>18}  {:>22}",
-        "files",
-        "kosuke (until ready)",
-        "create request",
-        "git worktree add",
-        "git clone",
-        "git clone --no-local",
-        "git clone of the mirror"
-    );
+async fn ready_project(client: &client::Client, origin: &Path, name: String) -> ProjectId {
+    let source = RepositorySource::Local { path: origin.display().to_string() };
+    let request = CreateProjectRequest { name, description: None, repository: source, default_branch: None };
+    let project = client.create_project(&request).await.unwrap();
+    while client.get_project(project.id).await.unwrap().repository_state == RepositoryState::Cloning {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    project.id
+}
+
+/// Creates a session and waits for its checkout: (until ready, until the create answered).
+async fn create_session(client: &client::Client, project: ProjectId, title: String) -> (Duration, Duration) {
+    let started = Instant::now();
+    let request = CreateChatSessionRequest { title, description: None, base_branch: None };
+    let session = client.create_chat_session(project, &request).await.unwrap();
+    let answered = started.elapsed();
+    loop {
+        let state = client.get_chat_session(project, session.id).await.unwrap().workspace_state;
+        if state != WorkspaceState::Provisioning {
+            assert_eq!(state, WorkspaceState::Ready);
+            return (started.elapsed(), answered);
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Waits until the project's spare checkout is ready at `main`.
+async fn spare_ready(project_dir: &Path, main: git2::Oid) {
+    let mirror = checkout::Mirror::open(&project_dir.join("mirror.git")).unwrap();
+    while mirror.spare_at(&project_dir.join("spare")) != Some(main) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The measures, in the order printed: (JSON key, row label).
+const MEASURES: [(&str, &str); 8] = [
+    ("kosuke_until_ready", "kosuke, spare checkout ready"),
+    ("kosuke_create_request", "  its create request"),
+    ("kosuke_back_to_back", "kosuke, sessions back to back"),
+    ("kosuke_no_spare", "kosuke, --no-spare-checkout"),
+    ("git_worktree_add", "git worktree add (the floor)"),
+    ("git_clone", "git clone"),
+    ("git_clone_no_local", "git clone --no-local"),
+    ("git_clone_of_the_mirror", "git clone of kosuke's mirror"),
+];
+
+pub async fn run() -> serde_json::Value {
+    let tmp = tempfile::TempDir::new().unwrap();
+    let (data, data_no_spare) = (tmp.path().join("data"), tmp.path().join("data-no-spare"));
+    let client = server(&data, true).await;
+    let no_spare = server(&data_no_spare, false).await;
+
     let mut results = Vec::new();
     for files in [1_000, 10_000] {
         let origin = tmp.path().join(format!("origin-{files}.git"));
         generate(&origin, files);
-        let project = client
-            .create_project(&CreateProjectRequest {
-                name: format!("{files} files"),
-                description: None,
-                repository: RepositorySource::Local { path: origin.display().to_string() },
-                default_branch: None,
-            })
-            .await
-            .unwrap();
-        while client.get_project(project.id).await.unwrap().repository_state == RepositoryState::Cloning {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let mut until_ready = Vec::new();
-        let mut request = Vec::new();
+        let project = ready_project(&client, &origin, format!("{files} files")).await;
+        let project_dir = data.join(format!("projects/{project}"));
+        let mirror = project_dir.join("mirror.git");
+        let main = git2::Repository::open_bare(&mirror).unwrap().refname_to_id("refs/remotes/origin/main").unwrap();
+
+        // Each session created once the spare behind the previous one is ready: a user's pace.
+        let (mut until_ready, mut request) = (Vec::new(), Vec::new());
         for run in 0..=RUNS {
-            let started = Instant::now();
-            let session = client
-                .create_chat_session(
-                    project.id,
-                    &CreateChatSessionRequest { title: format!("run {run}"), description: None, base_branch: None },
-                )
-                .await
-                .unwrap();
-            let answered = started.elapsed();
-            loop {
-                let state = client.get_chat_session(project.id, session.id).await.unwrap().workspace_state;
-                if state != WorkspaceState::Provisioning {
-                    assert_eq!(state, WorkspaceState::Ready);
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
+            spare_ready(&project_dir, main).await;
+            let (ready, answered) = create_session(&client, project, format!("run {run}")).await;
             if run > 0 {
-                until_ready.push(started.elapsed());
+                until_ready.push(ready);
                 request.push(answered);
             }
         }
-        let mirror = data.join(format!("projects/{}/mirror.git", project.id));
+        // Each session created as soon as the previous one is ready: the spare is being made.
+        let mut back_to_back = Vec::new();
+        for run in 0..=RUNS {
+            let (ready, _) = create_session(&client, project, format!("back to back {run}")).await;
+            if run > 0 {
+                back_to_back.push(ready);
+            }
+        }
+        let plain = ready_project(&no_spare, &origin, format!("{files} files")).await;
+        let mut without_spare = Vec::new();
+        for run in 0..=RUNS {
+            let (ready, _) = create_session(&no_spare, plain, format!("run {run}")).await;
+            if run > 0 {
+                without_spare.push(ready);
+            }
+        }
+
         let scratch = tmp.path().join(format!("scratch-{files}"));
         let mut worktree = Vec::new();
         let mut clone = Vec::new();
         let mut clone_no_local = Vec::new();
         let mut clone_mirror = Vec::new();
-        let main_sha = git2::Repository::open_bare(&mirror)
-            .unwrap()
-            .refname_to_id("refs/remotes/origin/main")
-            .unwrap()
-            .to_string();
+        let main_sha = main.to_string();
         for run in 0..RUNS {
             let dir = scratch.join(format!("wt{run}"));
             let started = Instant::now();
@@ -168,25 +199,23 @@ pub async fn run() -> serde_json::Value {
             "files": files,
             "kosuke_until_ready": stats(until_ready),
             "kosuke_create_request": stats(request),
+            "kosuke_back_to_back": stats(back_to_back),
+            "kosuke_no_spare": stats(without_spare),
             "git_worktree_add": stats(worktree),
             "git_clone": stats(clone),
             "git_clone_no_local": stats(clone_no_local),
             "git_clone_of_the_mirror": stats(clone_mirror),
         });
-        let cell = |key: &str| {
+        results.push(row);
+    }
+
+    println!("session creation until the checkout is ready, {RUNS} runs each (milliseconds: median / p95)");
+    println!("{:<32}  {:>16}  {:>16}", "", "1,000 files", "10,000 files");
+    for (key, label) in MEASURES {
+        let cell = |row: &serde_json::Value| {
             format!("{:.1} / {:.1}", row[key]["median_ms"].as_f64().unwrap(), row[key]["p95_ms"].as_f64().unwrap())
         };
-        println!(
-            "{:>7}  {:>22}  {:>16}  {:>16}  {:>16}  {:>18}  {:>22}",
-            files,
-            cell("kosuke_until_ready"),
-            cell("kosuke_create_request"),
-            cell("git_worktree_add"),
-            cell("git_clone"),
-            cell("git_clone_no_local"),
-            cell("git_clone_of_the_mirror")
-        );
-        results.push(row);
+        println!("{label:<32}  {:>16}  {:>16}", cell(&results[0]), cell(&results[1]));
     }
     serde_json::json!({"session_creation": results, "machine": crate::machine()})
 }
