@@ -90,10 +90,11 @@ pub enum ContentBlock {
     },
 }
 
-/// What a run streams, in order, each with an id (`GET …/events`, `id:` field).
+/// What a run streams, in order, each with an id (`GET …/events`, `id:` field). Read through
+/// a flat struct (`wire.rs`), written as serde's internally tagged enum.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "crate::wire::RunEventWire")]
 pub enum RunEvent {
     RunStarted { run_id: RunId, assistant_message_id: MessageId },
     TextDelta { run_id: RunId, text: String },

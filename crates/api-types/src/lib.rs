@@ -17,6 +17,7 @@ pub mod project;
 pub mod session;
 pub mod settings;
 pub mod validate;
+mod wire;
 
 pub use audit::*;
 pub use auth::*;
