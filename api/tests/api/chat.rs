@@ -103,7 +103,7 @@ async fn check_editing_run(
     let status = owner.get_branch_status(project.id, session.id).await.unwrap();
     assert_eq!(message.commit_sha.as_deref(), Some(status.head_sha.as_str()));
     assert!(status.pushed, "the commit was pushed to the remote");
-    let blocks: Vec<ContentBlock> = serde_json::from_value(message.blocks.unwrap()).unwrap();
+    let blocks: Vec<ContentBlock> = message.blocks.unwrap();
     let tools: Vec<(&str, bool)> = blocks
         .iter()
         .filter_map(|b| match b {
@@ -256,7 +256,7 @@ db_test!(
         let run = finished(&owner, project.id, session.id).await;
         assert_eq!(run.status, RunStatus::Succeeded);
         let message = assistant(&owner, project.id, session.id).await;
-        let blocks: Vec<ContentBlock> = serde_json::from_value(message.blocks.unwrap()).unwrap();
+        let blocks: Vec<ContentBlock> = message.blocks.unwrap();
         let refused = blocks.iter().filter(|b| matches!(b, ContentBlock::ToolUse { is_error: true, .. })).count();
         assert_eq!(refused, 7, "every escape is a tool error the model sees");
         assert!(!dir.parent().unwrap().join("escape.txt").exists());

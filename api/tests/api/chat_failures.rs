@@ -74,7 +74,7 @@ db_test!(
             assert!(!error.contains(MODEL_API_KEY));
             let message = assistant(&owner, project.id, session.id).await;
             assert_eq!(message.content.contains("partial answer"), has_partial, "{expected}: {}", message.content);
-            let blocks: Vec<ContentBlock> = serde_json::from_value(message.blocks.unwrap()).unwrap();
+            let blocks: Vec<ContentBlock> = message.blocks.unwrap();
             assert!(matches!(blocks.last(), Some(ContentBlock::Error { .. })), "{expected}: the error is in the message");
         }
     }

@@ -69,10 +69,10 @@ impl RunStatus {
     }
 }
 
-/// One piece of an assistant message.
+/// One piece of an assistant message. Read through a flat struct (`wire.rs`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "crate::wire::ContentBlockWire")]
 pub enum ContentBlock {
     Text {
         text: String,

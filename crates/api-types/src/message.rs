@@ -1,5 +1,6 @@
 //! Chat messages of a session.
 
+use crate::chat::ContentBlock;
 use crate::ids::{ChatSessionPk, MessageId, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -29,7 +30,7 @@ pub struct ChatMessage {
     pub role: MessageRole,
     pub content: String,
     /// Structured content (text, tool use with input and result, errors), when present.
-    pub blocks: Option<serde_json::Value>,
+    pub blocks: Option<Vec<ContentBlock>>,
     pub model: Option<String>,
     pub input_tokens: Option<i32>,
     pub output_tokens: Option<i32>,

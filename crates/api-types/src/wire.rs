@@ -4,7 +4,7 @@
 //! flat struct of every variant's fields, then checked for the fields its variant needs. The
 //! wire format is the derive's, unchanged (tests below and in `api/tests` read it both ways).
 
-use crate::chat::{RunEvent, RunId, RunStatus};
+use crate::chat::{ContentBlock, RunEvent, RunId, RunStatus};
 use crate::ids::MessageId;
 use serde::Deserialize;
 
@@ -81,7 +81,49 @@ impl TryFrom<RunEventWire> for RunEvent {
     }
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ContentBlockType {
+    Text,
+    ToolUse,
+    Error,
+}
+
+/// Every field any `ContentBlock` variant has.
+#[derive(Deserialize)]
+pub(crate) struct ContentBlockWire {
+    #[serde(rename = "type")]
+    kind: ContentBlockType,
+    text: Option<String>,
+    id: Option<String>,
+    name: Option<String>,
+    #[serde(default)]
+    input: serde_json::Value,
+    output: Option<String>,
+    is_error: Option<bool>,
+    message: Option<String>,
+}
+
+impl TryFrom<ContentBlockWire> for ContentBlock {
+    type Error = String;
+
+    fn try_from(wire: ContentBlockWire) -> Result<Self, String> {
+        Ok(match wire.kind {
+            ContentBlockType::Text => ContentBlock::Text { text: need(wire.text, "text")? },
+            ContentBlockType::ToolUse => ContentBlock::ToolUse {
+                id: need(wire.id, "id")?,
+                name: need(wire.name, "name")?,
+                input: wire.input,
+                output: wire.output,
+                is_error: need(wire.is_error, "is_error")?,
+            },
+            ContentBlockType::Error => ContentBlock::Error { message: need(wire.message, "message")? },
+        })
+    }
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;
@@ -117,6 +159,35 @@ mod tests {
             assert_eq!(serde_json::from_str::<RunEvent>(&text).unwrap(), event, "{text}");
             assert_eq!(serde_json::from_value::<RunEvent>(value).unwrap(), event, "{text}");
         }
+    }
+
+    #[test]
+    fn every_content_block_reads_back_what_it_wrote() {
+        let blocks = vec![
+            ContentBlock::Text { text: "hello".into() },
+            ContentBlock::ToolUse {
+                id: "t1".into(),
+                name: "run".into(),
+                input: json!({"command": "ls", "type": "not the tag"}),
+                output: Some("a.txt".into()),
+                is_error: true,
+            },
+            ContentBlock::ToolUse {
+                id: "t2".into(),
+                name: "run".into(),
+                input: json!([]),
+                output: None,
+                is_error: false,
+            },
+            ContentBlock::Error { message: "stalled".into() },
+        ];
+        let text = serde_json::to_string(&blocks).unwrap();
+        assert_eq!(serde_json::from_str::<Vec<ContentBlock>>(&text).unwrap(), blocks, "{text}");
+        // As the server stores them: a JSON value with its keys sorted.
+        let stored = serde_json::to_value(&blocks).unwrap();
+        assert_eq!(serde_json::from_value::<Vec<ContentBlock>>(stored).unwrap(), blocks);
+        let missing = serde_json::from_str::<ContentBlock>(r#"{"type":"tool_use","id":"x","name":"y"}"#).unwrap_err();
+        assert!(missing.to_string().contains("missing field `is_error`"), "{missing}");
     }
 
     #[test]

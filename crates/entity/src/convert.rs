@@ -84,7 +84,8 @@ pub fn chat_message(model: super::chat_message::Model) -> ChatMessage {
         user_id: model.user_id.map(UserId),
         role: model.role,
         content: model.content,
-        blocks: model.blocks,
+        // Stored by kosuke from `Vec<ContentBlock>`; a value that no longer reads is not shown.
+        blocks: model.blocks.and_then(|blocks| serde_json::from_value(blocks).ok()),
         model: model.model,
         input_tokens: model.input_tokens,
         output_tokens: model.output_tokens,

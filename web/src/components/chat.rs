@@ -34,6 +34,20 @@ fn tool_summary(name: &str, input: &serde_json::Value) -> String {
     }
 }
 
+/// How much of a message's blocks there is to show: grows with every streamed piece, so the
+/// message list re-renders a message whose blocks changed.
+fn shown_size(blocks: &[ContentBlock]) -> usize {
+    blocks
+        .iter()
+        .map(|block| match block {
+            ContentBlock::Text { text } => text.len(),
+            ContentBlock::ToolUse { output, .. } => 1 + output.as_ref().map_or(0, |o| o.len() + 1),
+            ContentBlock::Error { message } => message.len(),
+        })
+        .sum::<usize>()
+        + blocks.len()
+}
+
 fn block_view(block: ContentBlock) -> AnyView {
     match block {
         ContentBlock::Text { text } => view! { <Markdown text=text /> }.into_any(),
@@ -49,8 +63,7 @@ fn block_view(block: ContentBlock) -> AnyView {
 }
 
 fn message_view(message: ChatMessage, commit_url_base: Option<String>) -> impl IntoView {
-    let blocks: Vec<ContentBlock> =
-        message.blocks.clone().and_then(|b| serde_json::from_value(b).ok()).unwrap_or_default();
+    let blocks = message.blocks.clone().unwrap_or_default();
     let is_user = message.role == MessageRole::User;
     let body = if blocks.is_empty() {
         if message.content.is_empty() && !is_user {
@@ -115,7 +128,7 @@ pub fn ChatPane(
                 </Show>
                 <For
                     each=move || messages.get()
-                    key=|m| (m.id, m.content.len(), m.blocks.as_ref().map(|b| b.to_string().len()), m.commit_sha.clone())
+                    key=|m| (m.id, m.content.len(), m.blocks.as_deref().map(shown_size), m.commit_sha.clone())
                     children=move |m| message_view(m, commit_url_base.get_untracked())
                 />
             </div>

@@ -33,9 +33,8 @@ pub fn on_event(
         let Some(id) = streaming.get_untracked() else { return };
         messages.update(|list| {
             if let Some(message) = list.iter_mut().find(|m| m.id == id) {
-                let mut blocks: Vec<ContentBlock> =
-                    message.blocks.clone().and_then(|b| serde_json::from_value(b).ok()).unwrap_or_default();
-                f(&mut blocks);
+                let blocks = message.blocks.get_or_insert_with(Vec::new);
+                f(blocks);
                 message.content = blocks
                     .iter()
                     .filter_map(|b| match b {
@@ -43,7 +42,6 @@ pub fn on_event(
                         _ => None,
                     })
                     .collect();
-                message.blocks = serde_json::to_value(&blocks).ok();
             }
         });
     };
