@@ -274,12 +274,43 @@ pub async fn open_chat(c: &Client, title: &str) {
 
 /// Opens the menu of the chat titled `title` and picks `item`.
 pub async fn chat_menu(c: &Client, title: &str, item: &str) {
+    open_chat_menu(c, title).await;
+    click_text(c, ".menu", item).await;
+}
+
+/// Presses keys (text, or `fantoccini::key::Key`s) on the element that has the focus.
+pub async fn press(c: &Client, keys: &str) {
+    let focused = c.active_element().await.unwrap();
+    focused.send_keys(keys).await.unwrap_or_else(|e| panic!("press {keys:?}: {e}"));
+}
+
+/// Waits until the focused element is `expected`: a field's name, else its text.
+pub async fn wait_focus(c: &Client, what: &str, expected: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let focused = c
+            .execute(
+                "const e = document.activeElement; return e ? (e.getAttribute('name') || e.textContent.trim()) : ''",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if focused.as_str() == Some(expected) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "focus: {what}; it is on {focused}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Opens the menu of the chat titled `title`.
+pub async fn open_chat_menu(c: &Client, title: &str) {
     let deadline = Instant::now() + WAIT;
     loop {
         for card in c.find_all(Locator::Css(".session-card")).await.unwrap_or_default() {
             if card.text().await.unwrap_or_default().starts_with(title) {
                 card.find(Locator::Css(".menu-button")).await.unwrap().click().await.unwrap();
-                click_text(c, ".menu", item).await;
+                find(c, ".menu").await;
                 return;
             }
         }

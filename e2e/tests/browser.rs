@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used)]
 
 use e2e::*;
+use fantoccini::Locator;
+use fantoccini::key::Key;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,6 +61,44 @@ async fn a_person_works_through_chats_branches_and_a_pull_request() {
     screenshot(&c, "delete-confirm-desktop").await;
     click_text(&c, ".dialog", "Delete").await;
     wait_text(&c, ".sidebar", "removes the chat", |t| !t.contains("Second renamed")).await;
+
+    // The keyboard: the tabs follow the arrows, Home and End; the New Chat dialog takes the
+    // focus, keeps Tab inside and gives the focus back on Escape; a chat's menu takes the focus
+    // and moves with the arrows, and Escape returns to its button.
+    click_text(&c, ".tabs", "Code").await;
+    for (key, tab) in
+        [(Key::Right, "Branding"), (Key::End, "Settings"), (Key::Right, "Preview"), (Key::Left, "Settings")]
+    {
+        press(&c, &key).await;
+        wait_focus(&c, "moves along the tabs", tab).await;
+        wait_text(&c, ".tabs [aria-selected=true]", "selects the focused tab", |t| t.trim() == tab).await;
+    }
+    find(&c, "#tab-panel[aria-labelledby=tab-settings] .settings").await;
+    press(&c, &Key::Home).await;
+    wait_focus(&c, "goes to the first tab", "Preview").await;
+    click_text(&c, ".tabs", "Code").await;
+    click(&c, ".new-chat").await;
+    wait_focus(&c, "moves into the dialog", "title").await;
+    // It opens blank: the required title is empty (so `:invalid`), not the last chat's.
+    find(&c, ".dialog input[name=title]:invalid").await;
+    screenshot(&c, "new-chat-desktop").await;
+    press(&c, &(Key::Shift + &Key::Tab)).await;
+    wait_focus(&c, "wraps to the dialog's last button", "Create chat").await;
+    press(&c, &Key::Tab).await;
+    wait_focus(&c, "wraps to the dialog's first field", "title").await;
+    press(&c, &Key::Escape).await;
+    wait_focus(&c, "returns to the button that opened the dialog", "+ New Chat").await;
+    assert!(c.find(Locator::Css(".dialog")).await.is_err(), "Escape closes the dialog");
+    open_chat_menu(&c, "First").await;
+    wait_focus(&c, "moves into the menu", "Rename").await;
+    press(&c, &Key::Down).await;
+    wait_focus(&c, "moves down the menu", "Duplicate").await;
+    press(&c, &Key::Up).await;
+    press(&c, &Key::Up).await;
+    wait_focus(&c, "wraps to the menu's last item", "Delete").await;
+    press(&c, &Key::Escape).await;
+    wait_focus(&c, "returns to the menu's button", "⋯").await;
+    assert!(c.find(Locator::Css(".menu")).await.is_err(), "Escape closes the menu");
 
     // The default branch: change it, and the next chat starts from it.
     click_text(&c, ".tabs", "Settings").await;

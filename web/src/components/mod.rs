@@ -2,6 +2,7 @@
 
 pub mod chat;
 pub mod code;
+pub mod focus;
 pub mod markdown;
 pub mod navbar;
 pub mod settings;

@@ -1,5 +1,6 @@
 //! The top bars: a plain one for simple pages, and the project's (tabs, pull-request button).
 
+use crate::components::focus::move_among;
 use crate::state::use_auth;
 use leptos::prelude::*;
 
@@ -49,7 +50,20 @@ impl Tab {
             Tab::Settings => "Settings",
         }
     }
+
+    /// The id of its button, which names the tab panel.
+    pub fn id(self) -> &'static str {
+        match self {
+            Tab::Preview => "tab-preview",
+            Tab::Code => "tab-code",
+            Tab::Branding => "tab-branding",
+            Tab::Settings => "tab-settings",
+        }
+    }
 }
+
+/// The id of the panel that shows the selected tab.
+pub const TAB_PANEL: &str = "tab-panel";
 
 /// The project's bar: the drawer toggle (narrow screens), the name, the tabs, the pull-request
 /// button (left of the avatar), the avatar.
@@ -67,9 +81,14 @@ pub fn ProjectBar(
             <button class="ghost drawer-toggle" aria-label="Show chats" on:click=move |_| on_toggle_sidebar.run(())>"☰"</button>
             <a class="brand" href="/">"kosuke"</a>
             <span class="project-name">{name}</span>
-            <nav class="tabs" role="tablist" aria-label="Project views">
+            // One tab is in the Tab order (the selected one); the arrows, Home and End select
+            // the others, the focus following.
+            <nav class="tabs" role="tablist" aria-label="Project views"
+                on:keydown=move |ev| if let Some(i) = move_among(&ev, "[role=tab]", true) { tab.set(Tab::ALL[i]) }>
                 {Tab::ALL.into_iter().map(|t| view! {
-                    <button role="tab" class="tab" aria-selected=move || (tab.get() == t).to_string()
+                    <button role="tab" class="tab" id=t.id() aria-controls=TAB_PANEL
+                        aria-selected=move || (tab.get() == t).to_string()
+                        tabindex=move || if tab.get() == t { "0" } else { "-1" }
                         on:click=move |_| tab.set(t)>{t.label()}</button>
                 }).collect_view()}
             </nav>

@@ -1,10 +1,12 @@
 //! The chat sidebar: new chat, search, active chats by last activity, a collapsible Archived
 //! section, and each chat's context menu (rename, duplicate, archive, view branch, delete).
 
+use crate::components::focus::{Modal, focus_first, move_among};
 use crate::components::time::relative;
 use api_types::{
     BranchStatus, ChatSession, ChatSessionPk, ChatSessionStatus, CreateChatSessionRequest, SessionBranchStatus,
 };
+use leptos::html;
 use leptos::prelude::*;
 
 /// What the user asked of a chat from its menu.
@@ -51,6 +53,7 @@ pub fn Sidebar(
         let branch = session.github_branch_name.clone();
         let pr = session.pull_request_number;
         let session_for_delete = session.clone();
+        let menu_button = NodeRef::<html::Button>::new();
         let status_line = move || {
             let describe = |ahead: u64, behind: u64, pushed: bool, pr: Option<i32>| {
                 let mut parts = vec![];
@@ -100,42 +103,70 @@ pub fn Sidebar(
                         }
                     }
                 >
-                    <input class="rename" aria-label="New title" prop:value=title.clone() autofocus
-                        on:keydown=move |ev| {
-                            match ev.key().as_str() {
-                                "Enter" => {
-                                    on_action.run((id, SessionAction::Rename(event_target_value(&ev))));
-                                    renaming.set(None);
+                    {
+                        let input = NodeRef::<html::Input>::new();
+                        input.on_load(|input| {
+                            let _ = input.focus();
+                            input.select();
+                        });
+                        view! {
+                            <input class="rename" aria-label="New title" prop:value=title.clone() node_ref=input
+                                on:keydown=move |ev| match ev.key().as_str() {
+                                    "Enter" => {
+                                        on_action.run((id, SessionAction::Rename(event_target_value(&ev))));
+                                        renaming.set(None);
+                                    }
+                                    "Escape" => renaming.set(None),
+                                    _ => {}
                                 }
-                                "Escape" => renaming.set(None),
-                                _ => {}
-                            }
+                                on:blur=move |_| renaming.set(None) />
                         }
-                        on:blur=move |_| renaming.set(None) />
+                    }
                 </Show>
-                <button class="ghost menu-button" aria-label="Chat actions" aria-haspopup="menu"
+                <button class="ghost menu-button" aria-label="Chat actions" aria-haspopup="menu" node_ref=menu_button
                     on:keydown=move |ev| if ev.key() == "Escape" { menu_open.set(None) }
                     aria-expanded=move || (menu_open.get() == Some(id)).to_string()
                     on:click=move |_| menu_open.update(|m| *m = if *m == Some(id) { None } else { Some(id) })>"⋯"</button>
                 <Show when=move || menu_open.get() == Some(id)>
-                    <ul class="menu" role="menu" on:keydown=move |ev| if ev.key() == "Escape" { menu_open.set(None) }>
-                        <li><button role="menuitem" on:click=move |_| { renaming.set(Some(id)); menu_open.set(None); }>"Rename"</button></li>
-                        <li><button role="menuitem" on:click=move |_| { on_action.run((id, SessionAction::Duplicate)); menu_open.set(None); }>"Duplicate"</button></li>
-                        <li><button role="menuitem" on:click=move |_| {
-                            on_action.run((id, if archived { SessionAction::Unarchive } else { SessionAction::Archive }));
-                            menu_open.set(None);
-                        }>{if archived { "Unarchive" } else { "Archive" }}</button></li>
-                        {
-                            let branch = branch.clone();
-                            move || branch_url_base.get().map(|base| view! {
-                                <li><a role="menuitem" target="_blank" rel="noopener" href=format!("{base}{branch}")>"View branch"</a></li>
-                            })
+                    {
+                        // The menu takes the focus when it opens; the arrows, Home and End move
+                        // it among the items; Escape closes the menu and gives the focus back.
+                        let menu = NodeRef::<html::Ul>::new();
+                        menu.on_load(|menu| focus_first(&menu));
+                        let back_to_button = move || {
+                            if let Some(button) = menu_button.get_untracked() {
+                                let _ = button.focus();
+                            }
+                        };
+                        let session = session_for_delete.clone();
+                        let branch = branch.clone();
+                        view! {
+                            <ul class="menu" role="menu" node_ref=menu on:keydown=move |ev| {
+                                if ev.key() == "Escape" {
+                                    menu_open.set(None);
+                                    back_to_button();
+                                } else {
+                                    move_among(&ev, "[role=menuitem]", false);
+                                }
+                            }>
+                                <li><button role="menuitem" on:click=move |_| { renaming.set(Some(id)); menu_open.set(None); }>"Rename"</button></li>
+                                <li><button role="menuitem" on:click=move |_| { on_action.run((id, SessionAction::Duplicate)); menu_open.set(None); }>"Duplicate"</button></li>
+                                <li><button role="menuitem" on:click=move |_| {
+                                    on_action.run((id, if archived { SessionAction::Unarchive } else { SessionAction::Archive }));
+                                    menu_open.set(None);
+                                }>{if archived { "Unarchive" } else { "Archive" }}</button></li>
+                                {move || branch_url_base.get().map(|base| view! {
+                                    <li><a role="menuitem" target="_blank" rel="noopener" href=format!("{base}{branch}")>"View branch"</a></li>
+                                })}
+                                <li><button role="menuitem" class="danger" on:click=move |_| {
+                                    // Cancelling the confirmation gives the focus back to the menu's button.
+                                    back_to_button();
+                                    confirm_delete.set(Some(session.clone()));
+                                    menu_open.set(None);
+                                }>"Delete"</button></li>
+                            </ul>
                         }
-                        <li><button role="menuitem" class="danger" on:click={
-                            let session = session_for_delete.clone();
-                            move |_| { confirm_delete.set(Some(session.clone())); menu_open.set(None); }
-                        }>"Delete"</button></li>
-                    </ul>
+                    }
                 </Show>
             </li>
         }
@@ -167,20 +198,17 @@ pub fn Sidebar(
                 </ul>
             </Show>
             {move || confirm_delete.get().map(|session| view! {
-                <div class="dialog-backdrop">
-                    <div class="dialog" role="alertdialog" aria-modal="true" aria-labelledby="delete-title"
-                        on:keydown=move |ev| if ev.key() == "Escape" { confirm_delete.set(None) }>
-                        <h2 id="delete-title">"Delete “"{session.title.clone()}"”?"</h2>
-                        <p>"Its messages, checkout and local branch are deleted. The branch on the remote stays."</p>
-                        <div class="row end">
-                            <button autofocus on:click=move |_| confirm_delete.set(None)>"Cancel"</button>
-                            <button class="danger" on:click=move |_| {
-                                on_action.run((session.id, SessionAction::Delete));
-                                confirm_delete.set(None);
-                            }>"Delete"</button>
-                        </div>
+                <Modal labelled_by="delete-title" alert=true on_close=Callback::new(move |()| confirm_delete.set(None))>
+                    <h2 id="delete-title">"Delete “"{session.title.clone()}"”?"</h2>
+                    <p>"Its messages, checkout and local branch are deleted. The branch on the remote stays."</p>
+                    <div class="row end">
+                        <button on:click=move |_| confirm_delete.set(None)>"Cancel"</button>
+                        <button class="danger" on:click=move |_| {
+                            on_action.run((session.id, SessionAction::Delete));
+                            confirm_delete.set(None);
+                        }>"Delete"</button>
                     </div>
-                </div>
+                </Modal>
             })}
         </aside>
     }
@@ -199,19 +227,27 @@ pub fn NewChatModal(
     let title = RwSignal::new(String::new());
     let description = RwSignal::new(String::new());
     let base = RwSignal::new(String::new());
+    // Each opening starts blank (a failed create keeps the dialog open, and what was typed).
+    Effect::new(move |was_open: Option<bool>| {
+        let is_open = open.get();
+        if is_open && was_open == Some(false) {
+            title.set(String::new());
+            description.set(String::new());
+            base.set(String::new());
+        }
+        is_open
+    });
     view! {
         <Show when=move || open.get()>
-            <div class="dialog-backdrop">
-                <form class="dialog" role="dialog" aria-modal="true" aria-labelledby="new-chat-title"
-                    on:keydown=move |ev| if ev.key() == "Escape" { open.set(false) }
-                    on:submit=move |ev| {
+            <Modal labelled_by="new-chat-title" on_close=Callback::new(move |()| open.set(false))>
+                <form on:submit=move |ev| {
                         ev.prevent_default();
                         let base_branch = Some(base.get()).filter(|b| !b.is_empty() && *b != default_branch.get());
                         let description = Some(description.get()).filter(|d| !d.trim().is_empty());
                         on_create.run(CreateChatSessionRequest { title: title.get(), description, base_branch });
                     }>
                     <h2 id="new-chat-title">"New chat"</h2>
-                    <label>"Title" <input name="title" required maxlength="100" autofocus prop:value=move || title.get()
+                    <label>"Title" <input name="title" required maxlength="100" prop:value=move || title.get()
                         on:input=move |ev| title.set(event_target_value(&ev)) /></label>
                     <label>"Description (optional)" <textarea name="description" maxlength="2000" prop:value=move || description.get()
                         on:input=move |ev| description.set(event_target_value(&ev))></textarea></label>
@@ -232,7 +268,7 @@ pub fn NewChatModal(
                         </button>
                     </div>
                 </form>
-            </div>
+            </Modal>
         </Show>
     }
 }

@@ -9,7 +9,7 @@ mod tabs;
 
 use crate::app::session_path;
 use crate::components::chat::{ChatPane, ModelBanner};
-use crate::components::navbar::{ProjectBar, Tab};
+use crate::components::navbar::{ProjectBar, TAB_PANEL, Tab};
 use crate::components::sidebar::{NewChatModal, SessionAction, Sidebar};
 use crate::live;
 use crate::state::{ToastList, client, say, use_toasts};
@@ -327,7 +327,7 @@ pub fn Workspace() -> impl IntoView {
                         on_load_older=load_older
                     />
                 </div>
-                <section class="details" aria-label=move || tab.get().label()>
+                <section class="details" role="tabpanel" id=TAB_PANEL aria-labelledby=move || tab.get().id()>
                     {move || match tab.get() {
                         Tab::Code => view! { <CodeTab project_id=project_id selected=selected running=running /> }.into_any(),
                         Tab::Settings => view! { <SettingsTab project_id=project_id is_owner=is_owner /> }.into_any(),
