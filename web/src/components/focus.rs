@@ -2,7 +2,6 @@
 //! keys move within a tab list or a menu, a modal dialog takes the focus and keeps Tab inside
 //! until it closes, then gives the focus back to what had it.
 
-use leptos::html;
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 use wasm_bindgen::JsCast;
@@ -54,11 +53,20 @@ pub fn move_among(ev: &KeyboardEvent, selector: &str, horizontal: bool) -> Optio
     Some(next)
 }
 
-/// Focuses the first focusable element under `container`.
-pub fn focus_first(container: &Element) {
-    if let Some(first) = elements(container, FOCUSABLE).first() {
-        let _ = first.focus();
-    }
+/// After the next render, focuses the first element `selector` matches when it can take the
+/// focus, else the first element under it that can (a menu's first item, a dialog's first field).
+pub fn focus_soon(selector: &'static str) {
+    request_animation_frame(move || {
+        let Some(target) = document().query_selector(selector).ok().flatten() else { return };
+        let first = if target.matches(FOCUSABLE).unwrap_or(false) {
+            target.dyn_into::<HtmlElement>().ok()
+        } else {
+            elements(&target, FOCUSABLE).into_iter().next()
+        };
+        if let Some(first) = first {
+            let _ = first.focus();
+        }
+    });
 }
 
 /// Keeps Tab and Shift+Tab inside the listening element: from its last focusable element to its
@@ -74,42 +82,25 @@ fn keep_tab_inside(ev: &KeyboardEvent) {
     }
 }
 
-/// A modal dialog over a backdrop. Opening it moves the focus to its first field or button;
-/// Tab and Shift+Tab stay inside; Escape calls `on_close`; when it goes away the focus returns
-/// to the element that had it when the dialog opened.
-#[component]
-pub fn Modal(
-    /// The id of the heading that names the dialog.
-    labelled_by: &'static str,
-    /// A confirmation (`alertdialog`) rather than a plain dialog.
-    #[prop(optional)]
-    alert: bool,
-    on_close: Callback<()>,
-    children: Children,
-) -> impl IntoView {
-    let node = NodeRef::<html::Div>::new();
+/// Opens a modal dialog, the first element `selector` matches: the focus moves to its first
+/// field or button, and when the scope this is called in ends (the dialog goes away) the focus
+/// returns to the element that had it when the dialog opened. Call it where the dialog's view
+/// is made, and handle the dialog's keys with `modal_keys`.
+pub fn modal(selector: &'static str) {
     let opener = SendWrapper::new(document().active_element().and_then(|e| e.dyn_into::<HtmlElement>().ok()));
     on_cleanup(move || {
         if let Some(opener) = opener.take().filter(|e| e.is_connected()) {
             let _ = opener.focus();
         }
     });
-    Effect::new(move || {
-        if let Some(dialog) = node.get() {
-            focus_first(&dialog);
-        }
-    });
-    view! {
-        <div class="dialog-backdrop">
-            <div class="dialog" node_ref=node role=if alert { "alertdialog" } else { "dialog" } aria-modal="true"
-                aria-labelledby=labelled_by
-                on:keydown=move |ev| match ev.key().as_str() {
-                    "Escape" => on_close.run(()),
-                    "Tab" => keep_tab_inside(&ev),
-                    _ => {}
-                }>
-                {children()}
-            </div>
-        </div>
+    focus_soon(selector);
+}
+
+/// A modal dialog's keys: Escape calls `close`; Tab and Shift+Tab stay inside the dialog.
+pub fn modal_keys(ev: &KeyboardEvent, close: impl FnOnce()) {
+    match ev.key().as_str() {
+        "Escape" => close(),
+        "Tab" => keep_tab_inside(ev),
+        _ => {}
     }
 }

@@ -1,7 +1,7 @@
 //! The chat sidebar: new chat, search, active chats by last activity, a collapsible Archived
 //! section, and each chat's context menu (rename, duplicate, archive, view branch, delete).
 
-use crate::components::focus::{Modal, focus_first, move_among};
+use crate::components::focus::{focus_soon, modal, modal_keys, move_among};
 use crate::components::time::relative;
 use api_types::{
     BranchStatus, ChatSession, ChatSessionPk, ChatSessionStatus, CreateChatSessionRequest, SessionBranchStatus,
@@ -104,13 +104,9 @@ pub fn Sidebar(
                     }
                 >
                     {
-                        let input = NodeRef::<html::Input>::new();
-                        input.on_load(|input| {
-                            let _ = input.focus();
-                            input.select();
-                        });
+                        focus_soon("input.rename");
                         view! {
-                            <input class="rename" aria-label="New title" prop:value=title.clone() node_ref=input
+                            <input class="rename" aria-label="New title" prop:value=title.clone()
                                 on:keydown=move |ev| match ev.key().as_str() {
                                     "Enter" => {
                                         on_action.run((id, SessionAction::Rename(event_target_value(&ev))));
@@ -131,8 +127,7 @@ pub fn Sidebar(
                     {
                         // The menu takes the focus when it opens; the arrows, Home and End move
                         // it among the items; Escape closes the menu and gives the focus back.
-                        let menu = NodeRef::<html::Ul>::new();
-                        menu.on_load(|menu| focus_first(&menu));
+                        focus_soon(".menu");
                         let back_to_button = move || {
                             if let Some(button) = menu_button.get_untracked() {
                                 let _ = button.focus();
@@ -141,7 +136,7 @@ pub fn Sidebar(
                         let session = session_for_delete.clone();
                         let branch = branch.clone();
                         view! {
-                            <ul class="menu" role="menu" node_ref=menu on:keydown=move |ev| {
+                            <ul class="menu" role="menu" on:keydown=move |ev| {
                                 if ev.key() == "Escape" {
                                     menu_open.set(None);
                                     back_to_button();
@@ -197,18 +192,24 @@ pub fn Sidebar(
                     <For each=move || archived_sessions.get() key=|s| (s.id, s.title.clone(), s.status) children=card />
                 </ul>
             </Show>
-            {move || confirm_delete.get().map(|session| view! {
-                <Modal labelled_by="delete-title" alert=true on_close=Callback::new(move |()| confirm_delete.set(None))>
-                    <h2 id="delete-title">"Delete “"{session.title.clone()}"”?"</h2>
-                    <p>"Its messages, checkout and local branch are deleted. The branch on the remote stays."</p>
-                    <div class="row end">
-                        <button on:click=move |_| confirm_delete.set(None)>"Cancel"</button>
-                        <button class="danger" on:click=move |_| {
-                            on_action.run((session.id, SessionAction::Delete));
-                            confirm_delete.set(None);
-                        }>"Delete"</button>
+            {move || confirm_delete.get().map(|session| {
+                modal(".dialog");
+                view! {
+                    <div class="dialog-backdrop">
+                        <div class="dialog" role="alertdialog" aria-modal="true" aria-labelledby="delete-title"
+                            on:keydown=move |ev| modal_keys(&ev, || confirm_delete.set(None))>
+                            <h2 id="delete-title">"Delete “"{session.title.clone()}"”?"</h2>
+                            <p>"Its messages, checkout and local branch are deleted. The branch on the remote stays."</p>
+                            <div class="row end">
+                                <button on:click=move |_| confirm_delete.set(None)>"Cancel"</button>
+                                <button class="danger" on:click=move |_| {
+                                    on_action.run((session.id, SessionAction::Delete));
+                                    confirm_delete.set(None);
+                                }>"Delete"</button>
+                            </div>
+                        </div>
                     </div>
-                </Modal>
+                }
             })}
         </aside>
     }
@@ -227,20 +228,19 @@ pub fn NewChatModal(
     let title = RwSignal::new(String::new());
     let description = RwSignal::new(String::new());
     let base = RwSignal::new(String::new());
-    // Each opening starts blank (a failed create keeps the dialog open, and what was typed).
-    Effect::new(move |was_open: Option<bool>| {
-        let is_open = open.get();
-        if is_open && was_open == Some(false) {
+    view! {
+        <Show when=move || open.get()>
+            {
+            modal(".dialog");
+            // Each opening starts blank (a failed create keeps the dialog open, and what was typed).
             title.set(String::new());
             description.set(String::new());
             base.set(String::new());
-        }
-        is_open
-    });
-    view! {
-        <Show when=move || open.get()>
-            <Modal labelled_by="new-chat-title" on_close=Callback::new(move |()| open.set(false))>
-                <form on:submit=move |ev| {
+            view! {
+            <div class="dialog-backdrop">
+                <form class="dialog" role="dialog" aria-modal="true" aria-labelledby="new-chat-title"
+                    on:keydown=move |ev| modal_keys(&ev, || open.set(false))
+                    on:submit=move |ev| {
                         ev.prevent_default();
                         let base_branch = Some(base.get()).filter(|b| !b.is_empty() && *b != default_branch.get());
                         let description = Some(description.get()).filter(|d| !d.trim().is_empty());
@@ -268,7 +268,9 @@ pub fn NewChatModal(
                         </button>
                     </div>
                 </form>
-            </Modal>
+            </div>
+            }
+            }
         </Show>
     }
 }
