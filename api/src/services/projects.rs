@@ -24,6 +24,10 @@ fn project_description(raw: &str) -> Result<Option<String>, ApiError> {
     validate::session_description(raw).map_err(|message| ApiError::validation("description", message))
 }
 
+/// kosuke's git (libgit2, built without SSH) talks HTTPS, git:// and local files only.
+const NO_SSH: &str = "SSH remotes are not supported: use the repository's https:// URL (kosuke passes tokens to git \
+                      separately).";
+
 /// Checks a repository source and gives what is stored for it (`owner/repo`, the URL, the path).
 pub fn repository_location(source: &RepositorySource) -> Result<String, ApiError> {
     let invalid = |field: &str, message: &str| Err(ApiError::validation(format!("repository.{field}"), message));
@@ -49,14 +53,14 @@ pub fn repository_location(source: &RepositorySource) -> Result<String, ApiError
         RepositorySource::Git { url } => {
             let url = url.trim();
             if url.is_empty() || url.len() > 2000 || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
-                return invalid(
-                    "url",
-                    "Enter a git URL such as https://host/owner/repo.git or git@host:owner/repo.git.",
-                );
+                return invalid("url", "Enter a git URL such as https://host/owner/repo.git.");
             }
             if let Some((scheme, rest)) = url.split_once("://") {
-                if !matches!(scheme, "https" | "http" | "ssh" | "git" | "file") {
-                    return invalid("url", "Use an https://, http://, ssh://, git:// or file:// URL.");
+                if scheme == "ssh" {
+                    return invalid("url", NO_SSH);
+                }
+                if !matches!(scheme, "https" | "http" | "git" | "file") {
+                    return invalid("url", "Use an https://, http://, git:// or file:// URL.");
                 }
                 let authority = rest.split('/').next().unwrap_or_default();
                 if let Some((userinfo, _)) = authority.rsplit_once('@')
@@ -67,11 +71,11 @@ pub fn repository_location(source: &RepositorySource) -> Result<String, ApiError
                 if scheme != "file" && authority.is_empty() {
                     return invalid("url", "The URL has no host.");
                 }
-            } else if !url.split_once(':').is_some_and(|(host, path)| host.contains('@') && !path.is_empty()) {
-                return invalid(
-                    "url",
-                    "Enter a git URL such as https://host/owner/repo.git or git@host:owner/repo.git.",
-                );
+            } else if url.split_once(':').is_some_and(|(host, path)| host.contains('@') && !path.is_empty()) {
+                // git's short form of an SSH URL, `user@host:path`.
+                return invalid("url", NO_SSH);
+            } else {
+                return invalid("url", "Enter a git URL such as https://host/owner/repo.git.");
             }
             Ok(url.to_owned())
         }
@@ -244,8 +248,7 @@ mod tests {
 
     #[test]
     fn git_urls_are_accepted_without_credentials_only() {
-        for ok in
-            ["https://example.com/a/b.git", "git@example.com:a/b.git", "ssh://git@example.com/a/b", "file:///srv/a"]
+        for ok in ["https://example.com/a/b.git", "http://example.com/a", "git://example.com/a/b.git", "file:///srv/a"]
         {
             assert!(git(ok).is_ok(), "{ok}");
         }
@@ -258,6 +261,14 @@ mod tests {
             "https:///x",
         ] {
             assert!(git(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ssh_remotes_are_refused_with_what_to_use_instead() {
+        for ssh in ["git@example.com:a/b.git", "ssh://git@example.com/a/b", "ssh://example.com:2222/a"] {
+            let error = git(ssh).unwrap_err().to_string();
+            assert!(error.contains("SSH remotes are not supported") && error.contains("https://"), "{ssh}: {error}");
         }
     }
 

@@ -51,6 +51,17 @@ db_test!(
             .unwrap_err();
         assert_eq!(bad.status(), Some(422));
         assert!(!bad.to_string().contains("ghp_secret"), "the error does not echo the secret: {bad}");
+        let ssh = owner
+            .create_project(&CreateProjectRequest {
+                name: "over ssh".into(),
+                description: None,
+                repository: RepositorySource::Git { url: "git@github.com:a/b.git".into() },
+                default_branch: None,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(ssh.status(), Some(422));
+        assert!(ssh.to_string().contains("SSH remotes are not supported"), "says what to use instead: {ssh}");
         assert_eq!(owner.list_projects(&PageQuery::default()).await.unwrap().total, 4);
 
         let updated = owner

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 pub enum RepositorySource {
     /// A repository on GitHub (or the configured GitHub Enterprise).
     Github { owner: String, repo: String },
-    /// Any git URL (`https://`, `ssh://`, `git@host:path`, `file://`).
+    /// A git URL: `https://`, `http://`, `git://` or `file://` (SSH remotes are refused).
     Git { url: String },
     /// A repository on the server's own disk.
     Local { path: String },
