@@ -20,6 +20,7 @@ async fn a_person_works_through_chats_branches_and_a_pull_request() {
 
     new_chat(&c, "First").await;
     send(&c, "write alpha").await;
+    wait_text(&c, ".message.assistant .tokens", "shows the turn's tokens", |t| t.contains("tokens in")).await;
     screenshot(&c, "chat-desktop").await;
     new_chat(&c, "Second").await;
     send(&c, "write beta").await;

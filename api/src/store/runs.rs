@@ -10,6 +10,14 @@ use sea_orm::{
     TransactionTrait,
 };
 
+/// The assistant message as a run has written it so far.
+pub struct AssistantMessage {
+    pub content: String,
+    pub blocks: serde_json::Value,
+    /// The tokens of the turn's model calls, when the provider counts them.
+    pub usage: Option<agent::Usage>,
+}
+
 /// The messages and run a new turn starts with.
 pub struct StartedRun {
     pub run: agent_run::Model,
@@ -79,10 +87,10 @@ async fn insert_message(
 pub async fn save_assistant(
     db: &impl ConnectionTrait,
     message_id: i64,
-    content: String,
-    blocks: serde_json::Value,
+    message: AssistantMessage,
     commit_sha: Option<String>,
 ) -> Result<(), StoreError> {
+    let AssistantMessage { content, blocks, usage } = message;
     let blocks = serde_json::to_string(&blocks).unwrap_or_default().replace("\\u0000", "\\ufffd");
     let blocks = serde_json::from_str(&blocks).unwrap_or_default();
     let mut active = chat_message::ActiveModel {
@@ -94,6 +102,11 @@ pub async fn save_assistant(
     };
     if commit_sha.is_some() {
         active.commit_sha = Set(commit_sha);
+    }
+    if let Some(usage) = usage {
+        let column = |tokens: u64| Set(Some(i32::try_from(tokens).unwrap_or(i32::MAX)));
+        active.input_tokens = column(usage.input_tokens);
+        active.output_tokens = column(usage.output_tokens);
     }
     active.update(db).await?;
     Ok(())

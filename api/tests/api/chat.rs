@@ -81,6 +81,7 @@ async fn check_editing_run(
     project: &Project,
     session: &ChatSession,
     other: &ChatSession,
+    tokens: (i32, i32),
 ) {
     let accepted = owner.send_chat(&chat(project, session, "Greet the world\nand add an app")).await.unwrap();
     assert_eq!(accepted.user_message.content, "Greet the world\nand add an app");
@@ -99,6 +100,11 @@ async fn check_editing_run(
     );
     let message = assistant(owner, project.id, session.id).await;
     assert_eq!(message.id, accepted.assistant_message_id);
+    assert_eq!(
+        (message.input_tokens, message.output_tokens),
+        (Some(tokens.0), Some(tokens.1)),
+        "the turn's five model calls, summed"
+    );
     assert!(message.content.starts_with("Let me look.") && message.content.contains("Done:"), "{}", message.content);
     let status = owner.get_branch_status(project.id, session.id).await.unwrap();
     assert_eq!(message.commit_sha.as_deref(), Some(status.head_sha.as_str()));
@@ -124,7 +130,8 @@ db_test!(
         let (owner, project, session) = setup(&app).await;
         let other = ready_session(&app, &owner, project.id, "other").await;
         app.model.script(editing_script());
-        check_editing_run(&app, &owner, &project, &session, &other).await;
+        // The fake counts 10 tokens in and 5 out per call.
+        check_editing_run(&app, &owner, &project, &session, &other, (50, 25)).await;
         // A watcher arriving afterwards gets the whole run replayed, in order.
         let token = owner.create_api_token(&CreateApiTokenRequest { name: "replay".into() }).await.unwrap().token;
         let url = app.url(&format!("/api/projects/{}/chat-sessions/{}/events", project.id, session.id));
@@ -173,9 +180,11 @@ db_test!(
         let other = ready_session(&app, &owner, project.id, "other").await;
         // The fake serves both formats from the same URL: point the base at it.
         app.model.script(editing_script());
-        check_editing_run(&app, &owner, &project, &session, &other).await;
+        // The fake counts 12 tokens in and 7 out per call, in the chunk `include_usage` asks for.
+        check_editing_run(&app, &owner, &project, &session, &other, (60, 35)).await;
         let requests = app.model.requests();
         assert_eq!(requests[0]["model"], "gpt-test");
+        assert_eq!(requests[0]["stream_options"]["include_usage"], true);
         assert_eq!(requests[0]["messages"][0]["role"], "system");
         let last = requests[1]["messages"].as_array().unwrap().last().unwrap().clone();
         assert_eq!((last["role"].as_str(), last["tool_call_id"].as_str()), (Some("tool"), Some("call_0")));
@@ -206,6 +215,7 @@ db_test!(
         assert_eq!(owner.get_file(project.id, session.id, "stdin.txt").await.unwrap().content.as_deref(), Some("Run the tool"));
         let message = assistant(&owner, project.id, session.id).await;
         assert!(message.content.contains("prompt: Run the tool") && message.content.contains("oops"), "{}", message.content);
+        assert_eq!((message.input_tokens, message.output_tokens), (None, None), "a command counts no tokens");
         let info = owner.agent_info().await.unwrap();
         assert_eq!((info.provider.as_deref(), info.available), (Some("command"), true));
     }

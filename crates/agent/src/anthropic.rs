@@ -2,7 +2,7 @@
 
 use crate::model_loop::{Budget, Message, Reply, ToolCall, send_error, upstream_error};
 use crate::sse::SseReader;
-use crate::{AgentConfig, AgentError, tools};
+use crate::{AgentConfig, AgentError, Usage, tools};
 use serde_json::{Value, json};
 
 pub async fn call(
@@ -44,6 +44,20 @@ pub async fn call(
             .map_err(|err| AgentError::Malformed(format!("an event is not JSON: {err}")))?;
         let index = data["index"].as_u64().unwrap_or(0);
         match data["type"].as_str().or(event.event.as_deref()).unwrap_or_default() {
+            // The input's tokens come first; the output's count, cumulative, with each
+            // `message_delta`.
+            "message_start" => {
+                let usage = &data["message"]["usage"];
+                reply.usage = Some(Usage {
+                    input_tokens: usage["input_tokens"].as_u64().unwrap_or(0),
+                    output_tokens: usage["output_tokens"].as_u64().unwrap_or(0),
+                });
+            }
+            "message_delta" => {
+                if let Some(output) = data["usage"]["output_tokens"].as_u64() {
+                    reply.usage.get_or_insert_default().output_tokens = output;
+                }
+            }
             "content_block_start" => {
                 let block = &data["content_block"];
                 if block["type"] == "tool_use" {

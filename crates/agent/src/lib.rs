@@ -128,8 +128,33 @@ pub struct Turn {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AgentEvent {
     Text(String),
-    ToolStarted { id: String, name: String, input: serde_json::Value },
-    ToolFinished { id: String, name: String, output: String, is_error: bool },
+    ToolStarted {
+        id: String,
+        name: String,
+        input: serde_json::Value,
+    },
+    ToolFinished {
+        id: String,
+        name: String,
+        output: String,
+        is_error: bool,
+    },
+    /// The tokens one model call used, as the provider counted them.
+    Usage(Usage),
+}
+
+/// Tokens a model call (or a turn's calls, summed) used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+impl std::ops::AddAssign for Usage {
+    fn add_assign(&mut self, other: Usage) {
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
+    }
 }
 
 pub trait EventSink: Send {

@@ -2,7 +2,7 @@
 //! jail, on blocking threads), give it the results, until it stops calling tools.
 
 use crate::tools::{ToolResult, Toolbox};
-use crate::{AgentConfig, AgentError, AgentEvent, EventSink, ProviderKind, Role, Turn, anthropic, openai};
+use crate::{AgentConfig, AgentError, AgentEvent, EventSink, ProviderKind, Role, Turn, Usage, anthropic, openai};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -27,6 +27,8 @@ pub enum Message {
 pub struct Reply {
     pub text: String,
     pub tool_calls: Vec<ToolCall>,
+    /// The tokens the call used, when the provider said.
+    pub usage: Option<Usage>,
 }
 
 /// Counts streamed text against the turn's output limit.
@@ -98,6 +100,9 @@ pub async fn run(
             ProviderKind::Anthropic => anthropic::call(http, config, &turn.system, &messages, &mut budget).await?,
             _ => openai::call(http, config, &turn.system, &messages, &mut budget).await?,
         };
+        if let Some(usage) = reply.usage {
+            budget.sink.emit(AgentEvent::Usage(usage));
+        }
         if reply.tool_calls.is_empty() {
             return Ok(());
         }

@@ -3,7 +3,7 @@
 
 use crate::model_loop::{Budget, Message, Reply, ToolCall, send_error, upstream_error};
 use crate::sse::SseReader;
-use crate::{AgentConfig, AgentError, tools};
+use crate::{AgentConfig, AgentError, Usage, tools};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -21,6 +21,8 @@ pub async fn call(
     let body = json!({
         "model": config.model,
         "stream": true,
+        // A last chunk (no choices) then carries the call's token counts.
+        "stream_options": {"include_usage": true},
         "max_tokens": config.limits.max_tokens,
         "messages": wire,
         "tools": tools::specs().iter().map(|t| json!({
@@ -54,6 +56,11 @@ pub async fn call(
             .map_err(|err| AgentError::Malformed(format!("a chunk is not JSON: {err}")))?;
         if let Some(message) = data["error"]["message"].as_str() {
             return Err(AgentError::Upstream { status: 200, message: message.to_owned() });
+        }
+        if let Some(usage) = data["usage"].as_object() {
+            let count = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
+            reply.usage =
+                Some(Usage { input_tokens: count("prompt_tokens"), output_tokens: count("completion_tokens") });
         }
         let choice = &data["choices"][0];
         let delta = &choice["delta"];

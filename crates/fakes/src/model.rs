@@ -280,8 +280,19 @@ fn o_chunk(delta: Value, finish: Option<&str>) -> String {
     )
 }
 
+/// The chunk `stream_options.include_usage` asks for: no choices, the call's token counts, just
+/// before `[DONE]`.
+fn o_usage() -> String {
+    format!(
+        "data: {}\n\n",
+        json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": "gpt-test", "choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19}})
+    )
+}
+
 async fn openai(_req: HttpRequest, body: web::Json<Value>, fake: web::Data<FakeModel>) -> HttpResponse {
-    match fake.next(body.into_inner()) {
+    let body = body.into_inner();
+    let usage = (body["stream_options"]["include_usage"] == true).then(o_usage);
+    match fake.next(body) {
         Reply::Parts(parts) => {
             let mut frames = vec![o_chunk(json!({"role": "assistant", "content": ""}), None)];
             let mut calls = 0;
@@ -301,11 +312,14 @@ async fn openai(_req: HttpRequest, body: web::Json<Value>, fake: web::Data<FakeM
                 }
             }
             frames.push(o_chunk(json!({}), Some(if calls > 0 { "tool_calls" } else { "stop" })));
+            frames.extend(usage);
             frames.push("data: [DONE]\n\n".into());
             sse(stream_of(frames, Tail::End))
         }
         Reply::Slow { chunks, every } => {
-            let end = vec![o_chunk(json!({}), Some("stop")), "data: [DONE]\n\n".into()];
+            let mut end = vec![o_chunk(json!({}), Some("stop"))];
+            end.extend(usage);
+            end.push("data: [DONE]\n\n".into());
             sse(slow(chunks, every, |n| o_chunk(json!({"content": format!("chunk {n}. ")}), None), end))
         }
         Reply::Status(status) => error_body(status),

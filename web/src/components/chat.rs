@@ -86,6 +86,9 @@ fn message_view(message: ChatMessage, commit_url_base: Option<String>) -> impl I
                 };
                 view! { <p class="commit">"Committed " {code}</p> }
             })}
+            {message.input_tokens.zip(message.output_tokens).map(|(input, output)| view! {
+                <p class="tokens" title="Tokens the model read and wrote in this turn">{format!("{input} tokens in · {output} out")}</p>
+            })}
         </article>
     }
 }
@@ -128,7 +131,7 @@ pub fn ChatPane(
                 </Show>
                 <For
                     each=move || messages.get()
-                    key=|m| (m.id, m.content.len(), m.blocks.as_deref().map(shown_size), m.commit_sha.clone())
+                    key=|m| (m.id, m.content.len(), m.blocks.as_deref().map(shown_size), m.commit_sha.clone(), m.output_tokens)
                     children=move |m| message_view(m, commit_url_base.get_untracked())
                 />
             </div>

@@ -52,12 +52,12 @@ pub async fn execute(state: web::Data<AppState>, agent: Arc<Agent>, job: Job, ca
                     () = saving.cancelled() => break,
                     () = tokio::time::sleep(Duration::from_millis(250)) => {}
                 }
-                let (version, content, blocks) = {
+                let (version, message) = {
                     let t = transcript.lock().unwrap_or_else(|p| p.into_inner());
-                    (t.version, t.text(), t.json())
+                    (t.version, t.message())
                 };
                 if version != saved {
-                    if let Err(err) = store::runs::save_assistant(&state.db, message_id, content, blocks, None).await {
+                    if let Err(err) = store::runs::save_assistant(&state.db, message_id, message, None).await {
                         tracing::warn!(error = %crate::error::Report(&err), "could not save the streaming message");
                     }
                     saved = version;
@@ -102,16 +102,14 @@ pub async fn execute(state: web::Data<AppState>, agent: Arc<Agent>, job: Job, ca
             None
         }
     };
-    let (content, blocks) = {
+    let message = {
         let mut t = transcript.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(message) = &error {
             t.blocks.push(ContentBlock::Error { message: message.clone() });
         }
-        (t.text(), t.json())
+        t.message()
     };
-    if let Err(err) =
-        store::runs::save_assistant(&state.db, job.assistant_message_id, content, blocks, commit_sha).await
-    {
+    if let Err(err) = store::runs::save_assistant(&state.db, job.assistant_message_id, message, commit_sha).await {
         tracing::error!(error = %crate::error::Report(&err), "could not save the assistant message");
     }
     if let Err(err) = store::runs::finish(&state.db, job.run_id, status, error.clone()).await {

@@ -2,8 +2,9 @@
 //! sink that publishes each event and records it.
 
 use crate::state::AppState;
+use crate::store::runs::AssistantMessage;
 use actix_web::web;
-use agent::{AgentEvent, EventSink};
+use agent::{AgentEvent, EventSink, Usage};
 use api_types::{ContentBlock, RunEvent, RunId};
 use std::sync::{Arc, Mutex};
 
@@ -11,6 +12,8 @@ use std::sync::{Arc, Mutex};
 #[derive(Default)]
 pub struct Transcript {
     pub blocks: Vec<ContentBlock>,
+    /// The tokens of the turn's model calls so far (none from the command provider).
+    pub usage: Option<Usage>,
     pub version: u64,
 }
 
@@ -39,6 +42,7 @@ impl Transcript {
                     }
                 }
             }
+            AgentEvent::Usage(usage) => *self.usage.get_or_insert_default() += *usage,
         }
         self.version += 1;
     }
@@ -56,6 +60,11 @@ impl Transcript {
     pub fn json(&self) -> serde_json::Value {
         serde_json::to_value(&self.blocks).unwrap_or_default()
     }
+
+    /// The message to save.
+    pub fn message(&self) -> AssistantMessage {
+        AssistantMessage { content: self.text(), blocks: self.json(), usage: self.usage }
+    }
 }
 
 /// Publishes each agent event and records it in the transcript.
@@ -71,6 +80,8 @@ impl EventSink for RunSink {
         self.transcript.lock().unwrap_or_else(|p| p.into_inner()).apply(&event);
         let run_id = self.run_id;
         let published = match event {
+            // Kept on the message, not streamed.
+            AgentEvent::Usage(_) => return,
             AgentEvent::Text(text) => RunEvent::TextDelta { run_id, text },
             AgentEvent::ToolStarted { id, name, input } => {
                 RunEvent::ToolStarted { run_id, tool_use_id: id, name, input }
