@@ -267,7 +267,7 @@ mod tests {
     #[test]
     fn ssh_remotes_are_refused_with_what_to_use_instead() {
         for ssh in ["git@example.com:a/b.git", "ssh://git@example.com/a/b", "ssh://example.com:2222/a"] {
-            let error = git(ssh).unwrap_err().to_string();
+            let error = git(ssh).expect_err("refused").to_string();
             assert!(error.contains("SSH remotes are not supported") && error.contains("https://"), "{ssh}: {error}");
         }
     }
