@@ -12,6 +12,7 @@ mod m20251101_000002_chat_sessions;
 mod m20251115_000003_runs_audit_and_secrets;
 mod m20251120_000004_repository_and_workspace_state;
 mod m20251121_000005_project_branding;
+mod m20251130_000006_audit_env_vars;
 mod sql;
 
 pub use sea_orm_migration::MigratorTrait;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20251115_000003_runs_audit_and_secrets::Migration),
             Box::new(m20251120_000004_repository_and_workspace_state::Migration),
             Box::new(m20251121_000005_project_branding::Migration),
+            Box::new(m20251130_000006_audit_env_vars::Migration),
         ]
     }
 }

@@ -163,7 +163,7 @@ enum AgentRuns {
 }
 
 #[derive(DeriveIden)]
-enum AuditEvents {
+pub(crate) enum AuditEvents {
     Table,
     Id,
     ActorId,

@@ -5,8 +5,10 @@ use crate::access::ProjectAccess;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store;
-use api_types::{EnvVar, EnvVarList};
+use crate::store::{self, audit::AuditRecord};
+use api_types::{AuditAction, EnvVar, EnvVarList};
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use serde_json::json;
 
 /// The largest value accepted, in bytes.
 const MAX_VALUE_BYTES: usize = 32 * 1024;
@@ -46,13 +48,33 @@ pub async fn set(
     if value.len() > MAX_VALUE_BYTES || value.contains('\0') {
         return Err(ApiError::validation("value", "A value is at most 32 KiB of text without NUL characters."));
     }
-    let saved = store::env_vars::set(&state.db, access.id(), key, state.secrets.seal(&value)).await?;
+    let txn = state.db.begin().await.map_err(ApiError::internal)?;
+    let saved = store::env_vars::set(&txn, access.id(), key, state.secrets.seal(&value)).await?;
+    audit(&txn, user, access.id(), AuditAction::EnvVarSet, key).await?;
+    store::commit(txn).await.map_err(ApiError::internal)?;
     Ok(EnvVar { key: saved.key, updated_at: saved.updated_at })
 }
 
 pub async fn delete(state: &AppState, user: &CurrentUser, project_id: i32, key: &str) -> Result<(), ApiError> {
     let access = ProjectAccess::load_as_owner(&state.db, project_id, user).await?;
-    Ok(store::env_vars::delete(&state.db, access.id(), key).await?)
+    let txn = state.db.begin().await.map_err(ApiError::internal)?;
+    store::env_vars::delete(&txn, access.id(), key).await?;
+    audit(&txn, user, access.id(), AuditAction::EnvVarDeleted, key).await?;
+    store::commit(txn).await.map_err(ApiError::internal)?;
+    Ok(())
+}
+
+/// Records a change to a variable: its key, never its value.
+async fn audit(
+    txn: &impl ConnectionTrait,
+    user: &CurrentUser,
+    project_id: i32,
+    action: AuditAction,
+    key: &str,
+) -> Result<(), ApiError> {
+    let record =
+        AuditRecord { actor_id: &user.id, project_id, chat_session_id: None, action, detail: json!({"key": key}) };
+    Ok(store::audit::record(txn, record).await?)
 }
 
 /// Every variable with its value, for the agent's command.

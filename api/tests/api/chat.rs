@@ -324,6 +324,27 @@ db_test!(
         let db = app.database.connect().await;
         let stored = api::store::env_vars::list(&db, project.id.0).await.unwrap();
         assert!(stored.iter().all(|v| !v.value_encrypted.contains("rotated-value")), "sealed at rest");
+
+        // Each change is audited with its key; no value reaches the trail.
+        let audit = owner.list_audit(project.id, &PageQuery::default()).await.unwrap();
+        let changes: Vec<(AuditAction, String)> = audit
+            .events
+            .iter()
+            .filter(|e| matches!(e.action, AuditAction::EnvVarSet | AuditAction::EnvVarDeleted))
+            .map(|e| (e.action, e.detail["key"].as_str().unwrap_or_default().to_owned()))
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                (AuditAction::EnvVarDeleted, "API_URL".to_owned()),
+                (AuditAction::EnvVarSet, "SECRET_TOKEN".into()),
+                (AuditAction::EnvVarSet, "SECRET_TOKEN".into()),
+                (AuditAction::EnvVarSet, "API_URL".into()),
+            ],
+            "newest first; refused changes leave no entry"
+        );
+        let trail = serde_json::to_string(&audit).unwrap();
+        assert!(!trail.contains("s3cr3t") && !trail.contains("rotated") && !trail.contains("staging"), "{trail}");
     }
 );
 

@@ -182,3 +182,47 @@ db_test!(
         db.close().await.unwrap();
     }
 );
+
+/// Adds an audit entry to project 1, as the database takes it or refuses it.
+async fn audit(db: &DatabaseConnection, action: &str) -> Result<(), sea_orm::DbErr> {
+    let statement = Query::insert()
+        .into_table(Alias::new("audit_events"))
+        .columns(["actor_id", "project_id", "action", "detail", "created_at"].map(Alias::new))
+        .values_panic(["u_ann".into(), 1.into(), action.into(), Expr::cust("'{}'"), t(9).into()])
+        .to_owned();
+    db.execute_raw(db.get_database_backend().build(&statement)).await.map(|_| ())
+}
+
+async fn audit_actions(db: &DatabaseConnection) -> Vec<String> {
+    rows(db, "SELECT action FROM audit_events ORDER BY id")
+        .await
+        .iter()
+        .map(|r| r.try_get("", "action").unwrap())
+        .collect()
+}
+
+db_test!(
+    async fn the_audit_trail_takes_environment_variable_changes_and_keeps_its_entries(backend) {
+        let database = TestDatabase::create(backend).await;
+        let db = database.connect().await;
+        Migrator::up(&db, Some(1)).await.unwrap();
+        seed_pre_ticket(&db).await;
+        let before_env_vars = u32::try_from(Migrator::migrations().len() - 1).unwrap();
+        Migrator::up(&db, Some(before_env_vars - 1)).await.unwrap();
+        audit(&db, "session_created").await.unwrap();
+        assert!(audit(&db, "env_var_set").await.is_err(), "not an action yet");
+
+        Migrator::up(&db, None).await.unwrap();
+        assert_eq!(audit_actions(&db).await, ["session_created"], "the rebuild keeps every entry");
+        audit(&db, "env_var_set").await.unwrap();
+        audit(&db, "env_var_deleted").await.unwrap();
+        assert!(audit(&db, "bogus").await.is_err(), "the check still holds");
+
+        Migrator::down(&db, Some(1)).await.unwrap();
+        assert_eq!(audit_actions(&db).await, ["session_created"], "down drops only what the old schema cannot hold");
+        assert!(audit(&db, "env_var_set").await.is_err());
+        Migrator::up(&db, None).await.unwrap();
+        audit(&db, "env_var_set").await.unwrap();
+        db.close().await.unwrap();
+    }
+);

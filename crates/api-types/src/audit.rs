@@ -27,6 +27,12 @@ pub enum AuditAction {
     SessionUpdated,
     #[cfg_attr(feature = "db", sea_orm(string_value = "session_deleted"))]
     SessionDeleted,
+    /// An environment variable was created or given a new value (the detail names the key, never
+    /// the value).
+    #[cfg_attr(feature = "db", sea_orm(string_value = "env_var_set"))]
+    EnvVarSet,
+    #[cfg_attr(feature = "db", sea_orm(string_value = "env_var_deleted"))]
+    EnvVarDeleted,
 }
 
 /// One entry of the audit trail.
