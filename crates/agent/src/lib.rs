@@ -3,13 +3,12 @@
 //! endpoint, both streaming, with tool use) driven by the tool loop, or an external command
 //! run in the checkout. Everything it produces goes to an [`EventSink`] as it happens.
 //!
-//! Every path a model touches goes through the [`jail::Jail`]. Iterations, wall time, output
-//! size and silence from the provider are bounded; a turn can be cancelled. This crate knows
-//! nothing of HTTP servers, the database or git: the caller commits what the turn changed.
+//! Every path a model touches goes through a [`jail::Jail`]. Iterations, wall time, output size
+//! and silence from the provider are bounded; a turn can be cancelled. This crate knows nothing
+//! of HTTP servers, the database or git: the caller commits what the turn changed.
 
 mod anthropic;
 mod command;
-pub mod jail;
 mod model_loop;
 mod openai;
 mod sse;

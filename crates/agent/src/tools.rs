@@ -1,7 +1,7 @@
 //! The tools a model may call, all confined to the checkout by the [`Jail`]. A refused path or
 //! a failed edit is a tool error the model sees (and can correct), never a crash.
 
-use crate::jail::Jail;
+use jail::Jail;
 use serde_json::{Value, json};
 use std::path::Path;
 

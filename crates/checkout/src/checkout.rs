@@ -4,7 +4,8 @@
 use crate::error::CheckoutError;
 use crate::{Author, Result, lock};
 use git2::{DiffFormat, DiffOptions, IndexAddOption, Oid, Repository, Signature, StatusOptions};
-use std::path::{Component, Path, PathBuf};
+use jail::Jail;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// A file or directory in a checkout.
@@ -115,30 +116,19 @@ impl Checkout {
         Ok((entries, false))
     }
 
-    /// Resolves a relative path inside the checkout: no absolute paths, no `..`, nothing under
-    /// `.git`, and no symlink leading out.
+    /// Resolves a relative path to an existing file or directory inside the checkout, by the
+    /// `jail` crate's rules (the agent's too): no absolute paths, no `..`, nothing under `.git`,
+    /// no symlink leading out.
     pub fn resolve(&self, relative: &str) -> Result<PathBuf> {
         let outside = || CheckoutError::PathOutside(relative.to_owned());
-        let candidate = Path::new(relative);
-        if relative.is_empty() || relative.contains('\0') || candidate.is_absolute() {
+        if relative.trim().is_empty() {
             return Err(outside());
         }
-        let mut first = true;
-        for component in candidate.components() {
-            match component {
-                Component::Normal(part) if first && part == ".git" => return Err(outside()),
-                Component::Normal(_) => first = false,
-                Component::CurDir => {}
-                _ => return Err(outside()),
-            }
+        let path = Jail::new(&self.root)?.resolve(relative).map_err(|_| outside())?;
+        if !path.exists() {
+            return Err(CheckoutError::FileNotFound(relative.to_owned()));
         }
-        let joined = self.root.join(candidate);
-        let root = self.root.canonicalize()?;
-        match joined.canonicalize() {
-            Ok(real) if real.starts_with(&root) && !real.starts_with(root.join(".git")) => Ok(joined),
-            Ok(_) => Err(outside()),
-            Err(_) => Err(CheckoutError::FileNotFound(relative.to_owned())),
-        }
+        Ok(path)
     }
 
     /// A file's content: text up to `limit` bytes; binary files (a NUL in the first 8 KB) and

@@ -182,7 +182,16 @@ fn paths_are_confined_to_the_checkout() {
     let checkout =
         f.mirror.create_checkout("j", "kosuke-chat-j", StartPoint::Branch("main"), &f.project.checkout("j")).unwrap();
     std::os::unix::fs::symlink("/etc", checkout.root().join("escape")).unwrap();
-    for bad in ["/etc/passwd", "../mirror.git/config", "a/../../x", ".git/config", "escape/passwd", "nul\0byte", ""] {
+    for bad in [
+        "/etc/passwd",
+        "../mirror.git/config",
+        "a/../../x",
+        ".git/config",
+        "vendor/.git/config",
+        "escape/passwd",
+        "nul\0byte",
+        "",
+    ] {
         assert!(matches!(checkout.resolve(bad), Err(CheckoutError::PathOutside(_))), "{bad:?}");
     }
     assert!(checkout.resolve("README.md").is_ok());

@@ -1,5 +1,6 @@
-//! Confines every path a model asks for to the session's checkout: relative paths only, no
-//! `..`, nothing under `.git`, no symlink leading out, no NUL bytes, no over-long paths.
+//! Confines every path a user or a model asks for to one directory (a session's checkout):
+//! relative paths only, no `..`, nothing under `.git`, no symlink leading out, no NUL bytes, no
+//! over-long paths.
 
 use std::path::{Component, Path, PathBuf};
 
