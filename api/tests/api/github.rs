@@ -3,7 +3,7 @@
 
 use crate::db_test;
 use crate::harness::{TestApp, spawn_app};
-use crate::logs::capture_logs;
+use crate::logs::captured_logs;
 use api_types::*;
 use client::Client;
 use fakes::github::PullFailure;
@@ -193,7 +193,7 @@ db_test!(
 
 db_test!(
     async fn the_token_never_appears_in_responses_logs_or_git_config(backend) {
-        let logs = capture_logs();
+        let logs = captured_logs();
         let app = spawn_app(backend).await;
         let (owner, project, session) = github_project(&app, true).await;
         let http = reqwest::Client::new();

@@ -144,7 +144,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
-    api::telemetry::init();
+    crate::logs::captured_logs();
     let database = TestDatabase::create(backend).await;
     let data_dir = TempDir::new().expect("temp dir");
     let remotes = TempDir::new().expect("temp dir");

@@ -1,18 +1,31 @@
-//! Capturing the server's log output in a test, to check what it does (not) write.
+//! The server's log output in tests: shown on stdout as the binary shows it (`RUST_LOG`, `info`
+//! by default), and captured in memory at debug level so a test can check what it does (not)
+//! write. One subscriber serves the whole test process (nextest runs a process per test;
+//! `cargo test` runs them all in one), installed before the first server starts.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, fmt};
 
-/// Captures the server's log output (at debug level) from here on; call before `spawn_app`.
-pub fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
-    let buffer = Arc::new(Mutex::new(Vec::new()));
-    let writer = buffer.clone();
-    let make_writer = move || CapturedWriter(writer.clone());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
-        .with_writer(make_writer)
-        .with_ansi(false)
-        .try_init();
-    buffer
+/// Everything logged in this process at debug level (sqlx and sea-orm at info) since the first
+/// server started; installs the subscriber on first use.
+pub fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = buffer.clone();
+        let captured = fmt::layer()
+            .with_ansi(false)
+            .with_writer(move || CapturedWriter(writer.clone()))
+            .with_filter(EnvFilter::new("debug,sqlx=info,sea_orm=info"));
+        let shown = fmt::layer().with_target(false).with_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn")),
+        );
+        let _ = tracing_subscriber::registry().with(captured).with(shown).try_init();
+        buffer
+    })
+    .clone()
 }
 
 struct CapturedWriter(Arc<Mutex<Vec<u8>>>);

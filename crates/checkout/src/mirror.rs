@@ -43,13 +43,15 @@ pub struct BranchStatus {
 pub struct Mirror {
     pub(crate) repo: Repository,
     pub(crate) lock: Arc<Mutex<()>>,
+    /// Checkouts are added with the `git` command (else libgit2): see `git_command_available`.
+    pub(crate) use_git_command: bool,
 }
 
 impl Mirror {
     pub fn open(path: &Path) -> Result<Self> {
         let repo = Repository::open_bare(path)?;
         let lock = lock::for_repository(repo.path());
-        Ok(Mirror { repo, lock })
+        Ok(Mirror { repo, lock, use_git_command: git_command_available() })
     }
 
     pub fn path(&self) -> &Path {
@@ -217,7 +219,7 @@ impl Mirror {
         // One worktree is added at a time: libgit2 scans every worktree's HEAD to refuse a branch
         // checked out twice, and a worktree being added concurrently is half-written.
         let _guard = lock::hold(&self.lock);
-        if git_command_available() && self.add_worktree_with_git(dir, branch, false).is_ok() {
+        if self.use_git_command && self.add_worktree_with_git(dir, branch, false).is_ok() {
             return Checkout::open(dir);
         }
         // Without the git command (or if it failed), libgit2 does the same, more slowly.
@@ -354,9 +356,17 @@ impl Mirror {
     }
 }
 
+impl Mirror {
+    /// This mirror makes its checkouts with libgit2 only, as where `git` is not installed.
+    pub fn without_git_command(mut self) -> Self {
+        self.use_git_command = false;
+        self
+    }
+}
+
 /// Whether checkouts may use the `git` command (present, and not turned off with
 /// `KOSUKE_CHECKOUT_WITH_LIBGIT2=1`).
-pub(crate) fn git_command_available() -> bool {
+fn git_command_available() -> bool {
     static PRESENT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let present = *PRESENT.get_or_init(|| {
         std::process::Command::new("git").arg("--version").output().is_ok_and(|out| out.status.success())

@@ -10,7 +10,7 @@
 //! registration's name. The index moves with it, so git still knows every file is unchanged.
 
 use crate::checkout::Checkout;
-use crate::mirror::{Mirror, git_command_available};
+use crate::mirror::Mirror;
 use crate::{Result, StartPoint, lock};
 use git2::Oid;
 use std::fs;
@@ -25,7 +25,7 @@ impl Mirror {
     /// is not available (the spare is an optimisation; sessions are made without it).
     pub fn prepare_spare(&self, start: StartPoint<'_>, dir: &Path) -> Result<bool> {
         let oid = self.start_oid(start)?;
-        if self.spare_at(dir) == Some(oid) || !git_command_available() {
+        if self.spare_at(dir) == Some(oid) || !self.use_git_command {
             return Ok(false);
         }
         self.discard_spare(dir)?;

@@ -279,9 +279,8 @@ fn an_empty_project_starts_with_one_commit_on_its_default_branch() {
 
 #[test]
 fn checkouts_work_without_the_git_command_too() {
-    // SAFETY: nextest runs each test in its own process; nothing else reads the environment now.
-    unsafe { std::env::set_var("KOSUKE_CHECKOUT_WITH_LIBGIT2", "1") };
-    let f = fixture();
+    let mut f = fixture();
+    f.mirror = Mirror::open(&f.project.mirror()).unwrap().without_git_command();
     let dir = f.project.checkout("lib");
     let checkout = f.mirror.create_checkout("lib", "kosuke-chat-lib", StartPoint::Branch("main"), &dir).unwrap();
     assert!(checkout.root().join("README.md").exists());
