@@ -3,6 +3,18 @@
 use crate::db_test;
 use crate::harness::spawn_app;
 use api_types::*;
+use client::{Client, ClientError};
+
+/// Creates a project from a git URL the API must refuse; gives the refusal.
+async fn refused(owner: &Client, url: &str) -> ClientError {
+    let request = CreateProjectRequest {
+        name: "refused".into(),
+        description: None,
+        repository: RepositorySource::Git { url: url.into() },
+        default_branch: None,
+    };
+    owner.create_project(&request).await.expect_err("the URL is refused")
+}
 
 db_test!(
     async fn projects_store_each_kind_of_repository(backend) {
@@ -40,26 +52,10 @@ db_test!(
         let rest = owner.list_projects(&PageQuery { limit: Some(3), cursor: list.next_cursor }).await.unwrap();
         assert_eq!((rest.projects.len(), rest.projects[0].id, rest.next_cursor), (1, ids[0], None));
 
-        let bad = owner
-            .create_project(&CreateProjectRequest {
-                name: "leaky".into(),
-                description: None,
-                repository: RepositorySource::Git { url: "https://user:ghp_secret@github.com/a/b.git".into() },
-                default_branch: None,
-            })
-            .await
-            .unwrap_err();
-        assert_eq!(bad.status(), Some(422));
-        assert!(!bad.to_string().contains("ghp_secret"), "the error does not echo the secret: {bad}");
-        let ssh = owner
-            .create_project(&CreateProjectRequest {
-                name: "over ssh".into(),
-                description: None,
-                repository: RepositorySource::Git { url: "git@github.com:a/b.git".into() },
-                default_branch: None,
-            })
-            .await
-            .unwrap_err();
+        let leaky = refused(&owner, "https://user:ghp_secret@github.com/a/b.git").await;
+        assert_eq!(leaky.status(), Some(422));
+        assert!(!leaky.to_string().contains("ghp_secret"), "the error does not echo the secret: {leaky}");
+        let ssh = refused(&owner, "git@github.com:a/b.git").await;
         assert_eq!(ssh.status(), Some(422));
         assert!(ssh.to_string().contains("SSH remotes are not supported"), "says what to use instead: {ssh}");
         assert_eq!(owner.list_projects(&PageQuery::default()).await.unwrap().total, 4);
