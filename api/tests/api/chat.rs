@@ -192,6 +192,27 @@ db_test!(
 );
 
 db_test!(
+    async fn a_server_refusing_stream_options_is_asked_without_them(backend) {
+        let app = spawn_app_with(backend, |s| {
+            s.agent.provider = Some("openai".into());
+            s.agent.model = Some("gpt-test".into());
+        })
+        .await;
+        app.model.refuse_fields(&["stream_options"]);
+        let (owner, project, session) = setup(&app).await;
+        owner.send_chat(&chat(&project, &session, "write strict")).await.unwrap();
+        let run = finished(&owner, project.id, session.id).await;
+        assert_eq!((run.status, run.error), (RunStatus::Succeeded, None));
+        let message = assistant(&owner, project.id, session.id).await;
+        assert!(message.content.contains("Done:"), "{}", message.content);
+        assert_eq!((message.input_tokens, message.output_tokens), (None, None), "no counts without the chunk");
+        let asked: Vec<bool> = app.model.requests().iter().map(|r| r.get("stream_options").is_some()).collect();
+        // Refused once, asked again without; the turn's second call (and later turns) never ask.
+        assert_eq!(asked, [true, false, false]);
+    }
+);
+
+db_test!(
     async fn the_command_provider_runs_in_the_checkout_and_its_changes_are_committed(backend) {
         let app = spawn_app_with(backend, |s| {
             s.agent.provider = Some("command".into());

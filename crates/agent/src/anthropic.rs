@@ -2,16 +2,16 @@
 
 use crate::model_loop::{Budget, Message, Reply, ToolCall, send_error, upstream_error};
 use crate::sse::SseReader;
-use crate::{AgentConfig, AgentError, Usage, tools};
+use crate::{Agent, AgentError, Usage, tools};
 use serde_json::{Value, json};
 
 pub async fn call(
-    http: &reqwest::Client,
-    config: &AgentConfig,
+    agent: &Agent,
     system: &str,
     messages: &[Message],
     budget: &mut Budget<'_>,
 ) -> Result<Reply, AgentError> {
+    let config = &agent.config;
     let body = json!({
         "model": config.model,
         "max_tokens": config.limits.max_tokens,
@@ -23,7 +23,7 @@ pub async fn call(
         "messages": messages.iter().map(wire_message).collect::<Vec<_>>(),
     });
     let url = format!("{}/v1/messages", config.base_url.trim_end_matches('/'));
-    let mut request = http.post(url).header("anthropic-version", "2023-06-01").json(&body);
+    let mut request = agent.http.post(url).header("anthropic-version", "2023-06-01").json(&body);
     if let Some(key) = &config.api_key {
         request = request.header("x-api-key", key);
     }

@@ -188,6 +188,9 @@ pub enum AgentError {
 pub struct Agent {
     config: AgentConfig,
     http: reqwest::Client,
+    /// Whether OpenAI-compatible calls still ask for token counts (`stream_options`): a server
+    /// that refuses the field is asked without it from then on.
+    openai_usage: std::sync::atomic::AtomicBool,
 }
 
 impl Agent {
@@ -207,7 +210,7 @@ impl Agent {
             .read_timeout(config.limits.stall_timeout * 2)
             .build()
             .map_err(|err| AgentError::Misconfigured(format!("cannot build the HTTP client: {err}")))?;
-        Ok(Agent { config, http })
+        Ok(Agent { config, http, openai_usage: std::sync::atomic::AtomicBool::new(true) })
     }
 
     pub fn config(&self) -> &AgentConfig {
@@ -220,9 +223,7 @@ impl Agent {
         let work = async {
             match self.config.kind {
                 ProviderKind::Command => command::run(&self.config, &turn, sink).await,
-                ProviderKind::Anthropic | ProviderKind::OpenAi => {
-                    model_loop::run(&self.http, &self.config, &turn, sink).await
-                }
+                ProviderKind::Anthropic | ProviderKind::OpenAi => model_loop::run(self, &turn, sink).await,
             }
         };
         tokio::select! {

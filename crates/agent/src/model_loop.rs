@@ -2,7 +2,7 @@
 //! jail, on blocking threads), give it the results, until it stops calling tools.
 
 use crate::tools::{ToolResult, Toolbox};
-use crate::{AgentConfig, AgentError, AgentEvent, EventSink, ProviderKind, Role, Turn, Usage, anthropic, openai};
+use crate::{Agent, AgentError, AgentEvent, EventSink, ProviderKind, Role, Turn, Usage, anthropic, openai};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -83,12 +83,8 @@ fn conversation(turn: &Turn) -> Vec<Message> {
         .collect()
 }
 
-pub async fn run(
-    http: &reqwest::Client,
-    config: &AgentConfig,
-    turn: &Turn,
-    sink: &mut dyn EventSink,
-) -> Result<(), AgentError> {
+pub async fn run(agent: &Agent, turn: &Turn, sink: &mut dyn EventSink) -> Result<(), AgentError> {
+    let config = &agent.config;
     let toolbox = Arc::new(
         Toolbox::new(&turn.workdir)
             .map_err(|err| AgentError::Misconfigured(format!("the checkout is not usable: {err}")))?,
@@ -97,8 +93,8 @@ pub async fn run(
     let mut budget = Budget { sink, used: 0, limit: config.limits.max_output_chars };
     for _ in 0..config.limits.max_iterations {
         let reply = match config.kind {
-            ProviderKind::Anthropic => anthropic::call(http, config, &turn.system, &messages, &mut budget).await?,
-            _ => openai::call(http, config, &turn.system, &messages, &mut budget).await?,
+            ProviderKind::Anthropic => anthropic::call(agent, &turn.system, &messages, &mut budget).await?,
+            _ => openai::call(agent, &turn.system, &messages, &mut budget).await?,
         };
         if let Some(usage) = reply.usage {
             budget.sink.emit(AgentEvent::Usage(usage));

@@ -3,26 +3,25 @@
 
 use crate::model_loop::{Budget, Message, Reply, ToolCall, send_error, upstream_error};
 use crate::sse::SseReader;
-use crate::{AgentConfig, AgentError, Usage, tools};
+use crate::{Agent, AgentError, Usage, tools};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 
 pub async fn call(
-    http: &reqwest::Client,
-    config: &AgentConfig,
+    agent: &Agent,
     system: &str,
     messages: &[Message],
     budget: &mut Budget<'_>,
 ) -> Result<Reply, AgentError> {
+    let config = &agent.config;
     let mut wire = vec![json!({"role": "system", "content": system})];
     for message in messages {
         wire.extend(wire_messages(message));
     }
-    let body = json!({
+    let mut body = json!({
         "model": config.model,
         "stream": true,
-        // A last chunk (no choices) then carries the call's token counts.
-        "stream_options": {"include_usage": true},
         "max_tokens": config.limits.max_tokens,
         "messages": wire,
         "tools": tools::specs().iter().map(|t| json!({
@@ -31,11 +30,33 @@ pub async fn call(
         })).collect::<Vec<_>>(),
     });
     let url = format!("{}/chat/completions", config.base_url.trim_end_matches('/'));
-    let mut request = http.post(url).json(&body);
-    if let Some(key) = &config.api_key {
-        request = request.bearer_auth(key);
+    let send = |body: &Value| {
+        let mut request = agent.http.post(&url).json(body);
+        if let Some(key) = &config.api_key {
+            request = request.bearer_auth(key);
+        }
+        request.send()
+    };
+    // Token counts come in a last chunk (no choices) when asked for. A server strict about
+    // unknown fields refuses `stream_options`: it gets the request again without it, and every
+    // later one too.
+    let asks_usage = agent.openai_usage.load(Ordering::Relaxed);
+    if asks_usage {
+        body["stream_options"] = json!({"include_usage": true});
     }
-    let response = request.send().await.map_err(send_error)?;
+    let mut response = send(&body).await.map_err(send_error)?;
+    if asks_usage && matches!(response.status().as_u16(), 400 | 422) {
+        match upstream_error(response).await {
+            AgentError::Upstream { message, .. } if message.contains("stream_options") => {
+                agent.openai_usage.store(false, Ordering::Relaxed);
+                if let Some(fields) = body.as_object_mut() {
+                    fields.remove("stream_options");
+                }
+                response = send(&body).await.map_err(send_error)?;
+            }
+            refused => return Err(refused),
+        }
+    }
     if !response.status().is_success() {
         return Err(upstream_error(response).await);
     }

@@ -49,6 +49,9 @@ pub enum Reply {
 struct State {
     script: VecDeque<Reply>,
     requests: Vec<Value>,
+    /// Top-level request fields the OpenAI endpoint refuses, as servers strict about unknown
+    /// fields do.
+    refused_fields: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -88,6 +91,22 @@ impl FakeModel {
 
     pub fn requests(&self) -> Vec<Value> {
         self.with(|s| s.requests.clone())
+    }
+
+    /// From now on the OpenAI endpoint answers 400 to a request with any of these fields.
+    pub fn refuse_fields(&self, fields: &[&str]) {
+        self.with(|s| s.refused_fields = fields.iter().map(|f| (*f).to_owned()).collect());
+    }
+
+    /// The first refused field `body` has, the request recorded.
+    fn refused(&self, body: &Value) -> Option<String> {
+        self.with(|s| {
+            let field = s.refused_fields.iter().find(|f| body.get(f.as_str()).is_some()).cloned();
+            if field.is_some() {
+                s.requests.push(body.clone());
+            }
+            field
+        })
     }
 
     fn next(&self, body: Value) -> Reply {
@@ -291,6 +310,13 @@ fn o_usage() -> String {
 
 async fn openai(_req: HttpRequest, body: web::Json<Value>, fake: web::Data<FakeModel>) -> HttpResponse {
     let body = body.into_inner();
+    if let Some(field) = fake.refused(&body) {
+        // OpenAI's own answer to an argument it does not know.
+        return HttpResponse::BadRequest().json(json!({"error": {
+            "message": format!("Unrecognized request argument supplied: {field}"),
+            "type": "invalid_request_error", "param": null, "code": null,
+        }}));
+    }
     let usage = (body["stream_options"]["include_usage"] == true).then(o_usage);
     match fake.next(body) {
         Reply::Parts(parts) => {
