@@ -318,3 +318,12 @@ pub async fn open_chat_menu(c: &Client, title: &str) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Waits until nothing matches `css`.
+pub async fn wait_gone(c: &Client, css: &str, what: &str) {
+    let deadline = Instant::now() + WAIT;
+    while c.find(Locator::Css(css)).await.is_ok() {
+        assert!(Instant::now() < deadline, "{css} is still there: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

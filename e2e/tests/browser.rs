@@ -100,6 +100,17 @@ async fn a_person_works_through_chats_branches_and_a_pull_request() {
     press(&c, &Key::Escape).await;
     wait_focus(&c, "returns to the menu's button", "⋯").await;
     assert!(c.find(Locator::Css(".menu")).await.is_err(), "Escape closes the menu");
+    // A click elsewhere closes it too; a second click on its button as well (not reopening it).
+    open_chat_menu(&c, "First").await;
+    wait_focus(&c, "moves into the menu", "Rename").await;
+    click(&c, "textarea[name=prompt]").await;
+    wait_gone(&c, ".menu", "a click elsewhere closes the menu").await;
+    open_chat_menu(&c, "First").await;
+    wait_focus(&c, "moves into the menu", "Rename").await;
+    click(&c, ".session-card .menu-button[aria-expanded=true]").await;
+    wait_gone(&c, ".menu", "its button closes the menu").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(c.find(Locator::Css(".menu")).await.is_err(), "and it stays closed");
 
     // The default branch: change it, and the next chat starts from it.
     click_text(&c, ".tabs", "Settings").await;

@@ -1,7 +1,7 @@
 //! The chat sidebar: new chat, search, active chats by last activity, a collapsible Archived
 //! section, and each chat's context menu (rename, duplicate, archive, view branch, delete).
 
-use crate::components::focus::{focus_soon, modal, modal_keys, move_among};
+use crate::components::focus::{focus_left, focus_soon, modal, modal_keys, move_among};
 use crate::components::time::relative;
 use api_types::{
     BranchStatus, ChatSession, ChatSessionPk, ChatSessionStatus, CreateChatSessionRequest, SessionBranchStatus,
@@ -80,7 +80,9 @@ pub fn Sidebar(
             }
         };
         view! {
-            <li class="session-card" class:active=move || selected.get() == Some(id) data-testid="session-card">
+            // A click or Tab elsewhere closes the chat's menu.
+            <li class="session-card" class:active=move || selected.get() == Some(id) data-testid="session-card"
+                on:focusout=move |ev| if menu_open.get_untracked() == Some(id) && focus_left(&ev) { menu_open.set(None) }>
                 <Show
                     when=move || renaming.get() == Some(id)
                     fallback={
