@@ -4,7 +4,7 @@
 
 use crate::chat_events::read_events;
 use crate::db_test;
-use crate::harness::{TestApp, spawn_app, spawn_app_with};
+use crate::harness::{Backend, TestApp, spawn_app, spawn_app_with};
 use api_types::*;
 use client::Client;
 use fakes::model::{Reply, text, tool};
@@ -73,6 +73,15 @@ fn editing_script() -> Vec<Reply> {
         Reply::Parts(vec![tool("write_file", json!({"path": "src/app.js", "content": "console.log('hi');\n"}))]),
         Reply::Parts(vec![text("Done: README greets the world and src/app.js exists.")]),
     ]
+}
+
+/// An app whose agent speaks the OpenAI-compatible format (the fake serves it at the same URL).
+async fn spawn_openai_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |s| {
+        s.agent.provider = Some("openai".into());
+        s.agent.model = Some("gpt-test".into());
+    })
+    .await
 }
 
 async fn check_editing_run(
@@ -170,11 +179,7 @@ db_test!(
 
 db_test!(
     async fn an_openai_compatible_run_does_the_same(backend) {
-        let app = spawn_app_with(backend, |s| {
-            s.agent.provider = Some("openai".into());
-            s.agent.model = Some("gpt-test".into());
-        })
-        .await;
+        let app = spawn_openai_app(backend).await;
         app.model.script([]);
         let (owner, project, session) = setup(&app).await;
         let other = ready_session(&app, &owner, project.id, "other").await;
@@ -193,11 +198,7 @@ db_test!(
 
 db_test!(
     async fn a_server_refusing_stream_options_is_asked_without_them(backend) {
-        let app = spawn_app_with(backend, |s| {
-            s.agent.provider = Some("openai".into());
-            s.agent.model = Some("gpt-test".into());
-        })
-        .await;
+        let app = spawn_openai_app(backend).await;
         app.model.refuse_fields(&["stream_options"]);
         let (owner, project, session) = setup(&app).await;
         owner.send_chat(&chat(&project, &session, "write strict")).await.unwrap();
