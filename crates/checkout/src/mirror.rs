@@ -54,6 +54,12 @@ impl Mirror {
         Ok(Mirror { repo, lock, use_git_command: git_command_available() })
     }
 
+    /// This mirror makes its checkouts with libgit2 only, as where `git` is not installed.
+    pub fn without_git_command(mut self) -> Self {
+        self.use_git_command = false;
+        self
+    }
+
     pub fn path(&self) -> &Path {
         self.repo.path()
     }
@@ -353,14 +359,6 @@ impl Mirror {
             Ok(base_oid) => Ok(self.repo.merge_base(head, base_oid)?),
             Err(_) => Ok(head),
         }
-    }
-}
-
-impl Mirror {
-    /// This mirror makes its checkouts with libgit2 only, as where `git` is not installed.
-    pub fn without_git_command(mut self) -> Self {
-        self.use_git_command = false;
-        self
     }
 }
 
