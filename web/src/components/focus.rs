@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 use wasm_bindgen::JsCast;
-use web_sys::{Element, FocusEvent, HtmlElement, KeyboardEvent, Node};
+use web_sys::{Element, Event, FocusEvent, HtmlElement, KeyboardEvent, Node};
 
 /// What can take the keyboard's focus.
 const FOCUSABLE: &str = "a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), \
@@ -37,15 +37,15 @@ fn has_focus(element: &HtmlElement) -> bool {
     document().active_element().is_some_and(|active| active == **element)
 }
 
-/// The element whose listener handles `ev` (the tab list, the menu, the dialog).
-fn listener(ev: &KeyboardEvent) -> Option<Element> {
+/// The element whose listener handles `ev` (the tab list, the menu, the dialog, the card).
+fn listener(ev: &Event) -> Option<Element> {
     ev.current_target()?.dyn_into::<Element>().ok()
 }
 
 /// Whether a `focusout` takes the focus out of the listening element altogether (to another
 /// part of the page, or nowhere: a click on something that takes no focus).
 pub fn focus_left(ev: &FocusEvent) -> bool {
-    let Some(container) = ev.current_target().and_then(|t| t.dyn_into::<Node>().ok()) else { return false };
+    let Some(container) = listener(ev) else { return false };
     let next = ev.related_target().and_then(|t| t.dyn_into::<Node>().ok());
     !container.contains(next.as_ref())
 }

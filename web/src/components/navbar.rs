@@ -51,14 +51,9 @@ impl Tab {
         }
     }
 
-    /// The id of its button, which names the tab panel.
-    pub fn id(self) -> &'static str {
-        match self {
-            Tab::Preview => "tab-preview",
-            Tab::Code => "tab-code",
-            Tab::Branding => "tab-branding",
-            Tab::Settings => "tab-settings",
-        }
+    /// The id of its button, which names the tab panel: `tab-code` and so on.
+    pub fn id(self) -> String {
+        format!("tab-{}", self.label().to_lowercase())
     }
 }
 
