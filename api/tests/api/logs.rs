@@ -19,9 +19,7 @@ pub fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
             .with_ansi(false)
             .with_writer(move || CapturedWriter(writer.clone()))
             .with_filter(EnvFilter::new("debug,sqlx=info,sea_orm=info"));
-        let shown = fmt::layer().with_target(false).with_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn")),
-        );
+        let shown = fmt::layer().with_target(false).with_filter(api::telemetry::filter());
         let _ = tracing_subscriber::registry().with(captured).with(shown).try_init();
         buffer
     })
