@@ -70,9 +70,23 @@ pub struct ServeArgs {
     /// Seconds the provider may stay silent mid-answer.
     #[arg(long, env = "KOSUKE_AGENT_STALL_TIMEOUT", default_value_t = 120)]
     pub agent_stall_timeout_secs: u64,
+    /// Seconds the provider may stay silent while it composes a tool call's arguments.
+    #[arg(long, env = "KOSUKE_AGENT_TOOL_STALL_TIMEOUT", default_value_t = 600)]
+    pub agent_tool_stall_timeout_secs: u64,
     /// Seconds one agent turn may take.
     #[arg(long, env = "KOSUKE_AGENT_MAX_DURATION", default_value_t = 900)]
     pub agent_max_duration_secs: u64,
+    /// Tokens asked of the model per call (sent as max_tokens, or max_completion_tokens to
+    /// OpenAI's own API).
+    #[arg(long, env = "KOSUKE_AGENT_MAX_TOKENS", default_value_t = 8192)]
+    pub agent_max_tokens: u32,
+    /// Further attempts of a model call while the provider is busy (429, 5xx, 529, overloaded).
+    #[arg(long, env = "KOSUKE_AGENT_MAX_RETRIES", default_value_t = 2)]
+    pub agent_max_retries: u32,
+    /// The longest Retry-After (seconds) a busy provider may ask kosuke to wait; a longer one
+    /// fails the turn at once.
+    #[arg(long, env = "KOSUKE_AGENT_RETRY_MAX_WAIT", default_value_t = 60)]
+    pub agent_retry_max_wait_secs: u64,
     /// Seconds a fetch before a new session may take.
     #[arg(long, env = "KOSUKE_FETCH_TIMEOUT", default_value_t = 10)]
     pub fetch_timeout_secs: u64,
@@ -106,7 +120,11 @@ impl ServeArgs {
             api_key: self.agent_api_key,
             command: self.agent_command,
             stall_timeout: Some(std::time::Duration::from_secs(self.agent_stall_timeout_secs)),
+            tool_stall_timeout: Some(std::time::Duration::from_secs(self.agent_tool_stall_timeout_secs)),
             max_duration: Some(std::time::Duration::from_secs(self.agent_max_duration_secs)),
+            max_tokens: Some(self.agent_max_tokens),
+            max_retries: Some(self.agent_max_retries),
+            retry_max_wait: Some(std::time::Duration::from_secs(self.agent_retry_max_wait_secs)),
         };
         settings
     }

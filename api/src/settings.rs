@@ -50,6 +50,14 @@ pub struct AgentSettings {
     pub command: Option<String>,
     /// How long the provider may stay silent mid-answer.
     pub stall_timeout: Option<Duration>,
+    /// How long it may stay silent while composing a tool call's arguments.
+    pub tool_stall_timeout: Option<Duration>,
+    /// Tokens asked of the model per call.
+    pub max_tokens: Option<u32>,
+    /// Further attempts of a model call when the provider is busy.
+    pub max_retries: Option<u32>,
+    /// The longest `Retry-After` waited for.
+    pub retry_max_wait: Option<Duration>,
     /// Wall time of one turn.
     pub max_duration: Option<Duration>,
 }

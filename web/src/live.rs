@@ -7,8 +7,16 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{EventSource, MessageEvent};
 
-const EVENT_NAMES: [&str; 7] =
-    ["run_started", "text_delta", "tool_started", "tool_finished", "commit_created", "run_finished", "error"];
+const EVENT_NAMES: [&str; 8] = [
+    "run_started",
+    "text_delta",
+    "tool_started",
+    "tool_finished",
+    "commit_created",
+    "run_finished",
+    "error",
+    "retrying",
+];
 
 struct Stream {
     generation: u64,

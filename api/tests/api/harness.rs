@@ -159,6 +159,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
         command: None,
         stall_timeout: Some(std::time::Duration::from_secs(2)),
         max_duration: Some(std::time::Duration::from_secs(30)),
+        ..AgentSettings::default()
     };
     settings.database_url = Some(database.url.clone());
     settings.github_api_url = github.url.clone();

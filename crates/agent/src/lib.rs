@@ -4,7 +4,9 @@
 //! run in the checkout. Everything it produces goes to an [`EventSink`] as it happens.
 //!
 //! Every path a model touches goes through a [`jail::Jail`]. Iterations, wall time, output size
-//! and silence from the provider are bounded; a turn can be cancelled. This crate knows nothing
+//! and silence from the provider are bounded; a turn can be cancelled. A provider that is busy
+//! (429, 5xx, 529, a mid-stream overload) is asked again with backoff, and the retry is an
+//! event; an answer cut at the token limit fails the turn saying so. This crate knows nothing
 //! of HTTP servers, the database or git: the caller commits what the turn changed.
 
 mod anthropic;
@@ -13,7 +15,9 @@ mod model_loop;
 mod openai;
 mod sse;
 pub mod tools;
+mod upstream;
 
+pub use model_loop::fit_history;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -55,10 +59,23 @@ pub struct Limits {
     pub max_duration: Duration,
     /// Characters of text the turn may produce.
     pub max_output_chars: usize,
-    /// How long the provider may stay silent before the turn fails.
+    /// How long the provider may stay silent before the turn fails (from its last byte,
+    /// keep-alives included).
     pub stall_timeout: Duration,
-    /// `max_tokens` asked of the model per call.
+    /// The same while a tool call's arguments are being composed, which providers send
+    /// nothing for (Anthropic between a tool block's start and its input; an OpenAI-compatible
+    /// server between a call's first piece and the next).
+    pub tool_stall_timeout: Duration,
+    /// Tokens asked of the model per call (`max_tokens`, or `max_completion_tokens`).
     pub max_tokens: u32,
+    /// Further attempts of one model call when the provider is busy or failing.
+    pub max_retries: u32,
+    /// The longest wait between attempts a provider's `Retry-After` may ask for; a longer
+    /// one fails the turn at once, naming the wait.
+    pub retry_max_wait: Duration,
+    /// The first backoff (doubled per attempt, at most 8 s, with jitter), when the provider
+    /// names no delay.
+    pub retry_backoff: Duration,
 }
 
 impl Default for Limits {
@@ -68,7 +85,11 @@ impl Default for Limits {
             max_duration: Duration::from_secs(15 * 60),
             max_output_chars: 400_000,
             stall_timeout: Duration::from_secs(120),
+            tool_stall_timeout: Duration::from_secs(600),
             max_tokens: 8192,
+            max_retries: 2,
+            retry_max_wait: Duration::from_secs(60),
+            retry_backoff: Duration::from_millis(500),
         }
     }
 }
@@ -105,10 +126,23 @@ pub enum Role {
 }
 
 /// An earlier message of the session, sent as history.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HistoryMessage {
     pub role: Role,
-    pub text: String,
+    pub blocks: Vec<HistoryBlock>,
+}
+
+impl HistoryMessage {
+    pub fn text(role: Role, text: impl Into<String>) -> Self {
+        HistoryMessage { role, blocks: vec![HistoryBlock::Text(text.into())] }
+    }
+}
+
+/// A piece of an earlier message: its text, or a tool call the agent made with its result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HistoryBlock {
+    Text(String),
+    ToolUse { id: String, name: String, input: serde_json::Value, output: String, is_error: bool },
 }
 
 /// One turn: the prompt, the history, where to work.
@@ -140,6 +174,13 @@ pub enum AgentEvent {
     },
     /// The tokens one model call used, as the provider counted them.
     Usage(Usage),
+    /// A model call failed in a way worth trying again, and will be: `message` says why and
+    /// when; `discarded` is the text the failed attempt had already streamed (to be shown as
+    /// discarded, since the next attempt answers anew).
+    Retrying {
+        message: String,
+        discarded: String,
+    },
 }
 
 /// Tokens a model call (or a turn's calls, summed) used.
@@ -182,15 +223,31 @@ pub enum AgentError {
     CommandFailed(String),
     #[error("the agent is not set up: {0}")]
     Misconfigured(String),
+    #[error("{}", token_limit_sentence(*.max_tokens, *.in_tool_call))]
+    TokenLimit { max_tokens: u32, in_tool_call: bool },
+    #[error("the model provider stopped the answer: {0}")]
+    Refused(String),
+}
+
+fn token_limit_sentence(max_tokens: u32, in_tool_call: bool) -> String {
+    if in_tool_call {
+        format!(
+            "a tool call was cut at the model's token limit ({max_tokens} tokens) before its arguments were \
+             complete; ask for a smaller change, or raise KOSUKE_AGENT_MAX_TOKENS"
+        )
+    } else {
+        format!(
+            "the answer was cut at the model's token limit ({max_tokens} tokens); ask to continue, or raise KOSUKE_AGENT_MAX_TOKENS"
+        )
+    }
 }
 
 /// Runs turns with one configured provider.
 pub struct Agent {
     config: AgentConfig,
     http: reqwest::Client,
-    /// Whether OpenAI-compatible calls still ask for token counts (`stream_options`): a server
-    /// that refuses the field is asked without it from then on.
-    openai_usage: std::sync::atomic::AtomicBool,
+    /// What the OpenAI-compatible server was found to accept, learned from its refusals.
+    openai: openai::Dialect,
 }
 
 impl Agent {
@@ -204,13 +261,15 @@ impl Agent {
             }
             _ => {}
         }
+        let longest_silence = config.limits.stall_timeout.max(config.limits.tool_stall_timeout);
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(15))
             // A backstop: the stream readers detect silence themselves, with a clearer error.
-            .read_timeout(config.limits.stall_timeout * 2)
+            .read_timeout(longest_silence * 2)
             .build()
             .map_err(|err| AgentError::Misconfigured(format!("cannot build the HTTP client: {err}")))?;
-        Ok(Agent { config, http, openai_usage: std::sync::atomic::AtomicBool::new(true) })
+        let openai = openai::Dialect::for_server(&config.base_url);
+        Ok(Agent { config, http, openai })
     }
 
     pub fn config(&self) -> &AgentConfig {

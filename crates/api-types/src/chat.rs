@@ -88,6 +88,72 @@ pub enum ContentBlock {
     Error {
         message: String,
     },
+    /// The model provider was busy and the call was made again: `message` says why and when;
+    /// `discarded` is the text the failed attempt had shown, not part of the answer.
+    Retry {
+        message: String,
+        discarded: String,
+    },
+}
+
+impl ContentBlock {
+    /// Folds a run's event into the blocks of its assistant message, as the server saves them
+    /// and as a watcher shows them.
+    pub fn fold(blocks: &mut Vec<ContentBlock>, event: &RunEvent) {
+        match event {
+            RunEvent::TextDelta { text, .. } => match blocks.last_mut() {
+                Some(ContentBlock::Text { text: last }) => last.push_str(text),
+                _ => blocks.push(ContentBlock::Text { text: text.clone() }),
+            },
+            RunEvent::ToolStarted { tool_use_id, name, input, .. } => blocks.push(ContentBlock::ToolUse {
+                id: tool_use_id.clone(),
+                name: name.clone(),
+                input: input.clone(),
+                output: None,
+                is_error: false,
+            }),
+            RunEvent::ToolFinished { tool_use_id, output, is_error, .. } => {
+                for block in blocks.iter_mut().rev() {
+                    if let ContentBlock::ToolUse { id, output: slot, is_error: error, .. } = block
+                        && id == tool_use_id
+                    {
+                        *slot = Some(output.clone());
+                        *error = *is_error;
+                        break;
+                    }
+                }
+            }
+            RunEvent::Retrying { message, discarded, .. } => {
+                // The failed attempt's text is the end of the last text block: moved out of it.
+                if let Some(ContentBlock::Text { text }) = blocks.last_mut()
+                    && !discarded.is_empty()
+                    && text.ends_with(discarded.as_str())
+                {
+                    text.truncate(text.len() - discarded.len());
+                    if text.is_empty() {
+                        blocks.pop();
+                    }
+                }
+                blocks.push(ContentBlock::Retry { message: message.clone(), discarded: discarded.clone() });
+            }
+            RunEvent::RunStarted { .. }
+            | RunEvent::CommitCreated { .. }
+            | RunEvent::RunFinished { .. }
+            | RunEvent::Error { .. } => {}
+        }
+    }
+
+    /// The text of a message's blocks, each apart from the next by a blank line.
+    pub fn text_of(blocks: &[ContentBlock]) -> String {
+        let texts: Vec<&str> = blocks
+            .iter()
+            .filter_map(|block| match block {
+                ContentBlock::Text { text } if !text.is_empty() => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        texts.join("\n\n")
+    }
 }
 
 /// What a run streams, in order, each with an id (`GET …/events`, `id:` field). Read through
@@ -96,13 +162,48 @@ pub enum ContentBlock {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", try_from = "crate::wire::RunEventWire")]
 pub enum RunEvent {
-    RunStarted { run_id: RunId, assistant_message_id: MessageId },
-    TextDelta { run_id: RunId, text: String },
-    ToolStarted { run_id: RunId, tool_use_id: String, name: String, input: serde_json::Value },
-    ToolFinished { run_id: RunId, tool_use_id: String, name: String, output: String, is_error: bool },
-    CommitCreated { run_id: RunId, sha: String, branch: String, pushed: bool },
-    RunFinished { run_id: RunId, status: RunStatus },
-    Error { run_id: RunId, message: String },
+    RunStarted {
+        run_id: RunId,
+        assistant_message_id: MessageId,
+    },
+    TextDelta {
+        run_id: RunId,
+        text: String,
+    },
+    ToolStarted {
+        run_id: RunId,
+        tool_use_id: String,
+        name: String,
+        input: serde_json::Value,
+    },
+    ToolFinished {
+        run_id: RunId,
+        tool_use_id: String,
+        name: String,
+        output: String,
+        is_error: bool,
+    },
+    CommitCreated {
+        run_id: RunId,
+        sha: String,
+        branch: String,
+        pushed: bool,
+    },
+    RunFinished {
+        run_id: RunId,
+        status: RunStatus,
+    },
+    Error {
+        run_id: RunId,
+        message: String,
+    },
+    /// A model call failed in a way worth trying again and will be; the text it had streamed
+    /// (`discarded`) is not part of the answer.
+    Retrying {
+        run_id: RunId,
+        message: String,
+        discarded: String,
+    },
 }
 
 impl RunEvent {
@@ -115,7 +216,8 @@ impl RunEvent {
             | RunEvent::ToolFinished { run_id, .. }
             | RunEvent::CommitCreated { run_id, .. }
             | RunEvent::RunFinished { run_id, .. }
-            | RunEvent::Error { run_id, .. } => *run_id,
+            | RunEvent::Error { run_id, .. }
+            | RunEvent::Retrying { run_id, .. } => *run_id,
         }
     }
 
@@ -129,6 +231,7 @@ impl RunEvent {
             RunEvent::CommitCreated { .. } => "commit_created",
             RunEvent::RunFinished { .. } => "run_finished",
             RunEvent::Error { .. } => "error",
+            RunEvent::Retrying { .. } => "retrying",
         }
     }
 }

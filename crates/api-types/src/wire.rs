@@ -18,6 +18,7 @@ enum RunEventType {
     CommitCreated,
     RunFinished,
     Error,
+    Retrying,
 }
 
 /// Every field any `RunEvent` variant has.
@@ -39,6 +40,7 @@ pub(crate) struct RunEventWire {
     pushed: Option<bool>,
     status: Option<RunStatus>,
     message: Option<String>,
+    discarded: Option<String>,
 }
 
 fn need<T>(value: Option<T>, field: &str) -> Result<T, String> {
@@ -77,6 +79,11 @@ impl TryFrom<RunEventWire> for RunEvent {
             },
             RunEventType::RunFinished => RunEvent::RunFinished { run_id, status: need(wire.status, "status")? },
             RunEventType::Error => RunEvent::Error { run_id, message: need(wire.message, "message")? },
+            RunEventType::Retrying => RunEvent::Retrying {
+                run_id,
+                message: need(wire.message, "message")?,
+                discarded: need(wire.discarded, "discarded")?,
+            },
         })
     }
 }
@@ -87,6 +94,7 @@ enum ContentBlockType {
     Text,
     ToolUse,
     Error,
+    Retry,
 }
 
 /// Every field any `ContentBlock` variant has.
@@ -102,6 +110,7 @@ pub(crate) struct ContentBlockWire {
     output: Option<String>,
     is_error: Option<bool>,
     message: Option<String>,
+    discarded: Option<String>,
 }
 
 impl TryFrom<ContentBlockWire> for ContentBlock {
@@ -118,6 +127,10 @@ impl TryFrom<ContentBlockWire> for ContentBlock {
                 is_error: need(wire.is_error, "is_error")?,
             },
             ContentBlockType::Error => ContentBlock::Error { message: need(wire.message, "message")? },
+            ContentBlockType::Retry => ContentBlock::Retry {
+                message: need(wire.message, "message")?,
+                discarded: need(wire.discarded, "discarded")?,
+            },
         })
     }
 }
@@ -151,6 +164,7 @@ mod tests {
             RunEvent::CommitCreated { run_id, sha: "abc".into(), branch: "kosuke-chat-x".into(), pushed: true },
             RunEvent::RunFinished { run_id, status: RunStatus::Succeeded },
             RunEvent::Error { run_id, message: "boom".into() },
+            RunEvent::Retrying { run_id, message: "busy".into(), discarded: "half an answ".into() },
         ];
         for event in events {
             let text = serde_json::to_string(&event).unwrap();
@@ -180,6 +194,7 @@ mod tests {
                 is_error: false,
             },
             ContentBlock::Error { message: "stalled".into() },
+            ContentBlock::Retry { message: "busy".into(), discarded: "".into() },
         ];
         let text = serde_json::to_string(&blocks).unwrap();
         assert_eq!(serde_json::from_str::<Vec<ContentBlock>>(&text).unwrap(), blocks, "{text}");
@@ -188,6 +203,32 @@ mod tests {
         assert_eq!(serde_json::from_value::<Vec<ContentBlock>>(stored).unwrap(), blocks);
         let missing = serde_json::from_str::<ContentBlock>(r#"{"type":"tool_use","id":"x","name":"y"}"#).unwrap_err();
         assert!(missing.to_string().contains("missing field `is_error`"), "{missing}");
+    }
+
+    #[test]
+    fn a_retry_moves_the_failed_attempts_text_out_of_the_answer() {
+        let run_id = RunId(1);
+        let mut blocks = Vec::new();
+        for event in [
+            RunEvent::TextDelta { run_id, text: "Let me look.".into() },
+            RunEvent::ToolStarted { run_id, tool_use_id: "t".into(), name: "list_files".into(), input: json!({}) },
+            RunEvent::ToolFinished {
+                run_id,
+                tool_use_id: "t".into(),
+                name: "list_files".into(),
+                output: "a".into(),
+                is_error: false,
+            },
+            RunEvent::TextDelta { run_id, text: "Half an ".into() },
+            RunEvent::TextDelta { run_id, text: "answer".into() },
+            RunEvent::Retrying { run_id, message: "busy".into(), discarded: "Half an answer".into() },
+            RunEvent::TextDelta { run_id, text: "The answer.".into() },
+        ] {
+            ContentBlock::fold(&mut blocks, &event);
+        }
+        assert_eq!(blocks.len(), 4, "{blocks:?}");
+        assert_eq!(blocks[2], ContentBlock::Retry { message: "busy".into(), discarded: "Half an answer".into() });
+        assert_eq!(ContentBlock::text_of(&blocks), "Let me look.\n\nThe answer.");
     }
 
     #[test]

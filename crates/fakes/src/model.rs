@@ -1,7 +1,11 @@
 //! A fake model provider on loopback speaking the Anthropic Messages streaming format
 //! (`POST /v1/messages`) and the OpenAI chat-completions streaming format
 //! (`POST /chat/completions`). Each request takes the next scripted reply, or, with none left,
-//! answers from the request itself ([`Reply::Echo`] rules). Every request body is recorded.
+//! answers from the request itself ([`echo`] rules). Every request body is recorded.
+//!
+//! Besides answers it builds, it replays recorded streams (`fixtures/providers/*.sse`, each
+//! with its provenance in its leading SSE comments) as Anthropic, OpenAI, Ollama, llama.cpp
+//! and vLLM send them, optionally split into two network writes at any byte offset.
 
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -43,6 +47,29 @@ pub enum Reply {
     Stall,
     /// Headers, then nothing at all.
     NeverAnswer,
+    /// An HTTP error with a JSON body and, when given, a `Retry-After` header (seconds).
+    Busy { status: u16, retry_after: Option<u64> },
+    /// A `write_file slow.txt` tool call whose arguments come after `silence` with nothing
+    /// sent meanwhile, as models composing a long argument do.
+    SlowTool { silence: Duration },
+    /// A stream from `fixtures/providers/{name}` as it is, or in two writes split at a byte.
+    Fixture { name: &'static str, split_at: Option<usize> },
+}
+
+/// The bytes of a provider fixture.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/fixtures/providers/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|err| panic!("fixture {path}: {err}"))
+}
+
+/// How the OpenAI endpoint words its refusal of an unknown field.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum Refusal {
+    /// OpenAI's own 400 `{"error": {"message", "type", "param", "code"}}`.
+    #[default]
+    OpenAi,
+    /// A FastAPI/pydantic server's 422 `{"detail": [{"loc", "msg", "type"}]}`.
+    FastApi,
 }
 
 #[derive(Default)]
@@ -52,6 +79,7 @@ struct State {
     /// Top-level request fields the OpenAI endpoint refuses, as servers strict about unknown
     /// fields do.
     refused_fields: Vec<String>,
+    refusal: Refusal,
 }
 
 #[derive(Clone)]
@@ -72,6 +100,12 @@ impl FakeModel {
                 .app_data(web::PayloadConfig::new(16 * 1024 * 1024))
                 .route("/v1/messages", web::post().to(anthropic))
                 .route("/chat/completions", web::post().to(openai))
+        })
+        // Streamed writes go out at once (no Nagle delay waiting for the client's ACK).
+        .on_connect(|connection, _| {
+            if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                let _ = tcp.set_nodelay(true);
+            }
         })
         .workers(2)
         .listen(listener)
@@ -95,17 +129,23 @@ impl FakeModel {
 
     /// From now on the OpenAI endpoint answers 400 to a request with any of these fields.
     pub fn refuse_fields(&self, fields: &[&str]) {
-        self.with(|s| s.refused_fields = fields.iter().map(|f| (*f).to_owned()).collect());
+        self.refuse_fields_as(fields, Refusal::OpenAi);
     }
 
-    /// The first refused field `body` has, the request recorded.
-    fn refused(&self, body: &Value) -> Option<String> {
+    /// The same, worded as `refusal` says.
+    pub fn refuse_fields_as(&self, fields: &[&str], refusal: Refusal) {
         self.with(|s| {
-            let field = s.refused_fields.iter().find(|f| body.get(f.as_str()).is_some()).cloned();
-            if field.is_some() {
-                s.requests.push(body.clone());
-            }
-            field
+            s.refused_fields = fields.iter().map(|f| (*f).to_owned()).collect();
+            s.refusal = refusal;
+        });
+    }
+
+    /// The refusal of the first refused field `body` has, the request recorded.
+    fn refused(&self, body: &Value) -> Option<HttpResponse> {
+        self.with(|s| {
+            let field = s.refused_fields.iter().find(|f| body.get(f.as_str()).is_some()).cloned()?;
+            s.requests.push(body.clone());
+            Some(refusal(s.refusal, &field))
         })
     }
 
@@ -164,6 +204,52 @@ fn sse(frames: Frames) -> HttpResponse {
         .content_type("text/event-stream")
         .insert_header(actix_web::http::header::ContentEncoding::Identity)
         .streaming(frames)
+}
+
+fn refusal(shape: Refusal, field: &str) -> HttpResponse {
+    match shape {
+        // OpenAI's words for a deprecated parameter, and for one it does not know.
+        Refusal::OpenAi if field == "max_tokens" => HttpResponse::BadRequest().json(json!({"error": {
+            "message": "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+            "type": "invalid_request_error", "param": "max_tokens", "code": "unsupported_parameter",
+        }})),
+        Refusal::OpenAi => HttpResponse::BadRequest().json(json!({"error": {
+            "message": format!("Unrecognized request argument supplied: {field}"),
+            "type": "invalid_request_error", "param": null, "code": null,
+        }})),
+        Refusal::FastApi => HttpResponse::UnprocessableEntity().json(json!({"detail": [{
+            "type": "extra_forbidden", "loc": ["body", field], "msg": "Extra inputs are not permitted", "input": {},
+        }]})),
+    }
+}
+
+/// A recorded stream, whole or in two writes `split_at` apart (with a pause between, so they
+/// reach the client as two reads).
+fn replay(name: &str, split_at: Option<usize>) -> HttpResponse {
+    let bytes = Bytes::from(fixture(name));
+    let writes = match split_at {
+        Some(at) => vec![bytes.slice(..at.min(bytes.len())), bytes.slice(at.min(bytes.len())..)],
+        None => vec![bytes],
+    };
+    let frames = futures_util::stream::iter(writes.into_iter().enumerate())
+        .then(|(n, write)| async move {
+            if n > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Ok(write)
+        })
+        .boxed();
+    sse(frames)
+}
+
+fn busy(status: u16, retry_after: Option<u64>) -> HttpResponse {
+    let mut response = error_body(status);
+    if let Some(seconds) = retry_after {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from(seconds));
+    }
+    response
 }
 
 fn error_body(status: u16) -> HttpResponse {
@@ -287,7 +373,38 @@ async fn anthropic(_req: HttpRequest, body: web::Json<Value>, fake: web::Data<Fa
             sse(stream_of(frames, Tail::Hang))
         }
         Reply::NeverAnswer => sse(stream_of(vec![], Tail::Hang)),
+        Reply::Busy { status, retry_after } => busy(status, retry_after),
+        Reply::SlowTool { silence } => {
+            let input = json!({"path": "slow.txt", "content": "composed slowly\n"}).to_string();
+            let head = vec![
+                a_start(),
+                a_event(
+                    "content_block_start",
+                    json!({"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "toolu_slow", "name": "write_file", "input": {}}}),
+                ),
+            ];
+            let mut tail = vec![
+                a_event(
+                    "content_block_delta",
+                    json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": input}}),
+                ),
+                a_event("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
+            ];
+            tail.extend(a_end("tool_use"));
+            sse(after_silence(head, silence, tail))
+        }
+        Reply::Fixture { name, split_at } => replay(name, split_at),
     }
+}
+
+/// `head`, nothing for `silence`, then `tail`.
+fn after_silence(head: Vec<String>, silence: Duration, tail: Vec<String>) -> Frames {
+    let head = futures_util::stream::iter(head.into_iter().map(|f| Ok(Bytes::from(f))));
+    let tail = futures_util::stream::once(async move {
+        tokio::time::sleep(silence).await;
+        Ok(Bytes::from(tail.concat()))
+    });
+    head.chain(tail).boxed()
 }
 
 // --- OpenAI
@@ -310,12 +427,8 @@ fn o_usage() -> String {
 
 async fn openai(_req: HttpRequest, body: web::Json<Value>, fake: web::Data<FakeModel>) -> HttpResponse {
     let body = body.into_inner();
-    if let Some(field) = fake.refused(&body) {
-        // OpenAI's own answer to an argument it does not know.
-        return HttpResponse::BadRequest().json(json!({"error": {
-            "message": format!("Unrecognized request argument supplied: {field}"),
-            "type": "invalid_request_error", "param": null, "code": null,
-        }}));
+    if let Some(refusal) = fake.refused(&body) {
+        return refusal;
     }
     let usage = (body["stream_options"]["include_usage"] == true).then(o_usage);
     match fake.next(body) {
@@ -356,5 +469,19 @@ async fn openai(_req: HttpRequest, body: web::Json<Value>, fake: web::Data<FakeM
         Reply::Drop => sse(stream_of(vec![o_chunk(json!({"content": "partial answer"}), None)], Tail::End)),
         Reply::Stall => sse(stream_of(vec![o_chunk(json!({"content": "partial answer"}), None)], Tail::Hang)),
         Reply::NeverAnswer => sse(stream_of(vec![], Tail::Hang)),
+        Reply::Busy { status, retry_after } => busy(status, retry_after),
+        Reply::SlowTool { silence } => {
+            let input = json!({"path": "slow.txt", "content": "composed slowly\n"}).to_string();
+            let head = vec![o_chunk(
+                json!({"tool_calls": [{"index": 0, "id": "call_slow", "type": "function", "function": {"name": "write_file", "arguments": ""}}]}),
+                None,
+            )];
+            let mut tail = vec![o_chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": input}}]}), None)];
+            tail.push(o_chunk(json!({}), Some("tool_calls")));
+            tail.extend(usage);
+            tail.push("data: [DONE]\n\n".into());
+            sse(after_silence(head, silence, tail))
+        }
+        Reply::Fixture { name, split_at } => replay(name, split_at),
     }
 }

@@ -43,6 +43,7 @@ fn shown_size(blocks: &[ContentBlock]) -> usize {
             ContentBlock::Text { text } => text.len(),
             ContentBlock::ToolUse { output, .. } => 1 + output.as_ref().map_or(0, |o| o.len() + 1),
             ContentBlock::Error { message } => message.len(),
+            ContentBlock::Retry { message, discarded } => message.len() + discarded.len(),
         })
         .sum::<usize>()
         + blocks.len()
@@ -59,6 +60,15 @@ fn block_view(block: ContentBlock) -> AnyView {
         }
         .into_any(),
         ContentBlock::Error { message } => view! { <p class="error" role="alert">{message}</p> }.into_any(),
+        ContentBlock::Retry { message, discarded } => view! {
+            <div class="retry" role="status">
+                <p class="muted">"↻ "{message}</p>
+                {(!discarded.is_empty()).then(|| view! {
+                    <del class="discarded" title="Discarded: the provider failed before this answer was finished">{discarded}</del>
+                })}
+            </div>
+        }
+        .into_any(),
     }
 }
 

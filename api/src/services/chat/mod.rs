@@ -36,8 +36,20 @@ pub fn build_agent(settings: &AgentSettings) -> Result<Agent, String> {
     if let Some(stall) = settings.stall_timeout {
         limits.stall_timeout = stall;
     }
+    if let Some(stall) = settings.tool_stall_timeout {
+        limits.tool_stall_timeout = stall;
+    }
     if let Some(max) = settings.max_duration {
         limits.max_duration = max;
+    }
+    if let Some(tokens) = settings.max_tokens {
+        limits.max_tokens = tokens;
+    }
+    if let Some(retries) = settings.max_retries {
+        limits.max_retries = retries;
+    }
+    if let Some(wait) = settings.retry_max_wait {
+        limits.retry_max_wait = wait;
     }
     let config = AgentConfig {
         kind,

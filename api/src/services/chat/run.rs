@@ -8,7 +8,7 @@ use crate::state::AppState;
 use crate::store;
 use crate::workspaces::{Start, blocking};
 use actix_web::web;
-use agent::{Agent, CancellationToken, HistoryMessage, Role, Turn};
+use agent::{Agent, CancellationToken, HistoryBlock, HistoryMessage, Role, Turn};
 use api_types::{ContentBlock, MessageId, MessageRole, RepositoryKind, RunEvent, RunId, RunStatus};
 use checkout::{Checkout, Credentials, Mirror};
 use entity::{chat_session, project};
@@ -166,25 +166,41 @@ fn capitalize(text: &str) -> String {
     chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
-/// The session's earlier messages, oldest first, within the history budget.
+/// The session's earlier messages, oldest first, with the tool calls and results of earlier
+/// turns, fitted into the history budget (the oldest tool outputs are cut first).
 async fn history(state: &AppState, job: &Job) -> Result<Vec<HistoryMessage>, ApiError> {
     let recent = store::runs::history(&state.db, job.session.id, job.user_message_id, HISTORY_MESSAGES).await?;
-    let mut used = 0;
-    let mut history = Vec::new();
-    for message in recent {
-        let role = match message.role {
-            MessageRole::User => Role::User,
-            MessageRole::Assistant => Role::Assistant,
-            MessageRole::System => continue,
-        };
-        used += message.content.len();
-        if used > HISTORY_CHARS {
-            break;
-        }
-        history.push(HistoryMessage { role, text: message.content });
-    }
-    history.reverse();
+    let mut history: Vec<HistoryMessage> = recent
+        .into_iter()
+        .rev()
+        .filter_map(|message| {
+            let role = match message.role {
+                MessageRole::User => Role::User,
+                MessageRole::Assistant => Role::Assistant,
+                MessageRole::System => return None,
+            };
+            let blocks: Option<Vec<ContentBlock>> = message.blocks.and_then(|b| serde_json::from_value(b).ok());
+            let blocks = match blocks {
+                Some(blocks) => blocks.into_iter().filter_map(history_block).collect(),
+                None => vec![HistoryBlock::Text(message.content)],
+            };
+            Some(HistoryMessage { role, blocks })
+        })
+        .collect();
+    agent::fit_history(&mut history, HISTORY_CHARS);
     Ok(history)
+}
+
+/// What of a saved block the model is shown again: text, and tool calls that finished (errors
+/// and discarded attempts are the user's to read, not the model's).
+fn history_block(block: ContentBlock) -> Option<HistoryBlock> {
+    match block {
+        ContentBlock::Text { text } => Some(HistoryBlock::Text(text)),
+        ContentBlock::ToolUse { id, name, input, output: Some(output), is_error } => {
+            Some(HistoryBlock::ToolUse { id, name, input, output, is_error })
+        }
+        ContentBlock::ToolUse { output: None, .. } | ContentBlock::Error { .. } | ContentBlock::Retry { .. } => None,
+    }
 }
 
 /// Commits what the turn changed (message from the prompt) and pushes it when the project has

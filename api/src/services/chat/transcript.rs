@@ -18,43 +18,32 @@ pub struct Transcript {
 }
 
 impl Transcript {
-    pub fn apply(&mut self, event: &AgentEvent) {
-        match event {
-            AgentEvent::Text(text) => match self.blocks.last_mut() {
-                Some(ContentBlock::Text { text: last }) => last.push_str(text),
-                _ => self.blocks.push(ContentBlock::Text { text: text.clone() }),
-            },
-            AgentEvent::ToolStarted { id, name, input } => self.blocks.push(ContentBlock::ToolUse {
-                id: id.clone(),
-                name: name.clone(),
-                input: input.clone(),
-                output: None,
-                is_error: false,
-            }),
-            AgentEvent::ToolFinished { id, output, is_error, .. } => {
-                for block in self.blocks.iter_mut().rev() {
-                    if let ContentBlock::ToolUse { id: block_id, output: slot, is_error: error, .. } = block
-                        && block_id == id
-                    {
-                        *slot = Some(output.clone());
-                        *error = *is_error;
-                        break;
-                    }
-                }
+    /// Records an agent event; returns the run event it is published as (token counts are
+    /// kept on the message, not streamed).
+    pub fn apply(&mut self, run_id: RunId, event: AgentEvent) -> Option<RunEvent> {
+        let published = match event {
+            AgentEvent::Usage(usage) => {
+                *self.usage.get_or_insert_default() += usage;
+                None
             }
-            AgentEvent::Usage(usage) => *self.usage.get_or_insert_default() += *usage,
+            AgentEvent::Text(text) => Some(RunEvent::TextDelta { run_id, text }),
+            AgentEvent::ToolStarted { id, name, input } => {
+                Some(RunEvent::ToolStarted { run_id, tool_use_id: id, name, input })
+            }
+            AgentEvent::ToolFinished { id, name, output, is_error } => {
+                Some(RunEvent::ToolFinished { run_id, tool_use_id: id, name, output, is_error })
+            }
+            AgentEvent::Retrying { message, discarded } => Some(RunEvent::Retrying { run_id, message, discarded }),
+        };
+        if let Some(event) = &published {
+            ContentBlock::fold(&mut self.blocks, event);
         }
         self.version += 1;
+        published
     }
 
     pub fn text(&self) -> String {
-        self.blocks
-            .iter()
-            .filter_map(|b| match b {
-                ContentBlock::Text { text } => Some(text.as_str()),
-                _ => None,
-            })
-            .collect()
+        ContentBlock::text_of(&self.blocks)
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -77,20 +66,10 @@ pub struct RunSink {
 
 impl EventSink for RunSink {
     fn emit(&mut self, event: AgentEvent) {
-        self.transcript.lock().unwrap_or_else(|p| p.into_inner()).apply(&event);
-        let run_id = self.run_id;
-        let published = match event {
-            // Kept on the message, not streamed.
-            AgentEvent::Usage(_) => return,
-            AgentEvent::Text(text) => RunEvent::TextDelta { run_id, text },
-            AgentEvent::ToolStarted { id, name, input } => {
-                RunEvent::ToolStarted { run_id, tool_use_id: id, name, input }
-            }
-            AgentEvent::ToolFinished { id, name, output, is_error } => {
-                RunEvent::ToolFinished { run_id, tool_use_id: id, name, output, is_error }
-            }
-        };
-        self.state.events.publish(self.session_pk, published);
+        let published = self.transcript.lock().unwrap_or_else(|p| p.into_inner()).apply(self.run_id, event);
+        if let Some(event) = published {
+            self.state.events.publish(self.session_pk, event);
+        }
     }
 }
 
@@ -101,21 +80,23 @@ mod tests {
     #[test]
     fn the_transcript_folds_events_into_blocks() {
         let mut t = Transcript::default();
-        t.apply(&AgentEvent::Text("Hel".into()));
-        t.apply(&AgentEvent::Text("lo".into()));
-        t.apply(&AgentEvent::ToolStarted {
-            id: "t1".into(),
-            name: "read_file".into(),
-            input: serde_json::json!({"path": "a"}),
-        });
-        t.apply(&AgentEvent::ToolFinished {
-            id: "t1".into(),
-            name: "read_file".into(),
-            output: "x".into(),
-            is_error: false,
-        });
-        t.apply(&AgentEvent::Text("Done".into()));
-        assert_eq!(t.text(), "HelloDone");
+        let run = RunId(1);
+        t.apply(run, AgentEvent::Text("Hel".into()));
+        t.apply(run, AgentEvent::Text("lo".into()));
+        t.apply(
+            run,
+            AgentEvent::ToolStarted {
+                id: "t1".into(),
+                name: "read_file".into(),
+                input: serde_json::json!({"path": "a"}),
+            },
+        );
+        t.apply(
+            run,
+            AgentEvent::ToolFinished { id: "t1".into(), name: "read_file".into(), output: "x".into(), is_error: false },
+        );
+        t.apply(run, AgentEvent::Text("Done".into()));
+        assert_eq!(t.text(), "Hello\n\nDone", "text blocks stay apart");
         assert_eq!(
             t.json(),
             serde_json::json!([

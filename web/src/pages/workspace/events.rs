@@ -29,19 +29,13 @@ pub fn on_event(
     streaming: RwSignal<Option<MessageId>>,
     reload: impl Fn() + 'static,
 ) {
-    let update_streaming = |f: &dyn Fn(&mut Vec<ContentBlock>)| {
+    let update_streaming = |event: &RunEvent| {
         let Some(id) = streaming.get_untracked() else { return };
         messages.update(|list| {
             if let Some(message) = list.iter_mut().find(|m| m.id == id) {
                 let blocks = message.blocks.get_or_insert_with(Vec::new);
-                f(blocks);
-                message.content = blocks
-                    .iter()
-                    .filter_map(|b| match b {
-                        ContentBlock::Text { text } => Some(text.as_str()),
-                        _ => None,
-                    })
-                    .collect();
+                ContentBlock::fold(blocks, event);
+                message.content = ContentBlock::text_of(blocks);
             }
         });
     };
@@ -50,29 +44,10 @@ pub fn on_event(
             running.set(true);
             streaming.set(Some(assistant_message_id));
         }
-        RunEvent::TextDelta { text, .. } => update_streaming(&|blocks| match blocks.last_mut() {
-            Some(ContentBlock::Text { text: last }) => last.push_str(&text),
-            _ => blocks.push(ContentBlock::Text { text: text.clone() }),
-        }),
-        RunEvent::ToolStarted { tool_use_id, name, input, .. } => update_streaming(&|blocks| {
-            blocks.push(ContentBlock::ToolUse {
-                id: tool_use_id.clone(),
-                name: name.clone(),
-                input: input.clone(),
-                output: None,
-                is_error: false,
-            })
-        }),
-        RunEvent::ToolFinished { tool_use_id, output, is_error, .. } => update_streaming(&|blocks| {
-            for block in blocks.iter_mut() {
-                if let ContentBlock::ToolUse { id, output: slot, is_error: error, .. } = block
-                    && *id == tool_use_id
-                {
-                    *slot = Some(output.clone());
-                    *error = is_error;
-                }
-            }
-        }),
+        RunEvent::TextDelta { .. }
+        | RunEvent::ToolStarted { .. }
+        | RunEvent::ToolFinished { .. }
+        | RunEvent::Retrying { .. } => update_streaming(&event),
         RunEvent::CommitCreated { .. } | RunEvent::Error { .. } => {}
         RunEvent::RunFinished { .. } => {
             running.set(false);
