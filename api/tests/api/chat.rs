@@ -76,7 +76,7 @@ fn editing_script() -> Vec<Reply> {
 }
 
 /// An app whose agent speaks the OpenAI-compatible format (the fake serves it at the same URL).
-async fn spawn_openai_app(backend: Backend) -> TestApp {
+pub async fn spawn_openai_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |s| {
         s.agent.provider = Some("openai".into());
         s.agent.model = Some("gpt-test".into());

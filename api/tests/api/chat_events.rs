@@ -12,13 +12,14 @@ use std::time::Duration;
 /// Reads server-sent events: (id, event) pairs, `count` of them at most.
 pub async fn read_events(response: reqwest::Response, count: usize) -> Vec<(String, RunEvent)> {
     let mut stream = response.bytes_stream();
-    let mut buffer = String::new();
+    // Bytes until an event is whole: a character split across reads must not be mangled.
+    let mut buffer: Vec<u8> = Vec::new();
     let mut events = Vec::new();
     while events.len() < count {
         let Ok(Some(chunk)) = tokio::time::timeout(Duration::from_secs(10), stream.next()).await else { break };
-        buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
+        buffer.extend_from_slice(&chunk.unwrap());
+        while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
+            let block = String::from_utf8(buffer.drain(..end + 2).collect()).unwrap();
             let id = block.lines().find_map(|l| l.strip_prefix("id: ")).map(str::to_owned);
             let data = block.lines().find_map(|l| l.strip_prefix("data: "));
             if let (Some(id), Some(data)) = (id, data) {

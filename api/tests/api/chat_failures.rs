@@ -53,17 +53,18 @@ db_test!(
     async fn upstream_failures_end_the_run_with_an_error_and_keep_the_partial_output(backend) {
         let app = spawn_app(backend).await;
         let (owner, project, session) = setup(&app).await;
+        // Busy answers are retried twice (the `providers` tests): three in a row fail the run.
         let cases = [
-            (Reply::Status(401), "401", false),
-            (Reply::Status(429), "429", false),
-            (Reply::Status(503), "503", false),
-            (Reply::Malformed, "malformed", true),
-            (Reply::Drop, "ended before", true),
-            (Reply::Stall, "sent nothing for 2 seconds", true),
-            (Reply::NeverAnswer, "sent nothing for 2 seconds", false),
+            (vec![Reply::Status(401)], "401", false),
+            (vec![Reply::Status(429); 3], "429", false),
+            (vec![Reply::Status(503); 3], "503", false),
+            (vec![Reply::Malformed], "malformed", true),
+            (vec![Reply::Drop], "ended before", true),
+            (vec![Reply::Stall], "sent nothing for 2 seconds", true),
+            (vec![Reply::NeverAnswer], "sent nothing for 2 seconds", false),
         ];
-        for (reply, expected, has_partial) in cases {
-            app.model.script([reply]);
+        for (replies, expected, has_partial) in cases {
+            app.model.script(replies);
             let started = std::time::Instant::now();
             owner.send_chat(&chat(&project, &session, "Go")).await.unwrap();
             let run = finished(&owner, project.id, session.id).await;

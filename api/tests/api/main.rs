@@ -19,6 +19,7 @@ mod migration;
 mod openapi;
 mod preview;
 mod projects;
+mod providers;
 mod read_cache;
 mod sessions;
 mod web_app;

@@ -73,7 +73,7 @@ pub fn provider_message(body: &Value) -> Option<String> {
 /// a top-level error object (`"object": "error"`, `"type": "error"`, or a message with no
 /// answer fields around it).
 pub fn chunk_error(chunk: &Value) -> Option<Failure> {
-    let Some(fields) = chunk.as_object() else { return None };
+    let fields = chunk.as_object()?;
     let is_error = fields.contains_key("error")
         || chunk["object"] == "error"
         || chunk["type"] == "error"
@@ -136,6 +136,7 @@ pub fn send_error(err: reqwest::Error) -> AgentError {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;
