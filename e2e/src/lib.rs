@@ -55,7 +55,8 @@ pub struct Stack {
     pub address: String,
     pub remotes: tempfile::TempDir,
     pub github: FakeGitHub,
-    _model: FakeModel,
+    /// The fake model provider, for scripting answers.
+    pub model: FakeModel,
     data: tempfile::TempDir,
     _kosuke: Process,
     _driver: Process,
@@ -105,7 +106,7 @@ pub async fn stack_with(binary: &Path) -> Stack {
     let driver_url = format!("http://127.0.0.1:{driver_port}");
     wait_http(&address).await;
     wait_http(&driver_url).await;
-    Stack { address, remotes, github, _model: model, data, _kosuke: kosuke, _driver: driver, driver_url }
+    Stack { address, remotes, github, model, data, _kosuke: kosuke, _driver: driver, driver_url }
 }
 
 impl Stack {

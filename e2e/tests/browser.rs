@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use e2e::*;
+use fakes::model::{Reply, text};
 use fantoccini::Locator;
 use fantoccini::key::Key;
 use std::time::{Duration, Instant};
@@ -22,6 +23,20 @@ async fn a_person_works_through_chats_branches_and_a_pull_request() {
     send(&c, "write alpha").await;
     wait_text(&c, ".message.assistant .tokens", "shows the turn's tokens", |t| t.contains("tokens in")).await;
     screenshot(&c, "chat-desktop").await;
+
+    // A busy provider mid-answer: the retry is said, the failed attempt's text struck out.
+    stack.model.script([
+        Reply::Fixture { name: "anthropic-overloaded.sse", split_at: None },
+        Reply::Parts(vec![text("Une réponse entière.")]),
+    ]);
+    send(&c, "Réponds").await;
+    wait_text(&c, ".message.assistant .retry", "says the provider was busy", |t| t.contains("retrying in")).await;
+    wait_text(&c, ".message.assistant .retry del", "keeps the discarded text", |t| {
+        t.contains("Je commence à répondre")
+    })
+    .await;
+    wait_text(&c, "[data-testid=message]", "shows the whole answer", |t| t.contains("Une réponse entière.")).await;
+    screenshot(&c, "retry-desktop").await;
     new_chat(&c, "Second").await;
     send(&c, "write beta").await;
 

@@ -157,13 +157,20 @@ async fn run_agent(
     match agent.run(turn, &mut sink, cancel).await {
         Ok(()) => Ok(()),
         Err(agent::AgentError::Cancelled) => Err(RunFailure::Cancelled),
-        Err(err) => Err(RunFailure::Failed(format!("{}.", capitalize(&err.to_string())))),
+        Err(err) => Err(RunFailure::Failed(sentence(&err.to_string()))),
     }
 }
 
-fn capitalize(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+/// `text` as a sentence: capitalised, ending in one full stop (a provider's message may have
+/// its own).
+fn sentence(text: &str) -> String {
+    let mut chars = text.trim().chars();
+    let mut sentence: String =
+        chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default();
+    if !sentence.ends_with(['.', '!', '?']) {
+        sentence.push('.');
+    }
+    sentence
 }
 
 /// The session's earlier messages, oldest first, with the tool calls and results of earlier
@@ -272,6 +279,15 @@ fn status_word(status: RunStatus) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_read_as_one_sentence() {
+        assert_eq!(
+            sentence("the model provider answered 400: Use 'x' instead."),
+            "The model provider answered 400: Use 'x' instead."
+        );
+        assert_eq!(sentence("the turn was cancelled"), "The turn was cancelled.");
+    }
 
     #[test]
     fn commit_messages_come_from_the_prompts_first_line() {
