@@ -27,7 +27,24 @@ fn check_key(key: &str) -> Result<(), ApiError> {
     if key.starts_with("KOSUKE_") {
         return Err(ApiError::validation("key", "Names starting with KOSUKE_ are kosuke's own."));
     }
+    if changes_loader_or_shell(key) {
+        return Err(ApiError::validation(
+            "key",
+            format!(
+                "{key} changes how programs are loaded or how the shell starts; kosuke does not set it for the agent."
+            ),
+        ));
+    }
     Ok(())
+}
+
+/// Names that change the dynamic loader or the shell of every command the agent runs (a
+/// library preloaded into each process, a script each shell sources, where programs are
+/// found): never taken from a project. `PATH`, `HOME`, `TMPDIR` and `TERM` are kosuke's to set.
+pub fn changes_loader_or_shell(key: &str) -> bool {
+    const NAMES: [&str; 11] =
+        ["PATH", "HOME", "TMPDIR", "TERM", "BASH_ENV", "ENV", "IFS", "SHELLOPTS", "BASHOPTS", "PS4", "GCONV_PATH"];
+    NAMES.contains(&key) || key.starts_with("LD_") || key.starts_with("DYLD_")
 }
 
 pub async fn list(state: &AppState, user: &CurrentUser, project_id: i32) -> Result<EnvVarList, ApiError> {
@@ -77,8 +94,12 @@ async fn audit(
     Ok(store::audit::record(txn, record).await?)
 }
 
-/// Every variable with its value, for the agent's command.
+/// Every variable with its value, for the agent's command (a name stored before it was
+/// refused is left out).
 pub async fn for_agent(state: &AppState, project_id: i32) -> Result<Vec<(String, String)>, ApiError> {
     let rows = store::env_vars::list(&state.db, project_id).await?;
-    rows.into_iter().map(|v| Ok((v.key, state.secrets.open(&v.value_encrypted).map_err(ApiError::internal)?))).collect()
+    rows.into_iter()
+        .filter(|v| !changes_loader_or_shell(&v.key) && !v.key.starts_with("KOSUKE_"))
+        .map(|v| Ok((v.key, state.secrets.open(&v.value_encrypted).map_err(ApiError::internal)?)))
+        .collect()
 }

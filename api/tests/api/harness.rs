@@ -137,6 +137,18 @@ pub struct TestApp {
     /// The fake model provider (Anthropic by default; see `spawn_app_with`).
     pub model: FakeModel,
     settings: Settings,
+    /// The `kosuke` process, when the app is the real binary (`spawn_binary`).
+    _process: Option<ServerProcess>,
+}
+
+/// A `kosuke serve` process, killed when dropped.
+struct ServerProcess(std::process::Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -166,7 +178,45 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     settings.github_git_url = remotes.path().display().to_string();
     configure(&mut settings);
     let address = start(settings.clone()).await;
-    TestApp { address, data_dir, database, remotes, github, model, settings }
+    TestApp { address, data_dir, database, remotes, github, model, settings, _process: None }
+}
+
+/// The real `kosuke` binary as an operator starts it, with the server's own settings in its
+/// environment (`DATABASE_URL` for the test database, the fakes' URLs) plus `env`: for tests of
+/// what a running server lets reach its children.
+pub async fn spawn_binary(backend: Backend, env: &[(&str, &str)]) -> TestApp {
+    crate::logs::captured_logs();
+    let database = TestDatabase::create(backend).await;
+    let data_dir = TempDir::new().expect("temp dir");
+    let remotes = TempDir::new().expect("temp dir");
+    let github = FakeGitHub::start().await;
+    let model = FakeModel::start().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("address").port();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kosuke"));
+    for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("KOSUKE_")) {
+        command.env_remove(key);
+    }
+    command
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data_dir.path())
+        .env("DATABASE_URL", &database.url)
+        .env("KOSUKE_GITHUB_API_URL", &github.url)
+        .env("KOSUKE_GITHUB_GIT_URL", remotes.path())
+        .env("KOSUKE_AGENT_BASE_URL", &model.url)
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null());
+    let process = ServerProcess(command.spawn().expect("start kosuke"));
+    let address = format!("http://127.0.0.1:{port}");
+    let client = Client::new(&address);
+    for _ in 0..200 {
+        if client.health().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let settings = Settings::new("127.0.0.1:0", data_dir.path());
+    TestApp { address, data_dir, database, remotes, github, model, settings, _process: Some(process) }
 }
 
 /// Stores a message straight into the database, counting it on its session as the server

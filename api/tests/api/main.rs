@@ -15,6 +15,7 @@ mod chat_failures;
 mod cli;
 mod database;
 mod github;
+mod isolation;
 mod migration;
 mod openapi;
 mod preview;

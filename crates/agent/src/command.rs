@@ -1,7 +1,10 @@
 //! An external command as the agent (a coding CLI): `sh -c COMMAND` in the checkout, the
-//! prompt on stdin and in `KOSUKE_PROMPT`, the project's environment variables set, stdout
-//! and stderr streamed as text. A non-zero exit fails the turn; the process group is killed
-//! when the turn ends early (cancel, time limit).
+//! prompt on stdin and in `KOSUKE_PROMPT`, stdout and stderr streamed as text. A non-zero exit
+//! fails the turn; the process group is killed when the turn ends early (cancel, time limit).
+//!
+//! Its environment is cleared, then given only `PATH`, `LANG`, `TERM`, a `HOME` and `TMPDIR`
+//! of its own (a fresh private directory, removed after the turn), the project's environment
+//! variables and `KOSUKE_PROMPT`: none of the server's settings, keys or database URL.
 
 use crate::{AgentConfig, AgentError, AgentEvent, EventSink, Turn};
 use std::process::Stdio;
@@ -22,13 +25,29 @@ impl Drop for Group {
     }
 }
 
+/// The search path a command gets when the server has none.
+const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
 pub async fn run(config: &AgentConfig, turn: &Turn, sink: &mut dyn EventSink) -> Result<(), AgentError> {
     let command = config.command.as_deref().unwrap_or_default();
+    let home = tempfile::Builder::new()
+        .prefix("kosuke-run-")
+        .tempdir()
+        .map_err(|err| AgentError::CommandFailed(format!("could not make its home directory: {err}")))?;
+    let path = std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.to_owned());
+    let lang = std::env::var("LANG").unwrap_or_else(|_| "C.UTF-8".to_owned());
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(command)
         .current_dir(&turn.workdir)
+        .env_clear()
+        .env("LANG", lang)
         .envs(turn.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        // Set after the project's variables, so that none of them can stand in for these.
+        .env("PATH", path)
+        .env("HOME", home.path())
+        .env("TMPDIR", home.path())
+        .env("TERM", "dumb")
         .env("KOSUKE_PROMPT", &turn.prompt)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
