@@ -151,17 +151,34 @@ impl Drop for ServerProcess {
     }
 }
 
+/// What a server under test stands on: a fresh database, a data dir, remotes, the fakes.
+struct Surroundings {
+    database: TestDatabase,
+    data_dir: TempDir,
+    remotes: TempDir,
+    github: FakeGitHub,
+    model: FakeModel,
+}
+
+impl Surroundings {
+    async fn new(backend: Backend) -> Surroundings {
+        crate::logs::captured_logs();
+        Surroundings {
+            database: TestDatabase::create(backend).await,
+            data_dir: TempDir::new().expect("temp dir"),
+            remotes: TempDir::new().expect("temp dir"),
+            github: FakeGitHub::start().await,
+            model: FakeModel::start().await,
+        }
+    }
+}
+
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
 }
 
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
-    crate::logs::captured_logs();
-    let database = TestDatabase::create(backend).await;
-    let data_dir = TempDir::new().expect("temp dir");
-    let remotes = TempDir::new().expect("temp dir");
-    let github = FakeGitHub::start().await;
-    let model = FakeModel::start().await;
+    let Surroundings { database, data_dir, remotes, github, model } = Surroundings::new(backend).await;
     let mut settings = Settings::new("127.0.0.1:0", data_dir.path());
     settings.agent = AgentSettings {
         provider: Some("anthropic".into()),
@@ -185,12 +202,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
 /// environment (`DATABASE_URL` for the test database, the fakes' URLs) plus `env`: for tests of
 /// what a running server lets reach its children.
 pub async fn spawn_binary(backend: Backend, env: &[(&str, &str)]) -> TestApp {
-    crate::logs::captured_logs();
-    let database = TestDatabase::create(backend).await;
-    let data_dir = TempDir::new().expect("temp dir");
-    let remotes = TempDir::new().expect("temp dir");
-    let github = FakeGitHub::start().await;
-    let model = FakeModel::start().await;
+    let Surroundings { database, data_dir, remotes, github, model } = Surroundings::new(backend).await;
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("address").port();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kosuke"));
     for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("KOSUKE_")) {
