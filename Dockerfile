@@ -6,7 +6,7 @@ COPY . .
 RUN cargo xtask dist
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates git && rm -rf /var/lib/apt/lists/* \
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates git bubblewrap && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 kosuke && mkdir /data && chown kosuke /data
 COPY --from=build /src/target/release/kosuke /usr/local/bin/kosuke
 COPY --from=build /src/web/dist /usr/share/kosuke/web

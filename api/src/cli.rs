@@ -93,6 +93,13 @@ pub struct ServeArgs {
     /// Answer every read from the database (no read cache): for measuring the uncached path.
     #[arg(long, env = "KOSUKE_NO_READ_CACHE")]
     pub no_read_cache: bool,
+    /// How agent commands are confined: auto (bubblewrap when it runs here), bwrap, or off
+    /// (unsandboxed: they run as the server's user; only for machines you trust them on).
+    #[arg(long, env = "KOSUKE_SANDBOX", default_value = "auto", value_parser = parse_sandbox_mode)]
+    pub sandbox: sandbox::Mode,
+    /// Network for sandboxed commands: on (package installs) or off.
+    #[arg(long, env = "KOSUKE_SANDBOX_NETWORK", default_value = "on", value_parser = parse_on_off)]
+    pub sandbox_network: bool,
     /// Make every session's checkout on demand, without a spare made ahead per project.
     #[arg(long, env = "KOSUKE_NO_SPARE_CHECKOUT")]
     pub no_spare_checkout: bool,
@@ -113,6 +120,8 @@ impl ServeArgs {
         settings.secret_key = self.secret_key;
         settings.read_cache = !self.no_read_cache;
         settings.spare_checkouts = !self.no_spare_checkout;
+        settings.sandbox = self.sandbox;
+        settings.sandbox_network = self.sandbox_network;
         settings.agent = crate::settings::AgentSettings {
             provider: self.agent_provider,
             model: self.agent_model,
@@ -150,4 +159,16 @@ pub enum MigrateAction {
     },
     /// List migrations and whether each is applied.
     Status,
+}
+
+fn parse_sandbox_mode(text: &str) -> Result<sandbox::Mode, String> {
+    sandbox::Mode::parse(text).ok_or_else(|| format!("{text:?} is not a sandbox; use auto, bwrap or off"))
+}
+
+fn parse_on_off(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Ok(true),
+        "off" | "false" | "no" | "0" => Ok(false),
+        _ => Err(format!("{text:?} is neither on nor off")),
+    }
 }

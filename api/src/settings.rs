@@ -35,6 +35,10 @@ pub struct Settings {
     pub agent: AgentSettings,
     /// Keep answers to hot reads until the next write (`cache`); off only to measure without.
     pub read_cache: bool,
+    /// How session processes are confined (`sandbox` crate): auto, bwrap or off.
+    pub sandbox: sandbox::Mode,
+    /// Whether sandboxed processes keep the network (package installs).
+    pub sandbox_network: bool,
     /// Keep one checkout per project made ahead at the commit the next session most likely
     /// starts from (`Workspaces`); off saves its disk space and makes every checkout on demand.
     pub spare_checkouts: bool,
@@ -94,6 +98,8 @@ impl Settings {
             agent: AgentSettings::default(),
             read_cache: true,
             spare_checkouts: true,
+            sandbox: sandbox::Mode::Auto,
+            sandbox_network: true,
         }
     }
 

@@ -51,7 +51,15 @@ impl Application {
         if interrupted > 0 {
             tracing::warn!(interrupted, "agent runs that were live when the server stopped are marked interrupted");
         }
-        let agent = services::chat::build_agent(&settings.agent).map(Arc::new);
+        let sandbox = sandbox::Sandbox::probe(settings.sandbox, settings.sandbox_network);
+        match &sandbox {
+            Ok(chosen) if chosen.is_enforced() => {
+                tracing::info!(sandbox = chosen.name(), network = chosen.has_network(), "agent commands run sandboxed")
+            }
+            Ok(_) => tracing::warn!("--sandbox off: agent commands run unsandboxed, as the server's user"),
+            Err(unavailable) => tracing::warn!("no sandbox can be enforced: {unavailable}"),
+        }
+        let agent = services::chat::build_agent(&settings.agent, sandbox).map(Arc::new);
         if let Err(reason) = &agent {
             tracing::warn!("the agent is unavailable: {reason}");
         }

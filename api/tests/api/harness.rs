@@ -278,6 +278,11 @@ async fn start(settings: Settings) -> String {
 }
 
 impl TestApp {
+    /// The server's process id, when the app is the real binary.
+    pub fn server_pid(&self) -> Option<u32> {
+        self._process.as_ref().map(|p| p.0.id())
+    }
+
     /// Starts a second server on the same data dir and database, as after a restart (the
     /// start-up sweep runs); clients must be made anew for the new address.
     pub async fn restart(&mut self) {

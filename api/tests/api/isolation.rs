@@ -3,7 +3,7 @@
 //! and what must hold. The table grows with the sandbox (reading other checkouts, the data
 //! dir, signalling the server…); today it holds what the cleared environment enforces.
 
-use crate::chat::{chat, finished, setup};
+use crate::chat::{chat, finished, ready_session, setup};
 use crate::db_test;
 use crate::harness::spawn_binary;
 use api_types::*;
@@ -60,5 +60,115 @@ db_test!(
         }
         assert!(owner.list_env_vars(project.id).await.unwrap().variables.is_empty(), "nothing stored");
         owner.set_env_var(project.id, "LDAP_URL", "ldap://example.test").await.unwrap();
+    }
+);
+
+/// One row of the escape table: what the agent's command tries, as a shell condition that
+/// holds only if the attempt worked.
+struct Escape {
+    what: &'static str,
+    attempt: String,
+}
+
+db_test!(
+    async fn an_agent_command_cannot_reach_other_sessions_the_data_dir_or_the_server(backend) {
+        let app = spawn_binary(backend, &[
+            ("KOSUKE_AGENT_PROVIDER", "command"),
+            ("KOSUKE_AGENT_API_KEY", PROVIDER_KEY),
+            ("KOSUKE_AGENT_COMMAND", "eval \"$KOSUKE_PROMPT\""),
+        ])
+        .await;
+        let (ann, project, attacker) = setup(&app).await;
+        let sibling = ready_session(&app, &ann, project.id, "sibling").await;
+        let (bob, _) = app.user("bob").await;
+        let bobs_origin = app.origin("bobs", &[("README.md", "bob's\n")], &[]);
+        let bobs_project = app.project_from(&bob, "bobs", &bobs_origin).await;
+        let victim = ready_session(&app, &bob, bobs_project.id, "victim").await;
+        for session in [&sibling, &victim] {
+            std::fs::write(app.checkout_dir(session).join("uncommitted.txt"), "private work\n").unwrap();
+        }
+        let data = app.data_dir.path().display().to_string();
+        let sibling_dir = app.checkout_dir(&sibling).display().to_string();
+        let victim_dir = app.checkout_dir(&victim).display().to_string();
+        let mirror = format!("{data}/projects/{}/mirror.git", project.id);
+        let pid = app.server_pid().unwrap();
+        // The SQLite file the server uses (on PostgreSQL the database is not a file here).
+        let database_file = app.database.url.strip_prefix("sqlite://").map(|rest| rest.split('?').next().unwrap_or(rest).to_owned());
+        let mut table = vec![
+            Escape { what: "read secret.key", attempt: format!("cat {data}/secret.key") },
+            Escape { what: "list the data dir", attempt: format!("ls {data}/projects") },
+            Escape { what: "find the provider key in /proc/1/environ", attempt: "tr '\\0' '\\n' < /proc/1/environ | grep -q '^KOSUKE_AGENT_API_KEY='".to_owned() },
+            Escape { what: "read the server's /proc/<pid>/environ", attempt: format!("cat /proc/{pid}/environ") },
+            Escape { what: "signal the server", attempt: format!("kill -0 {pid}") },
+            Escape { what: "list the sibling session's checkout", attempt: format!("ls {sibling_dir}") },
+            Escape { what: "read the sibling session's uncommitted file", attempt: format!("cat {sibling_dir}/uncommitted.txt") },
+            Escape { what: "write into the sibling session's checkout", attempt: format!("echo pwned > {sibling_dir}/pwned.txt") },
+            Escape { what: "read another user's checkout", attempt: format!("cat {victim_dir}/uncommitted.txt") },
+            Escape { what: "write into another user's checkout", attempt: format!("echo pwned > {victim_dir}/pwned.txt") },
+            Escape { what: "write the mirror's refs", attempt: format!("echo 0 > {mirror}/refs/heads/evil") },
+            Escape { what: "read /etc/shadow", attempt: "grep -q root /etc/shadow".to_owned() },
+        ];
+        if let Some(file) = &database_file {
+            table.push(Escape { what: "read the SQLite database", attempt: format!("head -c 15 {file} | grep -q SQLite") });
+        }
+        let mut script: String = table
+            .iter()
+            .map(|row| format!("if ( {} ) >/dev/null 2>&1; then echo \"{}\" >> escaped.txt; fi\n", row.attempt, row.what))
+            .collect();
+        // A process meant to outlive the turn, and the run's own work.
+        // A process meant to outlive the turn, git reading the checkout, and the run's own work.
+        script.push_str("(setsid sleep 31.337 >/dev/null 2>&1 &)\necho mine > mine.txt\n");
+        script.push_str("git status --porcelain > git-status.txt 2>&1; git log --format=%s -1 >> git-status.txt 2>&1\n");
+        ann.send_chat(&chat(&project, &attacker, &script)).await.unwrap();
+        let run = finished(&ann, project.id, attacker.id).await;
+        let said = crate::chat::assistant(&ann, project.id, attacker.id).await.content;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}: {said}", run.error);
+
+        let escaped = ann.get_file(project.id, attacker.id, "escaped.txt").await.ok().and_then(|f| f.content);
+        assert_eq!(escaped, None, "escapes that worked:\n{}", escaped.clone().unwrap_or_default());
+        for dir in [&sibling_dir, &victim_dir] {
+            assert!(!std::path::Path::new(dir).join("pwned.txt").exists(), "{dir} was written into");
+        }
+        assert!(!std::path::Path::new(&mirror).join("refs/heads/evil").exists(), "the mirror's refs were written");
+        let survivors: Vec<String> = std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|entry| std::fs::read(entry.ok()?.path().join("cmdline")).ok())
+            .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
+            .filter(|cmdline| cmdline.contains("31.337"))
+            .collect();
+        assert!(survivors.is_empty(), "a process of the turn outlived it: {survivors:?}");
+        let mine = ann.get_file(project.id, attacker.id, "mine.txt").await.unwrap();
+        assert_eq!(mine.content.as_deref(), Some("mine\n"), "the run's own checkout stays writable");
+        let git = ann.get_file(project.id, attacker.id, "git-status.txt").await.unwrap().content.unwrap();
+        assert_eq!(git, "?? git-status.txt\n?? mine.txt\nfirst\n", "git in the sandbox reads the checkout's metadata");
+        let (_, mut paths) = crate::chat::head_commit(&app, &project, &attacker.github_branch_name);
+        paths.sort();
+        assert_eq!(paths, ["git-status.txt", "mine.txt"], "and its files are committed");
+    }
+);
+
+db_test!(
+    async fn without_a_sandbox_a_command_agent_is_refused_unless_the_operator_turns_it_off(backend) {
+        // No bubblewrap on the server's PATH: nothing can be enforced.
+        let command = [("KOSUKE_AGENT_PROVIDER", "command"), ("KOSUKE_AGENT_COMMAND", "echo ran > ran.txt"), ("PATH", "/nonexistent")];
+        let app = spawn_binary(backend, &command).await;
+        let (owner, project, session) = setup(&app).await;
+        let refused = owner.send_chat(&chat(&project, &session, "Run")).await.unwrap_err();
+        assert_eq!((refused.status(), refused.code()), (Some(503), Some(ErrorCode::SandboxUnavailable)));
+        let said = refused.to_string();
+        assert!(said.contains("install bubblewrap") && said.contains("--sandbox off"), "{said}");
+        let info = owner.agent_info().await.unwrap();
+        assert!(!info.available && info.reason.unwrap_or_default().contains("bubblewrap"));
+        assert_eq!(owner.get_chat_session(project.id, session.id).await.unwrap().message_count, 0, "nothing stored");
+        drop(app);
+
+        // The operator's explicit choice: commands run, and the banner says they are unsandboxed.
+        let mut off = command.to_vec();
+        off.push(("KOSUKE_SANDBOX", "off"));
+        let app = spawn_binary(backend, &off).await;
+        let (owner, project, session) = setup(&app).await;
+        assert!(owner.agent_info().await.unwrap().display_name.contains("unsandboxed"));
+        owner.send_chat(&chat(&project, &session, "Run")).await.unwrap();
+        assert_eq!(finished(&owner, project.id, session.id).await.status, RunStatus::Succeeded);
     }
 );

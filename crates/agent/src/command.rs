@@ -2,14 +2,15 @@
 //! prompt on stdin and in `KOSUKE_PROMPT`, stdout and stderr streamed as text. A non-zero exit
 //! fails the turn; the process group is killed when the turn ends early (cancel, time limit).
 //!
-//! Its environment is cleared, then given only `PATH`, `LANG`, `TERM`, a `HOME` and `TMPDIR`
-//! of its own (a fresh private directory, removed after the turn), the project's environment
-//! variables and `KOSUKE_PROMPT`: none of the server's settings, keys or database URL.
+//! It runs in the sandbox (the `sandbox` crate: its checkout, the system read-only, nothing of
+//! the server), with an environment of only `PATH`, `LANG`, `TERM`, a `HOME` and `TMPDIR` of
+//! its own, the project's environment variables and `KOSUKE_PROMPT`: none of the server's
+//! settings, keys or database URL. Everything it started dies when it exits.
 
-use crate::{AgentConfig, AgentError, AgentEvent, EventSink, Turn};
+use crate::{AgentConfig, AgentError, AgentEvent, EventSink, GitDirs, Turn};
+use std::path::Path;
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::Command;
 
 /// Kills the whole process group when dropped (the turn ended, for whatever reason).
 struct Group(Option<u32>);
@@ -30,33 +31,29 @@ const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 pub async fn run(config: &AgentConfig, turn: &Turn, sink: &mut dyn EventSink) -> Result<(), AgentError> {
     let command = config.command.as_deref().unwrap_or_default();
-    let home = tempfile::Builder::new()
-        .prefix("kosuke-run-")
-        .tempdir()
-        .map_err(|err| AgentError::CommandFailed(format!("could not make its home directory: {err}")))?;
-    let path = std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.to_owned());
-    let lang = std::env::var("LANG").unwrap_or_else(|_| "C.UTF-8".to_owned());
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .current_dir(&turn.workdir)
-        .env_clear()
-        .env("LANG", lang)
-        .envs(turn.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        // Set after the project's variables, so that none of them can stand in for these.
-        .env("PATH", path)
-        .env("HOME", home.path())
-        .env("TMPDIR", home.path())
-        .env("TERM", "dumb")
-        .env("KOSUKE_PROMPT", &turn.prompt)
+    let sandbox = config.sandbox.as_ref().map_err(|unavailable| AgentError::Misconfigured(unavailable.to_string()))?;
+    let mut env = vec![("LANG".to_owned(), std::env::var("LANG").unwrap_or_else(|_| "C.UTF-8".to_owned()))];
+    env.extend(turn.env.iter().cloned());
+    // After the project's variables, so that none of them can stand in for these.
+    env.push(("PATH".to_owned(), std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.to_owned())));
+    env.push(("TERM".to_owned(), "dumb".to_owned()));
+    env.push(("KOSUKE_PROMPT".to_owned(), turn.prompt.clone()));
+    let mut mounts =
+        sandbox::Mounts { workdir: turn.workdir.clone(), read_only: Vec::new(), hidden: turn.hidden.clone() };
+    if let Some(git) = &turn.git {
+        git_mounts(sandbox, git, &mut mounts, &mut env);
+    }
+    let mut prepared = sandbox
+        .command("/bin/sh", &["-c", command], &mounts, &env)
+        .map_err(|err| AgentError::CommandFailed(format!("could not prepare it: {err}")))?;
+    let mut child = prepared
+        .command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true)
         .spawn()
         .map_err(|err| AgentError::CommandFailed(format!("could not start it: {err}")))?;
-    let mut group = Group(child.id());
+    let group = Group(child.id());
     if let Some(mut stdin) = child.stdin.take() {
         let prompt = turn.prompt.clone();
         tokio::spawn(async move {
@@ -84,8 +81,10 @@ pub async fn run(config: &AgentConfig, turn: &Turn, sink: &mut dyn EventSink) ->
             None => {}
         }
     }
+    // Whatever it left running dies with the turn; the group is killed before the child is
+    // reaped, so its id cannot have gone to another process yet.
+    drop(group);
     let status = child.wait().await.map_err(|err| AgentError::CommandFailed(err.to_string()))?;
-    group.0 = None;
     if status.success() {
         Ok(())
     } else {
@@ -94,6 +93,29 @@ pub async fn run(config: &AgentConfig, turn: &Turn, sink: &mut dyn EventSink) ->
             None => "it was killed by a signal".to_owned(),
         }))
     }
+}
+
+/// Shows git in the sandbox the checkout's metadata, read-only, in a mirror of its own at a
+/// fixed path (`GIT_COMMON_DIR`): the mirror's objects, refs and config, and this worktree's
+/// own directory where git looks for it (`worktrees/NAME`, `GIT_DIR`); never the other
+/// sessions' worktree directories or the mirror's place on the host.
+fn git_mounts(
+    sandbox: &sandbox::Sandbox,
+    git: &GitDirs,
+    mounts: &mut sandbox::Mounts,
+    env: &mut Vec<(String, String)>,
+) {
+    let common_inside = Path::new("/kosuke/git");
+    let name = git.worktree.file_name().unwrap_or_default();
+    let worktree_inside = common_inside.join("worktrees").join(name);
+    mounts.read_only.push(sandbox::ReadOnly { host: git.worktree.clone(), inside: worktree_inside.clone() });
+    for part in ["objects", "refs", "packed-refs", "HEAD", "config", "info"] {
+        mounts.read_only.push(sandbox::ReadOnly { host: git.common.join(part), inside: common_inside.join(part) });
+    }
+    let shown = |host: &Path, inside: &Path| sandbox.visible(host, inside).display().to_string();
+    env.push(("GIT_DIR".to_owned(), shown(&git.worktree, &worktree_inside)));
+    env.push(("GIT_COMMON_DIR".to_owned(), shown(&git.common, common_inside)));
+    env.push(("GIT_WORK_TREE".to_owned(), shown(&mounts.workdir, Path::new(sandbox::WORKDIR))));
 }
 
 /// The next line of a stream; at its end the stream is dropped (`None` from then on).

@@ -104,6 +104,8 @@ pub struct AgentConfig {
     /// For `command`: run by `sh -c` in the checkout.
     pub command: Option<String>,
     pub limits: Limits,
+    /// Where the command provider's processes run, or why they cannot.
+    pub sandbox: Result<sandbox::Sandbox, sandbox::Unavailable>,
 }
 
 impl fmt::Debug for AgentConfig {
@@ -114,6 +116,7 @@ impl fmt::Debug for AgentConfig {
             .field("base_url", &self.base_url)
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("command", &self.command)
+            .field("sandbox", &self.sandbox.as_ref().map(|s| s.name()))
             .finish()
     }
 }
@@ -138,6 +141,14 @@ impl HistoryMessage {
     }
 }
 
+/// Where a worktree checkout's git metadata is on the host: its own directory in the mirror
+/// (HEAD, index) and the mirror itself (objects, refs, config).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitDirs {
+    pub worktree: PathBuf,
+    pub common: PathBuf,
+}
+
 /// A piece of an earlier message: its text, or a tool call the agent made with its result.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HistoryBlock {
@@ -153,6 +164,12 @@ pub struct Turn {
     pub workdir: PathBuf,
     /// The project's environment variables (for the command provider).
     pub env: Vec<(String, String)>,
+    /// The checkout's git metadata, for git in a command to read (never to write: kosuke
+    /// commits); `None` when the checkout's `.git` is its own.
+    pub git: Option<GitDirs>,
+    /// What a sandboxed process must never see even under a system directory (the server's
+    /// data dir).
+    pub hidden: Vec<PathBuf>,
     /// Instructions for the model (the project's branding, conventions…).
     pub system: String,
 }

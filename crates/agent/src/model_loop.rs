@@ -364,7 +364,15 @@ mod tests {
     use serde_json::json;
 
     fn turn(history: Vec<HistoryMessage>) -> Turn {
-        Turn { prompt: "now this".into(), history, workdir: ".".into(), env: vec![], system: String::new() }
+        Turn {
+            prompt: "now this".into(),
+            history,
+            workdir: ".".into(),
+            env: vec![],
+            git: None,
+            hidden: vec![],
+            system: String::new(),
+        }
     }
 
     #[test]

@@ -24,6 +24,7 @@ fn agent(kind: ProviderKind, model: &FakeModel) -> Agent {
         api_key: None,
         command: None,
         limits: Limits::default(),
+        sandbox: Err(sandbox::Unavailable { reason: "not needed by model providers".into() }),
     })
     .unwrap()
 }
@@ -34,6 +35,8 @@ async fn turn(agent: &Agent, dir: &std::path::Path) -> (Result<(), agent::AgentE
         history: vec![],
         workdir: dir.to_owned(),
         env: vec![],
+        git: None,
+        hidden: vec![],
         system: String::new(),
     };
     let mut events = Events(Vec::new());

@@ -72,6 +72,8 @@ pub enum ErrorCode {
     NotConfigured,
     /// 503: no model provider is configured.
     AgentUnavailable,
+    /// 503: the agent runs commands, and no sandbox can be enforced on this machine.
+    SandboxUnavailable,
     /// 409: no live run to cancel.
     NoLiveRun,
     /// 500: something broke on the server; the log has the cause.

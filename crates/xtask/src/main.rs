@@ -40,6 +40,8 @@ fn main() -> ExitCode {
 /// Builds the web app, then runs kosuke on the embedded default (SQLite under ./data).
 fn run_kosuke(args: &[String]) -> Result<(), String> {
     tools::ensure_build_packages()?;
+    // Agent commands run sandboxed by bubblewrap.
+    tools::ensure_debian_packages(&["bubblewrap"])?;
     web::build(false)?;
     let mut command = cargo();
     command.args(["run", "--package", "api", "--bin", "kosuke", "--", "serve"]).args(args);
@@ -61,6 +63,7 @@ fn dist() -> Result<(), String> {
 fn bench(args: &[String]) -> Result<(), String> {
     tools::ensure_build_packages()?;
     run(cargo().args(["build", "--release", "--package", "api", "--bin", "kosuke"]))?;
+    tools::ensure_debian_packages(&["bubblewrap"])?;
     if args.is_empty() || args.iter().any(|a| a == "web") {
         web::build(false)?;
         tools::ensure_debian_packages(&["chromium", "chromium-driver"])?;
@@ -131,7 +134,7 @@ fn test() -> Result<(), String> {
     source_rules()?;
     println!("== the web app builds (the browser tests use it)");
     web::build(true)?;
-    tools::ensure_debian_packages(&["chromium", "chromium-driver"])?;
+    tools::ensure_debian_packages(&["chromium", "chromium-driver", "bubblewrap"])?;
 
     let postgres = std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty());
     println!(

@@ -20,7 +20,10 @@ use api_types::{
 use run::{Job, execute};
 
 /// The agent from settings, or the sentence saying what to set.
-pub fn build_agent(settings: &AgentSettings) -> Result<Agent, String> {
+pub fn build_agent(
+    settings: &AgentSettings,
+    sandbox: Result<sandbox::Sandbox, sandbox::Unavailable>,
+) -> Result<Agent, String> {
     let missing = "No model provider is configured. Set KOSUKE_AGENT_PROVIDER to anthropic or openai (with \
                    KOSUKE_AGENT_MODEL and KOSUKE_AGENT_API_KEY, and KOSUKE_AGENT_BASE_URL for another endpoint), \
                    or to command (with KOSUKE_AGENT_COMMAND)."
@@ -58,6 +61,7 @@ pub fn build_agent(settings: &AgentSettings) -> Result<Agent, String> {
         api_key: settings.api_key.clone(),
         command: settings.command.clone(),
         limits,
+        sandbox,
     };
     Agent::new(config).map_err(|err| format!("The agent is not set up: {err}."))
 }
@@ -67,16 +71,24 @@ pub fn agent_info(state: &AppState) -> AgentInfo {
     match &state.agent {
         Ok(agent) => {
             let config = agent.config();
-            let display_name = match config.kind {
-                ProviderKind::Command => format!("Command: {}", config.command.as_deref().unwrap_or_default()),
+            let display_name = match (config.kind, &config.sandbox) {
+                (ProviderKind::Command, Ok(sandbox)) if !sandbox.is_enforced() => {
+                    format!("Command: {} (unsandboxed)", config.command.as_deref().unwrap_or_default())
+                }
+                (ProviderKind::Command, _) => format!("Command: {}", config.command.as_deref().unwrap_or_default()),
                 _ => config.model.clone(),
             };
             AgentInfo {
                 provider: Some(config.kind.as_str().to_owned()),
                 model: (config.kind != ProviderKind::Command).then(|| config.model.clone()),
+                available: config.kind != ProviderKind::Command || config.sandbox.is_ok(),
+                reason: match (&config.kind, &config.sandbox) {
+                    (ProviderKind::Command, Err(unavailable)) => {
+                        Some(format!("Agent commands cannot run: {unavailable}."))
+                    }
+                    _ => None,
+                },
                 display_name,
-                available: true,
-                reason: None,
             }
         }
         Err(reason) => AgentInfo {
@@ -99,6 +111,14 @@ pub async fn send(
         .agent
         .clone()
         .map_err(|reason| ApiError::Unavailable { code: ErrorCode::AgentUnavailable, message: reason })?;
+    if agent.config().kind == ProviderKind::Command
+        && let Err(unavailable) = &agent.config().sandbox
+    {
+        return Err(ApiError::Unavailable {
+            code: ErrorCode::SandboxUnavailable,
+            message: format!("The agent runs commands and no sandbox can be enforced here: {unavailable}."),
+        });
+    }
     let prompt = request.prompt.trim().to_owned();
     if prompt.is_empty() {
         return Err(ApiError::validation("prompt", "The prompt must not be empty."));
@@ -169,7 +189,9 @@ mod tests {
 
     #[test]
     fn no_provider_means_a_sentence_naming_the_settings() {
-        let reason = build_agent(&AgentSettings::default()).err().unwrap_or_default();
+        let reason = build_agent(&AgentSettings::default(), sandbox::Sandbox::probe(sandbox::Mode::Off, true))
+            .err()
+            .unwrap_or_default();
         assert!(reason.contains("KOSUKE_AGENT_PROVIDER") && reason.contains("KOSUKE_AGENT_COMMAND"), "{reason}");
     }
 }

@@ -8,7 +8,7 @@ use crate::state::AppState;
 use crate::store;
 use crate::workspaces::{Start, blocking};
 use actix_web::web;
-use agent::{Agent, CancellationToken, HistoryBlock, HistoryMessage, Role, Turn};
+use agent::{Agent, CancellationToken, GitDirs, HistoryBlock, HistoryMessage, Role, Turn};
 use api_types::{ContentBlock, MessageId, MessageRole, RepositoryKind, RunEvent, RunId, RunStatus};
 use checkout::{Checkout, Credentials, Mirror};
 use entity::{chat_session, project};
@@ -139,11 +139,14 @@ async fn run_agent(
     let workdir = state.workspaces.ensure_checkout(&job.session, Start::Branch(base)).await.map_err(failed)?;
     let history = history(state, job).await.map_err(failed)?;
     let env = crate::services::env_vars::for_agent(state, job.project.id).await.map_err(failed)?;
+    let git = git_dirs(&workdir);
     let turn = Turn {
         prompt: job.prompt.clone(),
         history,
         workdir,
         env,
+        git,
+        hidden: vec![state.settings.data_dir.clone()],
         system: format!(
             "You are kosuke's coding agent, working in a git checkout of the project \"{}\" on the branch {}. \
              Use the tools to look at and change files; paths are relative to the project root. Keep to what \
@@ -196,6 +199,16 @@ async fn history(state: &AppState, job: &Job) -> Result<Vec<HistoryMessage>, Api
         .collect();
     agent::fit_history(&mut history, HISTORY_CHARS);
     Ok(history)
+}
+
+/// Where a worktree checkout's git metadata is: the directory its `.git` file names, and the
+/// mirror that directory's `commondir` points to.
+fn git_dirs(checkout: &std::path::Path) -> Option<GitDirs> {
+    let pointer = std::fs::read_to_string(checkout.join(".git")).ok()?;
+    let worktree = std::path::PathBuf::from(pointer.trim().strip_prefix("gitdir:")?.trim());
+    let relative = std::fs::read_to_string(worktree.join("commondir")).ok()?;
+    let common = worktree.join(relative.trim()).canonicalize().ok()?;
+    Some(GitDirs { worktree, common })
 }
 
 /// What of a saved block the model is shown again: text, and tool calls that finished (errors

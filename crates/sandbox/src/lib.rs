@@ -1,0 +1,304 @@
+//! The sandbox every process kosuke starts for a session runs in (today the command agent;
+//! the model's run tool, setup scripts and dev servers next). It shows the process its own
+//! checkout read-write at [`WORKDIR`], the system read-only (`/usr`, `/bin`, `/lib*`, `/etc`
+//! without its secrets), a private `/tmp` and `HOME`, a `/proc` of its own PID namespace, and
+//! whatever else the caller lists read-only (the few parts of the project's git mirror that git
+//! in the checkout reads); nothing else of the machine. The process and everything it starts
+//! die with it, with the turn, and with the server.
+//!
+//! Enforced with bubblewrap (`bwrap`: Linux namespaces; `--unshare-all`, `--die-with-parent`).
+//! [`Sandbox::probe`] checks at start-up that it really runs here; when it does not, the
+//! sandbox is [`Unavailable`] and the server refuses to start such processes, unless the
+//! operator chose [`Mode::Off`] (then processes run as the server's user with a cleared
+//! environment only). This crate knows nothing of HTTP, the database or git: the server says
+//! what to mount.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+/// Where the checkout is inside the sandbox.
+pub const WORKDIR: &str = "/workspace";
+/// The sandboxed process's `HOME` (on its private root, gone with it).
+const HOME: &str = "/home/kosuke";
+
+/// What the operator asked for (`--sandbox`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// bubblewrap when it works here, else unavailable.
+    Auto,
+    /// bubblewrap, or unavailable.
+    Bwrap,
+    /// No sandbox: processes run as the server's user (the operator's explicit choice).
+    Off,
+}
+
+impl Mode {
+    pub fn parse(text: &str) -> Option<Mode> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "auto" => Some(Mode::Auto),
+            "bwrap" | "bubblewrap" => Some(Mode::Bwrap),
+            "off" | "none" => Some(Mode::Off),
+            _ => None,
+        }
+    }
+}
+
+/// Why nothing can be enforced, with what the operator can do about it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "{reason}; install bubblewrap (Debian: apt-get install bubblewrap), or start kosuke with --sandbox off to run agent commands unsandboxed"
+)]
+pub struct Unavailable {
+    pub reason: String,
+}
+
+/// What one process may see besides the system.
+#[derive(Debug, Clone, Default)]
+pub struct Mounts {
+    /// The session's checkout, read-write at [`WORKDIR`].
+    pub workdir: PathBuf,
+    /// Host paths shown read-only, each at a path of the caller's choosing inside (missing
+    /// ones are skipped). Nothing of the host's layout shows around them.
+    pub read_only: Vec<ReadOnly>,
+    /// Host paths hidden even if a system mount would show them (the server's data dir).
+    pub hidden: Vec<PathBuf>,
+}
+
+/// A host path and where the process sees it.
+#[derive(Debug, Clone)]
+pub struct ReadOnly {
+    pub host: PathBuf,
+    pub inside: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+enum Enforcer {
+    Bwrap(PathBuf),
+    Off,
+}
+
+/// The sandbox chosen at start-up.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    enforcer: Enforcer,
+    network: bool,
+}
+
+/// A command ready to spawn, and what must live as long as its process.
+pub struct Prepared {
+    pub command: tokio::process::Command,
+    /// The private `HOME` of an unsandboxed process, removed when dropped.
+    _home: Option<tempfile::TempDir>,
+    /// Where the checkout is, as the process sees it.
+    pub workdir: PathBuf,
+}
+
+impl Sandbox {
+    /// Chooses the sandbox for `mode`: bubblewrap if a trial run of it succeeds here.
+    /// `network` keeps the network of the host (package installs); off cuts it.
+    pub fn probe(mode: Mode, network: bool) -> Result<Sandbox, Unavailable> {
+        if mode == Mode::Off {
+            return Ok(Sandbox { enforcer: Enforcer::Off, network: true });
+        }
+        let bwrap = find_program("bwrap").ok_or_else(|| Unavailable { reason: "bwrap is not installed".into() })?;
+        let trial = std::process::Command::new(&bwrap)
+            .args(["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--unshare-all", "--die-with-parent"])
+            .arg("true")
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .map_err(|err| Unavailable { reason: format!("bwrap could not be started: {err}") })?;
+        if !trial.status.success() {
+            let said = String::from_utf8_lossy(&trial.stderr).trim().to_owned();
+            return Err(Unavailable { reason: format!("bwrap cannot make namespaces here ({said})") });
+        }
+        Ok(Sandbox { enforcer: Enforcer::Bwrap(bwrap), network })
+    }
+
+    /// Whether processes are confined (false only for `--sandbox off`).
+    pub fn is_enforced(&self) -> bool {
+        !matches!(self.enforcer, Enforcer::Off)
+    }
+
+    /// `bwrap` or `off`, for logs and the model banner.
+    pub fn name(&self) -> &'static str {
+        match self.enforcer {
+            Enforcer::Bwrap(_) => "bwrap",
+            Enforcer::Off => "off",
+        }
+    }
+
+    pub fn has_network(&self) -> bool {
+        self.network
+    }
+
+    /// Where a process sees `host`, given where a mount puts it: `inside` when sandboxed,
+    /// `host` itself when not.
+    pub fn visible(&self, host: &Path, inside: &Path) -> PathBuf {
+        match self.enforcer {
+            Enforcer::Bwrap(_) => inside.to_owned(),
+            Enforcer::Off => host.to_owned(),
+        }
+    }
+
+    /// `program args…` in the sandbox with exactly `env` (plus `HOME` and `TMPDIR`, which the
+    /// sandbox sets), in the checkout. The process gets a process group of its own and is
+    /// killed when the returned command's child is dropped.
+    pub fn command(
+        &self,
+        program: &str,
+        args: &[&str],
+        mounts: &Mounts,
+        env: &[(String, String)],
+    ) -> std::io::Result<Prepared> {
+        let (mut command, home, workdir) = match &self.enforcer {
+            Enforcer::Bwrap(bwrap) => {
+                let mut command = tokio::process::Command::new(bwrap);
+                command.args(self.bwrap_args(mounts)).arg("--").arg(program).args(args);
+                command.env_clear().envs(env.iter().map(|(k, v)| (k, v))).env("HOME", HOME).env("TMPDIR", "/tmp");
+                (command, None, PathBuf::from(WORKDIR))
+            }
+            Enforcer::Off => {
+                let home = tempfile::Builder::new().prefix("kosuke-run-").tempdir()?;
+                let mut command = tokio::process::Command::new(program);
+                command
+                    .args(args)
+                    .current_dir(&mounts.workdir)
+                    .env_clear()
+                    .envs(env.iter().map(|(k, v)| (k, v)))
+                    .env("HOME", home.path())
+                    .env("TMPDIR", home.path());
+                die_with_parent(&mut command);
+                (command, Some(home), mounts.workdir.clone())
+            }
+        };
+        command.process_group(0).kill_on_drop(true);
+        Ok(Prepared { command, _home: home, workdir })
+    }
+
+    fn bwrap_args(&self, mounts: &Mounts) -> Vec<OsString> {
+        let mut args: Vec<OsString> = Vec::new();
+        let mut push = |items: &[&dyn AsRef<std::ffi::OsStr>]| {
+            args.extend(items.iter().map(|item| item.as_ref().to_owned()));
+        };
+        push(&[&"--unshare-all", &"--die-with-parent", &"--new-session"]);
+        if self.network {
+            push(&[&"--share-net"]);
+        }
+        push(&[&"--ro-bind", &"/usr", &"/usr"]);
+        // Merged-/usr systems make these symlinks into /usr; older ones, directories.
+        for top in ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"] {
+            let path = Path::new(top);
+            match std::fs::read_link(path) {
+                Ok(target) => push(&[&"--symlink", &target, &path]),
+                Err(_) if path.is_dir() => push(&[&"--ro-bind", &path, &path]),
+                Err(_) => {}
+            }
+        }
+        push(&[&"--ro-bind", &"/etc", &"/etc"]);
+        // The secrets of /etc: password hashes, host keys, TLS private keys.
+        for secret in ["/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-"] {
+            if Path::new(secret).exists() {
+                push(&[&"--ro-bind", &"/dev/null", &secret]);
+            }
+        }
+        for secret in ["/etc/ssh", "/etc/ssl/private"] {
+            if Path::new(secret).is_dir() {
+                push(&[&"--tmpfs", &secret]);
+            }
+        }
+        push(&[&"--proc", &"/proc", &"--dev", &"/dev", &"--tmpfs", &"/tmp", &"--dir", &HOME]);
+        // Anything of the server's that a system mount would show (a data dir under /usr…).
+        for hidden in mounts.hidden.iter().filter(|p| under_system_mount(p)) {
+            push(&[&"--tmpfs", hidden]);
+        }
+        for mount in mounts.read_only.iter().filter(|m| m.host.exists()) {
+            push(&[&"--ro-bind", &mount.host, &mount.inside]);
+        }
+        push(&[&"--bind", &mounts.workdir, &WORKDIR, &"--chdir", &WORKDIR]);
+        args
+    }
+}
+
+fn under_system_mount(path: &Path) -> bool {
+    ["/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64"].iter().any(|top| path.starts_with(top))
+}
+
+/// The first executable `name` on the server's PATH (or the usual places).
+fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| {
+        use std::os::unix::fs::PermissionsExt;
+        candidate.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
+}
+
+/// Unsandboxed, the direct child at least dies with the server (`PR_SET_PDEATHSIG`).
+fn die_with_parent(command: &mut tokio::process::Command) {
+    // SAFETY: prctl(2) is async-signal-safe and touches no memory of the parent; it runs in
+    // the forked child before exec.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_are_read_from_settings() {
+        assert_eq!(Mode::parse("Auto"), Some(Mode::Auto));
+        assert_eq!(Mode::parse("bubblewrap"), Some(Mode::Bwrap));
+        assert_eq!(Mode::parse("off"), Some(Mode::Off));
+        assert_eq!(Mode::parse("chroot"), None);
+    }
+
+    async fn run(sandbox: &Sandbox, mounts: &Mounts, script: &str) -> (bool, String) {
+        let env = vec![("PATH".to_owned(), "/usr/bin:/bin".to_owned())];
+        let mut prepared = sandbox.command("sh", &["-c", script], mounts, &env).unwrap();
+        let output = prepared.command.stdin(Stdio::null()).output().await.unwrap();
+        (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// Needs bubblewrap (the test command installs it).
+    #[tokio::test]
+    async fn bubblewrap_shows_the_checkout_and_the_system_and_nothing_else() {
+        let sandbox = Sandbox::probe(Mode::Bwrap, false).unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.key"), "s3cret").unwrap();
+        let checkout = outside.path().join("checkout");
+        std::fs::create_dir(&checkout).unwrap();
+        let shown = outside.path().join("shown");
+        std::fs::create_dir(&shown).unwrap();
+        std::fs::write(shown.join("objects"), "read me\n").unwrap();
+        let read_only = vec![ReadOnly { host: shown.clone(), inside: "/kosuke/shown".into() }];
+        let mounts = Mounts { workdir: checkout.clone(), read_only, hidden: vec![] };
+        let script = format!(
+            "pwd; echo made > made.txt; cat {secret} 2>/dev/null || echo no-secret; cat {shown}/objects; \
+             echo x > {shown}/objects 2>/dev/null || echo read-only; echo $HOME; ls /proc | grep -c '^[0-9]'; \
+             ls {outside} 2>/dev/null || echo no-host-layout",
+            secret = outside.path().join("secret.key").display(),
+            shown = "/kosuke/shown",
+            outside = outside.path().display(),
+        );
+        let (ok, out) = run(&sandbox, &mounts, &script).await;
+        assert!(ok, "{out}");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(&lines[..5], ["/workspace", "no-secret", "read me", "read-only", "/home/kosuke"], "{out}");
+        let processes: usize = lines[5].parse().unwrap();
+        assert!(processes <= 4, "a PID namespace of its own: {out}");
+        assert_eq!(lines[6], "no-host-layout", "{out}");
+        assert_eq!(std::fs::read_to_string(checkout.join("made.txt")).unwrap(), "made\n");
+    }
+}
