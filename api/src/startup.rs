@@ -48,8 +48,12 @@ impl Application {
         workspaces.sweep().await?;
         let secrets = SecretBox::load(settings.secret_key.as_deref(), &settings.data_dir)?;
         let interrupted = store::runs::interrupt_live(&db).await?;
-        if interrupted > 0 {
-            tracing::warn!(interrupted, "agent runs that were live when the server stopped are marked interrupted");
+        if !interrupted.is_empty() {
+            tracing::warn!(
+                interrupted = interrupted.len(),
+                "agent runs that were live when the server stopped are marked interrupted"
+            );
+            services::chat::commit_interrupted(&db, &workspaces, &interrupted).await;
         }
         let sandbox = sandbox::Sandbox::probe(settings.sandbox, settings.sandbox_network);
         match &sandbox {

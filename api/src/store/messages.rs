@@ -80,3 +80,8 @@ where
     super::commit(txn).await?;
     Ok(())
 }
+
+/// One message by id.
+pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<chat_message::Model>, StoreError> {
+    Ok(chat_message::Entity::find_by_id(id).one(db).await?)
+}

@@ -131,15 +131,19 @@ pub async fn finish(
 }
 
 /// Start-up: runs that were live when the server stopped become `interrupted`.
-pub async fn interrupt_live(db: &impl ConnectionTrait) -> Result<u64, StoreError> {
-    let result = agent_run::Entity::update_many()
+pub async fn interrupt_live(db: &impl ConnectionTrait) -> Result<Vec<agent_run::Model>, StoreError> {
+    let live = agent_run::Entity::find()
+        .filter(agent_run::Column::Status.is_in([RunStatus::Queued, RunStatus::Running]))
+        .all(db)
+        .await?;
+    agent_run::Entity::update_many()
         .col_expr(agent_run::Column::Status, Expr::value(RunStatus::Interrupted))
         .col_expr(agent_run::Column::Error, Expr::value("The server stopped while the run was live."))
         .col_expr(agent_run::Column::FinishedAt, Expr::value(now()))
-        .filter(agent_run::Column::Status.is_in([RunStatus::Queued, RunStatus::Running]))
+        .filter(agent_run::Column::Id.is_in(live.iter().map(|run| run.id)))
         .exec(db)
         .await?;
-    Ok(result.rows_affected)
+    Ok(live)
 }
 
 /// The session's runs, newest first.

@@ -137,8 +137,9 @@ pub struct TestApp {
     /// The fake model provider (Anthropic by default; see `spawn_app_with`).
     pub model: FakeModel,
     settings: Settings,
-    /// The `kosuke` process, when the app is the real binary (`spawn_binary`).
-    _process: Option<ServerProcess>,
+    /// The `kosuke` process and its environment, when the app is the real binary
+    /// (`spawn_binary`).
+    _process: Option<(ServerProcess, Vec<(String, String)>)>,
 }
 
 /// A `kosuke serve` process, killed when dropped.
@@ -203,6 +204,26 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
 /// what a running server lets reach its children.
 pub async fn spawn_binary(backend: Backend, env: &[(&str, &str)]) -> TestApp {
     let Surroundings { database, data_dir, remotes, github, model } = Surroundings::new(backend).await;
+    let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    env.splice(
+        0..0,
+        [
+            ("DATABASE_URL", database.url.clone()),
+            ("KOSUKE_GITHUB_API_URL", github.url.clone()),
+            ("KOSUKE_GITHUB_GIT_URL", remotes.path().display().to_string()),
+            ("KOSUKE_AGENT_BASE_URL", model.url.clone()),
+            ("RUST_LOG", "warn".to_owned()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    let (process, address) = start_binary(data_dir.path(), &env).await;
+    let settings = Settings::new("127.0.0.1:0", data_dir.path());
+    TestApp { address, data_dir, database, remotes, github, model, settings, _process: Some((process, env)) }
+}
+
+/// Starts `kosuke serve` on `data_dir` with `env` (and no other KOSUKE_ setting of the test
+/// process) and waits until it answers.
+async fn start_binary(data_dir: &std::path::Path, env: &[(String, String)]) -> (ServerProcess, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("address").port();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kosuke"));
     for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("KOSUKE_")) {
@@ -210,13 +231,8 @@ pub async fn spawn_binary(backend: Backend, env: &[(&str, &str)]) -> TestApp {
     }
     command
         .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(data_dir.path())
-        .env("DATABASE_URL", &database.url)
-        .env("KOSUKE_GITHUB_API_URL", &github.url)
-        .env("KOSUKE_GITHUB_GIT_URL", remotes.path())
-        .env("KOSUKE_AGENT_BASE_URL", &model.url)
-        .env("RUST_LOG", "warn")
-        .envs(env.iter().copied())
+        .arg(data_dir)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(std::process::Stdio::null());
     let process = ServerProcess(command.spawn().expect("start kosuke"));
     let address = format!("http://127.0.0.1:{port}");
@@ -227,8 +243,7 @@ pub async fn spawn_binary(backend: Backend, env: &[(&str, &str)]) -> TestApp {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let settings = Settings::new("127.0.0.1:0", data_dir.path());
-    TestApp { address, data_dir, database, remotes, github, model, settings, _process: Some(process) }
+    (process, address)
 }
 
 /// Stores a message straight into the database, counting it on its session as the server
@@ -280,7 +295,17 @@ async fn start(settings: Settings) -> String {
 impl TestApp {
     /// The server's process id, when the app is the real binary.
     pub fn server_pid(&self) -> Option<u32> {
-        self._process.as_ref().map(|p| p.0.id())
+        self._process.as_ref().map(|(process, _)| process.0.id())
+    }
+
+    /// Kills the binary (SIGKILL, as a crash or `kill -9` would) and starts it again on the same
+    /// data dir and database; clients must be made anew for the new address.
+    pub async fn kill_and_restart_binary(&mut self) {
+        let (process, env) = self._process.take().expect("a binary app");
+        drop(process);
+        let (process, address) = start_binary(self.data_dir.path(), &env).await;
+        self.address = address;
+        self._process = Some((process, env));
     }
 
     /// Starts a second server on the same data dir and database, as after a restart (the

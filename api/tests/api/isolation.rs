@@ -172,3 +172,60 @@ db_test!(
         assert_eq!(finished(&owner, project.id, session.id).await.status, RunStatus::Succeeded);
     }
 );
+
+/// Processes on this machine whose command line contains `marker`.
+fn processes_with(marker: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .filter_map(|entry| std::fs::read(entry.ok()?.path().join("cmdline")).ok())
+                .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
+                .filter(|cmdline| cmdline.contains(marker))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+db_test!(
+    async fn a_server_killed_mid_run_leaves_no_process_behind_and_the_next_commit_holds_only_the_next_turn(backend) {
+        let mut app = spawn_binary(backend, &[
+            ("KOSUKE_AGENT_PROVIDER", "command"),
+            ("KOSUKE_AGENT_COMMAND", "eval \"$KOSUKE_PROMPT\""),
+        ])
+        .await;
+        let (mut ann, project, session) = setup(&app).await;
+        for round in 0..5 {
+            let (ticker, marker) = (format!("ticker-{round}.txt"), format!("61.{round}7"));
+            let script = format!("(while true; do echo tick >> {ticker}; sleep 0.02; done) & sleep {marker}");
+            ann.send_chat(&chat(&project, &session, &script)).await.unwrap();
+            let ticking = app.checkout_dir(&session).join(&ticker);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while !ticking.exists() {
+                assert!(std::time::Instant::now() < deadline, "round {round}: the run never started writing");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            assert!(!processes_with(&marker).is_empty(), "round {round}: the run is live");
+
+            app.kill_and_restart_binary().await;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while !processes_with(&marker).is_empty() {
+                assert!(std::time::Instant::now() < deadline, "round {round}: {:?} outlived the server", processes_with(&marker));
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            ann = app.client();
+            ann.login(&LoginRequest { email: "ann@example.test".into(), password: "ann-password".into() }).await.unwrap();
+            let runs = ann.list_runs(project.id, session.id).await.unwrap().runs;
+            assert_eq!(runs[0].status, RunStatus::Interrupted, "round {round}");
+            let (summary, paths) = crate::chat::head_commit(&app, &project, &session.github_branch_name);
+            assert!(summary.starts_with("(while true"), "round {round}: the interrupted turn's own commit: {summary}");
+            assert_eq!(paths, [ticker.clone()], "round {round}");
+
+            let next = format!("next-{round}.txt");
+            ann.send_chat(&chat(&project, &session, &format!("echo next > {next}"))).await.unwrap();
+            let run = finished(&ann, project.id, session.id).await;
+            assert_eq!(run.status, RunStatus::Succeeded, "round {round}: {:?}", run.error);
+            let (_, paths) = crate::chat::head_commit(&app, &project, &session.github_branch_name);
+            assert_eq!(paths, [next], "round {round}: the next turn's commit holds only its own files");
+        }
+    }
+);

@@ -17,6 +17,7 @@ use agent::{Agent, AgentConfig, CancellationToken, Limits, ProviderKind};
 use api_types::{
     AgentInfo, ChatAccepted, ChatRequest, ChatSessionStatus, ErrorCode, MAX_PROMPT_CHARS, MessageId, RunId,
 };
+pub use run::commit_interrupted;
 use run::{Job, execute};
 
 /// The agent from settings, or the sentence saying what to set.

@@ -223,6 +223,39 @@ fn history_block(block: ContentBlock) -> Option<HistoryBlock> {
     }
 }
 
+/// At start-up, what each run the server's end interrupted had written becomes that run's own
+/// commit (its processes died with the server: nothing writes there any more), so that the
+/// next turn's commit holds only the next turn's work.
+pub async fn commit_interrupted(
+    db: &sea_orm::DatabaseConnection,
+    workspaces: &crate::workspaces::Workspaces,
+    runs: &[entity::agent_run::Model],
+) {
+    for run in runs {
+        let Ok(session) = store::sessions::find(db, run.chat_session_id).await else { continue };
+        let prompt = match run.user_message_id {
+            Some(id) => store::messages::find(db, id).await.ok().flatten().map(|m| m.content),
+            None => None,
+        };
+        let mut message = commit_message(prompt.as_deref().unwrap_or("Agent changes"));
+        message.push_str("\n\nThe agent's turn ended early (interrupted: the server stopped).");
+        let path = workspaces.project_dir(session.project_id).checkout(&session.session_id);
+        let author = checkout::Author { name: "kosuke".into(), email: "kosuke@localhost".into() };
+        let committed = blocking(move || match Checkout::open(&path) {
+            Ok(checkout) => Ok(checkout.commit_all(&message, &author)?.map(|oid| oid.to_string())),
+            Err(_) => Ok(None),
+        })
+        .await;
+        match committed {
+            Ok(Some(sha)) => tracing::info!(run_id = run.id, %sha, "committed what an interrupted run wrote"),
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(run_id = run.id, error = %err.body().error, "could not commit what an interrupted run wrote")
+            }
+        }
+    }
+}
+
 /// Commits what the turn changed (message from the prompt) and pushes it when the project has
 /// a remote. `(sha, pushed, why the push failed)`, or `None` when nothing changed.
 async fn commit_turn(
