@@ -218,7 +218,7 @@ db_test!(
             assert_eq!(runs[0].status, RunStatus::Interrupted, "round {round}");
             let (summary, paths) = crate::chat::head_commit(&app, &project, &session.github_branch_name);
             assert!(summary.starts_with("(while true"), "round {round}: the interrupted turn's own commit: {summary}");
-            assert_eq!(paths, [ticker.clone()], "round {round}");
+            assert_eq!(paths, std::slice::from_ref(&ticker), "round {round}");
 
             let next = format!("next-{round}.txt");
             ann.send_chat(&chat(&project, &session, &format!("echo next > {next}"))).await.unwrap();
