@@ -28,6 +28,9 @@ pub enum ApiError {
     /// 403: signed in, but not allowed.
     #[error("{0}")]
     Forbidden(String),
+    /// 403: a state-changing request with the sign-in cookie came from another site (CSRF).
+    #[error("This request came from another site with your sign-in; kosuke only takes changes from its own pages.")]
+    CrossSite,
     /// 404: not found, or not the caller's (never leaks which).
     #[error("No {0} with that id exists, or it is not yours.")]
     NotFound(&'static str),
@@ -99,6 +102,7 @@ impl ApiError {
             ApiError::Unauthenticated => ErrorCode::Unauthenticated,
             ApiError::InvalidCredentials => ErrorCode::InvalidCredentials,
             ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::CrossSite => ErrorCode::CrossSiteRequest,
             ApiError::NotFound(_) | ApiError::NoRoute => ErrorCode::NotFound,
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
@@ -129,7 +133,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::CrossSite => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

@@ -9,6 +9,7 @@ pub mod access;
 pub mod auth;
 pub mod cache;
 pub mod cli;
+pub mod csrf;
 pub mod db;
 pub mod error;
 pub mod events;

@@ -81,6 +81,7 @@ impl Application {
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(crate::csrf::guard))
                 .wrap(Compress::default())
                 .wrap(Logger::new("%r %s %Dms").exclude("/api/health"))
                 .app_data(app_state.clone())

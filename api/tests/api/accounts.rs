@@ -32,7 +32,13 @@ db_test!(
             async move { http.get(url).header("cookie", cookie).send().await.unwrap().status().as_u16() }
         };
         assert_eq!(me(session_cookie.clone()).await, 200);
-        let logout = http.post(app.url("/api/auth/logout")).header("cookie", &session_cookie).send().await.unwrap();
+        let logout = http
+            .post(app.url("/api/auth/logout"))
+            .header("cookie", &session_cookie)
+            .header("sec-fetch-site", "same-origin")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(logout.status().as_u16(), 204);
         assert_eq!(me(session_cookie).await, 401, "the old cookie no longer works");
 

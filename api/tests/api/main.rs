@@ -13,6 +13,7 @@ mod chat;
 mod chat_events;
 mod chat_failures;
 mod cli;
+mod cross_site;
 mod database;
 mod github;
 mod isolation;

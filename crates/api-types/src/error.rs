@@ -36,6 +36,8 @@ pub enum ErrorCode {
     GithubForbidden,
     /// 403: signed in but not allowed.
     Forbidden,
+    /// 403: a state-changing request signed in by cookie came from another site.
+    CrossSiteRequest,
     /// 404: no such resource, or not yours.
     NotFound,
     /// 409: the email is already registered.

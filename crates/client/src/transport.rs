@@ -38,7 +38,7 @@ pub(crate) struct Answer {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
-    use super::{Answer, Call};
+    use super::{Answer, Call, Method};
 
     /// A reqwest client with a cookie store; TLS by rustls with ring (no other provider).
     #[derive(Debug, Clone)]
@@ -58,8 +58,12 @@ mod native {
             if let Some(token) = call.token {
                 request = request.bearer_auth(token);
             }
+            // Every change is declared JSON, with a body or without (the server's CSRF rule).
+            if call.method != Method::Get {
+                request = request.header(reqwest::header::CONTENT_TYPE, "application/json");
+            }
             if let Some(json) = call.json {
-                request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(json);
+                request = request.body(json);
             }
             let response = request.send().await.map_err(|e| e.to_string())?;
             let status = response.status().as_u16();
@@ -71,7 +75,7 @@ mod native {
 
 #[cfg(target_arch = "wasm32")]
 mod browser {
-    use super::{Answer, Call};
+    use super::{Answer, Call, Method};
     use wasm_bindgen::{JsCast, JsValue};
     use wasm_bindgen_futures::JsFuture;
 
@@ -92,8 +96,10 @@ mod browser {
             if let Some(token) = call.token {
                 headers.set("authorization", &format!("Bearer {token}")).map_err(said)?;
             }
-            if let Some(json) = &call.json {
+            if call.method != Method::Get {
                 headers.set("content-type", "application/json").map_err(said)?;
+            }
+            if let Some(json) = &call.json {
                 init.set_body(&JsValue::from_str(json));
             }
             init.set_headers(&headers);
