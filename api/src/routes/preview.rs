@@ -35,13 +35,10 @@ pub async fn preview_file(
 ) -> Result<HttpResponse, ApiError> {
     let (token, relative) = path.into_inner();
     let mut response = match preview::resolve(&state, &token, &relative).await {
-        Ok(file) if file.is_file() => {
-            NamedFile::open_async(&file).await.map_err(ApiError::internal)?.into_response(&req)
-        }
-        Ok(_) | Err(ApiError::NotFound("file")) if relative.is_empty() || relative.ends_with("index.html") => {
+        Ok((file, name)) => NamedFile::from_file(file, name).map_err(ApiError::internal)?.into_response(&req),
+        Err(ApiError::NotFound("file")) if relative.is_empty() || relative.ends_with("index.html") => {
             HttpResponse::Ok().content_type("text/html; charset=utf-8").body(NO_INDEX)
         }
-        Ok(_) => return Err(ApiError::NotFound("file")),
         Err(err) => return Err(err),
     };
     let headers = response.headers_mut();

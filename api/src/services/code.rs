@@ -37,7 +37,10 @@ async fn checkout_path(state: &AppState, session: &chat_session::Model) -> Resul
 pub async fn files(state: &AppState, session: &chat_session::Model) -> Result<FileTree, ApiError> {
     let path = checkout_path(state, session).await?;
     let (entries, truncated) = blocking(move || Checkout::open(&path)?.files(MAX_FILES)).await?;
-    let files = entries.into_iter().map(|e| FileEntry { path: e.path, is_dir: e.is_dir, size: e.size }).collect();
+    let files = entries
+        .into_iter()
+        .map(|e| FileEntry { path: e.path, is_dir: e.is_dir, is_symlink: e.is_symlink, size: e.size })
+        .collect();
     Ok(FileTree { files, truncated })
 }
 

@@ -28,8 +28,9 @@ pub async fn link(state: &AppState, user: &CurrentUser, project_id: i32, session
     Ok(format!("/preview/{}-{expires}-{signature}/", session.id))
 }
 
-/// The file a preview token and path name, inside the session's checkout.
-pub async fn resolve(state: &AppState, token: &str, path: &str) -> Result<PathBuf, ApiError> {
+/// The file a preview token and path name, inside the session's checkout, opened through the
+/// path-safe layer (a directory's `index.html`), with the name its type is told by.
+pub async fn resolve(state: &AppState, token: &str, path: &str) -> Result<(std::fs::File, PathBuf), ApiError> {
     let mut parts = token.splitn(3, '-');
     let (Some(session_pk), Some(expires), Some(signature)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(ApiError::NotFound("preview"));
@@ -46,8 +47,14 @@ pub async fn resolve(state: &AppState, token: &str, path: &str) -> Result<PathBu
     let relative = if path.is_empty() || path.ends_with('/') { format!("{path}index.html") } else { path.to_owned() };
     blocking(move || {
         let checkout = Checkout::open(&root)?;
-        let file = checkout.resolve(&relative)?;
-        if file.is_dir() { Ok(file.join("index.html")) } else { Ok(file) }
+        match checkout.open_file(&relative)? {
+            Some(file) => Ok((file, PathBuf::from(&relative))),
+            None => {
+                let index = format!("{}/index.html", relative.trim_end_matches('/'));
+                let file = checkout.open_file(&index)?.ok_or(checkout::CheckoutError::FileNotFound(index.clone()))?;
+                Ok((file, PathBuf::from(index)))
+            }
+        }
     })
     .await
 }

@@ -229,3 +229,93 @@ db_test!(
         }
     }
 );
+
+/// A bare repository whose `main` holds `files` and the symlinks `links` (name, target).
+fn origin_with_links(
+    app: &crate::harness::TestApp,
+    files: &[(&str, &str)],
+    links: &[(&str, &str)],
+) -> std::path::PathBuf {
+    let path = app.remotes.path().join("links.git");
+    let repo = git2::Repository::init_bare(&path).unwrap();
+    let mut builder = repo.treebuilder(None).unwrap();
+    for (name, content) in files {
+        builder.insert(name, repo.blob(content.as_bytes()).unwrap(), 0o100644).unwrap();
+    }
+    for (name, target) in links {
+        builder.insert(name, repo.blob(target.as_bytes()).unwrap(), 0o120000).unwrap();
+    }
+    let tree = repo.find_tree(builder.write().unwrap()).unwrap();
+    let signature = git2::Signature::now("Origin", "origin@example.test").unwrap();
+    repo.commit(Some("refs/heads/main"), &signature, &signature, "links", &tree, &[]).unwrap();
+    repo.set_head("refs/heads/main").unwrap();
+    path
+}
+
+db_test!(
+    async fn committed_symlinks_out_are_never_followed_by_any_tool_the_files_api_or_the_preview(backend) {
+        use fakes::model::{Reply, text, tool};
+        use serde_json::json;
+        let app = crate::harness::spawn_app(backend).await;
+        let outside = tempfile::TempDir::new().unwrap();
+        let secret = outside.path().join("secret.txt");
+        std::fs::write(&secret, "outside secret\n").unwrap();
+        let planted = outside.path().join("planted.txt");
+        let (secret_s, planted_s) = (secret.display().to_string(), planted.display().to_string());
+        let links = [("dangling", planted_s.as_str()), ("chain1", "chain2"), ("chain2", secret_s.as_str()), ("up", "../../../../../..")];
+        let origin = origin_with_links(&app, &[("README.md", "# Links\n"), ("index.html", "<p>hi</p>\n")], &links);
+        let (owner, _) = app.user("ann").await;
+        let project = app.project_from(&owner, "links", &origin).await;
+        let session = ready_session(&app, &owner, project.id, "links").await;
+
+        let mut script = Vec::new();
+        for link in ["dangling", "chain1", "up/planted.txt", "up"] {
+            script.push(Reply::Parts(vec![tool("write_file", json!({"path": link, "content": "pwned"}))]));
+            script.push(Reply::Parts(vec![tool("edit_file", json!({"path": link, "old_text": "outside", "new_text": "pwned"}))]));
+            script.push(Reply::Parts(vec![tool("read_file", json!({"path": link}))]));
+            script.push(Reply::Parts(vec![tool("search", json!({"pattern": "secret", "path": link}))]));
+        }
+        script.push(Reply::Parts(vec![tool("list_files", json!({}))]));
+        script.push(Reply::Parts(vec![tool("search", json!({"pattern": "outside secret"}))]));
+        script.push(Reply::Parts(vec![tool("delete_file", json!({"path": "chain2"}))]));
+        script.push(Reply::Parts(vec![text("Tried.")]));
+        app.model.script(script);
+        owner.send_chat(&chat(&project, &session, "Follow the links")).await.unwrap();
+        let run = finished(&owner, project.id, session.id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+
+        assert!(!planted.exists(), "nothing was created through the dangling link");
+        assert_eq!(std::fs::read_to_string(&secret).unwrap(), "outside secret\n", "the target is untouched");
+        let blocks = crate::chat::assistant(&owner, project.id, session.id).await.blocks.unwrap();
+        let outputs: Vec<(String, bool)> = blocks
+            .iter()
+            .filter_map(|b| match b {
+                ContentBlock::ToolUse { name, output: Some(output), is_error, .. } => Some((format!("{name}: {output}"), *is_error)),
+                _ => None,
+            })
+            .collect();
+        assert!(outputs.iter().all(|(output, _)| !output.contains("outside secret")), "{outputs:#?}");
+        assert_eq!(outputs.iter().take(16).filter(|(_, is_error)| *is_error).count(), 16, "every tool on a link out is refused: {outputs:#?}");
+        let listing = &outputs[16].0;
+        assert!(listing.contains("dangling (symlink)") && listing.contains("chain1 (symlink)"), "{listing}");
+        assert!(!outputs[17].1 && outputs[17].0.contains("no matches"), "the search walks past links: {:?}", outputs[17]);
+        assert!(!app.checkout_dir(&session).join("chain2").exists() && secret.exists(), "delete removes the link itself");
+
+        let tree = owner.list_files(project.id, session.id).await.unwrap();
+        let symlinks: Vec<&str> = tree.files.iter().filter(|f| f.is_symlink).map(|f| f.path.as_str()).collect();
+        assert_eq!(symlinks, ["chain1", "dangling", "up"], "listed as symlinks");
+        for link in ["dangling", "chain1", "up/etc/hostname"] {
+            let refused = owner.get_file(project.id, session.id, link).await.unwrap_err();
+            assert!(matches!(refused.status(), Some(400 | 404)), "{link}: {refused}");
+        }
+        let preview = owner.preview_link(project.id, session.id).await.unwrap();
+        for link in ["chain1", "dangling", "up/etc/hostname"] {
+            let answer = reqwest::get(app.url(&format!("{}{link}", preview.url))).await.unwrap();
+            let status = answer.status().as_u16();
+            let body = answer.text().await.unwrap();
+            assert!(matches!(status, 400 | 404) && !body.contains("outside secret"), "{link}: {status} {body}");
+        }
+        let page = reqwest::get(app.url(&preview.url)).await.unwrap().text().await.unwrap();
+        assert!(page.contains("<p>hi</p>"), "the preview still serves the checkout's own files: {page}");
+    }
+);

@@ -1,7 +1,7 @@
 //! The tools a model may call, all confined to the checkout by the [`Jail`]. A refused path or
 //! a failed edit is a tool error the model sees (and can correct), never a crash.
 
-use jail::Jail;
+use jail::{Jail, Kind};
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -10,6 +10,8 @@ pub const MAX_TOOL_OUTPUT: usize = 20_000;
 const MAX_READ_BYTES: u64 = 200_000;
 const MAX_LIST_ENTRIES: usize = 2_000;
 const MAX_SEARCH_MATCHES: usize = 200;
+/// How many entries a search walks at most.
+const MAX_SEARCHED_ENTRIES: usize = 20_000;
 
 /// A tool's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,63 +123,32 @@ impl Toolbox {
     }
 
     fn list(&self, relative: &str) -> Result<String, String> {
-        let dir = self.jail.resolve(relative)?;
-        if !dir.is_dir() {
-            return Err(format!("{relative:?} is not a directory"));
+        let (entries, truncated) = self.jail.walk(relative, MAX_LIST_ENTRIES).map_err(|e| e.to_string())?;
+        let mut lines: Vec<String> = entries
+            .iter()
+            .map(|entry| match entry.kind {
+                Kind::Dir => format!("{}/", entry.path),
+                // Shown as what it is; the tools never follow it out.
+                Kind::Symlink => format!("{} (symlink)", entry.path),
+                Kind::File => entry.path.clone(),
+            })
+            .collect();
+        if truncated {
+            lines.push(format!("[listing stopped at {MAX_LIST_ENTRIES} entries]"));
         }
-        let mut lines = Vec::new();
-        let mut pending = vec![dir];
-        while let Some(current) = pending.pop() {
-            let mut entries: Vec<_> = std::fs::read_dir(&current).map_err(|e| e.to_string())?.flatten().collect();
-            entries.sort_by_key(|e| e.file_name());
-            for entry in entries {
-                if entry.file_name() == ".git" {
-                    continue;
-                }
-                let path = entry.path();
-                let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
-                lines.push(format!("{}{}", self.jail.relative(&path), if is_dir { "/" } else { "" }));
-                if is_dir {
-                    pending.push(path);
-                }
-                if lines.len() >= MAX_LIST_ENTRIES {
-                    lines.sort();
-                    lines.push(format!("[listing stopped at {MAX_LIST_ENTRIES} entries]"));
-                    return Ok(lines.join("\n"));
-                }
-            }
-        }
-        lines.sort();
         Ok(if lines.is_empty() { "(empty)".to_owned() } else { lines.join("\n") })
     }
 
     fn read(&self, relative: &str) -> Result<String, String> {
-        let path = self.jail.resolve(relative)?;
-        let metadata = std::fs::metadata(&path).map_err(|_| format!("there is no file {relative:?}"))?;
-        if !metadata.is_file() {
-            return Err(format!("{relative:?} is not a file"));
+        let (bytes, size) = self.jail.read(relative, MAX_READ_BYTES).map_err(|e| e.to_string())?;
+        if size > MAX_READ_BYTES {
+            return Err(format!("{relative:?} is {size} bytes; files over {MAX_READ_BYTES} bytes are not read"));
         }
-        if metadata.len() > MAX_READ_BYTES {
-            return Err(format!(
-                "{relative:?} is {} bytes; files over {MAX_READ_BYTES} bytes are not read",
-                metadata.len()
-            ));
-        }
-        let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
         String::from_utf8(bytes).map_err(|_| format!("{relative:?} is not a text file"))
     }
 
     fn write(&self, relative: &str, content: &str) -> Result<String, String> {
-        let path = self.jail.resolve(relative)?;
-        if path.is_dir() {
-            return Err(format!("{relative:?} is a directory"));
-        }
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-        }
-        // Check again now that the parents exist: a symlinked parent must not lead out.
-        self.jail.resolve(relative)?;
-        std::fs::write(&path, content).map_err(|e| e.to_string())?;
+        self.jail.write(relative, content.as_bytes()).map_err(|e| e.to_string())?;
         Ok(format!("wrote {} bytes to {relative}", content.len()))
     }
 
@@ -189,8 +160,7 @@ impl Toolbox {
         match current.matches(old).count() {
             0 => Err(format!("old_text was not found in {relative}")),
             1 => {
-                let path = self.jail.resolve(relative)?;
-                std::fs::write(&path, current.replacen(old, new, 1)).map_err(|e| e.to_string())?;
+                self.jail.write(relative, current.replacen(old, new, 1).as_bytes()).map_err(|e| e.to_string())?;
                 Ok(format!("edited {relative}"))
             }
             n => Err(format!("old_text appears {n} times in {relative}; include more context so it is unique")),
@@ -198,42 +168,34 @@ impl Toolbox {
     }
 
     fn delete(&self, relative: &str) -> Result<String, String> {
-        let path = self.jail.resolve(relative)?;
-        if !path.is_file() {
-            return Err(format!("there is no file {relative:?}"));
-        }
-        std::fs::remove_file(&path).map_err(|e| e.to_string())?;
+        self.jail.remove(relative).map_err(|e| e.to_string())?;
         Ok(format!("deleted {relative}"))
     }
 
+    /// Lines matching `pattern` in the files below `relative` (or in that one file): the walk
+    /// never enters a symlink and reads only regular files, so it cannot leave the checkout or
+    /// loop, and it stops at a bound of files and matches.
     fn search(&self, pattern: &str, relative: &str) -> Result<String, String> {
         let regex = regex::Regex::new(pattern).map_err(|e| format!("invalid pattern: {e}"))?;
-        let root = self.jail.resolve(relative)?;
+        let files: Vec<String> = match self.jail.kind(relative).map_err(|e| e.to_string())? {
+            Kind::File => vec![relative.trim().to_owned()],
+            Kind::Symlink => return Err(format!("{relative:?} is a symlink; kosuke does not follow it")),
+            Kind::Dir => {
+                let (entries, _) = self.jail.walk(relative, MAX_SEARCHED_ENTRIES).map_err(|e| e.to_string())?;
+                entries.into_iter().filter(|e| e.kind == Kind::File).map(|e| e.path).collect()
+            }
+        };
         let mut matches = Vec::new();
-        let mut pending = vec![root];
-        while let Some(current) = pending.pop() {
-            let paths: Vec<_> = if current.is_dir() {
-                std::fs::read_dir(&current).map_err(|e| e.to_string())?.flatten().map(|e| e.path()).collect()
-            } else {
-                vec![current.clone()]
-            };
-            for path in paths {
-                if path.file_name().is_some_and(|n| n == ".git") {
-                    continue;
-                }
-                if path.is_dir() && path != current {
-                    pending.push(path);
-                    continue;
-                }
-                let Ok(text) = std::fs::read_to_string(&path) else { continue };
-                for (number, line) in text.lines().enumerate() {
-                    if regex.is_match(line) {
-                        matches.push(format!("{}:{}: {}", self.jail.relative(&path), number + 1, line.trim_end()));
-                        if matches.len() >= MAX_SEARCH_MATCHES {
-                            matches.sort();
-                            matches.push(format!("[search stopped at {MAX_SEARCH_MATCHES} matches]"));
-                            return Ok(matches.join("\n"));
-                        }
+        for path in files {
+            let Ok((bytes, _)) = self.jail.read(&path, MAX_READ_BYTES) else { continue };
+            let Ok(text) = String::from_utf8(bytes) else { continue };
+            for (number, line) in text.lines().enumerate() {
+                if regex.is_match(line) {
+                    matches.push(format!("{path}:{}: {}", number + 1, line.trim_end()));
+                    if matches.len() >= MAX_SEARCH_MATCHES {
+                        matches.sort();
+                        matches.push(format!("[search stopped at {MAX_SEARCH_MATCHES} matches]"));
+                        return Ok(matches.join("\n"));
                     }
                 }
             }

@@ -10,6 +10,9 @@ pub struct FileEntry {
     /// Relative to the checkout, `/`-separated.
     pub path: String,
     pub is_dir: bool,
+    /// A symlink: listed as one, never followed (its target may be outside the checkout).
+    #[serde(default)]
+    pub is_symlink: bool,
     pub size: u64,
 }
 

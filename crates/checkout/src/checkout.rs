@@ -8,12 +8,14 @@ use jail::Jail;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// A file or directory in a checkout.
+/// A file, directory or symlink in a checkout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileEntry {
     /// Relative to the checkout, `/`-separated.
     pub path: String,
     pub is_dir: bool,
+    /// A symlink, listed as one and never followed.
+    pub is_symlink: bool,
     pub size: u64,
 }
 
@@ -88,65 +90,53 @@ impl Checkout {
         Ok(!self.repo.statuses(Some(&mut options))?.is_empty())
     }
 
-    /// Every file and directory, `.git` aside, sorted; at most `limit` entries (then `true`).
+    /// Every file, directory and symlink, `.git` aside, sorted; at most `limit` entries (then
+    /// `true`). Through the path-safe layer (`jail`): a symlink is listed, never entered.
     pub fn files(&self, limit: usize) -> Result<(Vec<FileEntry>, bool)> {
-        let mut entries = Vec::new();
-        let mut pending = vec![self.root.clone()];
-        while let Some(dir) = pending.pop() {
-            for entry in std::fs::read_dir(&dir)? {
-                let entry = entry?;
-                let path = entry.path();
-                let relative = relative_path(&self.root, &path);
-                if relative == ".git" {
-                    continue;
-                }
-                let file_type = entry.file_type()?;
-                let size = if file_type.is_file() { entry.metadata()?.len() } else { 0 };
-                if file_type.is_dir() {
-                    pending.push(path);
-                }
-                entries.push(FileEntry { path: relative, is_dir: file_type.is_dir(), size });
-                if entries.len() >= limit {
-                    entries.sort_by(|a, b| a.path.cmp(&b.path));
-                    return Ok((entries, true));
-                }
-            }
-        }
-        entries.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok((entries, false))
+        let (entries, truncated) = self.jail()?.walk(".", limit).map_err(|err| jail_error(".", err))?;
+        let entries = entries
+            .into_iter()
+            .map(|entry| FileEntry {
+                path: entry.path,
+                is_dir: entry.kind == jail::Kind::Dir,
+                is_symlink: entry.kind == jail::Kind::Symlink,
+                size: entry.size,
+            })
+            .collect();
+        Ok((entries, truncated))
     }
 
-    /// Resolves a relative path to an existing file or directory inside the checkout, by the
-    /// `jail` crate's rules (the agent's too): no absolute paths, no `..`, nothing under `.git`,
-    /// no symlink leading out.
-    pub fn resolve(&self, relative: &str) -> Result<PathBuf> {
-        let outside = || CheckoutError::PathOutside(relative.to_owned());
+    fn jail(&self) -> Result<Jail> {
+        Ok(Jail::new(&self.root)?)
+    }
+
+    /// Opens a file of the checkout for reading, by the `jail` crate's rules (the agent's
+    /// too): no absolute paths, no `..`, nothing under `.git`, no symlink followed out, no
+    /// check-then-open race. A directory answers `None` (the caller may look for an index).
+    pub fn open_file(&self, relative: &str) -> Result<Option<std::fs::File>> {
         if relative.trim().is_empty() {
-            return Err(outside());
+            return Err(CheckoutError::PathOutside(relative.to_owned()));
         }
-        let path = Jail::new(&self.root)?.resolve(relative).map_err(|_| outside())?;
-        if !path.exists() {
-            return Err(CheckoutError::FileNotFound(relative.to_owned()));
+        let jail = self.jail()?;
+        if jail.kind(relative).map_err(|err| jail_error(relative, err))? == jail::Kind::Dir {
+            return Ok(None);
         }
-        Ok(path)
+        Ok(Some(jail.open(relative).map_err(|err| jail_error(relative, err))?.into_std()))
     }
 
     /// A file's content: text up to `limit` bytes; binary files (a NUL in the first 8 KB) and
     /// larger files say so instead.
     pub fn read_file(&self, relative: &str, limit: u64) -> Result<FileContent> {
-        let path = self.resolve(relative)?;
-        let metadata = std::fs::metadata(&path)?;
-        if !metadata.is_file() {
-            return Err(CheckoutError::FileNotFound(relative.to_owned()));
+        if relative.trim().is_empty() {
+            return Err(CheckoutError::PathOutside(relative.to_owned()));
         }
-        let size = metadata.len();
+        let (bytes, size) = self.jail()?.read(relative, limit).map_err(|err| jail_error(relative, err))?;
         let mut content =
             FileContent { path: relative.to_owned(), size, is_binary: false, text: None, too_large: false };
         if size > limit {
             content.too_large = true;
             return Ok(content);
         }
-        let bytes = std::fs::read(&path)?;
         let sniff = &bytes[..bytes.len().min(8000)];
         if sniff.contains(&0) || std::str::from_utf8(&bytes).is_err() {
             content.is_binary = true;
@@ -194,11 +184,11 @@ impl Checkout {
     }
 }
 
-fn relative_path(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
+/// What the path-safe layer's refusal means for a caller of the checkout.
+fn jail_error(relative: &str, err: jail::JailError) -> CheckoutError {
+    match err {
+        jail::JailError::NotFound(_) => CheckoutError::FileNotFound(relative.to_owned()),
+        jail::JailError::Refused(_) => CheckoutError::PathOutside(relative.to_owned()),
+        jail::JailError::Io(err) => CheckoutError::Io(err),
+    }
 }

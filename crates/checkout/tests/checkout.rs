@@ -182,6 +182,7 @@ fn paths_are_confined_to_the_checkout() {
     let checkout =
         f.mirror.create_checkout("j", "kosuke-chat-j", StartPoint::Branch("main"), &f.project.checkout("j")).unwrap();
     std::os::unix::fs::symlink("/etc", checkout.root().join("escape")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/planted", checkout.root().join("dangling")).unwrap();
     for bad in [
         "/etc/passwd",
         "../mirror.git/config",
@@ -189,12 +190,18 @@ fn paths_are_confined_to_the_checkout() {
         ".git/config",
         "vendor/.git/config",
         "escape/passwd",
+        "escape",
+        "dangling",
         "nul\0byte",
         "",
     ] {
-        assert!(matches!(checkout.resolve(bad), Err(CheckoutError::PathOutside(_))), "{bad:?}");
+        assert!(matches!(checkout.open_file(bad), Err(CheckoutError::PathOutside(_))), "{bad:?}");
+        assert!(matches!(checkout.read_file(bad, 1000), Err(CheckoutError::PathOutside(_))), "{bad:?}");
     }
-    assert!(checkout.resolve("README.md").is_ok());
+    assert!(checkout.open_file("README.md").unwrap().is_some());
+    let (files, _) = checkout.files(100).unwrap();
+    let links: Vec<(&str, bool)> = files.iter().filter(|f| f.is_symlink).map(|f| (f.path.as_str(), f.is_dir)).collect();
+    assert_eq!(links, [("dangling", false), ("escape", false)], "symlinks are listed as such, never entered");
     assert!(matches!(checkout.read_file("missing.txt", 1000), Err(CheckoutError::FileNotFound(_))));
 }
 
