@@ -93,6 +93,16 @@ pub struct ServeArgs {
     /// Answer every read from the database (no read cache): for measuring the uncached path.
     #[arg(long, env = "KOSUKE_NO_READ_CACHE")]
     pub no_read_cache: bool,
+    /// Who may sign up, until an admin changes it in the web app: open, invite or closed.
+    #[arg(long, env = "KOSUKE_SIGNUP", default_value = "open", value_parser = parse_signup_mode)]
+    pub signup: api_types::SignupMode,
+    /// Comma-separated directories under which any user may use a server path as a project
+    /// (admins may use any path outside the data dir).
+    #[arg(long, env = "KOSUKE_REPO_ROOTS", value_delimiter = ',')]
+    pub repo_roots: Vec<PathBuf>,
+    /// Fetch from git hosts on loopback, private, link-local or unique-local addresses.
+    #[arg(long, env = "KOSUKE_ALLOW_PRIVATE_GIT_HOSTS")]
+    pub allow_private_git_hosts: bool,
     /// How agent commands are confined: auto (bubblewrap when it runs here), bwrap, or off
     /// (unsandboxed: they run as the server's user; only for machines you trust them on).
     #[arg(long, env = "KOSUKE_SANDBOX", default_value = "auto", value_parser = parse_sandbox_mode)]
@@ -120,6 +130,9 @@ impl ServeArgs {
         settings.secret_key = self.secret_key;
         settings.read_cache = !self.no_read_cache;
         settings.spare_checkouts = !self.no_spare_checkout;
+        settings.signup = self.signup;
+        settings.repo_roots = self.repo_roots;
+        settings.allow_private_git_hosts = self.allow_private_git_hosts;
         settings.sandbox = self.sandbox;
         settings.sandbox_network = self.sandbox_network;
         settings.agent = crate::settings::AgentSettings {
@@ -171,4 +184,9 @@ fn parse_on_off(text: &str) -> Result<bool, String> {
         "off" | "false" | "no" | "0" => Ok(false),
         _ => Err(format!("{text:?} is neither on nor off")),
     }
+}
+
+fn parse_signup_mode(text: &str) -> Result<api_types::SignupMode, String> {
+    api_types::SignupMode::parse(text)
+        .ok_or_else(|| format!("{text:?} is not a sign-up mode; use open, invite or closed"))
 }

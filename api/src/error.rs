@@ -28,6 +28,9 @@ pub enum ApiError {
     /// 403: signed in, but not allowed.
     #[error("{0}")]
     Forbidden(String),
+    /// 403 with its own code (`signup_closed`, `account_disabled`).
+    #[error("{message}")]
+    Refused { code: ErrorCode, message: String },
     /// 403: a state-changing request with the sign-in cookie came from another site (CSRF).
     #[error("This request came from another site with your sign-in; kosuke only takes changes from its own pages.")]
     CrossSite,
@@ -103,6 +106,7 @@ impl ApiError {
             ApiError::InvalidCredentials => ErrorCode::InvalidCredentials,
             ApiError::Forbidden(_) => ErrorCode::Forbidden,
             ApiError::CrossSite => ErrorCode::CrossSiteRequest,
+            ApiError::Refused { code, .. } => *code,
             ApiError::NotFound(_) | ApiError::NoRoute => ErrorCode::NotFound,
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
@@ -133,7 +137,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) | ApiError::CrossSite => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::CrossSite | ApiError::Refused { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

@@ -2,7 +2,7 @@
 //! wire types' schemas, served at `/api/openapi.json`.
 
 use crate::routes::{
-    auth, branding, chat, code, env_vars, github, health, members, preview, projects, sessions, settings,
+    admin, auth, branding, chat, code, env_vars, github, health, members, preview, projects, sessions, settings,
 };
 use utoipa::OpenApi;
 
@@ -22,6 +22,11 @@ use utoipa::OpenApi;
         auth::list_tokens,
         auth::create_token,
         auth::delete_token,
+        admin::list_users,
+        admin::update_user,
+        admin::get_settings,
+        admin::put_settings,
+        admin::create_invite,
         projects::list_projects,
         projects::create_project,
         projects::get_project,

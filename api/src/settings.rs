@@ -35,6 +35,16 @@ pub struct Settings {
     pub agent: AgentSettings,
     /// Keep answers to hot reads until the next write (`cache`); off only to measure without.
     pub read_cache: bool,
+    /// Who may sign up until an admin chooses otherwise in the web app.
+    pub signup: api_types::SignupMode,
+    /// Directories under which any user may use a server path (or `file://` URL) as a
+    /// project; admins may use any path outside the data dir.
+    pub repo_roots: Vec<PathBuf>,
+    /// Fetch from git hosts that resolve to loopback, private, link-local or unique-local
+    /// addresses (off: such URLs are refused).
+    pub allow_private_git_hosts: bool,
+    /// Sign-ups allowed per address within `login_window`.
+    pub signup_attempts: u32,
     /// How session processes are confined (`sandbox` crate): auto, bwrap or off.
     pub sandbox: sandbox::Mode,
     /// Whether sandboxed processes keep the network (package installs).
@@ -98,6 +108,10 @@ impl Settings {
             agent: AgentSettings::default(),
             read_cache: true,
             spare_checkouts: true,
+            signup: api_types::SignupMode::Open,
+            repo_roots: Vec::new(),
+            allow_private_git_hosts: false,
+            signup_attempts: 10,
             sandbox: sandbox::Mode::Auto,
             sandbox_network: true,
         }

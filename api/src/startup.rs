@@ -74,6 +74,7 @@ impl Application {
             reads: Reads::new(settings.read_cache),
             cancels: Default::default(),
             login_throttle: LoginThrottle::new(settings.login_attempts, settings.login_window),
+            signup_throttle: crate::auth::throttle::Window::new(settings.signup_attempts, settings.login_window),
             settings: Arc::new(settings),
             db,
             workspaces,

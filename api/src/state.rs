@@ -15,6 +15,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub settings: Arc<Settings>,
     pub login_throttle: LoginThrottle,
+    /// Sign-ups per address.
+    pub signup_throttle: crate::auth::throttle::Window,
     pub workspaces: Arc<Workspaces>,
     pub secrets: SecretBox,
     /// The agent, or why there is none (names the settings to set).

@@ -13,6 +13,7 @@ mod m20251115_000003_runs_audit_and_secrets;
 mod m20251120_000004_repository_and_workspace_state;
 mod m20251121_000005_project_branding;
 mod m20251130_000006_audit_env_vars;
+mod m20251201_000007_accounts;
 mod sql;
 
 pub use sea_orm_migration::MigratorTrait;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20251120_000004_repository_and_workspace_state::Migration),
             Box::new(m20251121_000005_project_branding::Migration),
             Box::new(m20251130_000006_audit_env_vars::Migration),
+            Box::new(m20251201_000007_accounts::Migration),
         ]
     }
 }

@@ -26,6 +26,7 @@ pub struct CurrentUser {
     pub email: String,
     pub display_name: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    pub is_admin: bool,
 }
 
 impl CurrentUser {
@@ -35,6 +36,7 @@ impl CurrentUser {
             email: self.email.clone(),
             display_name: self.display_name.clone(),
             created_at: self.created_at,
+            is_admin: self.is_admin,
         }
     }
 }
@@ -72,6 +74,7 @@ impl FromRequest for CurrentUser {
                     email: user.email,
                     display_name: user.display_name,
                     created_at: user.created_at,
+                    is_admin: user.is_admin,
                 };
                 Ok::<_, ApiError>((user, until))
             };

@@ -22,12 +22,27 @@ fn login_response(state: &AppState, status: actix_web::http::StatusCode, signed_
     HttpResponse::build(status).cookie(cookie).json(signed_in.user)
 }
 
-/// Create an account and sign in (sets the `kosuke_session` cookie).
-#[utoipa::path(tag = "auth", request_body = SignupRequest, responses(
-    (status = 201, body = User), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+/// `?invite=` on sign-up.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct SignupQuery {
+    /// The token of an invite link (needed when sign-ups are by invite).
+    pub invite: Option<String>,
+}
+
+/// Create an account and sign in (sets the `kosuke_session` cookie). The first account is the
+/// server's admin; after it, the sign-up mode an admin chose applies. Throttled per address.
+#[utoipa::path(tag = "auth", request_body = SignupRequest, params(SignupQuery), responses(
+    (status = 201, body = User), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+    (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 #[post("/api/auth/signup")]
-pub async fn signup(state: web::Data<AppState>, body: Json<SignupRequest>) -> Result<HttpResponse, ApiError> {
-    let signed_in = accounts::signup(&state, body.0).await?;
+pub async fn signup(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<SignupQuery>,
+    body: Json<SignupRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let ip = req.peer_addr().map(|addr| addr.ip());
+    let signed_in = accounts::signup(&state, body.0, query.into_inner().invite, ip).await?;
     Ok(login_response(&state, actix_web::http::StatusCode::CREATED, signed_in))
 }
 

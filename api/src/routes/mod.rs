@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per resource. A handler extracts, calls one service or store
 //! function, and answers; it holds no queries (no database types here) and no business rules.
 
+pub mod admin;
 pub mod auth;
 pub mod branding;
 pub mod chat;
@@ -28,6 +29,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(auth::list_tokens)
         .service(auth::create_token)
         .service(auth::delete_token)
+        .service(admin::list_users)
+        .service(admin::update_user)
+        .service(admin::get_settings)
+        .service(admin::put_settings)
+        .service(admin::create_invite)
         .service(projects::list_projects)
         .service(projects::create_project)
         .service(projects::get_project)

@@ -1,10 +1,14 @@
 //! Sign-up, sign-in and personal access tokens.
 
+use crate::auth::throttle::Verdict;
 use crate::auth::{API_TOKEN_PREFIX, CurrentUser, password, secret};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{self, credentials::NewUser};
-use api_types::{CreateApiTokenRequest, CreatedApiToken, ErrorCode, LoginRequest, SignupRequest, TokenId, User};
+use api_types::{
+    CreateApiTokenRequest, CreatedApiToken, ErrorCode, LoginRequest, SignupMode, SignupRequest, TokenId, User,
+};
+use sea_orm::TransactionTrait;
 use std::net::IpAddr;
 
 /// A signed-in browser: the user, and the cookie value to set.
@@ -30,7 +34,20 @@ async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static)
     tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)
 }
 
-pub async fn signup(state: &AppState, request: SignupRequest) -> Result<Login, ApiError> {
+/// Creates an account and signs it in. The first account is the admin; after it, who may sign
+/// up follows the mode an admin chose (`open`, `invite` with a one-use link, `closed`).
+/// Sign-ups are throttled per address.
+pub async fn signup(
+    state: &AppState,
+    request: SignupRequest,
+    invite: Option<String>,
+    ip: Option<IpAddr>,
+) -> Result<Login, ApiError> {
+    let address = ip.map(|ip| ip.to_string()).unwrap_or_default();
+    if let Some(retry_after) = state.signup_throttle.wait(&address) {
+        let message = format!("Too many sign-ups from here; try again in {} seconds.", retry_after.as_secs().max(1));
+        return Err(ApiError::RateLimited { retry_after, message });
+    }
     let email = normalize_email(&request.email)?;
     let display_name = request.display_name.trim().to_owned();
     if display_name.is_empty() || display_name.chars().count() > 100 {
@@ -48,16 +65,56 @@ pub async fn signup(state: &AppState, request: SignupRequest) -> Result<Login, A
     let plain = request.password;
     let password_hash =
         run_blocking(move || password::hash(&plain)).await?.map_err(|err| ApiError::internal(err.to_string()))?;
-    let new = NewUser { id: secret::new_user_id(), email, display_name, password_hash };
-    let user = store::credentials::insert_user(&state.db, new).await.map_err(|err| {
+    let txn = state.db.begin().await.map_err(ApiError::internal)?;
+    let is_first = store::accounts::count_users(&txn).await? == 0;
+    let mode = signup_mode(state).await?;
+    let needs_invite = !is_first && mode == SignupMode::Invite;
+    if !is_first && mode == SignupMode::Closed {
+        return Err(ApiError::Refused {
+            code: ErrorCode::SignupClosed,
+            message: "Sign-ups are closed on this server; ask its admin for an account.".into(),
+        });
+    }
+    if needs_invite && invite.is_none() {
+        return Err(ApiError::Refused {
+            code: ErrorCode::SignupClosed,
+            message: "Sign-ups on this server need an invite link from its admin.".into(),
+        });
+    }
+    let new = NewUser { id: secret::new_user_id(), email, display_name, password_hash, is_admin: is_first };
+    let user = store::credentials::insert_user(&txn, new).await.map_err(|err| {
         if err.is_conflict() {
             ApiError::conflict(ErrorCode::EmailTaken, "An account with this email already exists.")
         } else {
             err.into()
         }
     })?;
+    if needs_invite {
+        let token = invite.unwrap_or_default();
+        if !store::accounts::use_invite(&txn, &secret::hash(&token), &user.id).await? {
+            return Err(ApiError::Unprocessable {
+                code: ErrorCode::InviteInvalid,
+                field: "invite".into(),
+                message: "This invite link is unknown, used already or expired; ask for a new one.".into(),
+            });
+        }
+    }
+    store::commit(txn).await.map_err(ApiError::internal)?;
+    state.signup_throttle.record(&address);
+    if is_first {
+        tracing::info!(user_id = %user.id, "the first account is the admin");
+    }
     start_login(state, entity::convert::user(user)).await
 }
+
+/// The sign-up mode in force: an admin's choice, else the server's setting.
+pub async fn signup_mode(state: &AppState) -> Result<SignupMode, ApiError> {
+    let stored = store::accounts::setting(&state.db, SIGNUP_SETTING).await?;
+    Ok(stored.as_deref().and_then(SignupMode::parse).unwrap_or(state.settings.signup))
+}
+
+/// The `server_settings` key of the sign-up mode.
+pub const SIGNUP_SETTING: &str = "signup";
 
 async fn start_login(state: &AppState, user: User) -> Result<Login, ApiError> {
     let cookie_token = secret::new_token();
@@ -69,15 +126,23 @@ async fn start_login(state: &AppState, user: User) -> Result<Login, ApiError> {
 /// Checks the password; failures are throttled per account and address.
 pub async fn login(state: &AppState, request: LoginRequest, ip: Option<IpAddr>) -> Result<Login, ApiError> {
     let email = request.email.trim().to_lowercase();
-    if let Some(retry_after) = state.login_throttle.check(&email, ip) {
-        let message = format!("Too many failed sign-ins; try again in {} seconds.", retry_after.as_secs().max(1));
-        return Err(ApiError::RateLimited { retry_after, message });
+    match state.login_throttle.check(&email, ip) {
+        Verdict::Wait(retry_after) => {
+            let message = format!("Too many failed sign-ins; try again in {} seconds.", retry_after.as_secs().max(1));
+            return Err(ApiError::RateLimited { retry_after, message });
+        }
+        Verdict::Go(slow_down) if !slow_down.is_zero() => tokio::time::sleep(slow_down).await,
+        Verdict::Go(_) => {}
     }
     let user = store::credentials::find_user_by_email(&state.db, &email).await?;
     let phc = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| password::decoy_hash().to_owned());
     let plain = request.password;
     let matches = run_blocking(move || password::verify(&plain, &phc)).await?;
     match user {
+        Some(user) if matches && user.disabled_at.is_some() => Err(ApiError::Refused {
+            code: ErrorCode::AccountDisabled,
+            message: "This account was disabled by the server's admin.".into(),
+        }),
         Some(user) if matches => {
             state.login_throttle.record_success(&email, ip);
             start_login(state, entity::convert::user(user)).await

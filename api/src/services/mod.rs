@@ -3,6 +3,7 @@
 //! the agent arrive, the functions that must touch them alongside the database live here too.
 
 pub mod accounts;
+pub mod admin;
 pub mod branding;
 pub mod chat;
 pub mod code;

@@ -10,6 +10,7 @@ pub struct NewUser {
     pub email: String,
     pub display_name: String,
     pub password_hash: String,
+    pub is_admin: bool,
 }
 
 /// Inserts a user; a taken email is `StoreError::Conflict`.
@@ -20,6 +21,8 @@ pub async fn insert_user(db: &impl ConnectionTrait, new: NewUser) -> Result<user
         display_name: Set(new.display_name),
         password_hash: Set(new.password_hash),
         created_at: Set(now()),
+        is_admin: Set(new.is_admin),
+        disabled_at: Set(None),
     };
     Ok(model.insert(db).await?)
 }
@@ -63,6 +66,7 @@ pub async fn user_for_login(
         .filter(auth_session::Column::TokenHash.eq(token_hash))
         .filter(auth_session::Column::ExpiresAt.gt(now()))
         .find_also_related(user::Entity)
+        .filter(user::Column::DisabledAt.is_null())
         .one(db)
         .await?;
     Ok(found.and_then(|(login, user)| Some((user?, login.expires_at))))
@@ -80,6 +84,7 @@ pub async fn user_for_api_token(
     let Some((token, user)) = api_token::Entity::find()
         .filter(api_token::Column::TokenHash.eq(token_hash))
         .find_also_related(user::Entity)
+        .filter(user::Column::DisabledAt.is_null())
         .one(db)
         .await?
     else {

@@ -3,6 +3,7 @@
 //! repeat `find` + `ok_or`. Writes in a transaction come before its reads where possible:
 //! SQLite then takes the write lock first and concurrent writers queue instead of failing.
 
+pub mod accounts;
 pub mod audit;
 pub mod credentials;
 pub mod env_vars;

@@ -110,3 +110,95 @@ db_test!(
         assert_eq!(empty.status(), Some(422));
     }
 );
+
+fn signup_request(name: &str) -> SignupRequest {
+    SignupRequest {
+        email: format!("{name}@example.test"),
+        password: format!("{name}-password"),
+        display_name: name.to_owned(),
+    }
+}
+
+db_test!(
+    async fn the_first_account_is_the_admin_who_chooses_who_may_sign_up(backend) {
+        let app = spawn_app(backend).await;
+        let (ann, ann_user) = app.user("ann").await;
+        let (bob, bob_user) = app.user("bob").await;
+        assert!(ann_user.is_admin && !bob_user.is_admin, "the first account only");
+        assert!(ann.me().await.unwrap().is_admin);
+        for refused in [bob.admin_users().await.map(drop), bob.admin_settings().await.map(drop), bob.admin_create_invite().await.map(drop)] {
+            assert_eq!(refused.unwrap_err().status(), Some(403), "a user is not an admin");
+        }
+        assert_eq!(ann.admin_settings().await.unwrap().signup, SignupMode::Open, "the default");
+
+        ann.admin_set_settings(&ServerSettings { signup: SignupMode::Closed }).await.unwrap();
+        let closed = app.client().signup(&signup_request("carol")).await.unwrap_err();
+        assert_eq!((closed.status(), closed.code()), (Some(403), Some(ErrorCode::SignupClosed)));
+
+        ann.admin_set_settings(&ServerSettings { signup: SignupMode::Invite }).await.unwrap();
+        let uninvited = app.client().signup(&signup_request("carol")).await.unwrap_err();
+        assert_eq!((uninvited.status(), uninvited.code()), (Some(403), Some(ErrorCode::SignupClosed)));
+        let invite = ann.admin_create_invite().await.unwrap();
+        assert!(invite.url.ends_with(&invite.token) && invite.expires_at > chrono::Utc::now());
+        let carol = app.client();
+        let made = carol.signup_with_invite(&signup_request("carol"), &invite.token).await.unwrap();
+        assert!(!made.is_admin);
+        let reused = app.client().signup_with_invite(&signup_request("dave"), &invite.token).await.unwrap_err();
+        assert_eq!((reused.status(), reused.code()), (Some(422), Some(ErrorCode::InviteInvalid)), "one use");
+        let made_up = app.client().signup_with_invite(&signup_request("dave"), "not-an-invite").await.unwrap_err();
+        assert_eq!(made_up.code(), Some(ErrorCode::InviteInvalid));
+        let emails: Vec<String> = ann.admin_users().await.unwrap().users.into_iter().map(|u| u.email).collect();
+        assert_eq!(emails, ["ann@example.test", "bob@example.test", "carol@example.test"], "nobody else got in");
+    }
+);
+
+db_test!(
+    async fn a_disabled_account_loses_its_sign_ins_and_tokens_at_once(backend) {
+        let app = spawn_app(backend).await;
+        let (ann, _) = app.user("ann").await;
+        let (bob, bob_user) = app.user("bob").await;
+        let token = bob.create_api_token(&CreateApiTokenRequest { name: "cli".into() }).await.unwrap().token;
+        let by_token = app.client().with_token(&token);
+        assert!(bob.me().await.is_ok() && by_token.me().await.is_ok(), "both work (and are cached)");
+
+        let shown = ann.admin_update_user(&bob_user.id, &UpdateUserRequest { disabled: true }).await.unwrap();
+        assert!(shown.disabled);
+        assert_eq!(bob.me().await.unwrap_err().status(), Some(401), "the cookie");
+        assert_eq!(by_token.me().await.unwrap_err().status(), Some(401), "the token");
+        let login = LoginRequest { email: "bob@example.test".into(), password: "bob-password".into() };
+        let refused = app.client().login(&login).await.unwrap_err();
+        assert_eq!((refused.status(), refused.code()), (Some(403), Some(ErrorCode::AccountDisabled)));
+        let own = ann.admin_update_user(&ann.me().await.unwrap().id, &UpdateUserRequest { disabled: true }).await.unwrap_err();
+        assert_eq!(own.status(), Some(422), "an admin cannot lock themselves out");
+
+        ann.admin_update_user(&bob_user.id, &UpdateUserRequest { disabled: false }).await.unwrap();
+        assert!(by_token.me().await.is_ok(), "enabled again");
+        assert!(app.client().login(&login).await.is_ok());
+    }
+);
+
+db_test!(
+    async fn failures_on_one_account_never_lock_another_out_and_sign_ups_are_throttled(backend) {
+        let app = spawn_app_with(backend, |s| s.signup_attempts = 3).await;
+        let (_x, _) = app.user("xena").await;
+        let (_y, _) = app.user("yann").await;
+        let attacker = app.client();
+        let wrong = LoginRequest { email: "xena@example.test".into(), password: "not-her-password".into() };
+        let mut statuses = Vec::new();
+        for _ in 0..25 {
+            statuses.push(attacker.login(&wrong).await.unwrap_err().status());
+        }
+        assert!(statuses.iter().all(|s| matches!(s, Some(401 | 429))) && statuses.contains(&Some(429)), "{statuses:?}");
+        // The same address, another account, the right password: it works.
+        let yann = LoginRequest { email: "yann@example.test".into(), password: "yann-password".into() };
+        assert_eq!(app.client().login(&yann).await.unwrap().email, "yann@example.test");
+        // The attacked account is refused from the address that attacked it.
+        let xena = LoginRequest { email: "xena@example.test".into(), password: "xena-password".into() };
+        assert_eq!(app.client().login(&xena).await.unwrap_err().status(), Some(429));
+
+        // Two sign-ups so far from this address, of three allowed in the window.
+        app.client().signup(&signup_request("zoe")).await.unwrap();
+        let throttled = app.client().signup(&signup_request("zack")).await.unwrap_err();
+        assert_eq!((throttled.status(), throttled.code()), (Some(429), Some(ErrorCode::RateLimited)));
+    }
+);

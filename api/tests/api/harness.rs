@@ -194,6 +194,8 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     settings.database_url = Some(database.url.clone());
     settings.github_api_url = github.url.clone();
     settings.github_git_url = remotes.path().display().to_string();
+    // The test's origins are where any user may take a server path from.
+    settings.repo_roots = vec![remotes.path().to_owned()];
     configure(&mut settings);
     let address = start(settings.clone()).await;
     TestApp { address, data_dir, database, remotes, github, model, settings, _process: None }
@@ -211,6 +213,7 @@ pub async fn spawn_binary(backend: Backend, env: &[(&str, &str)]) -> TestApp {
             ("DATABASE_URL", database.url.clone()),
             ("KOSUKE_GITHUB_API_URL", github.url.clone()),
             ("KOSUKE_GITHUB_GIT_URL", remotes.path().display().to_string()),
+            ("KOSUKE_REPO_ROOTS", remotes.path().display().to_string()),
             ("KOSUKE_AGENT_BASE_URL", model.url.clone()),
             ("RUST_LOG", "warn".to_owned()),
         ]

@@ -23,6 +23,7 @@ mod preview;
 mod projects;
 mod providers;
 mod read_cache;
+mod repository_sources;
 mod sessions;
 mod web_app;
 mod workspaces;

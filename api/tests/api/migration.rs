@@ -207,7 +207,8 @@ db_test!(
         let db = database.connect().await;
         Migrator::up(&db, Some(1)).await.unwrap();
         seed_pre_ticket(&db).await;
-        let before_env_vars = u32::try_from(Migrator::migrations().len() - 1).unwrap();
+        // Migrations 1 to 5 applied; the sixth takes the new actions.
+        let before_env_vars = 5;
         Migrator::up(&db, Some(before_env_vars - 1)).await.unwrap();
         audit(&db, "session_created").await.unwrap();
         assert!(audit(&db, "env_var_set").await.is_err(), "not an action yet");
@@ -218,11 +219,33 @@ db_test!(
         audit(&db, "env_var_deleted").await.unwrap();
         assert!(audit(&db, "bogus").await.is_err(), "the check still holds");
 
-        Migrator::down(&db, Some(1)).await.unwrap();
+        Migrator::down(&db, Some(2)).await.unwrap();
         assert_eq!(audit_actions(&db).await, ["session_created"], "down drops only what the old schema cannot hold");
         assert!(audit(&db, "env_var_set").await.is_err());
         Migrator::up(&db, None).await.unwrap();
         audit(&db, "env_var_set").await.unwrap();
+        db.close().await.unwrap();
+    }
+);
+
+db_test!(
+    async fn the_oldest_account_becomes_the_admin_and_the_rest_stay_users(backend) {
+        let database = TestDatabase::create(backend).await;
+        let db = database.connect().await;
+        Migrator::up(&db, Some(1)).await.unwrap();
+        seed_pre_ticket(&db).await;
+        Migrator::up(&db, None).await.unwrap();
+        let admins: Vec<(String, bool)> = rows(&db, "SELECT id, is_admin FROM users ORDER BY id")
+            .await
+            .iter()
+            .map(|r| (r.try_get("", "id").unwrap(), r.try_get("", "is_admin").unwrap()))
+            .collect();
+        assert_eq!(admins, [("u_ann".to_owned(), true), ("u_bob".to_owned(), false)]);
+        let disabled = rows(&db, "SELECT id FROM users WHERE disabled_at IS NOT NULL").await;
+        assert!(disabled.is_empty(), "nobody is disabled by the migration");
+        Migrator::down(&db, Some(1)).await.unwrap();
+        assert!(rows(&db, "SELECT id FROM users").await.len() == 2, "down keeps the accounts");
+        Migrator::up(&db, None).await.unwrap();
         db.close().await.unwrap();
     }
 );

@@ -23,7 +23,7 @@ db_test!(
                 assert!(!unknown_route && status != 405, "{method} {path} is documented but not served ({status})");
             }
         }
-        assert_eq!(operations, 48, "every route is documented");
+        assert_eq!(operations, 53, "every route is documented");
         let session = &doc["components"]["schemas"]["ChatSession"];
         let required: Vec<&str> = session["required"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
         for field in ["id", "session_id", "github_branch_name", "status", "message_count", "is_default"] {

@@ -20,10 +20,11 @@ db_test!(
     async fn projects_store_each_kind_of_repository(backend) {
         let app = spawn_app(backend).await;
         let (owner, user) = app.user("ann").await;
+        let local = app.origin("app", &[("README.md", "app\n")], &[]).canonicalize().unwrap();
         let sources = [
             RepositorySource::Github { owner: "octocat".into(), repo: "Hello-World".into() },
             RepositorySource::Git { url: "https://git.example.test/team/app.git".into() },
-            RepositorySource::Local { path: "/srv/git/app".into() },
+            RepositorySource::Local { path: local.display().to_string() },
             RepositorySource::Empty,
         ];
         let mut ids = Vec::new();

@@ -29,6 +29,84 @@ pub struct User {
     pub email: String,
     pub display_name: String,
     pub created_at: DateTime<Utc>,
+    /// Admins manage accounts and sign-ups (the first account is one).
+    #[serde(default)]
+    pub is_admin: bool,
+}
+
+/// Who may create an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SignupMode {
+    /// Anyone who reaches the server.
+    Open,
+    /// Only with an invite link an admin made.
+    Invite,
+    /// Nobody (admins add no accounts either; open it for a moment, or use an invite).
+    Closed,
+}
+
+impl SignupMode {
+    pub fn parse(text: &str) -> Option<SignupMode> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "open" => Some(SignupMode::Open),
+            "invite" => Some(SignupMode::Invite),
+            "closed" => Some(SignupMode::Closed),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignupMode::Open => "open",
+            SignupMode::Invite => "invite",
+            SignupMode::Closed => "closed",
+        }
+    }
+}
+
+/// `GET`/`PUT /api/admin/settings`: what admins set while the server runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ServerSettings {
+    pub signup: SignupMode,
+}
+
+/// An account as admins see it (`GET /api/admin/users`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AdminUser {
+    pub id: UserId,
+    pub email: String,
+    pub display_name: String,
+    pub created_at: DateTime<Utc>,
+    pub is_admin: bool,
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AdminUserList {
+    pub users: Vec<AdminUser>,
+}
+
+/// `PUT /api/admin/users/{user_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpdateUserRequest {
+    /// A disabled account's sign-ins and tokens stop working at once.
+    pub disabled: bool,
+}
+
+/// `POST /api/admin/invites`: a one-use sign-up link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Invite {
+    /// A path on this server (`/signup?invite=…`); shown once, only its hash is kept.
+    pub url: String,
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// `POST /api/me/tokens`.

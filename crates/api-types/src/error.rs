@@ -42,6 +42,12 @@ pub enum ErrorCode {
     NotFound,
     /// 409: the email is already registered.
     EmailTaken,
+    /// 403: sign-ups are closed, or need an invite.
+    SignupClosed,
+    /// 422: the invite link is unknown, used or expired.
+    InviteInvalid,
+    /// 403: the account was disabled by an admin.
+    AccountDisabled,
     /// 409: the user is already a member of the project.
     AlreadyMember,
     /// 409: the default session of a project cannot be deleted.

@@ -112,6 +112,34 @@ impl Client {
         self.with_body(Method::Post, "/auth/signup", request).await
     }
 
+    /// Signs up with an invite link's token (when sign-ups are by invite).
+    pub async fn signup_with_invite(&self, request: &SignupRequest, invite: &str) -> Result<User> {
+        let query = encode_query(&[("invite", invite)])?;
+        decode(&self.call(Method::Post, "/auth/signup", &query, Some(encode_body(request)?)).await?)
+    }
+
+    // --- administration (admins only)
+
+    pub async fn admin_users(&self) -> Result<AdminUserList> {
+        self.get("/admin/users").await
+    }
+
+    pub async fn admin_update_user(&self, user: &UserId, request: &UpdateUserRequest) -> Result<AdminUser> {
+        self.with_body(Method::Put, &format!("/admin/users/{}", user.0), request).await
+    }
+
+    pub async fn admin_settings(&self) -> Result<ServerSettings> {
+        self.get("/admin/settings").await
+    }
+
+    pub async fn admin_set_settings(&self, settings: &ServerSettings) -> Result<ServerSettings> {
+        self.with_body(Method::Put, "/admin/settings", settings).await
+    }
+
+    pub async fn admin_create_invite(&self) -> Result<Invite> {
+        decode(&self.call(Method::Post, "/admin/invites", "", None).await?)
+    }
+
     pub async fn login(&self, request: &LoginRequest) -> Result<User> {
         self.with_body(Method::Post, "/auth/login", request).await
     }

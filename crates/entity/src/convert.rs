@@ -6,7 +6,13 @@ use api_types::{
 };
 
 pub fn user(model: super::user::Model) -> User {
-    User { id: UserId(model.id), email: model.email, display_name: model.display_name, created_at: model.created_at }
+    User {
+        id: UserId(model.id),
+        email: model.email,
+        display_name: model.display_name,
+        created_at: model.created_at,
+        is_admin: model.is_admin,
+    }
 }
 
 pub fn api_token(model: super::api_token::Model) -> ApiToken {

@@ -13,6 +13,10 @@ pub struct Model {
     /// PHC string of an argon2id hash.
     pub password_hash: String,
     pub created_at: DateTimeUtc,
+    /// Admins choose who may sign up, see and disable accounts, and use server paths as projects.
+    pub is_admin: bool,
+    /// When an admin disabled the account (its sign-ins and tokens stop working).
+    pub disabled_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
