@@ -1,9 +1,10 @@
-//! Account settings: the GitHub token and personal access tokens.
+//! Account settings: the GitHub token and personal access tokens; for admins, the server's
+//! accounts, who may sign up, and invite links.
 
 use crate::components::navbar::TopBar;
 use crate::pages::auth::ErrorLine;
-use crate::state::{client, say, use_toasts};
-use api_types::{ConnectGitHubRequest, CreateApiTokenRequest};
+use crate::state::{client, say, use_auth, use_toasts};
+use api_types::{ConnectGitHubRequest, CreateApiTokenRequest, ServerSettings, SignupMode, UpdateUserRequest};
 use leptos::prelude::*;
 
 #[component]
@@ -99,6 +100,82 @@ pub fn Account() -> impl IntoView {
                     <button type="submit" disabled=move || create_token.pending().get()>"Create token"</button>
                 </form>
             </section>
+            {move || use_auth().user.get().is_some_and(|u| u.is_admin).then(|| view! { <Administration /> })}
         </main>
+    }
+}
+
+/// The server's accounts, who may sign up, and invite links (admins only).
+#[component]
+fn Administration() -> impl IntoView {
+    let toasts = use_toasts();
+    let users = LocalResource::new(|| async { client().admin_users().await.map_err(|e| say(&e)) });
+    let settings = LocalResource::new(|| async { client().admin_settings().await.map_err(|e| say(&e)) });
+    let (invite, set_invite) = signal(None::<String>);
+    let set_mode = move |signup: SignupMode| {
+        leptos::task::spawn_local(async move {
+            match client().admin_set_settings(&ServerSettings { signup }).await {
+                Ok(_) => settings.refetch(),
+                Err(err) => toasts.error(say(&err)),
+            }
+        });
+    };
+    let make_invite = move |_| {
+        leptos::task::spawn_local(async move {
+            match client().admin_create_invite().await {
+                Ok(made) => {
+                    let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
+                    set_invite.set(Some(format!("{origin}{}", made.url)));
+                }
+                Err(err) => toasts.error(say(&err)),
+            }
+        });
+    };
+    let modes = [(SignupMode::Open, "Anyone"), (SignupMode::Invite, "With an invite link"), (SignupMode::Closed, "Nobody")];
+    view! {
+        <section aria-labelledby="admin-heading">
+            <h2 id="admin-heading">"Administration"</h2>
+            <fieldset class="row" data-testid="signup-mode">
+                <legend>"Who may sign up"</legend>
+                {modes.into_iter().map(|(mode, label)| view! {
+                    <label><input type="radio" name="signup" value=mode.as_str()
+                        prop:checked=move || settings.get().and_then(Result::ok).is_some_and(|s| s.signup == mode)
+                        on:change=move |_| set_mode(mode) />" " {label}</label>
+                }).collect_view()}
+            </fieldset>
+            <p class="row"><button on:click=make_invite>"Make an invite link"</button></p>
+            {move || invite.get().map(|url| view! {
+                <p class="notice">"One use, valid for a week; shown only now: " <code data-testid="invite-link">{url}</code></p>
+            })}
+            <h3>"Accounts"</h3>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || users.get().map(|list| match list {
+                    Ok(list) => view! {
+                        <ul class="tokens" data-testid="accounts">
+                            {list.users.into_iter().map(|u| {
+                                let (id, disabled) = (u.id.clone(), u.disabled);
+                                let label = if disabled { "Enable" } else { "Disable" };
+                                view! { <li>
+                                    <span>{u.display_name.clone()} " · " {u.email.clone()}</span>
+                                    <span class="muted">{u.is_admin.then_some(" · admin")}{disabled.then_some(" · disabled")}</span>
+                                    {(!u.is_admin).then(|| view! {
+                                        <button class="ghost" aria-label=format!("{label} {}", u.email) on:click=move |_| {
+                                            let id = id.clone();
+                                            leptos::task::spawn_local(async move {
+                                                match client().admin_update_user(&id, &UpdateUserRequest { disabled: !disabled }).await {
+                                                    Ok(_) => users.refetch(),
+                                                    Err(err) => toasts.error(say(&err)),
+                                                }
+                                            });
+                                        }>{label}</button>
+                                    })}
+                                </li> }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Err(err) => view! { <p class="error">{err}</p> }.into_any(),
+                })}
+            </Transition>
+        </section>
     }
 }

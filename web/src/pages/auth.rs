@@ -49,9 +49,17 @@ pub fn Signup() -> impl IntoView {
     let (name, set_name) = signal(String::new());
     let (email, set_email) = signal(String::new());
     let (password, set_password) = signal(String::new());
+    // An invite link is `/signup?invite=TOKEN`.
+    let invite = leptos_router::hooks::use_query_map().get_untracked().get("invite");
     let submit = Action::new_local(move |request: &SignupRequest| {
-        let request = request.clone();
-        async move { client().signup(&request).await.map_err(|e| say(&e)) }
+        let (request, invite) = (request.clone(), invite.clone());
+        async move {
+            match invite {
+                Some(token) => client().signup_with_invite(&request, &token).await,
+                None => client().signup(&request).await,
+            }
+            .map_err(|e| say(&e))
+        }
     });
     Effect::new(move |_| {
         if let Some(Ok(user)) = submit.value().get() {
