@@ -7,7 +7,8 @@
 //!   and 1,000,000 messages with the query plans, on SQLite and on PostgreSQL when
 //!   `BENCH_DATABASE_URL` or `TEST_DATABASE_URL` is set (`api_load.rs`, `load.rs`, `server.rs`);
 //! - the server's memory idle, with 1,000 sessions and during 20 live runs (`memory.rs`);
-//! - the web bundle's sizes and the sidebar's first paint with 5,000 chats (`web.rs`).
+//! - the web bundle's sizes and the sidebar's first paint with 5,000 chats (`web.rs`);
+//! - what the sandbox costs a command turn (`sandbox.rs`).
 //!
 //! `bench baseline-server PORT FILE` is the baseline process itself.
 
@@ -16,6 +17,7 @@
 mod api_load;
 mod load;
 mod memory;
+mod sandbox;
 mod server;
 mod session_creation;
 mod web;
@@ -42,6 +44,10 @@ fn main() {
     if only.as_deref().is_none_or(|o| o == "memory") {
         let results = runtime.block_on(memory::run());
         write_json("memory.json", &results);
+    }
+    if only.as_deref().is_none_or(|o| o == "sandbox") {
+        let results = runtime.block_on(sandbox::run());
+        write_json("sandbox.json", &results);
     }
     if only.as_deref().is_none_or(|o| o == "web") {
         let results = runtime.block_on(web::run());
