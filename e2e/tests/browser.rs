@@ -159,7 +159,10 @@ async fn a_person_works_through_chats_branches_and_a_pull_request() {
     click_text(&c, "main", "Connect").await;
     wait_text(&c, "main", "shows the connected account", |t| t.contains("Connected as octocat")).await;
     // The first account is the admin: the server's accounts and invite links are here.
-    wait_text(&c, "[data-testid=accounts]", "lists the admin", |t| t.contains("ann@example.test") && t.contains("admin")).await;
+    wait_text(&c, "[data-testid=accounts]", "lists the admin", |t| {
+        t.contains("ann@example.test") && t.contains("admin")
+    })
+    .await;
     click_text(&c, "main", "Make an invite link").await;
     wait_text(&c, "[data-testid=invite-link]", "shows the link once", |t| t.contains("/signup?invite=")).await;
     screenshot(&c, "account-desktop").await;

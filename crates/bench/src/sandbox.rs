@@ -15,12 +15,18 @@ async fn turns(sandbox: &str) -> Vec<Duration> {
     let project = new_project(&client, "sandbox").await;
     let request = CreateChatSessionRequest { title: "bench".into(), description: None, base_branch: None };
     let session = client.create_chat_session(project.id, &request).await.unwrap();
-    while client.get_chat_session(project.id, session.id).await.unwrap().workspace_state == WorkspaceState::Provisioning {
+    while client.get_chat_session(project.id, session.id).await.unwrap().workspace_state == WorkspaceState::Provisioning
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let mut samples = Vec::new();
     for n in 0..=TURNS {
-        let chat = ChatRequest { project_id: project.id, chat_session_id: session.id, prompt: format!("turn {n}"), github_token: None };
+        let chat = ChatRequest {
+            project_id: project.id,
+            chat_session_id: session.id,
+            prompt: format!("turn {n}"),
+            github_token: None,
+        };
         let started = Instant::now();
         let accepted = client.send_chat(&chat).await.unwrap();
         loop {

@@ -24,7 +24,9 @@ fn main() -> ExitCode {
         Some("dist") => dist(),
         Some("bench") => bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <run [ARGS…] | test | web [--dev] | dist | bench [sessions|api|memory|sandbox|web]>");
+            eprintln!(
+                "usage: cargo xtask <run [ARGS…] | test | web [--dev] | dist | bench [sessions|api|memory|sandbox|web]>"
+            );
             return ExitCode::from(2);
         }
     };

@@ -131,7 +131,8 @@ fn Administration() -> impl IntoView {
             }
         });
     };
-    let modes = [(SignupMode::Open, "Anyone"), (SignupMode::Invite, "With an invite link"), (SignupMode::Closed, "Nobody")];
+    let modes =
+        [(SignupMode::Open, "Anyone"), (SignupMode::Invite, "With an invite link"), (SignupMode::Closed, "Nobody")];
     view! {
         <section aria-labelledby="admin-heading">
             <h2 id="admin-heading">"Administration"</h2>
