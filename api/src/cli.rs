@@ -17,6 +17,29 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Apply, roll back or list database migrations.
     Migrate(MigrateArgs),
+    /// Manage the key that seals secrets and transcripts.
+    Secrets(SecretsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SecretsArgs {
+    #[command(subcommand)]
+    pub action: SecretsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsAction {
+    /// Re-seal every secret and transcript under a new key (stop the server first).
+    Rotate(RotateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The current key (base64 of 32 bytes), when it is not the data dir's `secret.key`.
+    #[arg(long, env = "KOSUKE_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
 }
 
 /// Where the data lives; shared by every subcommand.

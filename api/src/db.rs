@@ -22,6 +22,8 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(true)
                 .create_if_missing(true)
+                // Freed space is zeroed: a re-sealed message leaves no plain copy in the file.
+                .pragma("secure_delete", "ON")
         })
         .map_sqlx_sqlite_pool_opts(|pool| {
             pool.after_connect(|connection, _| Box::pin(async move { stable_query_plans(connection).await }))
@@ -100,4 +102,16 @@ pub async fn run_migrate_command(args: MigrateArgs) -> Result<(), Box<dyn std::e
         }
     }
     Ok(())
+}
+
+/// `kosuke secrets …`.
+pub async fn run_secrets_command(
+    args: crate::cli::SecretsArgs,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let crate::cli::SecretsAction::Rotate(rotate) = args.action;
+    let mut settings = Settings::new("", rotate.data.data_dir);
+    settings.database_url = rotate.data.database_url;
+    let db = connect(&settings.database_url()).await?;
+    Migrator::up(&db, None).await?;
+    crate::services::transcripts::rotate(&db, rotate.secret_key.as_deref(), &settings.data_dir).await
 }

@@ -12,7 +12,7 @@ use github::GitHubError;
 use std::fmt;
 use std::time::Duration;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

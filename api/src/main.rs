@@ -16,6 +16,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => api::startup::serve((*args).into_settings()).await,
         Command::Migrate(args) => api::db::run_migrate_command(args).await,
+        Command::Secrets(args) => api::db::run_secrets_command(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

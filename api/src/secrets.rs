@@ -1,6 +1,6 @@
-//! Secrets at rest (GitHub tokens, environment variable values) are sealed with AES-256-GCM.
-//! The key comes from `KOSUKE_SECRET_KEY` (base64 of 32 bytes) or, by default, a key file in
-//! the data dir, generated on first start with mode 0600.
+//! Secrets at rest (GitHub tokens, environment variable values, chat transcripts) are sealed
+//! with AES-256-GCM. The key comes from `KOSUKE_SECRET_KEY` (base64 of 32 bytes) or, by
+//! default, a key file in the data dir, generated on first start with mode 0600.
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
@@ -78,6 +78,52 @@ impl SecretBox {
     }
 }
 
+/// Whether a stored value is sealed (as opposed to plain text written before sealing).
+pub fn is_sealed(value: &str) -> bool {
+    value.starts_with(PREFIX)
+}
+
+/// What a message shows when its sealed content cannot be opened (another key).
+const UNREADABLE: &str = "[this message was sealed with another key and cannot be read]";
+
+impl SecretBox {
+    /// A message's content and blocks as stored: the content sealed, the blocks a JSON string
+    /// holding their sealed JSON text. Empty content is sealed too, so every sealed row says so.
+    pub fn seal_message(
+        &self,
+        content: &str,
+        blocks: Option<&serde_json::Value>,
+    ) -> (String, Option<serde_json::Value>) {
+        let blocks = blocks.map(|blocks| serde_json::Value::String(self.seal(&blocks.to_string())));
+        (self.seal(content), blocks)
+    }
+
+    /// A stored message's content and blocks opened; plain values (rows from before sealing)
+    /// come back as they are.
+    pub fn try_open_message(
+        &self,
+        message: &entity::chat_message::Model,
+    ) -> Result<(String, Option<serde_json::Value>), SecretError> {
+        let content = if is_sealed(&message.content) { self.open(&message.content)? } else { message.content.clone() };
+        let blocks = match &message.blocks {
+            Some(serde_json::Value::String(sealed)) if is_sealed(sealed) => {
+                Some(serde_json::from_str(&self.open(sealed)?).map_err(|_| SecretError::CannotOpen)?)
+            }
+            other => other.clone(),
+        };
+        Ok((content, blocks))
+    }
+
+    /// A stored message opened (see `try_open_message`); one this key cannot open shows a
+    /// sentence saying so instead.
+    pub fn open_message(&self, mut message: entity::chat_message::Model) -> entity::chat_message::Model {
+        let (content, blocks) = self.try_open_message(&message).unwrap_or_else(|_| (UNREADABLE.to_owned(), None));
+        message.content = content;
+        message.blocks = blocks;
+        message
+    }
+}
+
 impl SecretBox {
     /// HMAC-SHA256 of `message`, hex.
     pub fn sign(&self, message: &str) -> String {
@@ -100,7 +146,15 @@ impl SecretBox {
     }
 }
 
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+/// A new random key: the box, and the key as `KOSUKE_SECRET_KEY` takes it (base64).
+pub fn new_key() -> Result<(SecretBox, String), SecretError> {
+    let mut key = [0u8; 32];
+    rand::rng().fill(&mut key);
+    Ok((SecretBox::from_key(&key)?, STANDARD.encode(key)))
+}
+
+/// Writes a new file readable by its owner only.
+pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;

@@ -53,7 +53,7 @@ impl Application {
                 interrupted = interrupted.len(),
                 "agent runs that were live when the server stopped are marked interrupted"
             );
-            services::chat::commit_interrupted(&db, &workspaces, &interrupted).await;
+            services::chat::commit_interrupted(&db, &secrets, &workspaces, &interrupted).await;
         }
         let sandbox = sandbox::Sandbox::probe(settings.sandbox, settings.sandbox_network);
         match &sandbox {
@@ -78,6 +78,17 @@ impl Application {
             settings: Arc::new(settings),
             db,
             workspaces,
+        });
+        // Transcripts written before they were sealed at rest are sealed now, in the background.
+        let (db, secrets) = (state.db.clone(), state.clone());
+        tokio::spawn(async move {
+            match services::transcripts::seal_plaintext(&db, &secrets.secrets).await {
+                Ok(0) => {}
+                Ok(sealed) => tracing::info!(sealed, "sealed chat messages stored in plain text"),
+                Err(err) => {
+                    tracing::error!(error = %crate::error::Report(&*err), "could not seal the stored chat messages")
+                }
+            }
         });
         let app_state = state.clone();
         let server = HttpServer::new(move || {

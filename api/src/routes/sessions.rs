@@ -114,6 +114,6 @@ pub async fn list_messages(
     query: web::Query<MessageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, session_pk) = path.into_inner();
-    let page = sessions::messages(&state.db, &user, project_id.0, session_pk.0, query.into_inner());
+    let page = sessions::messages(&state.db, &state.secrets, &user, project_id.0, session_pk.0, query.into_inner());
     cache::json(&state.reads.messages, &user, &request, page).await
 }

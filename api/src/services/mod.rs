@@ -13,3 +13,4 @@ pub mod preview;
 pub mod projects;
 pub mod sessions;
 pub mod settings;
+pub mod transcripts;

@@ -266,6 +266,7 @@ pub async fn delete(
 
 pub async fn messages(
     db: &DatabaseConnection,
+    secrets: &crate::secrets::SecretBox,
     user: &CurrentUser,
     project_id: i32,
     session_pk: i32,
@@ -280,5 +281,6 @@ pub async fn messages(
     let total = u64::try_from(session.message_count).unwrap_or(0);
     let rows = store::messages::list(db, session.id, order, after, limit + 1).await?;
     let (rows, next_cursor) = pagination::finish_page(rows, limit, |m| pagination::encode_id(m.id));
-    Ok(MessageList { messages: rows.into_iter().map(entity::convert::chat_message).collect(), total, next_cursor })
+    let messages = rows.into_iter().map(|row| entity::convert::chat_message(secrets.open_message(row))).collect();
+    Ok(MessageList { messages, total, next_cursor })
 }

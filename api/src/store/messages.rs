@@ -85,3 +85,46 @@ where
 pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<chat_message::Model>, StoreError> {
     Ok(chat_message::Entity::find_by_id(id).one(db).await?)
 }
+
+/// Up to `limit` messages still stored in plain text (written before transcripts were sealed),
+/// oldest first.
+pub async fn plaintext(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<chat_message::Model>, StoreError> {
+    Ok(chat_message::Entity::find()
+        .filter(chat_message::Column::Content.not_like("v1:%"))
+        .order_by_asc(chat_message::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Replaces a message's content and blocks (with their sealed form).
+pub async fn replace_content(
+    db: &impl ConnectionTrait,
+    id: i64,
+    content: String,
+    blocks: Option<serde_json::Value>,
+) -> Result<(), StoreError> {
+    chat_message::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(id),
+        content: sea_orm::ActiveValue::Set(content),
+        blocks: sea_orm::ActiveValue::Set(blocks),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
+/// Every message, `limit` at a time after `after_id` (for re-sealing under a new key).
+pub async fn all_after(
+    db: &impl ConnectionTrait,
+    after_id: i64,
+    limit: u64,
+) -> Result<Vec<chat_message::Model>, StoreError> {
+    Ok(chat_message::Entity::find()
+        .filter(chat_message::Column::Id.gt(after_id))
+        .order_by_asc(chat_message::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}

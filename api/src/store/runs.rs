@@ -26,12 +26,14 @@ pub struct StartedRun {
 }
 
 /// Starts a run: the run row first (the live-run index refuses a second one: `Conflict`), then
-/// the user's message and an empty assistant message, each counted on the session.
+/// the user's message and an empty assistant message, each counted on the session. The contents
+/// come as they are stored (sealed by the caller).
 pub async fn start<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     session: &chat_session::Model,
     user_id: &str,
     prompt: String,
+    empty_answer: String,
 ) -> Result<StartedRun, StoreError> {
     let txn = db.begin().await?;
     let at = now();
@@ -45,7 +47,7 @@ pub async fn start<C: ConnectionTrait + TransactionTrait>(
     .insert(&txn)
     .await?;
     let user_message = insert_message(&txn, session, Some(user_id), MessageRole::User, prompt).await?;
-    let assistant_message = insert_message(&txn, session, None, MessageRole::Assistant, String::new()).await?;
+    let assistant_message = insert_message(&txn, session, None, MessageRole::Assistant, empty_answer).await?;
     let mut active: agent_run::ActiveModel = run.into();
     active.user_message_id = Set(Some(user_message.id));
     active.assistant_message_id = Set(Some(assistant_message.id));

@@ -25,5 +25,6 @@ mod providers;
 mod read_cache;
 mod repository_sources;
 mod sessions;
+mod transcripts;
 mod web_app;
 mod workspaces;

@@ -72,7 +72,9 @@ async fn run_on(backend: &Backend, model: &FakeModel) -> Value {
         .unwrap()
         .sessions[0]
         .id;
-    seed_messages(&db, reads.id, big, 100_000).await;
+    // Seeded as the server stores messages: sealed (one sealed text for every row).
+    let content = server.sealed(&format!("a seeded message: {}", "lorem ipsum ".repeat(8)));
+    seed_messages(&db, reads.id, big, 100_000, &content).await;
     server.restart(&[]).await;
 
     let list = format!("{}/api/projects/{}/chat-sessions?limit=50", server.address, reads.id);
@@ -158,7 +160,7 @@ async fn run_on(backend: &Backend, model: &FakeModel) -> Value {
         .map(|s| s.id)
         .collect();
     // 900,000 more messages, 100 in each of the 9,000 sessions seeded in this step.
-    seed_spread_messages(&db, reads.id, &others[999..], 100).await;
+    seed_spread_messages(&db, reads.id, &others[999..], 100, &content).await;
     if matches!(backend, Backend::Postgres(_)) {
         // What autovacuum would have done by now on a real server.
         db.execute_unprepared("VACUUM ANALYZE").await.unwrap();
@@ -238,19 +240,20 @@ pub async fn seed_sessions(db: &DatabaseConnection, project: ProjectId, user: &U
     }
 }
 
-/// Message `n` of a session: users and the assistant take turns, ~100 bytes each.
+/// Message `n` of a session: users and the assistant take turns; `content` as stored.
 fn message(
     project: ProjectId,
     session: i32,
     n: usize,
     at: chrono::DateTime<chrono::Utc>,
+    content: &str,
 ) -> entity::chat_message::ActiveModel {
     entity::chat_message::ActiveModel {
         project_id: Set(project.0),
         chat_session_id: Set(session),
         user_id: Set(None),
         role: Set(if n.is_multiple_of(2) { MessageRole::User } else { MessageRole::Assistant }),
-        content: Set(format!("message {n}: {}", "lorem ipsum ".repeat(8))),
+        content: Set(content.to_owned()),
         created_at: Set(at),
         updated_at: Set(at),
         ..Default::default()
@@ -258,10 +261,17 @@ fn message(
 }
 
 /// `count` more messages in the session, straight into the database; its count follows.
-async fn seed_messages(db: &DatabaseConnection, project: ProjectId, session: ChatSessionPk, count: usize) {
+async fn seed_messages(
+    db: &DatabaseConnection,
+    project: ProjectId,
+    session: ChatSessionPk,
+    count: usize,
+    content: &str,
+) {
     let start = chrono::Utc::now() - chrono::Duration::days(30);
     for batch in 0..count.div_ceil(1000) {
-        let messages = (0..Ord::min(1000, count - batch * 1000)).map(|n| message(project, session.0, n, start));
+        let messages =
+            (0..Ord::min(1000, count - batch * 1000)).map(|n| message(project, session.0, n, start, content));
         entity::chat_message::Entity::insert_many(messages).exec(db).await.unwrap();
     }
     let column = entity::chat_session::Column::MessageCount;
@@ -274,11 +284,18 @@ async fn seed_messages(db: &DatabaseConnection, project: ProjectId, session: Cha
 }
 
 /// `per_session` messages in each of `sessions`, ten sessions to an insert.
-async fn seed_spread_messages(db: &DatabaseConnection, project: ProjectId, sessions: &[i32], per_session: usize) {
+async fn seed_spread_messages(
+    db: &DatabaseConnection,
+    project: ProjectId,
+    sessions: &[i32],
+    per_session: usize,
+    content: &str,
+) {
     let start = chrono::Utc::now() - chrono::Duration::days(30);
     for group in sessions.chunks(10) {
-        let messages =
-            group.iter().flat_map(|&session| (0..per_session).map(move |n| message(project, session, n, start)));
+        let messages = group
+            .iter()
+            .flat_map(|&session| (0..per_session).map(move |n| message(project, session, n, start, content)));
         entity::chat_message::Entity::insert_many(messages).exec(db).await.unwrap();
         entity::chat_session::Entity::update_many()
             .col_expr(entity::chat_session::Column::MessageCount, sea_orm::sea_query::Expr::value(per_session as i32))

@@ -111,6 +111,12 @@ impl Server {
         self.process = spawn(self.port, self.data.path(), &self.database_url, &env).await;
     }
 
+    /// A message's content as this server stores it (sealed with its key), for seeding.
+    pub fn sealed(&self, content: &str) -> String {
+        let secrets = api::secrets::SecretBox::load(None, self.data.path()).unwrap();
+        secrets.seal_message(content, None).0
+    }
+
     /// A pool on the server's own database (SQLite in WAL mode lets both write).
     pub async fn db(&self) -> DatabaseConnection {
         api::db::connect(&self.database_url).await.unwrap()

@@ -139,13 +139,19 @@ pub async fn send(
         ));
     }
     crate::services::sessions::require_repository(&access)?;
-    let started = store::runs::start(&state.db, &session, &user.id, prompt.clone()).await.map_err(|err| {
-        if err.is_conflict() {
-            ApiError::conflict(ErrorCode::SessionBusy, "The session already has a live run; wait for it or stop it.")
-        } else {
-            err.into()
-        }
-    })?;
+    let (sealed_prompt, _) = state.secrets.seal_message(&prompt, None);
+    let (sealed_empty, _) = state.secrets.seal_message("", None);
+    let started =
+        store::runs::start(&state.db, &session, &user.id, sealed_prompt, sealed_empty).await.map_err(|err| {
+            if err.is_conflict() {
+                ApiError::conflict(
+                    ErrorCode::SessionBusy,
+                    "The session already has a live run; wait for it or stop it.",
+                )
+            } else {
+                err.into()
+            }
+        })?;
     let cancel = CancellationToken::new();
     state.cancels.lock().unwrap_or_else(|p| p.into_inner()).insert(started.run.id, cancel.clone());
     let job = Job {
@@ -161,7 +167,7 @@ pub async fn send(
     tokio::spawn(execute(state.clone(), agent, job, cancel));
     Ok(ChatAccepted {
         run_id: RunId(started.run.id),
-        user_message: entity::convert::chat_message(started.user_message),
+        user_message: entity::convert::chat_message(state.secrets.open_message(started.user_message)),
         assistant_message_id: MessageId(started.assistant_message.id),
     })
 }

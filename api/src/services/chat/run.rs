@@ -57,6 +57,7 @@ pub async fn execute(state: web::Data<AppState>, agent: Arc<Agent>, job: Job, ca
                     (t.version, t.message())
                 };
                 if version != saved {
+                    let message = sealed(&state, message);
                     if let Err(err) = store::runs::save_assistant(&state.db, message_id, message, None).await {
                         tracing::warn!(error = %crate::error::Report(&err), "could not save the streaming message");
                     }
@@ -109,6 +110,7 @@ pub async fn execute(state: web::Data<AppState>, agent: Arc<Agent>, job: Job, ca
         }
         t.message()
     };
+    let message = sealed(&state, message);
     if let Err(err) = store::runs::save_assistant(&state.db, job.assistant_message_id, message, commit_sha).await {
         tracing::error!(error = %crate::error::Report(&err), "could not save the assistant message");
     }
@@ -120,6 +122,12 @@ pub async fn execute(state: web::Data<AppState>, agent: Arc<Agent>, job: Job, ca
         state.events.publish(session_pk, RunEvent::Error { run_id, message });
     }
     state.events.publish(session_pk, RunEvent::RunFinished { run_id, status });
+}
+
+/// The assistant message as it is stored: its text and blocks sealed with the server's key.
+fn sealed(state: &AppState, message: store::runs::AssistantMessage) -> store::runs::AssistantMessage {
+    let (content, blocks) = state.secrets.seal_message(&message.content, Some(&message.blocks));
+    store::runs::AssistantMessage { content, blocks: blocks.unwrap_or_default(), usage: message.usage }
 }
 
 enum RunFailure {
@@ -183,6 +191,7 @@ async fn history(state: &AppState, job: &Job) -> Result<Vec<HistoryMessage>, Api
     let mut history: Vec<HistoryMessage> = recent
         .into_iter()
         .rev()
+        .map(|message| state.secrets.open_message(message))
         .filter_map(|message| {
             let role = match message.role {
                 MessageRole::User => Role::User,
@@ -228,13 +237,14 @@ fn history_block(block: ContentBlock) -> Option<HistoryBlock> {
 /// next turn's commit holds only the next turn's work.
 pub async fn commit_interrupted(
     db: &sea_orm::DatabaseConnection,
+    secrets: &crate::secrets::SecretBox,
     workspaces: &crate::workspaces::Workspaces,
     runs: &[entity::agent_run::Model],
 ) {
     for run in runs {
         let Ok(session) = store::sessions::find(db, run.chat_session_id).await else { continue };
         let prompt = match run.user_message_id {
-            Some(id) => store::messages::find(db, id).await.ok().flatten().map(|m| m.content),
+            Some(id) => store::messages::find(db, id).await.ok().flatten().map(|m| secrets.open_message(m).content),
             None => None,
         };
         let mut message = commit_message(prompt.as_deref().unwrap_or("Agent changes"));
