@@ -133,6 +133,12 @@ pub struct ServeArgs {
     /// Network for sandboxed commands: on (package installs) or off.
     #[arg(long, env = "KOSUKE_SANDBOX_NETWORK", default_value = "on", value_parser = parse_on_off)]
     pub sandbox_network: bool,
+    /// Memory (MiB) one agent command and everything it starts may use.
+    #[arg(long, env = "KOSUKE_SANDBOX_MEMORY_MB", default_value_t = 2048)]
+    pub sandbox_memory_mb: u64,
+    /// Processes one agent command may have running at once.
+    #[arg(long, env = "KOSUKE_SANDBOX_MAX_PROCESSES", default_value_t = 512)]
+    pub sandbox_max_processes: u64,
     /// Make every session's checkout on demand, without a spare made ahead per project.
     #[arg(long, env = "KOSUKE_NO_SPARE_CHECKOUT")]
     pub no_spare_checkout: bool,
@@ -158,6 +164,10 @@ impl ServeArgs {
         settings.allow_private_git_hosts = self.allow_private_git_hosts;
         settings.sandbox = self.sandbox;
         settings.sandbox_network = self.sandbox_network;
+        settings.sandbox_limits = sandbox::ProcessLimits {
+            memory_bytes: self.sandbox_memory_mb.saturating_mul(1 << 20),
+            max_processes: self.sandbox_max_processes,
+        };
         settings.agent = crate::settings::AgentSettings {
             provider: self.agent_provider,
             model: self.agent_model,

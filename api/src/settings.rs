@@ -49,6 +49,8 @@ pub struct Settings {
     pub sandbox: sandbox::Mode,
     /// Whether sandboxed processes keep the network (package installs).
     pub sandbox_network: bool,
+    /// Memory and process count of one run and everything it starts (a cgroup of its own).
+    pub sandbox_limits: sandbox::ProcessLimits,
     /// Keep one checkout per project made ahead at the commit the next session most likely
     /// starts from (`Workspaces`); off saves its disk space and makes every checkout on demand.
     pub spare_checkouts: bool,
@@ -114,6 +116,7 @@ impl Settings {
             signup_attempts: 10,
             sandbox: sandbox::Mode::Auto,
             sandbox_network: true,
+            sandbox_limits: sandbox::ProcessLimits::default(),
         }
     }
 

@@ -55,11 +55,15 @@ impl Application {
             );
             services::chat::commit_interrupted(&db, &secrets, &workspaces, &interrupted).await;
         }
-        let sandbox = sandbox::Sandbox::probe(settings.sandbox, settings.sandbox_network);
+        let sandbox = sandbox::Sandbox::probe(settings.sandbox, settings.sandbox_network)
+            .map(|chosen| chosen.with_limits(settings.sandbox_limits));
         match &sandbox {
-            Ok(chosen) if chosen.is_enforced() => {
-                tracing::info!(sandbox = chosen.name(), network = chosen.has_network(), "agent commands run sandboxed")
-            }
+            Ok(chosen) if chosen.is_enforced() => tracing::info!(
+                sandbox = chosen.name(),
+                network = chosen.has_network(),
+                memory_and_process_limits = chosen.can_limit(),
+                "agent commands run sandboxed"
+            ),
             Ok(_) => tracing::warn!("--sandbox off: agent commands run unsandboxed, as the server's user"),
             Err(unavailable) => tracing::warn!("no sandbox can be enforced: {unavailable}"),
         }

@@ -13,6 +13,10 @@
 //! environment only). This crate knows nothing of HTTP, the database or git: the server says
 //! what to mount.
 
+mod cgroup;
+
+pub use cgroup::ProcessLimits;
+use cgroup::RunGroup;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -83,6 +87,7 @@ enum Enforcer {
 pub struct Sandbox {
     enforcer: Enforcer,
     network: bool,
+    limits: ProcessLimits,
 }
 
 /// A command ready to spawn, and what must live as long as its process.
@@ -92,6 +97,8 @@ pub struct Prepared {
     _home: Option<tempfile::TempDir>,
     /// Where the checkout is, as the process sees it.
     pub workdir: PathBuf,
+    /// The run's cgroups (limits), removed with their processes when dropped.
+    _group: Option<RunGroup>,
 }
 
 impl Sandbox {
@@ -99,7 +106,7 @@ impl Sandbox {
     /// `network` keeps the network of the host (package installs); off cuts it.
     pub fn probe(mode: Mode, network: bool) -> Result<Sandbox, Unavailable> {
         if mode == Mode::Off {
-            return Ok(Sandbox { enforcer: Enforcer::Off, network: true });
+            return Ok(Sandbox { enforcer: Enforcer::Off, network: true, limits: ProcessLimits::default() });
         }
         let bwrap = find_program("bwrap").ok_or_else(|| Unavailable { reason: "bwrap is not installed".into() })?;
         let trial = std::process::Command::new(&bwrap)
@@ -115,7 +122,23 @@ impl Sandbox {
             let said = String::from_utf8_lossy(&trial.stderr).trim().to_owned();
             return Err(Unavailable { reason: format!("bwrap cannot make namespaces here ({said})") });
         }
-        Ok(Sandbox { enforcer: Enforcer::Bwrap(bwrap), network })
+        Ok(Sandbox { enforcer: Enforcer::Bwrap(bwrap), network, limits: ProcessLimits::default() })
+    }
+
+    /// The memory and process-count limits of each run (in a cgroup of its own, where one can
+    /// be made).
+    pub fn with_limits(mut self, limits: ProcessLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn limits(&self) -> ProcessLimits {
+        self.limits
+    }
+
+    /// Whether runs can get a cgroup here (tried by making one and removing it).
+    pub fn can_limit(&self) -> bool {
+        RunGroup::create(&self.limits).is_some()
     }
 
     /// Whether processes are confined (false only for `--sandbox off`).
@@ -176,7 +199,11 @@ impl Sandbox {
             }
         };
         command.process_group(0).kill_on_drop(true);
-        Ok(Prepared { command, _home: home, workdir })
+        let group = RunGroup::create(&self.limits);
+        if let Some(group) = &group {
+            enter_cgroups(&mut command, group.procs_fds());
+        }
+        Ok(Prepared { command, _home: home, workdir, _group: group })
     }
 
     fn bwrap_args(&self, mounts: &Mounts) -> Vec<OsString> {
@@ -236,6 +263,22 @@ fn find_program(name: &str) -> Option<PathBuf> {
     })
 }
 
+/// The child writes itself into the run's cgroups before it execs (so everything it starts is
+/// counted and limited from the first instruction).
+fn enter_cgroups(command: &mut tokio::process::Command, fds: Vec<i32>) {
+    // SAFETY: write(2) on descriptors opened before the fork; nothing is allocated in the child.
+    unsafe {
+        command.pre_exec(move || {
+            for fd in &fds {
+                if libc::write(*fd, b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Unsandboxed, the direct child at least dies with the server (`PR_SET_PDEATHSIG`).
 fn die_with_parent(command: &mut tokio::process::Command) {
     // SAFETY: prctl(2) is async-signal-safe and touches no memory of the parent; it runs in
@@ -269,6 +312,25 @@ mod tests {
         let mut prepared = sandbox.command("sh", &["-c", script], mounts, &env).unwrap();
         let output = prepared.command.stdin(Stdio::null()).output().await.unwrap();
         (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// A run over its limits: too many processes fail to start, too much memory is killed.
+    #[tokio::test]
+    async fn a_run_is_held_to_its_memory_and_process_limits() {
+        let sandbox = Sandbox::probe(Mode::Bwrap, false)
+            .unwrap()
+            .with_limits(ProcessLimits { memory_bytes: 64 << 20, max_processes: 16 });
+        let dir = tempfile::tempdir().unwrap();
+        let mounts = Mounts { workdir: dir.path().to_owned(), ..Default::default() };
+        // The shell gives up at the first fork the limit refuses.
+        let (ok, _) = run(&sandbox, &mounts, "for i in $(seq 1 40); do sleep 2 & echo $i >> started.txt; done").await;
+        let started = std::fs::read_to_string(dir.path().join("started.txt")).unwrap_or_default().lines().count();
+        assert!(!ok && started < 16, "the process limit held: {started} started");
+        let hold = "head -c 200000000 /dev/zero | tail -c 200000000 | wc -c";
+        let (_, out) = run(&sandbox, &mounts, hold).await;
+        assert_eq!(out.trim(), "0", "tail holding 200 MB under a 64 MB limit is killed before it writes");
+        let roomy = sandbox.clone().with_limits(ProcessLimits::default());
+        assert_eq!(run(&roomy, &mounts, hold).await.1.trim(), "200000000", "and within the default limits it is not");
     }
 
     /// Needs bubblewrap (the test command installs it).
