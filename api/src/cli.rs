@@ -126,8 +126,9 @@ pub struct ServeArgs {
     /// Fetch from git hosts on loopback, private, link-local or unique-local addresses.
     #[arg(long, env = "KOSUKE_ALLOW_PRIVATE_GIT_HOSTS")]
     pub allow_private_git_hosts: bool,
-    /// How agent commands are confined: auto (bubblewrap when it runs here), bwrap, or off
-    /// (unsandboxed: they run as the server's user; only for machines you trust them on).
+    /// How agent commands are confined: auto (bubblewrap when it runs here, else Landlock),
+    /// bwrap, landlock, or off (unsandboxed: they run as the server's user; only for machines
+    /// you trust them on).
     #[arg(long, env = "KOSUKE_SANDBOX", default_value = "auto", value_parser = parse_sandbox_mode)]
     pub sandbox: sandbox::Mode,
     /// Network for sandboxed commands: on (package installs) or off.
@@ -208,7 +209,7 @@ pub enum MigrateAction {
 }
 
 fn parse_sandbox_mode(text: &str) -> Result<sandbox::Mode, String> {
-    sandbox::Mode::parse(text).ok_or_else(|| format!("{text:?} is not a sandbox; use auto, bwrap or off"))
+    sandbox::Mode::parse(text).ok_or_else(|| format!("{text:?} is not a sandbox; use auto, bwrap, landlock or off"))
 }
 
 fn parse_on_off(text: &str) -> Result<bool, String> {

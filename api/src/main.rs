@@ -9,8 +9,24 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    // The sandbox's Landlock helper confines itself and execs the command; it runs before any
+    // thread is started (no runtime, no logging).
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|arg| arg == sandbox::HELPER_COMMAND) {
+        eprintln!("kosuke {}: {}", sandbox::HELPER_COMMAND, sandbox::exec_helper(&args[2..]));
+        return std::process::ExitCode::from(125);
+    }
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(err) => {
+            eprintln!("error: cannot start the runtime: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> std::process::ExitCode {
     api::telemetry::init();
     let cli = Cli::parse();
     let result = match cli.command {

@@ -47,6 +47,19 @@ impl Application {
         ));
         workspaces.sweep().await?;
         let secrets = SecretBox::load(settings.secret_key.as_deref(), &settings.data_dir)?;
+        // The Landlock fallback's helper is this very binary (`kosuke sandbox-exec`).
+        let helper = std::env::current_exe().ok().filter(|exe| exe.file_name().is_some_and(|name| name == "kosuke"));
+        let sandbox =
+            sandbox::Sandbox::probe_with_helper(settings.sandbox, settings.sandbox_network, helper.as_deref())
+                .map(|chosen| chosen.with_limits(settings.sandbox_limits));
+        // What runs of a server that died left running is killed before anything looks at
+        // their checkouts (the interrupted runs' commits below).
+        if let Ok(chosen) = &sandbox {
+            let left = chosen.kill_leftovers();
+            if left > 0 {
+                tracing::warn!(left, "killed what the agent runs of an earlier server had left running");
+            }
+        }
         let interrupted = store::runs::interrupt_live(&db).await?;
         if !interrupted.is_empty() {
             tracing::warn!(
@@ -55,8 +68,6 @@ impl Application {
             );
             services::chat::commit_interrupted(&db, &secrets, &workspaces, &interrupted).await;
         }
-        let sandbox = sandbox::Sandbox::probe(settings.sandbox, settings.sandbox_network)
-            .map(|chosen| chosen.with_limits(settings.sandbox_limits));
         match &sandbox {
             Ok(chosen) if chosen.is_enforced() => tracing::info!(
                 sandbox = chosen.name(),

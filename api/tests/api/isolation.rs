@@ -70,87 +70,119 @@ struct Escape {
     attempt: String,
 }
 
-db_test!(
-    async fn an_agent_command_cannot_reach_other_sessions_the_data_dir_or_the_server(backend) {
-        let app = spawn_binary(backend, &[
+/// The escape table, driven by a command agent in a session of user 1 (with a sibling session
+/// of user 1 and a session of user 2 in another project), under the given `--sandbox`.
+async fn escape_table(backend: crate::harness::Backend, sandbox: &str) {
+    let app = spawn_binary(
+        backend,
+        &[
             ("KOSUKE_AGENT_PROVIDER", "command"),
             ("KOSUKE_AGENT_API_KEY", PROVIDER_KEY),
             ("KOSUKE_AGENT_COMMAND", "eval \"$KOSUKE_PROMPT\""),
-        ])
-        .await;
-        let (ann, project, attacker) = setup(&app).await;
-        let sibling = ready_session(&app, &ann, project.id, "sibling").await;
-        let (bob, _) = app.user("bob").await;
-        let bobs_origin = app.origin("bobs", &[("README.md", "bob's\n")], &[]);
-        let bobs_project = app.project_from(&bob, "bobs", &bobs_origin).await;
-        let victim = ready_session(&app, &bob, bobs_project.id, "victim").await;
-        for session in [&sibling, &victim] {
-            std::fs::write(app.checkout_dir(session).join("uncommitted.txt"), "private work\n").unwrap();
-        }
-        let data = app.data_dir.path().display().to_string();
-        let sibling_dir = app.checkout_dir(&sibling).display().to_string();
-        let victim_dir = app.checkout_dir(&victim).display().to_string();
-        let mirror = format!("{data}/projects/{}/mirror.git", project.id);
-        let pid = app.server_pid().unwrap();
-        // The SQLite file the server uses (on PostgreSQL the database is not a file here).
-        let database_file = app.database.url.strip_prefix("sqlite://").map(|rest| rest.split('?').next().unwrap_or(rest).to_owned());
-        let mut table = vec![
-            Escape { what: "read secret.key", attempt: format!("cat {data}/secret.key") },
-            Escape { what: "list the data dir", attempt: format!("ls {data}/projects") },
-            Escape { what: "find the provider key in /proc/1/environ", attempt: "tr '\\0' '\\n' < /proc/1/environ | grep -q '^KOSUKE_AGENT_API_KEY='".to_owned() },
-            Escape { what: "read the server's /proc/<pid>/environ", attempt: format!("cat /proc/{pid}/environ") },
-            Escape { what: "signal the server", attempt: format!("kill -0 {pid}") },
-            Escape { what: "list the sibling session's checkout", attempt: format!("ls {sibling_dir}") },
-            Escape { what: "read the sibling session's uncommitted file", attempt: format!("cat {sibling_dir}/uncommitted.txt") },
-            Escape { what: "write into the sibling session's checkout", attempt: format!("echo pwned > {sibling_dir}/pwned.txt") },
-            Escape { what: "read another user's checkout", attempt: format!("cat {victim_dir}/uncommitted.txt") },
-            Escape { what: "write into another user's checkout", attempt: format!("echo pwned > {victim_dir}/pwned.txt") },
-            Escape { what: "write the mirror's refs", attempt: format!("echo 0 > {mirror}/refs/heads/evil") },
-            Escape { what: "read /etc/shadow", attempt: "grep -q root /etc/shadow".to_owned() },
-        ];
-        if let Some(file) = &database_file {
-            table.push(Escape { what: "read the SQLite database", attempt: format!("head -c 15 {file} | grep -q SQLite") });
-        }
-        let mut script: String = table
-            .iter()
-            .map(|row| format!("if ( {} ) >/dev/null 2>&1; then echo \"{}\" >> escaped.txt; fi\n", row.attempt, row.what))
-            .collect();
-        // A process meant to outlive the turn, and the run's own work.
-        // A process meant to outlive the turn, git reading the checkout, and the run's own work.
-        script.push_str("(setsid sleep 31.337 >/dev/null 2>&1 &)\necho mine > mine.txt\n");
-        script.push_str("git status --porcelain > git-status.txt 2>&1; git log --format=%s -1 >> git-status.txt 2>&1\n");
-        ann.send_chat(&chat(&project, &attacker, &script)).await.unwrap();
-        let run = finished(&ann, project.id, attacker.id).await;
-        let said = crate::chat::assistant(&ann, project.id, attacker.id).await.content;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}: {said}", run.error);
+            ("KOSUKE_SANDBOX", sandbox),
+        ],
+    )
+    .await;
+    assert!(app.client().health().await.is_ok());
+    let (ann, project, attacker) = setup(&app).await;
+    let sibling = ready_session(&app, &ann, project.id, "sibling").await;
+    let (bob, _) = app.user("bob").await;
+    let bobs_origin = app.origin("bobs", &[("README.md", "bob's\n")], &[]);
+    let bobs_project = app.project_from(&bob, "bobs", &bobs_origin).await;
+    let victim = ready_session(&app, &bob, bobs_project.id, "victim").await;
+    for session in [&sibling, &victim] {
+        std::fs::write(app.checkout_dir(session).join("uncommitted.txt"), "private work\n").unwrap();
+    }
+    let data = app.data_dir.path().display().to_string();
+    let sibling_dir = app.checkout_dir(&sibling).display().to_string();
+    let victim_dir = app.checkout_dir(&victim).display().to_string();
+    let mirror = format!("{data}/projects/{}/mirror.git", project.id);
+    let pid = app.server_pid().unwrap();
+    // The SQLite file the server uses (on PostgreSQL the database is not a file here).
+    let database_file =
+        app.database.url.strip_prefix("sqlite://").map(|rest| rest.split('?').next().unwrap_or(rest).to_owned());
+    let mut table = vec![
+        Escape { what: "read secret.key", attempt: format!("cat {data}/secret.key") },
+        Escape { what: "list the data dir", attempt: format!("ls {data}/projects") },
+        Escape {
+            what: "find the provider key in /proc/1/environ",
+            attempt: "tr '\\0' '\\n' < /proc/1/environ | grep -q '^KOSUKE_AGENT_API_KEY='".to_owned(),
+        },
+        Escape { what: "read the server's /proc/<pid>/environ", attempt: format!("cat /proc/{pid}/environ") },
+        Escape { what: "signal the server", attempt: format!("kill -0 {pid}") },
+        Escape { what: "list the sibling session's checkout", attempt: format!("ls {sibling_dir}") },
+        Escape {
+            what: "read the sibling session's uncommitted file",
+            attempt: format!("cat {sibling_dir}/uncommitted.txt"),
+        },
+        Escape {
+            what: "write into the sibling session's checkout",
+            attempt: format!("echo pwned > {sibling_dir}/pwned.txt"),
+        },
+        Escape { what: "read another user's checkout", attempt: format!("cat {victim_dir}/uncommitted.txt") },
+        Escape { what: "write into another user's checkout", attempt: format!("echo pwned > {victim_dir}/pwned.txt") },
+        Escape { what: "write the mirror's refs", attempt: format!("echo 0 > {mirror}/refs/heads/evil") },
+        Escape { what: "read /etc/shadow", attempt: "grep -q root /etc/shadow".to_owned() },
+    ];
+    if let Some(file) = &database_file {
+        table.push(Escape { what: "read the SQLite database", attempt: format!("head -c 15 {file} | grep -q SQLite") });
+    }
+    let mut script: String = table
+        .iter()
+        .map(|row| format!("if ( {} ) >/dev/null 2>&1; then echo \"{}\" >> escaped.txt; fi\n", row.attempt, row.what))
+        .collect();
+    // A process meant to outlive the turn, and the run's own work.
+    // A process meant to outlive the turn, git reading the checkout, and the run's own work.
+    script.push_str("(setsid sleep 31.337 >/dev/null 2>&1 &)\necho mine > mine.txt\n");
+    script.push_str("git status --porcelain > git-status.txt 2>&1; git log --format=%s -1 >> git-status.txt 2>&1\n");
+    ann.send_chat(&chat(&project, &attacker, &script)).await.unwrap();
+    let run = finished(&ann, project.id, attacker.id).await;
+    let said = crate::chat::assistant(&ann, project.id, attacker.id).await.content;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}: {said}", run.error);
 
-        let escaped = ann.get_file(project.id, attacker.id, "escaped.txt").await.ok().and_then(|f| f.content);
-        assert_eq!(escaped, None, "escapes that worked:\n{}", escaped.clone().unwrap_or_default());
-        for dir in [&sibling_dir, &victim_dir] {
-            assert!(!std::path::Path::new(dir).join("pwned.txt").exists(), "{dir} was written into");
-        }
-        assert!(!std::path::Path::new(&mirror).join("refs/heads/evil").exists(), "the mirror's refs were written");
-        let survivors: Vec<String> = std::fs::read_dir("/proc")
-            .unwrap()
-            .filter_map(|entry| std::fs::read(entry.ok()?.path().join("cmdline")).ok())
-            .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
-            .filter(|cmdline| cmdline.contains("31.337"))
-            .collect();
-        assert!(survivors.is_empty(), "a process of the turn outlived it: {survivors:?}");
-        let mine = ann.get_file(project.id, attacker.id, "mine.txt").await.unwrap();
-        assert_eq!(mine.content.as_deref(), Some("mine\n"), "the run's own checkout stays writable");
-        let git = ann.get_file(project.id, attacker.id, "git-status.txt").await.unwrap().content.unwrap();
-        assert_eq!(git, "?? git-status.txt\n?? mine.txt\nfirst\n", "git in the sandbox reads the checkout's metadata");
-        let (_, mut paths) = crate::chat::head_commit(&app, &project, &attacker.github_branch_name);
-        paths.sort();
-        assert_eq!(paths, ["git-status.txt", "mine.txt"], "and its files are committed");
+    let escaped = ann.get_file(project.id, attacker.id, "escaped.txt").await.ok().and_then(|f| f.content);
+    assert_eq!(escaped, None, "escapes that worked:\n{}", escaped.clone().unwrap_or_default());
+    for dir in [&sibling_dir, &victim_dir] {
+        assert!(!std::path::Path::new(dir).join("pwned.txt").exists(), "{dir} was written into");
+    }
+    assert!(!std::path::Path::new(&mirror).join("refs/heads/evil").exists(), "the mirror's refs were written");
+    let survivors: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| std::fs::read(entry.ok()?.path().join("cmdline")).ok())
+        .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
+        .filter(|cmdline| cmdline.contains("31.337"))
+        .collect();
+    assert!(survivors.is_empty(), "a process of the turn outlived it: {survivors:?}");
+    let mine = ann.get_file(project.id, attacker.id, "mine.txt").await.unwrap();
+    assert_eq!(mine.content.as_deref(), Some("mine\n"), "the run's own checkout stays writable");
+    let git = ann.get_file(project.id, attacker.id, "git-status.txt").await.unwrap().content.unwrap();
+    assert_eq!(git, "?? git-status.txt\n?? mine.txt\nfirst\n", "git in the sandbox reads the checkout's metadata");
+    let (_, mut paths) = crate::chat::head_commit(&app, &project, &attacker.github_branch_name);
+    paths.sort();
+    assert_eq!(paths, ["git-status.txt", "mine.txt"], "and its files are committed");
+}
+
+db_test!(
+    async fn an_agent_command_cannot_reach_other_sessions_the_data_dir_or_the_server(backend) {
+        escape_table(backend, "bwrap").await;
+    }
+);
+
+db_test!(
+    async fn the_same_holds_under_landlock_where_bubblewrap_cannot_run(backend) {
+        escape_table(backend, "landlock").await;
     }
 );
 
 db_test!(
     async fn without_a_sandbox_a_command_agent_is_refused_unless_the_operator_turns_it_off(backend) {
-        // No bubblewrap on the server's PATH: nothing can be enforced.
-        let command = [("KOSUKE_AGENT_PROVIDER", "command"), ("KOSUKE_AGENT_COMMAND", "echo ran > ran.txt"), ("PATH", "/nonexistent")];
+        // The operator asked for bubblewrap, and there is none on the server's PATH.
+        let command = [
+            ("KOSUKE_AGENT_PROVIDER", "command"),
+            ("KOSUKE_AGENT_COMMAND", "echo ran > ran.txt"),
+            ("PATH", "/nonexistent"),
+            ("KOSUKE_SANDBOX", "bwrap"),
+        ];
         let app = spawn_binary(backend, &command).await;
         let (owner, project, session) = setup(&app).await;
         let refused = owner.send_chat(&chat(&project, &session, "Run")).await.unwrap_err();
@@ -186,47 +218,66 @@ fn processes_with(marker: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-db_test!(
-    async fn a_server_killed_mid_run_leaves_no_process_behind_and_the_next_commit_holds_only_the_next_turn(backend) {
-        let mut app = spawn_binary(backend, &[
+/// Kills the server mid-run five times under the given `--sandbox`.
+async fn kill_mid_run(backend: crate::harness::Backend, sandbox: &str) {
+    let mut app = spawn_binary(
+        backend,
+        &[
             ("KOSUKE_AGENT_PROVIDER", "command"),
             ("KOSUKE_AGENT_COMMAND", "eval \"$KOSUKE_PROMPT\""),
-        ])
-        .await;
-        let (mut ann, project, session) = setup(&app).await;
-        for round in 0..5 {
-            let (ticker, marker) = (format!("ticker-{round}.txt"), format!("61.{round}7"));
-            let script = format!("(while true; do echo tick >> {ticker}; sleep 0.02; done) & sleep {marker}");
-            ann.send_chat(&chat(&project, &session, &script)).await.unwrap();
-            let ticking = app.checkout_dir(&session).join(&ticker);
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-            while !ticking.exists() {
-                assert!(std::time::Instant::now() < deadline, "round {round}: the run never started writing");
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-            assert!(!processes_with(&marker).is_empty(), "round {round}: the run is live");
-
-            app.kill_and_restart_binary().await;
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-            while !processes_with(&marker).is_empty() {
-                assert!(std::time::Instant::now() < deadline, "round {round}: {:?} outlived the server", processes_with(&marker));
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-            ann = app.client();
-            ann.login(&LoginRequest { email: "ann@example.test".into(), password: "ann-password".into() }).await.unwrap();
-            let runs = ann.list_runs(project.id, session.id).await.unwrap().runs;
-            assert_eq!(runs[0].status, RunStatus::Interrupted, "round {round}");
-            let (summary, paths) = crate::chat::head_commit(&app, &project, &session.github_branch_name);
-            assert!(summary.starts_with("(while true"), "round {round}: the interrupted turn's own commit: {summary}");
-            assert_eq!(paths, std::slice::from_ref(&ticker), "round {round}");
-
-            let next = format!("next-{round}.txt");
-            ann.send_chat(&chat(&project, &session, &format!("echo next > {next}"))).await.unwrap();
-            let run = finished(&ann, project.id, session.id).await;
-            assert_eq!(run.status, RunStatus::Succeeded, "round {round}: {:?}", run.error);
-            let (_, paths) = crate::chat::head_commit(&app, &project, &session.github_branch_name);
-            assert_eq!(paths, [next], "round {round}: the next turn's commit holds only its own files");
+            ("KOSUKE_SANDBOX", sandbox),
+        ],
+    )
+    .await;
+    let (mut ann, project, session) = setup(&app).await;
+    for round in 0..5 {
+        let (ticker, marker) = (format!("ticker-{round}.txt"), format!("61.{round}7"));
+        let script = format!("(while true; do echo tick >> {ticker}; sleep 0.02; done) & sleep {marker}");
+        ann.send_chat(&chat(&project, &session, &script)).await.unwrap();
+        let ticking = app.checkout_dir(&session).join(&ticker);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !ticking.exists() {
+            assert!(std::time::Instant::now() < deadline, "round {round}: the run never started writing");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
+        assert!(!processes_with(&marker).is_empty(), "round {round}: the run is live");
+
+        app.kill_and_restart_binary().await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !processes_with(&marker).is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round}: {:?} outlived the server",
+                processes_with(&marker)
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        ann = app.client();
+        ann.login(&LoginRequest { email: "ann@example.test".into(), password: "ann-password".into() }).await.unwrap();
+        let runs = ann.list_runs(project.id, session.id).await.unwrap().runs;
+        assert_eq!(runs[0].status, RunStatus::Interrupted, "round {round}");
+        let (summary, paths) = crate::chat::head_commit(&app, &project, &session.github_branch_name);
+        assert!(summary.starts_with("(while true"), "round {round}: the interrupted turn's own commit: {summary}");
+        assert_eq!(paths, std::slice::from_ref(&ticker), "round {round}");
+
+        let next = format!("next-{round}.txt");
+        ann.send_chat(&chat(&project, &session, &format!("echo next > {next}"))).await.unwrap();
+        let run = finished(&ann, project.id, session.id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "round {round}: {:?}", run.error);
+        let (_, paths) = crate::chat::head_commit(&app, &project, &session.github_branch_name);
+        assert_eq!(paths, [next], "round {round}: the next turn's commit holds only its own files");
+    }
+}
+
+db_test!(
+    async fn a_server_killed_mid_run_leaves_no_process_behind_and_the_next_commit_holds_only_the_next_turn(backend) {
+        kill_mid_run(backend, "bwrap").await;
+    }
+);
+
+db_test!(
+    async fn under_landlock_what_a_killed_server_left_running_is_killed_at_the_next_start(backend) {
+        kill_mid_run(backend, "landlock").await;
     }
 );
 

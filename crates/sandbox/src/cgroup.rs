@@ -90,6 +90,35 @@ impl RunGroup {
     }
 }
 
+/// Kills what runs of a server that is gone left in their cgroups (after a crash or `kill -9`)
+/// and removes those cgroups; returns how many it found.
+pub fn kill_leftovers() -> usize {
+    let root = Path::new("/sys/fs/cgroup");
+    let bases: Vec<PathBuf> = if root.join("memory/cgroup.procs").exists() {
+        ["memory", "pids"].iter().map(|h| root.join(h).join(own_path(h).unwrap_or_default())).collect()
+    } else {
+        vec![root.join(own_path("").unwrap_or_default())]
+    };
+    let ours = format!("kosuke-{}-", std::process::id());
+    let mut stale = Vec::new();
+    for base in bases {
+        let Ok(entries) = std::fs::read_dir(&base) else { continue };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // `kosuke-{server pid}-run-{n}`: only a server that is gone leaves its runs behind
+            // (another server on this machine keeps its own).
+            let server = name.strip_prefix("kosuke-").and_then(|rest| rest.split_once("-run-")).map(|(pid, _)| pid);
+            let gone = server.is_some_and(|pid| !Path::new("/proc").join(pid).exists());
+            if gone && !name.starts_with(&ours) {
+                stale.push(entry.path());
+            }
+        }
+    }
+    let found = stale.len();
+    drop(RunGroup { dirs: stale, procs: Vec::new() });
+    found
+}
+
 impl Drop for RunGroup {
     fn drop(&mut self) {
         for dir in &self.dirs {

@@ -14,9 +14,12 @@
 //! what to mount.
 
 mod cgroup;
+mod landlock_exec;
 
 pub use cgroup::ProcessLimits;
 use cgroup::RunGroup;
+use landlock_exec::Confinement;
+pub use landlock_exec::{HELPER_COMMAND, exec_helper};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -33,6 +36,8 @@ pub enum Mode {
     Auto,
     /// bubblewrap, or unavailable.
     Bwrap,
+    /// Landlock and seccomp, applied by a helper (the `kosuke` binary), or unavailable.
+    Landlock,
     /// No sandbox: processes run as the server's user (the operator's explicit choice).
     Off,
 }
@@ -42,6 +47,7 @@ impl Mode {
         match text.trim().to_ascii_lowercase().as_str() {
             "auto" => Some(Mode::Auto),
             "bwrap" | "bubblewrap" => Some(Mode::Bwrap),
+            "landlock" => Some(Mode::Landlock),
             "off" | "none" => Some(Mode::Off),
             _ => None,
         }
@@ -79,6 +85,8 @@ pub struct ReadOnly {
 #[derive(Debug, Clone)]
 enum Enforcer {
     Bwrap(PathBuf),
+    /// The helper program that confines itself, then execs the command.
+    Landlock(PathBuf),
     Off,
 }
 
@@ -105,9 +113,51 @@ impl Sandbox {
     /// Chooses the sandbox for `mode`: bubblewrap if a trial run of it succeeds here.
     /// `network` keeps the network of the host (package installs); off cuts it.
     pub fn probe(mode: Mode, network: bool) -> Result<Sandbox, Unavailable> {
-        if mode == Mode::Off {
-            return Ok(Sandbox { enforcer: Enforcer::Off, network: true, limits: ProcessLimits::default() });
+        Self::probe_with_helper(mode, network, None)
+    }
+
+    /// The same, with the program that applies Landlock (`kosuke sandbox-exec`): `auto` falls
+    /// back to it where bubblewrap cannot run.
+    pub fn probe_with_helper(mode: Mode, network: bool, helper: Option<&Path>) -> Result<Sandbox, Unavailable> {
+        let sandbox = |enforcer| Sandbox { enforcer, network, limits: ProcessLimits::default() };
+        match mode {
+            Mode::Off => Ok(Sandbox { network: true, ..sandbox(Enforcer::Off) }),
+            Mode::Bwrap => Self::probe_bwrap().map(|bwrap| sandbox(Enforcer::Bwrap(bwrap))),
+            Mode::Landlock => Self::probe_landlock(helper, network).map(|h| sandbox(Enforcer::Landlock(h))),
+            Mode::Auto => match Self::probe_bwrap() {
+                Ok(bwrap) => Ok(sandbox(Enforcer::Bwrap(bwrap))),
+                Err(no_bwrap) => match Self::probe_landlock(helper, network) {
+                    Ok(helper) => Ok(sandbox(Enforcer::Landlock(helper))),
+                    Err(no_landlock) => {
+                        Err(Unavailable { reason: format!("{}; {}", no_bwrap.reason, no_landlock.reason) })
+                    }
+                },
+            },
         }
+    }
+
+    /// Whether the helper can confine a command here (it refuses unless Landlock is fully in
+    /// force).
+    fn probe_landlock(helper: Option<&Path>, network: bool) -> Result<PathBuf, Unavailable> {
+        let helper = helper.ok_or_else(|| Unavailable { reason: "no Landlock helper was given".into() })?;
+        let scratch = tempfile::tempdir().map_err(|err| Unavailable { reason: err.to_string() })?;
+        let confinement = Confinement { read_write: vec![scratch.path().to_owned()], read_only: vec![], network };
+        let trial = std::process::Command::new(helper)
+            .args(confinement.to_args("/bin/sh", &["-c", "true"]))
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .map_err(|err| Unavailable { reason: format!("the Landlock helper could not be started: {err}") })?;
+        if !trial.status.success() {
+            let said = String::from_utf8_lossy(&trial.stderr).trim().to_owned();
+            return Err(Unavailable { reason: format!("Landlock cannot be enforced here ({said})") });
+        }
+        Ok(helper.to_owned())
+    }
+
+    fn probe_bwrap() -> Result<PathBuf, Unavailable> {
         let bwrap = find_program("bwrap").ok_or_else(|| Unavailable { reason: "bwrap is not installed".into() })?;
         let trial = std::process::Command::new(&bwrap)
             .args(["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--unshare-all", "--die-with-parent"])
@@ -122,7 +172,7 @@ impl Sandbox {
             let said = String::from_utf8_lossy(&trial.stderr).trim().to_owned();
             return Err(Unavailable { reason: format!("bwrap cannot make namespaces here ({said})") });
         }
-        Ok(Sandbox { enforcer: Enforcer::Bwrap(bwrap), network, limits: ProcessLimits::default() })
+        Ok(bwrap)
     }
 
     /// The memory and process-count limits of each run (in a cgroup of its own, where one can
@@ -136,6 +186,12 @@ impl Sandbox {
         self.limits
     }
 
+    /// Kills what the runs of an earlier server left running (their cgroups survive the
+    /// server); call once at start-up, before any run.
+    pub fn kill_leftovers(&self) -> usize {
+        cgroup::kill_leftovers()
+    }
+
     /// Whether runs can get a cgroup here (tried by making one and removing it).
     pub fn can_limit(&self) -> bool {
         RunGroup::create(&self.limits).is_some()
@@ -146,10 +202,11 @@ impl Sandbox {
         !matches!(self.enforcer, Enforcer::Off)
     }
 
-    /// `bwrap` or `off`, for logs and the model banner.
+    /// `bwrap`, `landlock` or `off`, for logs and the model banner.
     pub fn name(&self) -> &'static str {
         match self.enforcer {
             Enforcer::Bwrap(_) => "bwrap",
+            Enforcer::Landlock(_) => "landlock",
             Enforcer::Off => "off",
         }
     }
@@ -163,7 +220,7 @@ impl Sandbox {
     pub fn visible(&self, host: &Path, inside: &Path) -> PathBuf {
         match self.enforcer {
             Enforcer::Bwrap(_) => inside.to_owned(),
-            Enforcer::Off => host.to_owned(),
+            Enforcer::Landlock(_) | Enforcer::Off => host.to_owned(),
         }
     }
 
@@ -183,6 +240,30 @@ impl Sandbox {
                 command.args(self.bwrap_args(mounts)).arg("--").arg(program).args(args);
                 command.env_clear().envs(env.iter().map(|(k, v)| (k, v))).env("HOME", HOME).env("TMPDIR", "/tmp");
                 (command, None, PathBuf::from(WORKDIR))
+            }
+            Enforcer::Landlock(helper) => {
+                if let Some(shown) = mounts.hidden.iter().find(|p| under_system_mount(p)) {
+                    return Err(std::io::Error::other(format!(
+                        "{} is under a system directory Landlock shows to every command; use bubblewrap or move it",
+                        shown.display()
+                    )));
+                }
+                let home = tempfile::Builder::new().prefix("kosuke-run-").tempdir()?;
+                let confinement = Confinement {
+                    read_write: vec![mounts.workdir.clone(), home.path().to_owned()],
+                    read_only: mounts.read_only.iter().map(|m| m.host.clone()).collect(),
+                    network: self.network,
+                };
+                let mut command = tokio::process::Command::new(helper);
+                command
+                    .args(confinement.to_args(program, args))
+                    .current_dir(&mounts.workdir)
+                    .env_clear()
+                    .envs(env.iter().map(|(k, v)| (k, v)))
+                    .env("HOME", home.path())
+                    .env("TMPDIR", home.path());
+                die_with_parent(&mut command);
+                (command, Some(home), mounts.workdir.clone())
             }
             Enforcer::Off => {
                 let home = tempfile::Builder::new().prefix("kosuke-run-").tempdir()?;
