@@ -140,12 +140,14 @@ pub async fn browser(stack: &Stack, width: u32, height: u32) -> Client {
     client
 }
 
-/// A bare repository at `path` with README.md on main and one commit on `develop`.
+/// A bare repository at `path` with README.md (and a symlink leading out) on main and one
+/// commit on `develop`.
 pub fn origin(path: &Path) {
     let repo = git2::Repository::init_bare(path).unwrap();
     let signature = git2::Signature::now("Origin", "origin@example.test").unwrap();
     let mut builder = repo.treebuilder(None).unwrap();
     builder.insert("README.md", repo.blob(b"# Shop\n").unwrap(), 0o100644).unwrap();
+    builder.insert("outside", repo.blob(b"/etc/hostname").unwrap(), 0o120000).unwrap();
     let tree = repo.find_tree(builder.write().unwrap()).unwrap();
     let main = repo.commit(Some("refs/heads/main"), &signature, &signature, "first", &tree, &[]).unwrap();
     let mut builder = repo.treebuilder(Some(&tree)).unwrap();

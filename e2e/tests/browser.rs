@@ -43,6 +43,7 @@ async fn a_person_works_through_chats_branches_and_a_pull_request() {
     // Each chat sees only its own files.
     let files = wait_text(&c, "[data-testid=file-tree]", "lists beta.txt", |t| t.contains("beta.txt")).await;
     assert!(!files.contains("alpha.txt"), "{files}");
+    assert!(files.contains("outside ↪"), "a committed symlink is shown as one: {files}");
     open_chat(&c, "First").await;
     let files = wait_text(&c, "[data-testid=file-tree]", "lists alpha.txt", |t| t.contains("alpha.txt")).await;
     assert!(!files.contains("beta.txt"), "{files}");

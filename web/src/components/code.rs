@@ -31,6 +31,11 @@ pub fn CodeView(
                                     let path = entry.path.clone();
                                     if entry.is_dir {
                                         view! { <li class="dir" style=format!("padding-left:{}rem", depth)>{name}"/"</li> }.into_any()
+                                    } else if entry.is_symlink {
+                                        // Listed as what it is; kosuke never follows it.
+                                        view! { <li style=format!("padding-left:{}rem", depth)>
+                                            <span class="symlink" title="A symlink: kosuke does not follow it">{name}" ↪"</span>
+                                        </li> }.into_any()
                                     } else {
                                         view! { <li style=format!("padding-left:{}rem", depth)>
                                             <button class="ghost file" on:click=move |_| on_open.run(path.clone())>{name}</button>
