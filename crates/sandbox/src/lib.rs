@@ -142,36 +142,19 @@ impl Sandbox {
         let helper = helper.ok_or_else(|| Unavailable { reason: "no Landlock helper was given".into() })?;
         let scratch = tempfile::tempdir().map_err(|err| Unavailable { reason: err.to_string() })?;
         let confinement = Confinement { read_write: vec![scratch.path().to_owned()], read_only: vec![], network };
-        let trial = std::process::Command::new(helper)
-            .args(confinement.to_args("/bin/sh", &["-c", "true"]))
-            .env_clear()
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .map_err(|err| Unavailable { reason: format!("the Landlock helper could not be started: {err}") })?;
-        if !trial.status.success() {
-            let said = String::from_utf8_lossy(&trial.stderr).trim().to_owned();
-            return Err(Unavailable { reason: format!("Landlock cannot be enforced here ({said})") });
-        }
+        let mut command = std::process::Command::new(helper);
+        command.args(confinement.to_args("/bin/sh", &["-c", "true"]));
+        trial(command, "the Landlock helper", "Landlock cannot be enforced here")?;
         Ok(helper.to_owned())
     }
 
     fn probe_bwrap() -> Result<PathBuf, Unavailable> {
         let bwrap = find_program("bwrap").ok_or_else(|| Unavailable { reason: "bwrap is not installed".into() })?;
-        let trial = std::process::Command::new(&bwrap)
+        let mut command = std::process::Command::new(&bwrap);
+        command
             .args(["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--unshare-all", "--die-with-parent"])
-            .arg("true")
-            .env_clear()
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .map_err(|err| Unavailable { reason: format!("bwrap could not be started: {err}") })?;
-        if !trial.status.success() {
-            let said = String::from_utf8_lossy(&trial.stderr).trim().to_owned();
-            return Err(Unavailable { reason: format!("bwrap cannot make namespaces here ({said})") });
-        }
+            .arg("true");
+        trial(command, "bwrap", "bwrap cannot make namespaces here")?;
         Ok(bwrap)
     }
 
@@ -329,6 +312,22 @@ impl Sandbox {
         push(&[&"--bind", &mounts.workdir, &WORKDIR, &"--chdir", &WORKDIR]);
         args
     }
+}
+
+/// Runs a probe's trial command with nothing in its environment; its failure says why.
+fn trial(mut command: std::process::Command, what: &str, refused: &str) -> Result<(), Unavailable> {
+    let output = command
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|err| Unavailable { reason: format!("{what} could not be started: {err}") })?;
+    if !output.status.success() {
+        let said = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+        return Err(Unavailable { reason: format!("{refused} ({said})") });
+    }
+    Ok(())
 }
 
 fn under_system_mount(path: &Path) -> bool {
