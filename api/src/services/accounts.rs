@@ -49,6 +49,8 @@ pub async fn signup(
         return Err(ApiError::RateLimited { retry_after, message });
     }
     let email = normalize_email(&request.email)?;
+    api_types::validate::plain_text(&request.display_name, false)
+        .map_err(|message| ApiError::validation("display_name", message))?;
     let display_name = request.display_name.trim().to_owned();
     if display_name.is_empty() || display_name.chars().count() > 100 {
         return Err(ApiError::validation("display_name", "The display name must be 1 to 100 characters."));
@@ -166,6 +168,7 @@ pub async fn create_api_token(
     user: &CurrentUser,
     request: CreateApiTokenRequest,
 ) -> Result<CreatedApiToken, ApiError> {
+    api_types::validate::plain_text(&request.name, false).map_err(|message| ApiError::validation("name", message))?;
     let name = request.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::validation("name", "The token name must be 1 to 100 characters."));

@@ -123,6 +123,9 @@ pub async fn open_pull_request(
     validate::branch_name(&target).map_err(|message| ApiError::validation("target_branch", message))?;
     let title = validate::session_title(request.title.as_deref().unwrap_or(&session.title))
         .map_err(|message| ApiError::validation("title", message))?;
+    if let Some(description) = &request.description {
+        validate::plain_text(description, true).map_err(|message| ApiError::validation("description", message))?;
+    }
     let Some(token) = token_for(state, &user.id, request.github_token).await? else {
         return Err(ApiError::UpstreamAuth {
             forbidden: false,

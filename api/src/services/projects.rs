@@ -13,6 +13,7 @@ use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde_json::json;
 
 fn project_name(raw: &str) -> Result<String, ApiError> {
+    validate::plain_text(raw, false).map_err(|message| ApiError::validation("name", message))?;
     let name = raw.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::validation("name", "The project name must be 1 to 100 characters."));

@@ -92,3 +92,59 @@ db_test!(
         assert_eq!(snapshot().await, before, "no bad request changed anything");
     }
 );
+
+db_test!(
+    async fn text_inputs_refuse_nul_and_control_characters_naming_the_field(backend) {
+        let app = spawn_app(backend).await;
+        let (owner, _) = app.user("ann").await;
+        let project = app.project(&owner, "texts").await;
+        let session = owner
+            .create_chat_session(project.id, &CreateChatSessionRequest { title: "fine".into(), description: None, base_branch: None })
+            .await
+            .unwrap();
+        let bad = ["a\u{0}b", "bell\u{7}", "escape\u{1b}[31m", "del\u{7f}"];
+        for text in bad {
+            let mut refusals: Vec<(&str, Option<u16>, Option<String>)> = Vec::new();
+            let mut note = |what: &'static str, err: client::ClientError| {
+                let field = err.body().and_then(|b| b.field.clone());
+                refusals.push((what, err.status(), field));
+            };
+            let project_named = CreateProjectRequest { name: text.into(), description: None, repository: RepositorySource::Empty, default_branch: None };
+            note("project name", owner.create_project(&project_named).await.unwrap_err());
+            let described = CreateProjectRequest { name: "ok".into(), description: Some(text.into()), repository: RepositorySource::Empty, default_branch: None };
+            note("project description", owner.create_project(&described).await.unwrap_err());
+            let renamed = UpdateProjectRequest { name: Some(text.into()), description: None };
+            note("project rename", owner.update_project(project.id, &renamed).await.unwrap_err());
+            let titled = CreateChatSessionRequest { title: text.into(), description: None, base_branch: None };
+            note("session title", owner.create_chat_session(project.id, &titled).await.unwrap_err());
+            let retitled = UpdateChatSessionRequest { title: Some(text.into()), description: None, status: None };
+            note("session rename", owner.update_chat_session(project.id, session.id, &retitled).await.unwrap_err());
+            let redescribed = UpdateChatSessionRequest { title: None, description: Some(text.into()), status: None };
+            note("session description", owner.update_chat_session(project.id, session.id, &redescribed).await.unwrap_err());
+            let signup = SignupRequest { email: "x@example.test".into(), password: "long-enough-password".into(), display_name: text.into() };
+            note("display name", app.client().signup(&signup).await.unwrap_err());
+            note("token name", owner.create_api_token(&CreateApiTokenRequest { name: text.into() }).await.unwrap_err());
+            let expected = [
+                ("project name", "name"),
+                ("project description", "description"),
+                ("project rename", "name"),
+                ("session title", "title"),
+                ("session rename", "title"),
+                ("session description", "description"),
+                ("display name", "display_name"),
+                ("token name", "name"),
+            ];
+            for ((what, status, field), (expected_what, expected_field)) in refusals.iter().zip(expected) {
+                assert_eq!((*what, *status, field.as_deref()), (expected_what, Some(422), Some(expected_field)), "{text:?}");
+            }
+        }
+        // Newlines and tabs are text where text may span lines; nothing refused was stored.
+        let multi = UpdateChatSessionRequest { title: None, description: Some("line one\n\tline two\r\n".into()), status: None };
+        assert!(owner.update_chat_session(project.id, session.id, &multi).await.is_ok());
+        let one_line = CreateChatSessionRequest { title: "two\nlines".into(), description: None, base_branch: None };
+        assert_eq!(owner.create_chat_session(project.id, &one_line).await.unwrap_err().status(), Some(422));
+        assert_eq!(owner.list_projects(&PageQuery::default()).await.unwrap().total, 1);
+        let stored = owner.get_chat_session(project.id, session.id).await.unwrap();
+        assert_eq!(stored.title, "fine");
+    }
+);

@@ -6,8 +6,23 @@ use crate::session::{MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS};
 /// The longest branch name we store (`VARCHAR(100)`).
 pub const MAX_BRANCH_CHARS: usize = 100;
 
-/// Trims a session title and checks it is 1 to 100 characters.
+/// Refuses NUL and other control characters; a multi-line text may hold newlines and tabs
+/// (and the carriage returns of CRLF).
+pub fn plain_text(raw: &str, multiline: bool) -> Result<(), String> {
+    let allowed = |c: char| multiline && matches!(c, '\n' | '\t' | '\r');
+    match raw.chars().find(|c| c.is_control() && !allowed(*c)) {
+        Some(c) => Err(format!(
+            "The text contains the control character U+{:04X}; {}",
+            u32::from(c),
+            if multiline { "only newlines and tabs are allowed." } else { "it must be one line of plain text." }
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Trims a session title and checks it is 1 to 100 characters of one line.
 pub fn session_title(raw: &str) -> Result<String, String> {
+    plain_text(raw, false)?;
     let title = raw.trim();
     let len = title.chars().count();
     if len == 0 {
@@ -21,6 +36,7 @@ pub fn session_title(raw: &str) -> Result<String, String> {
 
 /// Checks a session description (at most 2000 characters). Empty means "no description".
 pub fn session_description(raw: &str) -> Result<Option<String>, String> {
+    plain_text(raw, true)?;
     let len = raw.chars().count();
     if len > MAX_DESCRIPTION_CHARS {
         return Err(format!("The description is {len} characters long; at most {MAX_DESCRIPTION_CHARS} are allowed."));

@@ -34,8 +34,13 @@ impl ClientError {
 
     /// The error code of an API error.
     pub fn code(&self) -> Option<ErrorCode> {
+        self.body().map(|body| body.code)
+    }
+
+    /// The server's error body, when it sent one.
+    pub fn body(&self) -> Option<&ErrorBody> {
         match self {
-            ClientError::Api { body, .. } => Some(body.code),
+            ClientError::Api { body, .. } => Some(body),
             _ => None,
         }
     }
