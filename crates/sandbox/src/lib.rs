@@ -13,6 +13,7 @@
 //! environment only). This crate knows nothing of HTTP, the database or git: the server says
 //! what to mount.
 
+mod bwrap;
 mod cgroup;
 mod landlock_exec;
 
@@ -20,7 +21,6 @@ pub use cgroup::ProcessLimits;
 use cgroup::RunGroup;
 use landlock_exec::Confinement;
 pub use landlock_exec::{HELPER_COMMAND, exec_helper};
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -220,39 +220,37 @@ impl Sandbox {
         let (mut command, home, workdir) = match &self.enforcer {
             Enforcer::Bwrap(bwrap) => {
                 let mut command = tokio::process::Command::new(bwrap);
-                command.args(self.bwrap_args(mounts)).arg("--").arg(program).args(args);
+                command.args(bwrap::args(mounts, self.network)).arg("--").arg(program).args(args);
                 command.env_clear().envs(env.iter().map(|(k, v)| (k, v))).env("HOME", HOME).env("TMPDIR", "/tmp");
                 (command, None, PathBuf::from(WORKDIR))
             }
-            Enforcer::Landlock(helper) => {
-                if let Some(shown) = mounts.hidden.iter().find(|p| under_system_mount(p)) {
-                    return Err(std::io::Error::other(format!(
-                        "{} is under a system directory Landlock shows to every command; use bubblewrap or move it",
-                        shown.display()
-                    )));
-                }
+            // Both run on the host, in a private home of their own; Landlock through its helper.
+            Enforcer::Landlock(_) | Enforcer::Off => {
                 let home = tempfile::Builder::new().prefix("kosuke-run-").tempdir()?;
-                let confinement = Confinement {
-                    read_write: vec![mounts.workdir.clone(), home.path().to_owned()],
-                    read_only: mounts.read_only.iter().map(|m| m.host.clone()).collect(),
-                    network: self.network,
+                let mut command = match &self.enforcer {
+                    Enforcer::Landlock(helper) => {
+                        if let Some(shown) = mounts.hidden.iter().find(|p| under_system_mount(p)) {
+                            return Err(std::io::Error::other(format!(
+                                "{} is under a system directory Landlock shows to every command; use bubblewrap or move it",
+                                shown.display()
+                            )));
+                        }
+                        let confinement = Confinement {
+                            read_write: vec![mounts.workdir.clone(), home.path().to_owned()],
+                            read_only: mounts.read_only.iter().map(|m| m.host.clone()).collect(),
+                            network: self.network,
+                        };
+                        let mut command = tokio::process::Command::new(helper);
+                        command.args(confinement.to_args(program, args));
+                        command
+                    }
+                    _ => {
+                        let mut command = tokio::process::Command::new(program);
+                        command.args(args);
+                        command
+                    }
                 };
-                let mut command = tokio::process::Command::new(helper);
                 command
-                    .args(confinement.to_args(program, args))
-                    .current_dir(&mounts.workdir)
-                    .env_clear()
-                    .envs(env.iter().map(|(k, v)| (k, v)))
-                    .env("HOME", home.path())
-                    .env("TMPDIR", home.path());
-                die_with_parent(&mut command);
-                (command, Some(home), mounts.workdir.clone())
-            }
-            Enforcer::Off => {
-                let home = tempfile::Builder::new().prefix("kosuke-run-").tempdir()?;
-                let mut command = tokio::process::Command::new(program);
-                command
-                    .args(args)
                     .current_dir(&mounts.workdir)
                     .env_clear()
                     .envs(env.iter().map(|(k, v)| (k, v)))
@@ -268,49 +266,6 @@ impl Sandbox {
             enter_cgroups(&mut command, group.procs_fds());
         }
         Ok(Prepared { command, _home: home, workdir, _group: group })
-    }
-
-    fn bwrap_args(&self, mounts: &Mounts) -> Vec<OsString> {
-        let mut args: Vec<OsString> = Vec::new();
-        let mut push = |items: &[&dyn AsRef<std::ffi::OsStr>]| {
-            args.extend(items.iter().map(|item| item.as_ref().to_owned()));
-        };
-        push(&[&"--unshare-all", &"--die-with-parent", &"--new-session"]);
-        if self.network {
-            push(&[&"--share-net"]);
-        }
-        push(&[&"--ro-bind", &"/usr", &"/usr"]);
-        // Merged-/usr systems make these symlinks into /usr; older ones, directories.
-        for top in ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"] {
-            let path = Path::new(top);
-            match std::fs::read_link(path) {
-                Ok(target) => push(&[&"--symlink", &target, &path]),
-                Err(_) if path.is_dir() => push(&[&"--ro-bind", &path, &path]),
-                Err(_) => {}
-            }
-        }
-        push(&[&"--ro-bind", &"/etc", &"/etc"]);
-        // The secrets of /etc: password hashes, host keys, TLS private keys.
-        for secret in ["/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-"] {
-            if Path::new(secret).exists() {
-                push(&[&"--ro-bind", &"/dev/null", &secret]);
-            }
-        }
-        for secret in ["/etc/ssh", "/etc/ssl/private"] {
-            if Path::new(secret).is_dir() {
-                push(&[&"--tmpfs", &secret]);
-            }
-        }
-        push(&[&"--proc", &"/proc", &"--dev", &"/dev", &"--tmpfs", &"/tmp", &"--dir", &HOME]);
-        // Anything of the server's that a system mount would show (a data dir under /usr…).
-        for hidden in mounts.hidden.iter().filter(|p| under_system_mount(p)) {
-            push(&[&"--tmpfs", hidden]);
-        }
-        for mount in mounts.read_only.iter().filter(|m| m.host.exists()) {
-            push(&[&"--ro-bind", &mount.host, &mount.inside]);
-        }
-        push(&[&"--bind", &mounts.workdir, &WORKDIR, &"--chdir", &WORKDIR]);
-        args
     }
 }
 
