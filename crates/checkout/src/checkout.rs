@@ -61,6 +61,13 @@ impl Checkout {
         &self.root
     }
 
+    /// Where a worktree checkout's git metadata lives: its own directory in the mirror (HEAD,
+    /// index) and the mirror itself (objects, refs, config). `None` when `.git` is its own.
+    pub fn git_dirs(&self) -> Option<(PathBuf, PathBuf)> {
+        let own = |path: &Path| path.canonicalize().ok();
+        self.repo.is_worktree().then(|| Some((own(self.repo.path())?, own(self.repo.commondir())?))).flatten()
+    }
+
     pub fn head(&self) -> Result<Oid> {
         Ok(self.repo.head()?.peel_to_commit()?.id())
     }

@@ -147,7 +147,9 @@ async fn run_agent(
     let workdir = state.workspaces.ensure_checkout(&job.session, Start::Branch(base)).await.map_err(failed)?;
     let history = history(state, job).await.map_err(failed)?;
     let env = crate::services::env_vars::for_agent(state, job.project.id).await.map_err(failed)?;
-    let git = git_dirs(&workdir);
+    let checkout = workdir.clone();
+    let git = blocking(move || Ok(Checkout::open(&checkout)?.git_dirs())).await.map_err(failed)?;
+    let git = git.map(|(worktree, common)| GitDirs { worktree, common });
     let turn = Turn {
         prompt: job.prompt.clone(),
         history,
@@ -208,16 +210,6 @@ async fn history(state: &AppState, job: &Job) -> Result<Vec<HistoryMessage>, Api
         .collect();
     agent::fit_history(&mut history, HISTORY_CHARS);
     Ok(history)
-}
-
-/// Where a worktree checkout's git metadata is: the directory its `.git` file names, and the
-/// mirror that directory's `commondir` points to.
-fn git_dirs(checkout: &std::path::Path) -> Option<GitDirs> {
-    let pointer = std::fs::read_to_string(checkout.join(".git")).ok()?;
-    let worktree = std::path::PathBuf::from(pointer.trim().strip_prefix("gitdir:")?.trim());
-    let relative = std::fs::read_to_string(worktree.join("commondir")).ok()?;
-    let common = worktree.join(relative.trim()).canonicalize().ok()?;
-    Some(GitDirs { worktree, common })
 }
 
 /// What of a saved block the model is shown again: text, and tool calls that finished (errors
