@@ -13,4 +13,5 @@ pub mod preview;
 pub mod projects;
 pub mod sessions;
 pub mod settings;
+pub mod sources;
 pub mod transcripts;

@@ -146,12 +146,7 @@ async fn escape_table(backend: crate::harness::Backend, sandbox: &str) {
         assert!(!std::path::Path::new(dir).join("pwned.txt").exists(), "{dir} was written into");
     }
     assert!(!std::path::Path::new(&mirror).join("refs/heads/evil").exists(), "the mirror's refs were written");
-    let survivors: Vec<String> = std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|entry| std::fs::read(entry.ok()?.path().join("cmdline")).ok())
-        .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
-        .filter(|cmdline| cmdline.contains("31.337"))
-        .collect();
+    let survivors = processes_with("31.337");
     assert!(survivors.is_empty(), "a process of the turn outlived it: {survivors:?}");
     let mine = ann.get_file(project.id, attacker.id, "mine.txt").await.unwrap();
     assert_eq!(mine.content.as_deref(), Some("mine\n"), "the run's own checkout stays writable");

@@ -11,13 +11,14 @@
 
 mod anthropic;
 mod command;
+mod history;
 mod model_loop;
 mod openai;
 mod sse;
 pub mod tools;
 mod upstream;
 
-pub use model_loop::fit_history;
+pub use history::fit_history;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
