@@ -133,7 +133,9 @@ async fn escape_table(backend: crate::harness::Backend, sandbox: &str) {
         .collect();
     // A process meant to outlive the turn, and the run's own work.
     // A process meant to outlive the turn, git reading the checkout, and the run's own work.
-    script.push_str("(setsid sleep 31.337 >/dev/null 2>&1 &)\necho mine > mine.txt\n");
+    // A sleep no other test runs (tests run side by side): its fraction holds this app's port.
+    let lingering = format!("31.{}7", app.address.rsplit(':').next().unwrap_or_default());
+    script.push_str(&format!("(setsid sleep {lingering} >/dev/null 2>&1 &)\necho mine > mine.txt\n"));
     script.push_str("git status --porcelain > git-status.txt 2>&1; git log --format=%s -1 >> git-status.txt 2>&1\n");
     ann.send_chat(&chat(&project, &attacker, &script)).await.unwrap();
     let run = finished(&ann, project.id, attacker.id).await;
@@ -146,7 +148,7 @@ async fn escape_table(backend: crate::harness::Backend, sandbox: &str) {
         assert!(!std::path::Path::new(dir).join("pwned.txt").exists(), "{dir} was written into");
     }
     assert!(!std::path::Path::new(&mirror).join("refs/heads/evil").exists(), "the mirror's refs were written");
-    let survivors = processes_with("31.337");
+    let survivors = processes_with(&lingering);
     assert!(survivors.is_empty(), "a process of the turn outlived it: {survivors:?}");
     let mine = ann.get_file(project.id, attacker.id, "mine.txt").await.unwrap();
     assert_eq!(mine.content.as_deref(), Some("mine\n"), "the run's own checkout stays writable");
@@ -226,7 +228,9 @@ async fn kill_mid_run(backend: crate::harness::Backend, sandbox: &str) {
     .await;
     let (mut ann, project, session) = setup(&app).await;
     for round in 0..5 {
-        let (ticker, marker) = (format!("ticker-{round}.txt"), format!("61.{round}7"));
+        // A sleep no other test runs (tests run side by side): its fraction holds this app's port.
+        let port = app.address.rsplit(':').next().unwrap_or_default().to_owned();
+        let (ticker, marker) = (format!("ticker-{round}.txt"), format!("61.{port}{round}7"));
         let script = format!("(while true; do echo tick >> {ticker}; sleep 0.02; done) & sleep {marker}");
         ann.send_chat(&chat(&project, &session, &script)).await.unwrap();
         let ticking = app.checkout_dir(&session).join(&ticker);
@@ -235,7 +239,11 @@ async fn kill_mid_run(backend: crate::harness::Backend, sandbox: &str) {
             assert!(std::time::Instant::now() < deadline, "round {round}: the run never started writing");
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        assert!(!processes_with(&marker).is_empty(), "round {round}: the run is live");
+        // The loop may write before the sleep beside it has started: wait for both.
+        while processes_with(&marker).is_empty() {
+            assert!(std::time::Instant::now() < deadline, "round {round}: the run is live");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
 
         app.kill_and_restart_binary().await;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
