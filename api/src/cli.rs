@@ -143,6 +143,17 @@ pub struct ServeArgs {
     /// Make every session's checkout on demand, without a spare made ahead per project.
     #[arg(long, env = "KOSUKE_NO_SPARE_CHECKOUT")]
     pub no_spare_checkout: bool,
+    /// Agent runs going at once, server-wide; more wait, queued, for a free slot.
+    #[arg(long, env = "KOSUKE_MAX_CONCURRENT_RUNS", default_value_t = 8)]
+    pub max_concurrent_runs: usize,
+    /// Start although the data dir holds projects the database does not know (another
+    /// database was pointed at it): they are moved to `{data}/lost+found/`, nothing deleted.
+    #[arg(long, env = "KOSUKE_ADOPT_DATA_DIR")]
+    pub adopt_data_dir: bool,
+    /// Seconds one network read or write of a git transfer (push, fetch, clone) may wait on
+    /// the remote before the transfer fails.
+    #[arg(long, env = "KOSUKE_GIT_TRANSFER_TIMEOUT_SECS", default_value_t = 60)]
+    pub git_transfer_timeout_secs: u64,
 }
 
 impl ServeArgs {
@@ -160,6 +171,9 @@ impl ServeArgs {
         settings.secret_key = self.secret_key;
         settings.read_cache = !self.no_read_cache;
         settings.spare_checkouts = !self.no_spare_checkout;
+        settings.max_concurrent_runs = self.max_concurrent_runs;
+        settings.adopt_data_dir = self.adopt_data_dir;
+        settings.git_transfer_timeout = std::time::Duration::from_secs(self.git_transfer_timeout_secs);
         settings.signup = self.signup;
         settings.repo_roots = self.repo_roots;
         settings.allow_private_git_hosts = self.allow_private_git_hosts;

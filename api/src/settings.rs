@@ -54,6 +54,15 @@ pub struct Settings {
     /// Keep one checkout per project made ahead at the commit the next session most likely
     /// starts from (`Workspaces`); off saves its disk space and makes every checkout on demand.
     pub spare_checkouts: bool,
+    /// Agent runs going at once, server-wide; more wait `queued` for a slot.
+    pub max_concurrent_runs: usize,
+    /// Start on a data dir whose `projects/` holds directories although the database has no
+    /// project (another database was pointed at it): they are moved to `lost+found`. Without
+    /// it such a start is refused, so that nothing there is taken for garbage.
+    pub adopt_data_dir: bool,
+    /// How long one network read or write of a git transfer (push, fetch, clone) may wait on
+    /// the remote before the transfer fails.
+    pub git_transfer_timeout: Duration,
 }
 
 /// How to reach the agent. `Debug` never shows the API key.
@@ -110,6 +119,9 @@ impl Settings {
             agent: AgentSettings::default(),
             read_cache: true,
             spare_checkouts: true,
+            max_concurrent_runs: 8,
+            adopt_data_dir: false,
+            git_transfer_timeout: Duration::from_secs(60),
             signup: api_types::SignupMode::Open,
             repo_roots: Vec::new(),
             allow_private_git_hosts: false,

@@ -31,7 +31,7 @@ impl Application {
         // reqwest (the agent's providers) is built without a default TLS provider: ring.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let db = db::connect(&settings.database_url()).await?;
-        checkout::set_network_timeouts(settings.fetch_timeout, settings.fetch_timeout * 6)?;
+        checkout::set_network_timeouts(settings.fetch_timeout, settings.git_transfer_timeout)?;
         Migrator::up(&db, None).await?;
         store::credentials::delete_expired_logins(&db, store::now()).await?;
 
@@ -45,7 +45,7 @@ impl Application {
             settings.fetch_timeout,
             settings.spare_checkouts,
         ));
-        workspaces.sweep().await?;
+        workspaces.sweep(settings.adopt_data_dir).await?;
         let secrets = SecretBox::load(settings.secret_key.as_deref(), &settings.data_dir)?;
         // The Landlock fallback's helper is this very binary (`kosuke sandbox-exec`).
         let helper = std::env::current_exe().ok().filter(|exe| exe.file_name().is_some_and(|name| name == "kosuke"));
@@ -85,9 +85,9 @@ impl Application {
         let state = web::Data::new(AppState {
             secrets,
             agent,
-            events: Default::default(),
+            runtime: crate::runtime::Runtime::new(settings.max_concurrent_runs),
             reads: Reads::new(settings.read_cache),
-            cancels: Default::default(),
+            faults: Default::default(),
             login_throttle: LoginThrottle::new(settings.login_attempts, settings.login_window),
             signup_throttle: crate::auth::throttle::Window::new(settings.signup_attempts, settings.login_window),
             settings: Arc::new(settings),
@@ -118,6 +118,9 @@ impl Application {
                 .default_service(web::to(routes::web_app::fallback))
         })
         .listen(listener)?
+        // Signals are ours (`serve`): the runs are stopped and saved before the server stops.
+        .disable_signals()
+        .shutdown_timeout(5)
         .run();
         Ok(Application { port, server, state })
     }
@@ -126,18 +129,44 @@ impl Application {
         self.port
     }
 
-    /// Serves until the process is stopped.
+    /// Serves until the server is stopped (`stop`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+
+    /// Stops gracefully: every live run is stopped and waited for (each ends `interrupted`,
+    /// its transcript saved and its work committed), then the server.
+    pub async fn stop(state: &AppState, server: &actix_web::dev::ServerHandle) {
+        let stopped = state.runtime.shutdown(SHUTDOWN_GRACE).await;
+        if stopped > 0 {
+            tracing::info!(stopped, "live runs were stopped and saved");
+        }
+        server.stop(true).await;
+    }
 }
 
-/// `kosuke serve`.
+/// How long shutdown waits for the live runs to save and commit.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// `kosuke serve`: serves until SIGINT or SIGTERM, then stops gracefully.
 pub async fn serve(settings: Settings) -> Result<(), BoxError> {
     let bind = settings.bind.clone();
     let app = Application::build(settings).await?;
     let host = bind.rsplit_once(':').map(|(host, _)| host).unwrap_or("127.0.0.1");
     tracing::info!("kosuke is listening on http://{host}:{}", app.port());
-    app.run_until_stopped().await?;
+    let (state, handle) = (app.state.clone(), app.server.handle());
+    let mut server = tokio::spawn(app.run_until_stopped());
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        ended = &mut server => {
+            ended.map_err(|err| Box::new(err) as BoxError)??;
+            return Ok(());
+        }
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("stopping: live runs are stopped and saved first");
+    Application::stop(&state, &handle).await;
+    server.await.map_err(|err| Box::new(err) as BoxError)??;
     Ok(())
 }

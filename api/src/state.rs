@@ -3,13 +3,13 @@
 use crate::auth::CurrentUser;
 use crate::auth::throttle::LoginThrottle;
 use crate::cache::Reads;
-use crate::events::EventHub;
+use crate::faults::Faults;
+use crate::runtime::Runtime;
 use crate::secrets::SecretBox;
 use crate::settings::Settings;
 use crate::workspaces::Workspaces;
 use sea_orm::DatabaseConnection;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub struct AppState {
     pub db: DatabaseConnection,
@@ -21,11 +21,12 @@ pub struct AppState {
     pub secrets: SecretBox,
     /// The agent, or why there is none (names the settings to set).
     pub agent: Result<Arc<agent::Agent>, String>,
-    pub events: EventHub,
+    /// The owners of active sessions: live runs, their events, the locks on each session.
+    pub runtime: Runtime,
     /// Answers to reads, kept until the next write.
     pub reads: Reads,
-    /// Cancel handles of live runs, by run id.
-    pub cancels: Mutex<HashMap<i32, agent::CancellationToken>>,
+    /// Failures tests inject (all off otherwise).
+    pub faults: Faults,
 }
 
 impl CurrentUser {

@@ -149,7 +149,7 @@ impl MigrationTrait for Migration {
 }
 
 #[derive(DeriveIden)]
-enum AgentRuns {
+pub(crate) enum AgentRuns {
     Table,
     Id,
     ChatSessionId,

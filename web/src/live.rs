@@ -7,8 +7,10 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{EventSource, MessageEvent};
 
-const EVENT_NAMES: [&str; 8] = [
+const EVENT_NAMES: [&str; 10] = [
+    "run_queued",
     "run_started",
+    "run_snapshot",
     "text_delta",
     "tool_started",
     "tool_finished",

@@ -4,15 +4,17 @@ use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::events::Sequenced;
 use crate::extract::{Json, PathId};
+use crate::runtime::SessionOwner;
 use crate::services::{chat, sessions};
 use crate::state::AppState;
 use crate::store;
 use actix_web::http::header::{ACCEPT, CACHE_CONTROL, ContentEncoding};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use api_types::{AgentInfo, AgentRun, AgentRunList, ChatAccepted, ChatRequest, ErrorBody, RunEvent, RunId};
+use api_types::{AgentInfo, AgentRun, AgentRunList, ChatAccepted, ChatRequest, ErrorBody, MessageId, RunEvent, RunId};
 use futures_util::Stream;
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
@@ -41,10 +43,11 @@ pub async fn post_chat(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/event-stream"));
     let session_pk = body.0.chat_session_id.0;
-    let after = state.events.last(session_pk);
+    let after = state.runtime.events.latest();
     let accepted = chat::send(&state, &user, body.0).await?;
-    if wants_stream {
-        return Ok(sse_response(events(state, session_pk, after, Some(accepted.run_id))));
+    if wants_stream && let Some(owner) = state.runtime.existing(session_pk) {
+        let (backlog, receiver) = owner.events.subscribe(after);
+        return Ok(sse_response(events(state, owner, backlog, receiver, after, Some(accepted.run_id))));
     }
     Ok(HttpResponse::Accepted().json(accepted))
 }
@@ -52,8 +55,9 @@ pub async fn post_chat(
 /// Where an events stream starts when no `Last-Event-ID` is sent.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 pub struct EventsQuery {
-    /// `latest`: only events from now on (the page has loaded the saved messages already).
-    /// Without it, every event still in the session's log is replayed first.
+    /// `latest`: events from now on, after a `run_snapshot` of the live run's message when one
+    /// is live (no event is missed or sent twice against it). Without it, every event still in
+    /// the session's log is replayed first.
     pub from: Option<String>,
 }
 
@@ -71,12 +75,20 @@ pub async fn get_events(
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, session_pk) = path.into_inner();
     let session = sessions::load(&state.db, &user, project_id.0, session_pk.0).await?;
+    let owner = state.runtime.owner(session.id);
     let last = req.headers().get("last-event-id").and_then(|v| v.to_str().ok());
-    let after = match (last, query.from.as_deref()) {
-        (None, Some("latest")) => state.events.last(session.id),
-        _ => state.events.resume_after(last),
+    let stream = match (last, query.from.as_deref()) {
+        (None, Some("latest")) => {
+            let (pending, receiver, after) = from_snapshot(&state, &owner);
+            events(state, owner, pending, receiver, after, None)
+        }
+        _ => {
+            let after = state.runtime.events.resume_after(last);
+            let (backlog, receiver) = owner.events.subscribe(after);
+            events(state, owner, backlog, receiver, after, None)
+        }
     };
-    Ok(sse_response(events(state, session.id, after, None)))
+    Ok(sse_response(stream))
 }
 
 /// Stop the session's live run (its changes so far are committed).
@@ -120,7 +132,8 @@ fn sse_response(stream: impl Stream<Item = Result<Bytes, actix_web::Error>> + 's
 
 struct Watch {
     state: web::Data<AppState>,
-    session_pk: i32,
+    /// Held, so the session's owner (and its event log) stays while it is watched.
+    owner: Arc<SessionOwner>,
     pending: VecDeque<Sequenced>,
     receiver: broadcast::Receiver<Sequenced>,
     last: u64,
@@ -128,15 +141,48 @@ struct Watch {
     done: bool,
 }
 
-/// The events after `after`, then live ones; only one run's, ending with it, when `only_run`.
+/// A live run's message as it stands, then the events after it; only the events from now on
+/// when no run is live. The snapshot is taken under the transcript's lock, under which every
+/// event of its blocks is published (`chat::transcript`), together with the subscription.
+/// Returns what to send first, the subscription, and the sequence it follows.
+fn from_snapshot(state: &AppState, owner: &SessionOwner) -> (Vec<Sequenced>, broadcast::Receiver<Sequenced>, u64) {
+    let (snapshot, after, backlog, receiver) = match owner.live() {
+        Some(live) => {
+            let transcript = live.transcript.lock().unwrap_or_else(|p| p.into_inner());
+            let after = state.runtime.events.latest();
+            let (backlog, receiver) = owner.events.subscribe(after);
+            let snapshot = RunEvent::RunSnapshot {
+                run_id: RunId(live.run_id),
+                assistant_message_id: MessageId(live.assistant_message_id),
+                status: live.status(),
+                blocks: transcript.blocks.clone(),
+            };
+            (Some((after, snapshot)), after, backlog, receiver)
+        }
+        None => {
+            let after = state.runtime.events.latest();
+            let (backlog, receiver) = owner.events.subscribe(after);
+            (None, after, backlog, receiver)
+        }
+    };
+    let mut pending = backlog;
+    if let Some(snapshot) = snapshot {
+        pending.insert(0, snapshot);
+    }
+    (pending, receiver, after.saturating_sub(1))
+}
+
+/// The events of `backlog` (after `after`), then live ones; only one run's, ending with it,
+/// when `only_run`.
 fn events(
     state: web::Data<AppState>,
-    session_pk: i32,
+    owner: Arc<SessionOwner>,
+    backlog: Vec<Sequenced>,
+    receiver: broadcast::Receiver<Sequenced>,
     after: u64,
     only_run: Option<RunId>,
 ) -> impl Stream<Item = Result<Bytes, actix_web::Error>> {
-    let (backlog, receiver) = state.events.subscribe(session_pk, after);
-    let watch = Watch { state, session_pk, pending: backlog.into(), receiver, last: after, only_run, done: false };
+    let watch = Watch { state, owner, pending: backlog.into(), receiver, last: after, only_run, done: false };
     futures_util::stream::unfold(watch, |mut watch| async move {
         if watch.done {
             return None;
@@ -155,7 +201,7 @@ fn events(
                 }
                 let frame = format!(
                     "id: {}\nevent: {}\ndata: {}\n\n",
-                    watch.state.events.id(sequence),
+                    watch.state.runtime.events.id(sequence),
                     event.name(),
                     serde_json::to_string(&event).unwrap_or_default()
                 );
@@ -165,7 +211,7 @@ fn events(
                 received = watch.receiver.recv() => match received {
                     Ok(item) => watch.pending.push_back(item),
                     Err(broadcast::error::RecvError::Lagged(_)) => {
-                        let missed = watch.state.events.since(watch.session_pk, watch.last);
+                        let missed = watch.owner.events.since(watch.last);
                         watch.pending.extend(missed);
                     }
                     Err(broadcast::error::RecvError::Closed) => return None,

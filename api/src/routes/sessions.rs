@@ -8,8 +8,9 @@ use crate::services::sessions;
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
 use api_types::{
-    ChatSession, ChatSessionList, ChatSessionQuery, CreateChatSessionRequest, DeleteChatSessionQuery,
-    DuplicateChatSessionRequest, ErrorBody, MessageList, MessageQuery, UpdateChatSessionRequest,
+    ChatSession, ChatSessionDeleted, ChatSessionList, ChatSessionQuery, CreateChatSessionRequest,
+    DeleteChatSessionQuery, DuplicateChatSessionRequest, ErrorBody, MessageList, MessageQuery,
+    UpdateChatSessionRequest,
 };
 
 type SessionPath = web::Path<(PathId, PathId)>;
@@ -73,7 +74,7 @@ pub async fn update_session(
 
 /// Delete a session and its messages. The project's default session answers 409.
 #[utoipa::path(tag = "chat sessions", params(("id" = i32, Path), ("session_pk" = i32, Path), DeleteChatSessionQuery), responses(
-    (status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    (status = 200, body = ChatSessionDeleted), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[delete("/api/projects/{id}/chat-sessions/{session_pk}")]
 pub async fn delete_session(
     state: web::Data<AppState>,
@@ -83,8 +84,8 @@ pub async fn delete_session(
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, session_pk) = path.into_inner();
     let delete_remote = query.delete_remote_branch.unwrap_or(false);
-    sessions::delete(&state, &user, project_id.0, session_pk.0, delete_remote).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let deleted = sessions::delete(&state, &user, project_id.0, session_pk.0, delete_remote).await?;
+    Ok(HttpResponse::Ok().json(deleted))
 }
 
 /// A new session whose branch starts at this session's head, with its messages copied.
@@ -114,6 +115,12 @@ pub async fn list_messages(
     query: web::Query<MessageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, session_pk) = path.into_inner();
-    let page = sessions::messages(&state.db, &state.secrets, &user, project_id.0, session_pk.0, query.into_inner());
+    let (db, secrets, query) = (&state.db, &state.secrets, query.into_inner());
+    // A live run's message is shown as it stands, from memory: such a page is not cached.
+    if let Some(live) = state.runtime.existing(session_pk.0).and_then(|owner| owner.live()) {
+        let page = sessions::messages(db, secrets, &user, project_id.0, session_pk.0, query, Some(&live)).await?;
+        return Ok(HttpResponse::Ok().json(page));
+    }
+    let page = sessions::messages(db, secrets, &user, project_id.0, session_pk.0, query, None);
     cache::json(&state.reads.messages, &user, &request, page).await
 }

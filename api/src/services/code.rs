@@ -31,7 +31,8 @@ async fn checkout_path(state: &AppState, session: &chat_session::Model) -> Resul
             "The session is archived; unarchive it to see its files.",
         ));
     }
-    state.workspaces.ensure_checkout(session, Start::Branch(base_branch(session))).await
+    let owner = state.runtime.owner(session.id);
+    state.workspaces.ensure_checkout(&owner.checkout, session, Start::Branch(base_branch(session))).await
 }
 
 pub async fn files(state: &AppState, session: &chat_session::Model) -> Result<FileTree, ApiError> {

@@ -149,6 +149,8 @@ pub async fn open_pull_request(
         });
     }
 
+    let session_owner = state.runtime.owner(session.id);
+    let _work = crate::services::sessions::idle_work(&session_owner, "open a pull request from").await?;
     let branch = session.github_branch_name.clone();
     let checkout_dir = state.workspaces.project_dir(project_id).checkout(&session.session_id);
     let author = user.author();

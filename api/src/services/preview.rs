@@ -20,9 +20,21 @@ fn message(session_pk: i32, expires: i64) -> String {
     format!("preview:{session_pk}:{expires}")
 }
 
+/// An archived session has no checkout, and a preview does not make it one again.
+fn refuse_archived(session: &entity::chat_session::Model) -> Result<(), ApiError> {
+    if session.status == api_types::ChatSessionStatus::Archived {
+        return Err(ApiError::conflict(
+            api_types::ErrorCode::WorkspaceNotReady,
+            "The session is archived; unarchive it to preview it.",
+        ));
+    }
+    Ok(())
+}
+
 /// A link to the session's preview, for its owner.
 pub async fn link(state: &AppState, user: &CurrentUser, project_id: i32, session_pk: i32) -> Result<String, ApiError> {
     let session = sessions::load(&state.db, user, project_id, session_pk).await?;
+    refuse_archived(&session)?;
     let expires = chrono::Utc::now().timestamp() + LIFETIME_SECS;
     let signature = state.secrets.sign(&message(session.id, expires));
     Ok(format!("/preview/{}-{expires}-{signature}/", session.id))
@@ -42,8 +54,10 @@ pub async fn resolve(state: &AppState, token: &str, path: &str) -> Result<(std::
         return Err(ApiError::NotFound("preview"));
     }
     let session = store::sessions::find(&state.db, session_pk).await?;
+    refuse_archived(&session)?;
     let base = session.base_branch.clone().unwrap_or_else(|| "main".to_owned());
-    let root = state.workspaces.ensure_checkout(&session, Start::Branch(base)).await?;
+    let owner = state.runtime.owner(session.id);
+    let root = state.workspaces.ensure_checkout(&owner.checkout, &session, Start::Branch(base)).await?;
     let relative = if path.is_empty() || path.ends_with('/') { format!("{path}index.html") } else { path.to_owned() };
     blocking(move || {
         let checkout = Checkout::open(&root)?;

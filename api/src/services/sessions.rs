@@ -9,13 +9,14 @@ use crate::state::AppState;
 use crate::store::{self, audit::AuditRecord, sessions::NewSession, sessions::SessionChanges, sessions::SessionFilter};
 use crate::workspaces::Start;
 use api_types::{
-    AuditAction, ChatSession, ChatSessionList, ChatSessionQuery, ChatSessionStatus, CreateChatSessionRequest,
-    DuplicateChatSessionRequest, ErrorCode, MessageList, MessageOrder, MessageQuery, RepositoryState,
-    UpdateChatSessionRequest, validate,
+    AuditAction, ChatSession, ChatSessionDeleted, ChatSessionList, ChatSessionQuery, ChatSessionStatus,
+    CreateChatSessionRequest, DuplicateChatSessionRequest, ErrorCode, MessageList, MessageOrder, MessageQuery,
+    RepositoryState, UpdateChatSessionRequest, validate,
 };
 use checkout::Checkout;
 use entity::chat_session;
 use sea_orm::{DatabaseConnection, TransactionTrait};
+
 use serde_json::json;
 
 fn title(raw: &str) -> Result<String, ApiError> {
@@ -88,23 +89,30 @@ pub async fn create(
         session_id: secret::new_session_id(),
         base_branch: base_branch.clone(),
     };
-    let session = insert_with_audit(db, user, new, None).await?;
-    state.workspaces.start_provisioning(session.clone(), Start::Branch(base_branch));
+    let session = insert_with_audit(db, user, new, None, None).await?;
+    let owner = state.runtime.owner(session.id);
+    state.workspaces.start_provisioning(owner.checkout.clone(), session.clone(), Start::Branch(base_branch));
     let mut shown = entity::convert::chat_session(session);
     shown.notice = notice;
     Ok(shown)
 }
 
+/// Inserts the session and its audit record, and, for a duplicate, the source's messages: all
+/// in one transaction, so a failure leaves nothing behind.
 async fn insert_with_audit(
     db: &DatabaseConnection,
     user: &CurrentUser,
     new: NewSession,
     duplicated_from: Option<i32>,
+    copy_messages_of: Option<i32>,
 ) -> Result<chat_session::Model, ApiError> {
     let project_id = new.project_id;
     let try_default = !store::sessions::has_default(db, project_id).await?;
     let txn = db.begin().await.map_err(ApiError::internal)?;
-    let session = store::sessions::insert(&txn, new, try_default).await?;
+    let mut session = store::sessions::insert(&txn, new, try_default).await?;
+    if let Some(source) = copy_messages_of {
+        session = store::messages::copy_all(&txn, source, session).await?;
+    }
     store::audit::record(
         &txn,
         AuditRecord {
@@ -121,6 +129,8 @@ async fn insert_with_audit(
 }
 
 /// A new session whose branch starts at the source session's head, with its messages copied.
+/// Refused (409 `session_busy`) while the source has a live run: its work is not committed
+/// until the run ends.
 pub async fn duplicate(
     state: &AppState,
     user: &CurrentUser,
@@ -132,23 +142,21 @@ pub async fn duplicate(
     let source = load(db, user, project_id, session_pk).await?;
     let raw_title = request.title.unwrap_or_else(|| format!("Copy of {}", source.title));
     let title = title(&raw_title.chars().take(api_types::MAX_TITLE_CHARS).collect::<String>())?;
+    let owner = state.runtime.owner(source.id);
+    let _work = idle_work(&owner, "duplicate").await?;
     // Commit what the source checkout holds, so the copy starts from all of it.
-    let head = match Checkout::open(&state.workspaces.project_dir(project_id).checkout(&source.session_id)) {
-        Ok(_) => {
-            let path = state.workspaces.project_dir(project_id).checkout(&source.session_id);
-            let author = user.author();
-            crate::workspaces::blocking(move || {
-                let checkout = Checkout::open(&path)?;
+    let path = state.workspaces.project_dir(project_id).checkout(&source.session_id);
+    let (branch, author) = (source.github_branch_name.clone(), user.author());
+    let head = state
+        .workspaces
+        .with_mirror(project_id, move |mirror| match Checkout::open(&path) {
+            Ok(checkout) => {
                 checkout.commit_all("kosuke: keep uncommitted work when duplicating", &author)?;
                 Ok(checkout.head()?.to_string())
-            })
-            .await?
-        }
-        Err(_) => {
-            let branch = source.github_branch_name.clone();
-            state.workspaces.with_mirror(project_id, move |mirror| Ok(mirror.branch_head(&branch)?.to_string())).await?
-        }
-    };
+            }
+            Err(_) => Ok(mirror.branch_head(&branch)?.to_string()),
+        })
+        .await?;
     let new = NewSession {
         project_id,
         user_id: user.id.clone(),
@@ -157,11 +165,40 @@ pub async fn duplicate(
         session_id: secret::new_session_id(),
         base_branch: source.base_branch.clone().unwrap_or_else(|| "main".to_owned()),
     };
-    let session = insert_with_audit(db, user, new, Some(source.id)).await?;
-    store::messages::copy_all(db, source.id, &session).await?;
-    let session = store::sessions::load_for_user(db, project_id, session.id, &user.id).await?;
-    state.workspaces.start_provisioning(session.clone(), Start::Commit(head));
+    let session = insert_with_audit(db, user, new, Some(source.id), Some(source.id)).await?;
+    let copy = state.runtime.owner(session.id);
+    state.workspaces.start_provisioning(copy.checkout.clone(), session.clone(), Start::Commit(head));
     Ok(entity::convert::chat_session(session))
+}
+
+/// The session's work lock, when no run is live (else 409 `session_busy`): for operations
+/// that commit what the checkout holds and must not do it beside a run.
+pub(crate) async fn idle_work(
+    owner: &crate::runtime::SessionOwner,
+    what: &str,
+) -> Result<tokio::sync::OwnedMutexGuard<()>, ApiError> {
+    let busy = || {
+        ApiError::conflict(
+            ErrorCode::SessionBusy,
+            format!("The session has a live run; {what} it once the run has ended (or stop the run)."),
+        )
+    };
+    if owner.live().is_some() {
+        return Err(busy());
+    }
+    // A run admitted from here on waits for this lock before it touches the checkout.
+    Ok(owner.work().await)
+}
+
+/// What the response says about a run stopped before an operation.
+fn stopped_notice(finished: &crate::runtime::Finished, before: &str) -> String {
+    match &finished.commit_sha {
+        Some(sha) => format!(
+            "The live run was stopped before {before}; what it wrote is committed ({}).",
+            &sha[..sha.len().min(7)]
+        ),
+        None => format!("The live run was stopped before {before}; it had changed no file."),
+    }
 }
 
 pub async fn list(
@@ -204,14 +241,26 @@ pub async fn update(
         "previous_status": session.status.as_str(),
     });
     let was_archived = session.status == ChatSessionStatus::Archived;
-    match changes.status {
-        Some(ChatSessionStatus::Archived) if !was_archived => state.workspaces.release(&session, user.author()).await?,
-        Some(status) if was_archived && status != ChatSessionStatus::Archived => {
-            let start = Start::Branch(session.base_branch.clone().unwrap_or_else(|| "main".to_owned()));
-            state.workspaces.ensure_checkout(&session, start).await?;
+    let owner = state.runtime.owner(session.id);
+    let mut notice = None;
+    // Held until the new status is recorded: a run waiting for the session sees it.
+    let _work = match changes.status {
+        Some(ChatSessionStatus::Archived) if !was_archived => {
+            if let Some(finished) = owner.stop_run().await {
+                notice = Some(stopped_notice(&finished, "archiving"));
+            }
+            let work = owner.work().await;
+            state.workspaces.release(&owner.checkout, &session, user.author()).await?;
+            Some(work)
         }
-        _ => {}
-    }
+        Some(status) if was_archived && status != ChatSessionStatus::Archived => {
+            let work = owner.work().await;
+            let start = Start::Branch(session.base_branch.clone().unwrap_or_else(|| "main".to_owned()));
+            state.workspaces.ensure_checkout(&owner.checkout, &session, start).await?;
+            Some(work)
+        }
+        _ => None,
+    };
     let session = store::sessions::load_for_user(db, project_id, session_pk, &user.id).await?;
     let txn = db.begin().await.map_err(ApiError::internal)?;
     let session = store::sessions::update(&txn, session, changes).await?;
@@ -227,26 +276,36 @@ pub async fn update(
     )
     .await?;
     store::commit(txn).await.map_err(ApiError::internal)?;
-    Ok(entity::convert::chat_session(session))
+    let mut shown = entity::convert::chat_session(session);
+    shown.notice = notice;
+    Ok(shown)
 }
 
-/// Deletes a session and its messages, then its checkout and local branch (and the remote
-/// branch when asked).
+/// Deletes a session and its messages, then its checkout and local branch, and the remote
+/// branch when asked (with the user's credentials; its failure is reported, not fatal). A live
+/// run is stopped first and its end waited for.
 pub async fn delete(
     state: &AppState,
     user: &CurrentUser,
     project_id: i32,
     session_pk: i32,
     delete_remote_branch: bool,
-) -> Result<(), ApiError> {
+) -> Result<ChatSessionDeleted, ApiError> {
     let db = &state.db;
-    let session = load(db, user, project_id, session_pk).await?;
+    let access = ProjectAccess::load(db, project_id, user).await?;
+    let session = store::sessions::load_for_user(db, access.id(), session_pk, &user.id).await?;
     if session.is_default {
         return Err(ApiError::conflict(
             ErrorCode::DefaultSession,
             "The project's default session cannot be deleted; archive it instead.",
         ));
     }
+    let owner = state.runtime.owner(session.id);
+    let mut notices = Vec::new();
+    if let Some(finished) = owner.stop_run().await {
+        notices.push(stopped_notice(&finished, "deleting"));
+    }
+    let _work = owner.work().await;
     let txn = db.begin().await.map_err(ApiError::internal)?;
     store::sessions::delete_non_default(&txn, session.id).await?;
     store::audit::record(
@@ -261,7 +320,26 @@ pub async fn delete(
     )
     .await?;
     store::commit(txn).await.map_err(ApiError::internal)?;
-    state.workspaces.remove(&session, delete_remote_branch, None).await
+    let mut remote_branch_deleted = false;
+    if delete_remote_branch {
+        let credentials = crate::services::github::git_credentials(state, &user.id, &access.project).await;
+        let deleted = match credentials {
+            Ok(credentials) => state.workspaces.delete_remote_branch(&session, credentials).await,
+            Err(err) => Err(err),
+        };
+        match deleted {
+            Ok(deleted) => remote_branch_deleted = deleted,
+            Err(err) => notices.push(format!(
+                "The branch {} is still on the remote: {}",
+                session.github_branch_name,
+                err.body().error
+            )),
+        }
+    }
+    let removed = state.workspaces.remove(&owner.checkout, &session).await;
+    state.runtime.forget(session.id);
+    removed?;
+    Ok(ChatSessionDeleted { remote_branch_deleted, notice: (!notices.is_empty()).then(|| notices.join(" ")) })
 }
 
 pub async fn messages(
@@ -271,6 +349,7 @@ pub async fn messages(
     project_id: i32,
     session_pk: i32,
     query: MessageQuery,
+    live: Option<&crate::runtime::LiveRun>,
 ) -> Result<MessageList, ApiError> {
     let session = load(db, user, project_id, session_pk).await?;
     let limit = pagination::limit(query.limit)?;
@@ -281,6 +360,14 @@ pub async fn messages(
     let total = u64::try_from(session.message_count).unwrap_or(0);
     let rows = store::messages::list(db, session.id, order, after, limit + 1).await?;
     let (rows, next_cursor) = pagination::finish_page(rows, limit, |m| pagination::encode_id(m.id));
-    let messages = rows.into_iter().map(|row| entity::convert::chat_message(secrets.open_message(row))).collect();
+    let mut messages: Vec<api_types::ChatMessage> =
+        rows.into_iter().map(|row| entity::convert::chat_message(secrets.open_message(row))).collect();
+    if let Some(live) = live
+        && let Some(message) = messages.iter_mut().find(|m| m.id.0 == live.assistant_message_id)
+    {
+        let transcript = live.transcript.lock().unwrap_or_else(|p| p.into_inner());
+        message.content = transcript.text();
+        message.blocks = Some(transcript.blocks.clone());
+    }
     Ok(MessageList { messages, total, next_cursor })
 }

@@ -39,46 +39,52 @@ pub fn page_query(
 }
 
 /// Copies every message of one session into another (duplicating a session), in order, and
-/// sets the copy's message count and last activity in the same transaction.
-pub async fn copy_all<C>(db: &C, from_session: i32, to: &entity::chat_session::Model) -> Result<(), StoreError>
-where
-    C: ConnectionTrait + sea_orm::TransactionTrait,
-{
-    let source = chat_message::Entity::find()
-        .filter(chat_message::Column::ChatSessionId.eq(from_session))
-        .order_by_asc(chat_message::Column::Id)
-        .all(db)
-        .await?;
-    if source.is_empty() {
-        return Ok(());
+/// sets the copy's message count and last activity; run inside the caller's transaction. One
+/// `INSERT … SELECT`: no row passes through the server and no bind limit applies, however
+/// long the conversation.
+pub async fn copy_all(
+    db: &impl ConnectionTrait,
+    from_session: i32,
+    to: entity::chat_session::Model,
+) -> Result<entity::chat_session::Model, StoreError> {
+    use chat_message::Column as C;
+    use sea_orm::sea_query::{Expr, Order, Query};
+    let kept = [C::UserId, C::Role, C::Content, C::Blocks, C::Model, C::InputTokens, C::OutputTokens, C::CommitSha];
+    let times = [C::CreatedAt, C::UpdatedAt];
+    let select = Query::select()
+        .column(C::ProjectId)
+        .expr(Expr::val(to.id))
+        .columns(kept)
+        .columns(times)
+        .from(chat_message::Entity)
+        .and_where(C::ChatSessionId.eq(from_session))
+        .order_by(C::Id, Order::Asc)
+        .to_owned();
+    let mut columns = vec![C::ProjectId, C::ChatSessionId];
+    columns.extend(kept);
+    columns.extend(times);
+    let insert = Query::insert()
+        .into_table(chat_message::Entity)
+        .columns(columns)
+        .select_from(select)
+        .map_err(|err| StoreError::Db(sea_orm::DbErr::Custom(err.to_string())))?
+        .to_owned();
+    let copied = db.execute(&insert).await?.rows_affected();
+    if copied == 0 {
+        return Ok(to);
     }
-    let txn = db.begin().await?;
-    let count = source.len() as i32;
-    let last = source.iter().map(|m| m.created_at).max();
-    let copies = source.into_iter().map(|m| chat_message::ActiveModel {
-        id: sea_orm::ActiveValue::NotSet,
-        project_id: Set(m.project_id),
-        chat_session_id: Set(to.id),
-        user_id: Set(m.user_id),
-        role: Set(m.role),
-        content: Set(m.content),
-        blocks: Set(m.blocks),
-        model: Set(m.model),
-        input_tokens: Set(m.input_tokens),
-        output_tokens: Set(m.output_tokens),
-        commit_sha: Set(m.commit_sha),
-        created_at: Set(m.created_at),
-        updated_at: Set(m.updated_at),
-    });
-    chat_message::Entity::insert_many(copies).exec(&txn).await?;
+    let last = chat_message::Entity::find()
+        .filter(chat_message::Column::ChatSessionId.eq(to.id))
+        .order_by_desc(chat_message::Column::Id)
+        .one(db)
+        .await?
+        .map(|m| m.created_at);
     let mut session: entity::chat_session::ActiveModel = to.clone().into();
-    session.message_count = Set(count);
+    session.message_count = Set(i32::try_from(copied).unwrap_or(i32::MAX));
     if let Some(last) = last {
         session.last_activity_at = Set(last.max(to.last_activity_at));
     }
-    session.update(&txn).await?;
-    super::commit(txn).await?;
-    Ok(())
+    Ok(session.update(db).await?)
 }
 
 /// One message by id.

@@ -3,7 +3,7 @@
 
 use super::{StoreError, now};
 use api_types::{MessageRole, RunStatus};
-use entity::{agent_run, chat_message, chat_session};
+use entity::{agent_run, chat_message, chat_session, run_journal};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -11,6 +11,7 @@ use sea_orm::{
 };
 
 /// The assistant message as a run has written it so far.
+#[derive(Clone)]
 pub struct AssistantMessage {
     pub content: String,
     pub blocks: serde_json::Value,
@@ -34,14 +35,15 @@ pub async fn start<C: ConnectionTrait + TransactionTrait>(
     user_id: &str,
     prompt: String,
     empty_answer: String,
+    status: RunStatus,
 ) -> Result<StartedRun, StoreError> {
     let txn = db.begin().await?;
     let at = now();
     let run = agent_run::ActiveModel {
         chat_session_id: Set(session.id),
-        status: Set(RunStatus::Running),
+        status: Set(status),
         created_at: Set(at),
-        started_at: Set(Some(at)),
+        started_at: Set((status == RunStatus::Running).then_some(at)),
         ..Default::default()
     }
     .insert(&txn)
@@ -84,8 +86,9 @@ async fn insert_message(
     .await?)
 }
 
-/// Saves what the assistant has said so far. NUL characters (which a model may well send,
-/// and PostgreSQL cannot store in text or JSON) become U+FFFD.
+/// Saves the assistant message whole. Contents come sealed (base64 text), so nothing in
+/// them needs escaping for either backend: a NUL or a literal `\u0000` the model wrote
+/// round-trips as it was.
 pub async fn save_assistant(
     db: &impl ConnectionTrait,
     message_id: i64,
@@ -93,11 +96,9 @@ pub async fn save_assistant(
     commit_sha: Option<String>,
 ) -> Result<(), StoreError> {
     let AssistantMessage { content, blocks, usage } = message;
-    let blocks = serde_json::to_string(&blocks).unwrap_or_default().replace("\\u0000", "\\ufffd");
-    let blocks = serde_json::from_str(&blocks).unwrap_or_default();
     let mut active = chat_message::ActiveModel {
         id: sea_orm::ActiveValue::Unchanged(message_id),
-        content: Set(content.replace('\0', "\u{FFFD}")),
+        content: Set(content),
         blocks: Set(Some(blocks)),
         updated_at: Set(now()),
         ..Default::default()
@@ -114,7 +115,67 @@ pub async fn save_assistant(
     Ok(())
 }
 
-pub async fn finish(
+/// A queued run got its slot.
+pub async fn set_running(db: &impl ConnectionTrait, run_id: i32) -> Result<(), StoreError> {
+    agent_run::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(run_id),
+        status: Set(RunStatus::Running),
+        started_at: Set(Some(now())),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
+/// Appends a piece of a live run's journal (its events since the last piece, sealed).
+pub async fn append_journal(db: &impl ConnectionTrait, run_id: i32, events: String) -> Result<(), StoreError> {
+    run_journal::ActiveModel {
+        agent_run_id: Set(run_id),
+        events: Set(events),
+        created_at: Set(now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// A run's journal pieces, in order.
+pub async fn journal(db: &impl ConnectionTrait, run_id: i32) -> Result<Vec<String>, StoreError> {
+    Ok(run_journal::Entity::find()
+        .filter(run_journal::Column::AgentRunId.eq(run_id))
+        .order_by_asc(run_journal::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|piece| piece.events)
+        .collect())
+}
+
+/// How a run ended, as it is recorded.
+#[derive(Clone)]
+pub struct RunEnd {
+    pub run_id: i32,
+    pub status: RunStatus,
+    pub error: Option<String>,
+    pub message_id: i64,
+    pub message: AssistantMessage,
+    pub commit_sha: Option<String>,
+}
+
+/// Records a run's end in one transaction: its message whole, its journal gone, its status.
+pub async fn finish<C: ConnectionTrait + TransactionTrait>(db: &C, end: RunEnd) -> Result<(), StoreError> {
+    let txn = db.begin().await?;
+    save_assistant(&txn, end.message_id, end.message, end.commit_sha).await?;
+    run_journal::Entity::delete_many().filter(run_journal::Column::AgentRunId.eq(end.run_id)).exec(&txn).await?;
+    record_end(&txn, end.run_id, end.status, end.error).await?;
+    super::commit(txn).await?;
+    Ok(())
+}
+
+/// Records only a run's status at its end (when its message could not be written).
+pub async fn record_end(
     db: &impl ConnectionTrait,
     run_id: i32,
     status: RunStatus,
@@ -130,6 +191,20 @@ pub async fn finish(
     .update(db)
     .await?;
     Ok(())
+}
+
+/// The session's runs recorded live with nothing running them (their end could not be
+/// recorded): they become `failed`, so the session takes prompts again.
+pub async fn fail_orphaned(db: &impl ConnectionTrait, session_pk: i32) -> Result<u64, StoreError> {
+    let result = agent_run::Entity::update_many()
+        .col_expr(agent_run::Column::Status, Expr::value(RunStatus::Failed))
+        .col_expr(agent_run::Column::Error, Expr::value("The run's end could not be recorded."))
+        .col_expr(agent_run::Column::FinishedAt, Expr::value(now()))
+        .filter(agent_run::Column::ChatSessionId.eq(session_pk))
+        .filter(agent_run::Column::Status.is_in([RunStatus::Queued, RunStatus::Running]))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
 }
 
 /// Start-up: runs that were live when the server stopped become `interrupted`.

@@ -2,8 +2,9 @@
 //! with progress), each session's checkout (made in the background, re-made on demand),
 //! archiving, removal, and the start-up sweep that reconciles the data dir with the database.
 //!
-//! git2 work always runs on blocking threads. Work on one session is serialized by a
-//! per-session lock, so an archive never races the checkout being made.
+//! git2 work always runs on blocking threads. A session's checkout is made, released and
+//! removed under its owner's checkout lock (`runtime::SessionOwner::checkout`, passed in), so
+//! an archive never races the checkout being made.
 //!
 //! Spare checkouts: each project keeps one checkout made ahead (`{project}/spare`, detached at
 //! the tip of the branch the last new session started from; first at the default branch when
@@ -15,6 +16,8 @@
 //! The start-up sweep is in `sweep.rs`.
 
 mod sweep;
+
+pub use sweep::SweepError;
 
 use crate::error::ApiError;
 use crate::store;
@@ -33,7 +36,6 @@ pub struct Workspaces {
     github_git_url: String,
     fetch_timeout: Duration,
     progress: Mutex<HashMap<i32, CloneProgress>>,
-    session_locks: Mutex<HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
     checkout_queues: Mutex<HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
     spare_checkouts: bool,
 }
@@ -59,7 +61,6 @@ impl Workspaces {
             github_git_url: github_git_url.trim_end_matches('/').to_owned(),
             fetch_timeout,
             progress: Mutex::new(HashMap::new()),
-            session_locks: Mutex::new(HashMap::new()),
             checkout_queues: Mutex::new(HashMap::new()),
             spare_checkouts,
         }
@@ -83,16 +84,17 @@ impl Workspaces {
         self.progress.lock().unwrap_or_else(|p| p.into_inner()).get(&project_id).copied()
     }
 
-    fn session_lock(&self, session_pk: i32) -> Arc<tokio::sync::Mutex<()>> {
-        self.session_locks.lock().unwrap_or_else(|p| p.into_inner()).entry(session_pk).or_default().clone()
-    }
-
     /// A project's new checkouts are made one at a time (the mirror's lock serializes them
     /// anyway). Waiting here is an async wait: a queue of new sessions must not fill the
     /// blocking-thread pool that every other git call needs (under load, create requests
     /// waited seconds behind it).
+    /// Queues no one waits in are dropped once there are more than a few.
     fn checkout_queue(&self, project_id: i32) -> Arc<tokio::sync::Mutex<()>> {
-        self.checkout_queues.lock().unwrap_or_else(|p| p.into_inner()).entry(project_id).or_default().clone()
+        let mut queues = self.checkout_queues.lock().unwrap_or_else(|p| p.into_inner());
+        if queues.len() >= 64 {
+            queues.retain(|_, queue| Arc::strong_count(queue) > 1);
+        }
+        queues.entry(project_id).or_default().clone()
     }
 
     /// Makes the project's mirror in the background: clone the remote (reporting progress), or
@@ -216,10 +218,15 @@ impl Workspaces {
 
     /// Makes the session's branch (from `start`, when it does not exist yet) and checkout in
     /// the background, then records `ready` or `failed`.
-    pub fn start_provisioning(self: &Arc<Self>, session: chat_session::Model, start: Start) {
+    pub fn start_provisioning(
+        self: &Arc<Self>,
+        lock: Arc<tokio::sync::Mutex<()>>,
+        session: chat_session::Model,
+        start: Start,
+    ) {
         let workspaces = Arc::clone(self);
         tokio::spawn(async move {
-            if let Err(err) = workspaces.ensure_checkout(&session, start.clone()).await {
+            if let Err(err) = workspaces.ensure_checkout(&lock, &session, start.clone()).await {
                 tracing::warn!(session_pk = session.id, error = %err, "could not make the session's checkout");
             }
             if let Start::Branch(base) = start {
@@ -246,8 +253,12 @@ impl Workspaces {
 
     /// Makes sure the session's checkout exists on disk and records its state; returns its path.
     #[tracing::instrument(skip_all, fields(session_pk = session.id))]
-    pub async fn ensure_checkout(&self, session: &chat_session::Model, start: Start) -> Result<PathBuf, ApiError> {
-        let lock = self.session_lock(session.id);
+    pub async fn ensure_checkout(
+        &self,
+        lock: &tokio::sync::Mutex<()>,
+        session: &chat_session::Model,
+        start: Start,
+    ) -> Result<PathBuf, ApiError> {
         let _guard = lock.lock().await;
         let dir = self.project_dir(session.project_id);
         let path = dir.checkout(&session.session_id);
@@ -303,8 +314,12 @@ impl Workspaces {
 
     /// Commits whatever the checkout holds (so nothing is lost), then removes it from disk.
     /// The branch keeps the work; `ensure_checkout` brings it back.
-    pub async fn release(&self, session: &chat_session::Model, author: Author) -> Result<(), ApiError> {
-        let lock = self.session_lock(session.id);
+    pub async fn release(
+        &self,
+        lock: &tokio::sync::Mutex<()>,
+        session: &chat_session::Model,
+        author: Author,
+    ) -> Result<(), ApiError> {
         let _guard = lock.lock().await;
         let dir = self.project_dir(session.project_id);
         let (name, path, mirror_path) = (session.session_id.clone(), dir.checkout(&session.session_id), dir.mirror());
@@ -319,15 +334,9 @@ impl Workspaces {
         Ok(())
     }
 
-    /// Removes the session's checkout, worktree registration and local branch (and the remote
-    /// branch when asked).
-    pub async fn remove(
-        &self,
-        session: &chat_session::Model,
-        delete_remote_branch: bool,
-        credentials: Option<Credentials>,
-    ) -> Result<(), ApiError> {
-        let lock = self.session_lock(session.id);
+    /// Removes the session's checkout, worktree registration and local branch. The remote
+    /// branch is the caller's (`delete_remote_branch`): its failure must not keep these.
+    pub async fn remove(&self, lock: &tokio::sync::Mutex<()>, session: &chat_session::Model) -> Result<(), ApiError> {
         let _guard = lock.lock().await;
         let dir = self.project_dir(session.project_id);
         let (name, branch, path, mirror_path) = (
@@ -336,17 +345,29 @@ impl Workspaces {
             dir.checkout(&session.session_id),
             dir.mirror(),
         );
-        let result = blocking(move || {
+        blocking(move || {
             let mirror = Mirror::open(&mirror_path)?;
             mirror.release(&name, &path)?;
-            if delete_remote_branch && mirror.has_remote() {
-                mirror.delete_remote_branch(&branch, credentials.as_ref())?;
-            }
             mirror.delete_branch(&branch)
         })
-        .await;
-        self.session_locks.lock().unwrap_or_else(|p| p.into_inner()).remove(&session.id);
-        result
+        .await
+    }
+
+    /// Deletes a session's branch on the project's remote, when it has one: `Ok(false)` when
+    /// there is none.
+    pub async fn delete_remote_branch(
+        &self,
+        session: &chat_session::Model,
+        credentials: Option<Credentials>,
+    ) -> Result<bool, ApiError> {
+        let branch = session.github_branch_name.clone();
+        self.with_mirror(session.project_id, move |mirror| {
+            if !mirror.has_remote() {
+                return Ok(false);
+            }
+            mirror.delete_remote_branch(&branch, credentials.as_ref()).map(|()| true)
+        })
+        .await
     }
 }
 

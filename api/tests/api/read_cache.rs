@@ -80,8 +80,8 @@ db_test!(
         let said: Vec<(MessageRole, &str)> = after.messages.iter().map(|m| (m.role, m.content.as_str())).collect();
         assert_eq!(said, [(MessageRole::User, "Anything to do?"), (MessageRole::Assistant, "Nothing to change.")]);
 
-        // While a run streams, its message is saved every moment (an update, outside any
-        // transaction): each page shows the latest save.
+        // While a run streams, a page shows its message as it stands (the run's transcript in
+        // memory; the row is written whole at the end).
         app.model.script([Reply::Slow { chunks: 8, every: Duration::from_millis(100) }]);
         owner.send_chat(&chat::chat(&project, &session, "Count slowly")).await.unwrap();
         let mut seen = Vec::new();

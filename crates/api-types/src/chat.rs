@@ -136,7 +136,9 @@ impl ContentBlock {
                 }
                 blocks.push(ContentBlock::Retry { message: message.clone(), discarded: discarded.clone() });
             }
+            RunEvent::RunSnapshot { blocks: snapshot, .. } => blocks.clone_from(snapshot),
             RunEvent::RunStarted { .. }
+            | RunEvent::RunQueued { .. }
             | RunEvent::CommitCreated { .. }
             | RunEvent::RunFinished { .. }
             | RunEvent::Error { .. } => {}
@@ -162,9 +164,24 @@ impl ContentBlock {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", try_from = "crate::wire::RunEventWire")]
 pub enum RunEvent {
+    /// The run waits for a free run slot (the server's limit of concurrent runs); it starts
+    /// (`run_started`) when one is free.
+    RunQueued {
+        run_id: RunId,
+        assistant_message_id: MessageId,
+    },
     RunStarted {
         run_id: RunId,
         assistant_message_id: MessageId,
+    },
+    /// The live run's assistant message as it stands, sent first to a watcher that opens the
+    /// stream with `from=latest` while a run is live: the events after it are exactly those
+    /// the snapshot does not hold.
+    RunSnapshot {
+        run_id: RunId,
+        assistant_message_id: MessageId,
+        status: RunStatus,
+        blocks: Vec<ContentBlock>,
     },
     TextDelta {
         run_id: RunId,
@@ -211,6 +228,8 @@ impl RunEvent {
     pub fn run_id(&self) -> RunId {
         match self {
             RunEvent::RunStarted { run_id, .. }
+            | RunEvent::RunQueued { run_id, .. }
+            | RunEvent::RunSnapshot { run_id, .. }
             | RunEvent::TextDelta { run_id, .. }
             | RunEvent::ToolStarted { run_id, .. }
             | RunEvent::ToolFinished { run_id, .. }
@@ -224,7 +243,9 @@ impl RunEvent {
     /// The SSE `event:` name.
     pub fn name(&self) -> &'static str {
         match self {
+            RunEvent::RunQueued { .. } => "run_queued",
             RunEvent::RunStarted { .. } => "run_started",
+            RunEvent::RunSnapshot { .. } => "run_snapshot",
             RunEvent::TextDelta { .. } => "text_delta",
             RunEvent::ToolStarted { .. } => "tool_started",
             RunEvent::ToolFinished { .. } => "tool_finished",

@@ -97,6 +97,18 @@ pub struct DeleteChatSessionQuery {
     pub delete_remote_branch: Option<bool>,
 }
 
+/// The answer to `DELETE …/{session_pk}`: the session is gone with its checkout and local
+/// branch; what else happened.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChatSessionDeleted {
+    /// Whether the branch on the remote was deleted (only when asked).
+    pub remote_branch_deleted: bool,
+    /// A live run stopped first, or why the remote branch is still there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
+}
+
 /// `POST …/{session_pk}/pull-request`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -11,7 +11,9 @@ use serde::Deserialize;
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum RunEventType {
+    RunQueued,
     RunStarted,
+    RunSnapshot,
     TextDelta,
     ToolStarted,
     ToolFinished,
@@ -41,6 +43,7 @@ pub(crate) struct RunEventWire {
     status: Option<RunStatus>,
     message: Option<String>,
     discarded: Option<String>,
+    blocks: Option<Vec<ContentBlock>>,
 }
 
 fn need<T>(value: Option<T>, field: &str) -> Result<T, String> {
@@ -56,6 +59,16 @@ impl TryFrom<RunEventWire> for RunEvent {
             RunEventType::RunStarted => RunEvent::RunStarted {
                 run_id,
                 assistant_message_id: need(wire.assistant_message_id, "assistant_message_id")?,
+            },
+            RunEventType::RunQueued => RunEvent::RunQueued {
+                run_id,
+                assistant_message_id: need(wire.assistant_message_id, "assistant_message_id")?,
+            },
+            RunEventType::RunSnapshot => RunEvent::RunSnapshot {
+                run_id,
+                assistant_message_id: need(wire.assistant_message_id, "assistant_message_id")?,
+                status: need(wire.status, "status")?,
+                blocks: need(wire.blocks, "blocks")?,
             },
             RunEventType::TextDelta => RunEvent::TextDelta { run_id, text: need(wire.text, "text")? },
             RunEventType::ToolStarted => RunEvent::ToolStarted {

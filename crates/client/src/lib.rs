@@ -242,8 +242,8 @@ impl Client {
         self.with_body(Method::Put, &format!("/projects/{project}/chat-sessions/{session}"), request).await
     }
 
-    pub async fn delete_chat_session(&self, project: ProjectId, session: ChatSessionPk) -> Result<()> {
-        self.delete(&format!("/projects/{project}/chat-sessions/{session}")).await
+    pub async fn delete_chat_session(&self, project: ProjectId, session: ChatSessionPk) -> Result<ChatSessionDeleted> {
+        decode(&self.call(Method::Delete, &format!("/projects/{project}/chat-sessions/{session}"), "", None).await?)
     }
 
     pub async fn list_messages(
@@ -256,9 +256,13 @@ impl Client {
     }
 
     /// Deletes the session and its branch on the remote too.
-    pub async fn delete_chat_session_everywhere(&self, project: ProjectId, session: ChatSessionPk) -> Result<()> {
+    pub async fn delete_chat_session_everywhere(
+        &self,
+        project: ProjectId,
+        session: ChatSessionPk,
+    ) -> Result<ChatSessionDeleted> {
         let path = format!("/projects/{project}/chat-sessions/{session}");
-        self.call(Method::Delete, &path, "delete_remote_branch=true", None).await.map(drop)
+        decode(&self.call(Method::Delete, &path, "delete_remote_branch=true", None).await?)
     }
 
     pub async fn duplicate_chat_session(

@@ -13,5 +13,6 @@ pub mod invite;
 pub mod project;
 pub mod project_env_var;
 pub mod project_member;
+pub mod run_journal;
 pub mod server_setting;
 pub mod user;

@@ -107,6 +107,9 @@ fn message_view(message: ChatMessage, commit_url_base: Option<String>) -> impl I
 pub fn ChatPane(
     #[prop(into)] messages: Signal<Vec<ChatMessage>>,
     #[prop(into)] running: Signal<bool>,
+    /// The live run waits for a free run slot (the server's limit of concurrent runs).
+    #[prop(into)]
+    queued: Signal<bool>,
     #[prop(into)] disabled_reason: Signal<Option<String>>,
     #[prop(into)] has_older: Signal<bool>,
     /// `https://github.com/owner/repo/commit/` for GitHub projects.
@@ -144,6 +147,9 @@ pub fn ChatPane(
                     key=|m| (m.id, m.content.len(), m.blocks.as_deref().map(shown_size), m.commit_sha.clone(), m.output_tokens)
                     children=move |m| message_view(m, commit_url_base.get_untracked())
                 />
+                <Show when=move || queued.get()>
+                    <p class="queued" role="status">"Queued: the server runs as many turns as it can at once; this one starts when a slot is free."</p>
+                </Show>
             </div>
             <form class="composer" on:submit=move |ev| { ev.prevent_default(); send(); }>
                 <textarea

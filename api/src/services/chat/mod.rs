@@ -9,16 +9,18 @@ mod transcript;
 use crate::access::ProjectAccess;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
+use crate::runtime::LiveRun;
 use crate::settings::AgentSettings;
 use crate::state::AppState;
 use crate::store;
 use actix_web::web;
-use agent::{Agent, AgentConfig, CancellationToken, Limits, ProviderKind};
+use agent::{Agent, AgentConfig, Limits, ProviderKind};
 use api_types::{
-    AgentInfo, ChatAccepted, ChatRequest, ChatSessionStatus, ErrorCode, MAX_PROMPT_CHARS, MessageId, RunId,
+    AgentInfo, ChatAccepted, ChatRequest, ChatSessionStatus, ErrorCode, MAX_PROMPT_CHARS, MessageId, RunId, RunStatus,
 };
+use run::Job;
 pub use run::commit_interrupted;
-use run::{Job, execute};
+pub use transcript::Transcript;
 
 /// The agent from settings, or the sentence saying what to set.
 pub fn build_agent(
@@ -139,21 +141,40 @@ pub async fn send(
         ));
     }
     crate::services::sessions::require_repository(&access)?;
-    let (sealed_prompt, _) = state.secrets.seal_message(&prompt, None);
-    let (sealed_empty, _) = state.secrets.seal_message("", None);
-    let started =
-        store::runs::start(&state.db, &session, &user.id, sealed_prompt, sealed_empty).await.map_err(|err| {
-            if err.is_conflict() {
-                ApiError::conflict(
-                    ErrorCode::SessionBusy,
-                    "The session already has a live run; wait for it or stop it.",
-                )
-            } else {
-                err.into()
-            }
-        })?;
-    let cancel = CancellationToken::new();
-    state.cancels.lock().unwrap_or_else(|p| p.into_inner()).insert(started.run.id, cancel.clone());
+    if state.runtime.is_stopping() {
+        return Err(ApiError::Unavailable {
+            code: ErrorCode::AgentUnavailable,
+            message: "The server is stopping; send the prompt again once it is back.".to_owned(),
+        });
+    }
+    let owner = state.runtime.owner(session.id);
+    let admitting = owner.admitting().await;
+    let slot = state.runtime.try_slot();
+    let status = if slot.is_some() { RunStatus::Running } else { RunStatus::Queued };
+    let start = || {
+        let (sealed_prompt, _) = state.secrets.seal_message(&prompt, None);
+        let (sealed_empty, _) = state.secrets.seal_message("", None);
+        store::runs::start(&state.db, &session, &user.id, sealed_prompt, sealed_empty, status)
+    };
+    let started = match start().await {
+        // A row recorded live with no run behind it: its end could not be recorded.
+        Err(err) if err.is_conflict() && owner.live().is_none() => {
+            let cleared = store::runs::fail_orphaned(&state.db, session.id).await?;
+            tracing::warn!(session_pk = session.id, cleared, "cleared a run whose end was never recorded");
+            start().await
+        }
+        other => other,
+    }
+    .map_err(|err| {
+        if err.is_conflict() {
+            ApiError::conflict(ErrorCode::SessionBusy, "The session already has a live run; wait for it or stop it.")
+        } else {
+            err.into()
+        }
+    })?;
+    let live = LiveRun::new(started.run.id, started.assistant_message.id, slot.is_some());
+    owner.set_live(live.clone());
+    drop(admitting);
     let job = Job {
         run_id: started.run.id,
         assistant_message_id: started.assistant_message.id,
@@ -164,7 +185,7 @@ pub async fn send(
         user: user.clone(),
         github_token: request.github_token,
     };
-    tokio::spawn(execute(state.clone(), agent, job, cancel));
+    run::spawn(state.clone(), owner, agent, job, live, slot);
     Ok(ChatAccepted {
         run_id: RunId(started.run.id),
         user_message: entity::convert::chat_message(state.secrets.open_message(started.user_message)),
@@ -184,8 +205,8 @@ pub async fn cancel(
     let Some(run) = live else {
         return Err(ApiError::conflict(ErrorCode::NoLiveRun, "The session has no live run to stop."));
     };
-    if let Some(token) = state.cancels.lock().unwrap_or_else(|p| p.into_inner()).get(&run.id) {
-        token.cancel();
+    if let Some(live) = state.runtime.existing(session.id).and_then(|owner| owner.live()) {
+        live.cancel.cancel();
     }
     Ok(entity::convert::agent_run(run))
 }

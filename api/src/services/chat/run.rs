@@ -4,8 +4,9 @@
 use super::transcript::{RunSink, Transcript};
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
+use crate::runtime::{Finished, LiveRun, SessionOwner};
 use crate::state::AppState;
-use crate::store;
+use crate::store::{self, runs::RunEnd};
 use crate::workspaces::{Start, blocking};
 use actix_web::web;
 use agent::{Agent, CancellationToken, GitDirs, HistoryBlock, HistoryMessage, Role, Turn};
@@ -14,6 +15,7 @@ use checkout::{Checkout, Credentials, Mirror};
 use entity::{chat_session, project};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::OwnedSemaphorePermit;
 
 /// Earlier messages sent as history: at most this many, within this many characters.
 const HISTORY_MESSAGES: u64 = 40;
@@ -30,49 +32,116 @@ pub struct Job {
     pub github_token: Option<String>,
 }
 
-#[tracing::instrument(skip_all, fields(run_id = job.run_id, session_pk = job.session.id))]
-pub async fn execute(state: web::Data<AppState>, agent: Arc<Agent>, job: Job, cancel: CancellationToken) {
-    let session_pk = job.session.id;
-    let run_id = RunId(job.run_id);
-    state.events.publish(
-        session_pk,
-        RunEvent::RunStarted { run_id, assistant_message_id: MessageId(job.assistant_message_id) },
-    );
-    let transcript = Arc::new(Mutex::new(Transcript::default()));
+/// How often a live run's new events are appended to its journal.
+const JOURNAL_EVERY: Duration = Duration::from_millis(250);
 
-    // Saves the transcript while the run streams, so a crash loses at most a moment of it.
+/// Starts the run as a tracked task. However it ends, even by a panic, its end is recorded
+/// and its owner told, so the session takes prompts again.
+pub fn spawn(
+    state: web::Data<AppState>,
+    owner: Arc<SessionOwner>,
+    agent: Arc<Agent>,
+    job: Job,
+    live: LiveRun,
+    slot: Option<OwnedSemaphorePermit>,
+) {
+    let runtime = state.clone();
+    runtime.runtime.spawn_run(async move {
+        let (run_id, message_id) = (job.run_id, job.assistant_message_id);
+        let inner = tokio::spawn(execute(state.clone(), owner.clone(), agent, job, live.clone(), slot));
+        let finished = match inner.await {
+            Ok(finished) => finished,
+            Err(err) => {
+                tracing::error!(run_id, error = %err, "the run's task failed; recording its end");
+                let message = "The run stopped on an internal error; what it wrote stays in the session.".to_owned();
+                let mut transcript = live.transcript.lock().unwrap_or_else(|p| p.into_inner()).message();
+                append_error(&mut transcript, &message);
+                let end = RunEnd {
+                    run_id,
+                    status: RunStatus::Failed,
+                    error: Some(message),
+                    message_id,
+                    message: sealed(&state, transcript),
+                    commit_sha: None,
+                };
+                record_end(&state, &owner, end).await
+            }
+        };
+        owner.set_finished(finished);
+    });
+}
+
+#[tracing::instrument(skip_all, fields(run_id = job.run_id, session_pk = job.session.id))]
+async fn execute(
+    state: web::Data<AppState>,
+    owner: Arc<SessionOwner>,
+    agent: Arc<Agent>,
+    job: Job,
+    live: LiveRun,
+    slot: Option<OwnedSemaphorePermit>,
+) -> Finished {
+    let run_id = RunId(job.run_id);
+    let assistant_message_id = MessageId(job.assistant_message_id);
+    let _slot = match slot {
+        Some(slot) => slot,
+        None => {
+            state.runtime.publish(&owner, RunEvent::RunQueued { run_id, assistant_message_id });
+            let slot = tokio::select! {
+                slot = state.runtime.slot() => slot,
+                () = live.cancel.cancelled() => return end_unstarted(&state, &owner, &job).await,
+            };
+            if let Err(err) = store::runs::set_running(&state.db, job.run_id).await {
+                tracing::warn!(error = %crate::error::Report(&err), "could not record that the run started");
+            }
+            slot
+        }
+    };
+    live.started.store(true, std::sync::atomic::Ordering::SeqCst);
+    state.runtime.publish(&owner, RunEvent::RunStarted { run_id, assistant_message_id });
+    // Held until the run's final commit: archive, delete, duplicate and pull requests wait
+    // for it (or refuse while the run is live).
+    let _work = owner.work().await;
+    if state.faults.run_panics() {
+        panic!("a panic injected by a test");
+    }
+    let transcript = live.transcript.clone();
+
+    // Appends what streamed to the journal as the run goes, so a crash loses at most a moment.
     let saving = CancellationToken::new();
     let saver = {
-        let (state, transcript, saving, message_id) =
-            (state.clone(), transcript.clone(), saving.clone(), job.assistant_message_id);
+        let (state, transcript, saving, run_pk) = (state.clone(), transcript.clone(), saving.clone(), job.run_id);
         tokio::spawn(async move {
-            let mut saved = 0;
             loop {
                 tokio::select! {
                     () = saving.cancelled() => break,
-                    () = tokio::time::sleep(Duration::from_millis(250)) => {}
+                    () = tokio::time::sleep(JOURNAL_EVERY) => {}
                 }
-                let (version, message) = {
-                    let t = transcript.lock().unwrap_or_else(|p| p.into_inner());
-                    (t.version, t.message())
-                };
-                if version != saved {
-                    let message = sealed(&state, message);
-                    if let Err(err) = store::runs::save_assistant(&state.db, message_id, message, None).await {
-                        tracing::warn!(error = %crate::error::Report(&err), "could not save the streaming message");
-                    }
-                    saved = version;
+                let events = transcript.lock().unwrap_or_else(|p| p.into_inner()).take_unsaved();
+                if events.is_empty() {
+                    continue;
+                }
+                let piece = state.secrets.seal(&serde_json::to_string(&events).unwrap_or_default());
+                state.runtime.saved_bytes.fetch_add(piece.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                if let Err(err) = store::runs::append_journal(&state.db, run_pk, piece).await {
+                    tracing::warn!(error = %crate::error::Report(&err), "could not journal the streaming message");
                 }
             }
         })
     };
 
-    let outcome = run_agent(&state, &agent, &job, transcript.clone(), cancel).await;
+    let outcome = if live.cancel.is_cancelled() {
+        Err(RunFailure::Cancelled)
+    } else {
+        run_agent(&state, &owner, &agent, &job, transcript.clone(), live.cancel.clone()).await
+    };
     saving.cancel();
     let _ = saver.await;
 
     let (mut status, mut error) = match &outcome {
         Ok(()) => (RunStatus::Succeeded, None),
+        Err(RunFailure::Cancelled) if state.runtime.is_stopping() => {
+            (RunStatus::Interrupted, Some("The server stopped during the turn; what it wrote is committed.".to_owned()))
+        }
         Err(RunFailure::Cancelled) => (RunStatus::Cancelled, None),
         Err(RunFailure::Failed(message)) => (RunStatus::Failed, Some(message.clone())),
     };
@@ -80,8 +149,8 @@ pub async fn execute(state: web::Data<AppState>, agent: Arc<Agent>, job: Job, ca
     let commit = commit_turn(&state, &job, status).await;
     let commit_sha = match commit {
         Ok(Some((sha, pushed, push_error))) => {
-            state.events.publish(
-                session_pk,
+            state.runtime.publish(
+                &owner,
                 RunEvent::CommitCreated {
                     run_id,
                     sha: sha.clone(),
@@ -90,7 +159,7 @@ pub async fn execute(state: web::Data<AppState>, agent: Arc<Agent>, job: Job, ca
                 },
             );
             if let Some(push_error) = push_error {
-                state.events.publish(session_pk, RunEvent::Error { run_id, message: push_error });
+                state.runtime.publish(&owner, RunEvent::Error { run_id, message: push_error });
             }
             Some(sha)
         }
@@ -103,25 +172,82 @@ pub async fn execute(state: web::Data<AppState>, agent: Arc<Agent>, job: Job, ca
             None
         }
     };
-    let message = {
-        let mut t = transcript.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(message) = &error {
-            t.blocks.push(ContentBlock::Error { message: message.clone() });
-        }
-        t.message()
+    let mut message = transcript.lock().unwrap_or_else(|p| p.into_inner()).message();
+    if let Some(error) = &error {
+        append_error(&mut message, error);
+    }
+    let end = RunEnd {
+        run_id: job.run_id,
+        status,
+        error,
+        message_id: job.assistant_message_id,
+        message: sealed(&state, message),
+        commit_sha,
     };
-    let message = sealed(&state, message);
-    if let Err(err) = store::runs::save_assistant(&state.db, job.assistant_message_id, message, commit_sha).await {
-        tracing::error!(error = %crate::error::Report(&err), "could not save the assistant message");
+    record_end(&state, &owner, end).await
+}
+
+/// A queued run stopped before it got its slot.
+async fn end_unstarted(state: &web::Data<AppState>, owner: &SessionOwner, job: &Job) -> Finished {
+    let (status, error) = if state.runtime.is_stopping() {
+        (RunStatus::Interrupted, Some("The server stopped before the turn started.".to_owned()))
+    } else {
+        (RunStatus::Cancelled, None)
+    };
+    let message = store::runs::AssistantMessage { content: String::new(), blocks: serde_json::json!([]), usage: None };
+    let end = RunEnd {
+        run_id: job.run_id,
+        status,
+        error,
+        message_id: job.assistant_message_id,
+        message: sealed(state, message),
+        commit_sha: None,
+    };
+    record_end(state, owner, end).await
+}
+
+fn append_error(message: &mut store::runs::AssistantMessage, error: &str) {
+    if let serde_json::Value::Array(blocks) = &mut message.blocks {
+        let block = ContentBlock::Error { message: error.to_owned() };
+        blocks.push(serde_json::to_value(block).unwrap_or_default());
     }
-    if let Err(err) = store::runs::finish(&state.db, job.run_id, status, error.clone()).await {
-        tracing::error!(error = %crate::error::Report(&err), "could not record the end of the run");
+}
+
+/// Records the run's end (message, journal, status in one transaction), trying again a few
+/// times; then tells the watchers. When it cannot be recorded, the session's next prompt finds
+/// the row live with no run behind it and fails it (`store::runs::fail_orphaned`).
+async fn record_end(state: &web::Data<AppState>, owner: &SessionOwner, end: RunEnd) -> Finished {
+    let run_id = RunId(end.run_id);
+    let finished = Finished { run_id: end.run_id, status: end.status, commit_sha: end.commit_sha.clone() };
+    let bytes = end.message.content.len() + end.message.blocks.to_string().len();
+    state.runtime.saved_bytes.fetch_add(bytes as u64, std::sync::atomic::Ordering::Relaxed);
+    let error = end.error.clone();
+    let mut recorded = false;
+    for wait in [Duration::from_millis(100), Duration::from_millis(500), Duration::ZERO] {
+        let attempt = if state.faults.finish_fails() {
+            Err(crate::store::StoreError::Conflict("a failure injected by a test".into()))
+        } else {
+            store::runs::finish(&state.db, end.clone()).await
+        };
+        match attempt {
+            Ok(()) => {
+                recorded = true;
+                break;
+            }
+            Err(err) => {
+                tracing::error!(error = %crate::error::Report(&err), "could not record the end of the run");
+                tokio::time::sleep(wait).await;
+            }
+        }
     }
-    state.cancels.lock().unwrap_or_else(|p| p.into_inner()).remove(&job.run_id);
+    if !recorded {
+        tracing::error!(run_id = end.run_id, "gave up recording the end of the run; the next prompt clears it");
+    }
     if let Some(message) = error {
-        state.events.publish(session_pk, RunEvent::Error { run_id, message });
+        state.runtime.publish(owner, RunEvent::Error { run_id, message });
     }
-    state.events.publish(session_pk, RunEvent::RunFinished { run_id, status });
+    state.runtime.publish(owner, RunEvent::RunFinished { run_id, status: end.status });
+    finished
 }
 
 /// The assistant message as it is stored: its text and blocks sealed with the server's key.
@@ -137,6 +263,7 @@ enum RunFailure {
 
 async fn run_agent(
     state: &web::Data<AppState>,
+    owner: &Arc<SessionOwner>,
     agent: &Agent,
     job: &Job,
     transcript: Arc<Mutex<Transcript>>,
@@ -144,7 +271,13 @@ async fn run_agent(
 ) -> Result<(), RunFailure> {
     let failed = |err: ApiError| RunFailure::Failed(err.body().error);
     let base = job.session.base_branch.clone().unwrap_or_else(|| job.project.default_branch.clone());
-    let workdir = state.workspaces.ensure_checkout(&job.session, Start::Branch(base)).await.map_err(failed)?;
+    // The session may have been archived or deleted while the run waited for it.
+    let session = store::sessions::find(&state.db, job.session.id).await.map_err(|err| failed(err.into()))?;
+    if session.status == api_types::ChatSessionStatus::Archived {
+        return Err(RunFailure::Cancelled);
+    }
+    let workdir =
+        state.workspaces.ensure_checkout(&owner.checkout, &job.session, Start::Branch(base)).await.map_err(failed)?;
     let history = history(state, job).await.map_err(failed)?;
     let env = crate::services::env_vars::for_agent(state, job.project.id).await.map_err(failed)?;
     let checkout = workdir.clone();
@@ -166,7 +299,7 @@ async fn run_agent(
             crate::services::branding::instructions(&crate::services::branding::of(&job.project))
         ),
     };
-    let mut sink = RunSink { state: state.clone(), session_pk: job.session.id, run_id: RunId(job.run_id), transcript };
+    let mut sink = RunSink { state: state.clone(), owner: owner.clone(), run_id: RunId(job.run_id), transcript };
     match agent.run(turn, &mut sink, cancel).await {
         Ok(()) => Ok(()),
         Err(agent::AgentError::Cancelled) => Err(RunFailure::Cancelled),
@@ -224,9 +357,10 @@ fn history_block(block: ContentBlock) -> Option<HistoryBlock> {
     }
 }
 
-/// At start-up, what each run the server's end interrupted had written becomes that run's own
-/// commit (its processes died with the server: nothing writes there any more), so that the
-/// next turn's commit holds only the next turn's work.
+/// At start-up, each run the server's end interrupted gets its message back from its journal
+/// (what had streamed), and what it had written becomes its own commit (its processes died
+/// with the server: nothing writes there any more), so that the next turn's commit holds only
+/// the next turn's work.
 pub async fn commit_interrupted(
     db: &sea_orm::DatabaseConnection,
     secrets: &crate::secrets::SecretBox,
@@ -248,14 +382,54 @@ pub async fn commit_interrupted(
             Err(_) => Ok(None),
         })
         .await;
-        match committed {
-            Ok(Some(sha)) => tracing::info!(run_id = run.id, %sha, "committed what an interrupted run wrote"),
-            Ok(None) => {}
-            Err(err) => {
-                tracing::warn!(run_id = run.id, error = %err.body().error, "could not commit what an interrupted run wrote")
+        let commit_sha = match committed {
+            Ok(Some(sha)) => {
+                tracing::info!(run_id = run.id, %sha, "committed what an interrupted run wrote");
+                Some(sha)
             }
+            Ok(None) => None,
+            Err(err) => {
+                tracing::warn!(run_id = run.id, error = %err.body().error, "could not commit what an interrupted run wrote");
+                None
+            }
+        };
+        if let Err(err) = recover_message(db, secrets, run, commit_sha).await {
+            tracing::warn!(run_id = run.id, error = %crate::error::Report(&err), "could not recover an interrupted run's message");
         }
     }
+}
+
+/// An interrupted run's message, made again from its journal.
+async fn recover_message(
+    db: &sea_orm::DatabaseConnection,
+    secrets: &crate::secrets::SecretBox,
+    run: &entity::agent_run::Model,
+    commit_sha: Option<String>,
+) -> Result<(), store::StoreError> {
+    let Some(message_id) = run.assistant_message_id else { return Ok(()) };
+    let pieces = store::runs::journal(db, run.id).await?;
+    if pieces.is_empty() {
+        // Nothing streamed, or a run from before journals: the message is as it was saved.
+        return Ok(());
+    }
+    let events = pieces.iter().map(|piece| {
+        let opened = secrets.open(piece).unwrap_or_default();
+        serde_json::from_str::<Vec<RunEvent>>(&opened).unwrap_or_default()
+    });
+    let transcript = Transcript::replay(events);
+    let mut message = transcript.message();
+    append_error(&mut message, "The server stopped during the turn.");
+    let (content, blocks) = secrets.seal_message(&message.content, Some(&message.blocks));
+    let message = store::runs::AssistantMessage { content, blocks: blocks.unwrap_or_default(), usage: None };
+    let end = RunEnd {
+        run_id: run.id,
+        status: RunStatus::Interrupted,
+        error: Some("The server stopped while the run was live.".to_owned()),
+        message_id,
+        message,
+        commit_sha,
+    };
+    store::runs::finish(db, end).await
 }
 
 /// Commits what the turn changed (message from the prompt) and pushes it when the project has

@@ -1,6 +1,11 @@
 //! The assistant message as a run writes it: agent events folded into content blocks, and the
-//! sink that publishes each event and records it.
+//! sink that records each event and publishes it.
+//!
+//! Recording and publishing happen under the transcript's lock, so that a snapshot taken under
+//! the same lock together with a subscription to the session's events (`routes::chat`) holds
+//! exactly the events before it, and the subscription exactly those after.
 
+use crate::runtime::SessionOwner;
 use crate::state::AppState;
 use crate::store::runs::AssistantMessage;
 use actix_web::web;
@@ -14,7 +19,8 @@ pub struct Transcript {
     pub blocks: Vec<ContentBlock>,
     /// The tokens of the turn's model calls so far (none from the command provider).
     pub usage: Option<Usage>,
-    pub version: u64,
+    /// The events recorded since the journal was last written.
+    pub unsaved: Vec<RunEvent>,
 }
 
 impl Transcript {
@@ -37,9 +43,23 @@ impl Transcript {
         };
         if let Some(event) = &published {
             ContentBlock::fold(&mut self.blocks, event);
+            self.unsaved.push(event.clone());
         }
-        self.version += 1;
         published
+    }
+
+    /// The events since the last call, for the journal.
+    pub fn take_unsaved(&mut self) -> Vec<RunEvent> {
+        std::mem::take(&mut self.unsaved)
+    }
+
+    /// The transcript a journal's pieces describe (after a crash).
+    pub fn replay(pieces: impl IntoIterator<Item = Vec<RunEvent>>) -> Transcript {
+        let mut transcript = Transcript::default();
+        for event in pieces.into_iter().flatten() {
+            ContentBlock::fold(&mut transcript.blocks, &event);
+        }
+        transcript
     }
 
     pub fn text(&self) -> String {
@@ -56,19 +76,19 @@ impl Transcript {
     }
 }
 
-/// Publishes each agent event and records it in the transcript.
+/// Records each agent event in the transcript and publishes it.
 pub struct RunSink {
     pub state: web::Data<AppState>,
-    pub session_pk: i32,
+    pub owner: Arc<SessionOwner>,
     pub run_id: RunId,
     pub transcript: Arc<Mutex<Transcript>>,
 }
 
 impl EventSink for RunSink {
     fn emit(&mut self, event: AgentEvent) {
-        let published = self.transcript.lock().unwrap_or_else(|p| p.into_inner()).apply(self.run_id, event);
-        if let Some(event) = published {
-            self.state.events.publish(self.session_pk, event);
+        let mut transcript = self.transcript.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(event) = transcript.apply(self.run_id, event) {
+            self.state.runtime.publish(&self.owner, event);
         }
     }
 }
@@ -91,6 +111,7 @@ mod tests {
                 input: serde_json::json!({"path": "a"}),
             },
         );
+        let first = t.take_unsaved();
         t.apply(
             run,
             AgentEvent::ToolFinished { id: "t1".into(), name: "read_file".into(), output: "x".into(), is_error: false },
@@ -105,5 +126,7 @@ mod tests {
                 {"type": "text", "text": "Done"}
             ])
         );
+        let replayed = Transcript::replay([first, t.take_unsaved()]);
+        assert_eq!(replayed.json(), t.json(), "the journal's pieces make the same message");
     }
 }

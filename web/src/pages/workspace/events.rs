@@ -26,7 +26,9 @@ pub fn on_event(
     event: RunEvent,
     messages: RwSignal<Vec<ChatMessage>>,
     running: RwSignal<bool>,
+    queued: RwSignal<bool>,
     streaming: RwSignal<Option<MessageId>>,
+    session: ChatSessionPk,
     reload: impl Fn() + 'static,
 ) {
     let update_streaming = |event: &RunEvent| {
@@ -39,10 +41,28 @@ pub fn on_event(
             }
         });
     };
+    let live = move |id: MessageId| {
+        running.set(true);
+        streaming.set(Some(id));
+        messages.update(|list| {
+            if !list.iter().any(|m| m.id == id) {
+                list.push(placeholder(id, session));
+            }
+        });
+    };
     match event {
+        RunEvent::RunQueued { assistant_message_id, .. } => {
+            live(assistant_message_id);
+            queued.set(true);
+        }
         RunEvent::RunStarted { assistant_message_id, .. } => {
-            running.set(true);
-            streaming.set(Some(assistant_message_id));
+            live(assistant_message_id);
+            queued.set(false);
+        }
+        RunEvent::RunSnapshot { assistant_message_id, status, .. } => {
+            live(assistant_message_id);
+            queued.set(status == RunStatus::Queued);
+            update_streaming(&event);
         }
         RunEvent::TextDelta { .. }
         | RunEvent::ToolStarted { .. }
@@ -51,6 +71,7 @@ pub fn on_event(
         RunEvent::CommitCreated { .. } | RunEvent::Error { .. } => {}
         RunEvent::RunFinished { .. } => {
             running.set(false);
+            queued.set(false);
             streaming.set(None);
             reload();
         }

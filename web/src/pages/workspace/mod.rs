@@ -44,6 +44,7 @@ pub fn Workspace() -> impl IntoView {
     let older = RwSignal::new(None::<String>);
     let running = RwSignal::new(false);
     let streaming_message = RwSignal::new(None::<MessageId>);
+    let queued = RwSignal::new(false);
     let branch_status = RwSignal::new(None::<BranchStatus>);
     let drafts = StoredValue::new(HashMap::<i32, String>::new());
     let draft = RwSignal::new(String::new());
@@ -63,15 +64,35 @@ pub fn Workspace() -> impl IntoView {
 
     let refresh_branch = move || {
         let (Some(p), Some(s)) = (project_id.get_untracked(), selected.get_untracked()) else { return };
-        spawn_local(async move { branch_status.set(client().get_branch_status(p, s).await.ok()) });
+        spawn_local(async move {
+            let status = client().get_branch_status(p, s).await.ok();
+            if selected.get_untracked() == Some(s) {
+                branch_status.set(status);
+            }
+        });
     };
     let load_messages = move || {
         let (Some(p), Some(s)) = (project_id.get_untracked(), selected.get_untracked()) else { return };
         spawn_local(async move {
             let query = MessageQuery { order: Some(MessageOrder::Desc), limit: Some(50), cursor: None };
-            match client().list_messages(p, s, &query).await {
+            let page = client().list_messages(p, s, &query).await;
+            // An answer for a chat that is no longer open is dropped.
+            if selected.get_untracked() != Some(s) {
+                return;
+            }
+            match page {
                 Ok(mut page) => {
                     page.messages.reverse();
+                    // The live run's message is the stream's (its snapshot and events), not the
+                    // saved row's.
+                    if let Some(live) = streaming_message.get_untracked() {
+                        let shown = messages.with_untracked(|list| list.iter().find(|m| m.id == live).cloned());
+                        match (shown, page.messages.iter_mut().find(|m| m.id == live)) {
+                            (Some(shown), Some(saved)) => *saved = shown,
+                            (Some(shown), None) => page.messages.push(shown),
+                            _ => {}
+                        }
+                    }
                     messages.set(page.messages);
                     older.set(page.next_cursor);
                 }
@@ -95,6 +116,7 @@ pub fn Workspace() -> impl IntoView {
         draft.set(now.and_then(|s| drafts.with_value(|d| d.get(&s.0).cloned())).unwrap_or_default());
         messages.set(Vec::new());
         running.set(false);
+        queued.set(false);
         streaming_message.set(None);
         branch_status.set(None);
         sidebar_open.set(false);
@@ -106,16 +128,13 @@ pub fn Workspace() -> impl IntoView {
         };
         load_messages();
         refresh_branch();
-        spawn_local(async move {
-            if let Ok(runs) = client().list_runs(p, s).await
-                && let Some(run) = runs.runs.first().filter(|r| r.status.is_live())
-            {
-                running.set(true);
-                streaming_message.set(run.assistant_message_id);
-            }
-        });
+        // A live run announces itself first on the stream (`run_snapshot`), with its message
+        // as it stands; the events after it are exactly what the snapshot lacks.
         let generation = live::follow(&format!("{}?from=latest", client().events_url(p, s)), move |event| {
-            on_event(event, messages, running, streaming_message, move || {
+            if selected.get_untracked() != Some(s) {
+                return;
+            }
+            on_event(event, messages, running, queued, streaming_message, s, move || {
                 load_messages();
                 refresh_branch();
                 reload_sessions();
@@ -134,7 +153,11 @@ pub fn Workspace() -> impl IntoView {
         running.set(true);
         spawn_local(async move {
             let request = ChatRequest { project_id: p, chat_session_id: s, prompt, github_token: None };
-            match client().send_chat(&request).await {
+            let answer = client().send_chat(&request).await;
+            if selected.get_untracked() != Some(s) {
+                return;
+            }
+            match answer {
                 Ok(accepted) => {
                     streaming_message.set(Some(accepted.assistant_message_id));
                     messages.update(|list| {
@@ -172,7 +195,9 @@ pub fn Workspace() -> impl IntoView {
         loading_older.set_value(true);
         spawn_local(async move {
             let query = MessageQuery { order: Some(MessageOrder::Desc), limit: Some(50), cursor: Some(cursor) };
-            if let Ok(mut page) = client().list_messages(p, s, &query).await {
+            if let Ok(mut page) = client().list_messages(p, s, &query).await
+                && selected.get_untracked() == Some(s)
+            {
                 page.messages.reverse();
                 messages.update(|list| {
                     let mut earlier = page.messages;
@@ -315,6 +340,7 @@ pub fn Workspace() -> impl IntoView {
                     <ChatPane
                         messages=messages
                         running=running
+                        queued=queued
                         disabled_reason=input_disabled
                         has_older=Signal::derive(move || older.get().is_some())
                         commit_url_base=Signal::derive(move || match project.get().map(|p| p.repository) {
