@@ -137,6 +137,9 @@ pub struct TestApp {
     /// The fake model provider (Anthropic by default; see `spawn_app_with`).
     pub model: FakeModel,
     settings: Settings,
+    /// The server's state, when it runs in this process (`spawn_app`): for injecting faults
+    /// and counting what it keeps.
+    state: Option<actix_web::web::Data<api::state::AppState>>,
     /// The `kosuke` process and its environment, when the app is the real binary
     /// (`spawn_binary`).
     _process: Option<(ServerProcess, Vec<(String, String)>)>,
@@ -197,8 +200,8 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     // The test's origins are where any user may take a server path from.
     settings.repo_roots = vec![remotes.path().to_owned()];
     configure(&mut settings);
-    let address = start(settings.clone()).await;
-    TestApp { address, data_dir, database, remotes, github, model, settings, _process: None }
+    let (address, state) = start(settings.clone()).await;
+    TestApp { address, data_dir, database, remotes, github, model, settings, state: Some(state), _process: None }
 }
 
 /// The real `kosuke` binary as an operator starts it, with the server's own settings in its
@@ -221,7 +224,17 @@ pub async fn spawn_binary(backend: Backend, env: &[(&str, &str)]) -> TestApp {
     );
     let (process, address) = start_binary(data_dir.path(), &env).await;
     let settings = Settings::new("127.0.0.1:0", data_dir.path());
-    TestApp { address, data_dir, database, remotes, github, model, settings, _process: Some((process, env)) }
+    TestApp {
+        address,
+        data_dir,
+        database,
+        remotes,
+        github,
+        model,
+        settings,
+        state: None,
+        _process: Some((process, env)),
+    }
 }
 
 /// Starts `kosuke serve` on `data_dir` with `env` (and no other KOSUKE_ setting of the test
@@ -288,11 +301,12 @@ pub async fn insert_message(
     api_types::MessageId(model.id)
 }
 
-async fn start(settings: Settings) -> String {
+async fn start(settings: Settings) -> (String, actix_web::web::Data<api::state::AppState>) {
     let app = Application::build(settings).await.expect("build the application");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state.clone();
     tokio::spawn(app.run_until_stopped());
-    address
+    (address, state)
 }
 
 impl TestApp {
@@ -314,7 +328,40 @@ impl TestApp {
     /// Starts a second server on the same data dir and database, as after a restart (the
     /// start-up sweep runs); clients must be made anew for the new address.
     pub async fn restart(&mut self) {
-        self.address = start(self.settings.clone()).await;
+        let (address, state) = start(self.settings.clone()).await;
+        (self.address, self.state) = (address, Some(state));
+    }
+
+    /// The in-process server's state.
+    pub fn state(&self) -> &api::state::AppState {
+        self.state.as_ref().expect("an app in this process (spawn_app)")
+    }
+
+    /// Stops the binary as an operator does (SIGTERM) and waits until it has exited; `true`
+    /// when it exited successfully.
+    pub async fn terminate_binary(&mut self) -> bool {
+        let (mut process, _) = self._process.take().expect("a binary app");
+        let sent = std::process::Command::new("kill").args(["-TERM", &process.0.id().to_string()]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "SIGTERM sent");
+        let status = tokio::task::spawn_blocking(move || {
+            let status = process.0.wait();
+            std::mem::forget(process);
+            status
+        });
+        status.await.expect("wait").is_ok_and(|s| s.success())
+    }
+
+    /// Starts the binary again on the same data dir and database, after `terminate_binary`,
+    /// with `extra` in its environment too.
+    pub async fn start_binary_again(&mut self, env: Vec<(String, String)>) {
+        let (process, address) = start_binary(self.data_dir.path(), &env).await;
+        self.address = address;
+        self._process = Some((process, env));
+    }
+
+    /// The binary's environment (to start it again).
+    pub fn binary_env(&self) -> Vec<(String, String)> {
+        self._process.as_ref().map(|(_, env)| env.clone()).unwrap_or_default()
     }
 
     /// The directory of a session's checkout.

@@ -6,11 +6,21 @@
 //! the server), with an environment of only `PATH`, `LANG`, `TERM`, a `HOME` and `TMPDIR` of
 //! its own, the project's environment variables and `KOSUKE_PROMPT`: none of the server's
 //! settings, keys or database URL. Everything it started dies when it exits.
+//!
+//! The turn ends when the command's process exits, not when its pipes close: what it left in
+//! the background (holding stdout) is killed with its group, and what it had written is read
+//! to the end for a moment more. Output is read as bytes, line by line, each line decoded
+//! lossily: a line that is not UTF-8 is kept (with U+FFFD for the bad bytes), and neither pipe
+//! is closed on the command while it runs.
 
 use crate::{AgentConfig, AgentError, AgentEvent, EventSink, GitDirs, Turn};
 use std::path::Path;
 use std::process::Stdio;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+
+/// How long output is still read after the command exited (what it wrote just before).
+const DRAIN: Duration = Duration::from_millis(500);
 
 /// Kills the whole process group when dropped (the turn ended, for whatever reason).
 struct Group(Option<u32>);
@@ -60,31 +70,40 @@ pub async fn run(config: &AgentConfig, turn: &Turn, sink: &mut dyn EventSink) ->
             let _ = stdin.write_all(prompt.as_bytes()).await;
         });
     }
-    let mut stdout = child.stdout.take().map(|s| BufReader::new(s).lines());
-    let mut stderr = child.stderr.take().map(|s| BufReader::new(s).lines());
+    let mut stdout = child.stdout.take().map(Lines::new);
+    let mut stderr = child.stderr.take().map(Lines::new);
     let mut used = 0usize;
     let limit = config.limits.max_output_chars;
-    loop {
-        let line = tokio::select! {
-            line = next_line(&mut stdout) => line,
-            line = next_line(&mut stderr) => line,
-        };
-        match line {
-            Some(text) => {
-                used += text.len() + 1;
-                if used > limit {
-                    return Err(AgentError::OutputTooLarge(limit));
-                }
-                sink.emit(AgentEvent::Text(format!("{text}\n")));
-            }
-            None if stdout.is_none() && stderr.is_none() => break,
-            None => {}
+    let mut emit = |text: String| {
+        used += text.len() + 1;
+        if used > limit {
+            return Err(AgentError::OutputTooLarge(limit));
         }
-    }
-    // Whatever it left running dies with the turn; the group is killed before the child is
-    // reaped, so its id cannot have gone to another process yet.
+        sink.emit(AgentEvent::Text(format!("{text}\n")));
+        Ok(())
+    };
+    let status = loop {
+        tokio::select! {
+            line = next_line(&mut stdout) => if let Some(text) = line { emit(text)? },
+            line = next_line(&mut stderr) => if let Some(text) = line { emit(text)? },
+            exited = child.wait() => break exited.map_err(|err| AgentError::CommandFailed(err.to_string()))?,
+        }
+    };
+    // Whatever it left running dies with the turn (its group is killed; the sandbox's cgroup
+    // or PID namespace takes what left the group), then what was written is read to the end.
     drop(group);
-    let status = child.wait().await.map_err(|err| AgentError::CommandFailed(err.to_string()))?;
+    let drained = async {
+        while stdout.is_some() || stderr.is_some() {
+            tokio::select! {
+                line = next_line(&mut stdout) => if let Some(text) = line { emit(text)? },
+                line = next_line(&mut stderr) => if let Some(text) = line { emit(text)? },
+            }
+        }
+        Ok::<(), AgentError>(())
+    };
+    if let Ok(result) = tokio::time::timeout(DRAIN, drained).await {
+        result?;
+    }
     if status.success() {
         Ok(())
     } else {
@@ -118,16 +137,31 @@ fn git_mounts(
     env.push(("GIT_WORK_TREE".to_owned(), shown(&mounts.workdir, Path::new(sandbox::WORKDIR))));
 }
 
-/// The next line of a stream; at its end the stream is dropped (`None` from then on).
-async fn next_line<R: tokio::io::AsyncBufRead + Unpin>(lines: &mut Option<tokio::io::Lines<R>>) -> Option<String> {
-    match lines {
-        Some(reader) => match reader.next_line().await {
-            Ok(Some(line)) => Some(line),
-            _ => {
-                *lines = None;
-                None
-            }
-        },
-        None => std::future::pending().await,
+/// A pipe read line by line as bytes.
+struct Lines<R> {
+    reader: BufReader<R>,
+    buffer: Vec<u8>,
+}
+
+impl<R: AsyncRead + Unpin> Lines<R> {
+    fn new(pipe: R) -> Self {
+        Lines { reader: BufReader::new(pipe), buffer: Vec::new() }
     }
+}
+
+/// The next line of a stream, decoded lossily (without its line end); at its end (or a read
+/// error) the stream is dropped (`None` from then on). Cancel-safe: bytes a cancelled read
+/// took stay in the buffer for the next call.
+async fn next_line<R: AsyncRead + Unpin>(lines: &mut Option<Lines<R>>) -> Option<String> {
+    let Some(reader) = lines else { return std::future::pending().await };
+    let read = reader.reader.read_until(b'\n', &mut reader.buffer).await;
+    if matches!(read, Ok(0) | Err(_)) && reader.buffer.is_empty() {
+        *lines = None;
+        return None;
+    }
+    let line = reader.buffer.strip_suffix(b"\n").unwrap_or(&reader.buffer);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let text = String::from_utf8_lossy(line).into_owned();
+    reader.buffer.clear();
+    Some(text)
 }

@@ -265,4 +265,28 @@ mod tests {
         assert!(!outer.path().join("escaped.txt").exists());
         assert!(!root.join(".git/hooks").exists());
     }
+
+    #[test]
+    fn search_never_follows_a_symlink_out_or_round_a_loop() {
+        let outer = tempfile::TempDir::new().unwrap_or_else(|e| panic!("{e}"));
+        let root = outer.path().join("checkout");
+        std::fs::create_dir_all(root.join("src")).ok();
+        std::fs::write(outer.path().join("secret.key"), "TOPSECRET\n").ok();
+        std::fs::create_dir_all(outer.path().join("elsewhere")).ok();
+        std::fs::write(outer.path().join("elsewhere/notes.txt"), "TOPSECRET too\n").ok();
+        std::fs::write(root.join("src/lib.rs"), "// TOPSECRET is not here\n").ok();
+        // A committed link to a file outside, one to a directory outside, and a cycle.
+        std::os::unix::fs::symlink("../../secret.key", root.join("src/k")).ok();
+        std::os::unix::fs::symlink("../elsewhere", root.join("out")).ok();
+        std::os::unix::fs::symlink(".", root.join("src/loop")).ok();
+        std::os::unix::fs::symlink("../loop2", root.join("loop1")).ok();
+        std::os::unix::fs::symlink("loop1", root.join("loop2")).ok();
+        let tools = Toolbox::new(&root).unwrap_or_else(|e| panic!("{e}"));
+        let found = tools.run("search", &json!({"pattern": "TOPSECRET"}));
+        assert_eq!(found.output, "src/lib.rs:1: // TOPSECRET is not here", "only the file inside, once");
+        for start in ["src/loop", "out", "loop1", "src/k"] {
+            let result = tools.run("search", &json!({"pattern": "TOPSECRET", "path": start}));
+            assert!(result.is_error && !result.output.contains("TOPSECRET too"), "{start}: {}", result.output);
+        }
+    }
 }

@@ -122,13 +122,19 @@ impl Mirror {
             return Ok(FetchOutcome::NoRemote);
         }
         let asked_at = Instant::now();
-        let _guard = lock::hold(&self.lock);
+        let transfers = lock::for_transfers(self.repo.path());
+        let _queued = lock::hold(&transfers);
         if self.fetched_since(asked_at) {
             return Ok(FetchOutcome::Updated);
         }
         let mut remote = self.repo.find_remote("origin")?;
         let mut options = remote::fetch_options(remote::callbacks(credentials, Some(asked_at + timeout), None));
-        match remote.fetch::<&str>(&[], Some(&mut options), None) {
+        // The transfer without the ref lock; only the ref updates take it.
+        let fetched = remote.download::<&str>(&[], Some(&mut options)).and_then(|()| {
+            let _guard = lock::hold(&self.lock);
+            remote.update_tips(None, git2::RemoteUpdateFlags::UPDATE_FETCHHEAD, git2::AutotagOption::Unspecified, None)
+        });
+        match fetched {
             Ok(()) => {
                 let stamp = self.repo.path().join("kosuke-last-fetch");
                 std::fs::write(stamp, b"")?;
@@ -310,16 +316,16 @@ impl Mirror {
     /// the pushed head under `refs/remotes/origin/{branch}`.
     pub fn push_branch(&self, branch: &str, credentials: Option<&Credentials>) -> Result<()> {
         let head = self.branch_head(branch)?;
-        let _guard = lock::hold(&self.lock);
         remote::push(&self.repo, &[format!("+refs/heads/{branch}:refs/heads/{branch}")], credentials)?;
+        let _guard = lock::hold(&self.lock);
         self.repo.reference(&format!("refs/remotes/origin/{branch}"), head, true, "kosuke: pushed")?;
         Ok(())
     }
 
     /// Deletes a session branch on origin.
     pub fn delete_remote_branch(&self, branch: &str, credentials: Option<&Credentials>) -> Result<()> {
-        let _guard = lock::hold(&self.lock);
         remote::push(&self.repo, &[format!(":refs/heads/{branch}")], credentials)?;
+        let _guard = lock::hold(&self.lock);
         if let Ok(mut reference) = self.repo.find_reference(&format!("refs/remotes/origin/{branch}")) {
             reference.delete()?;
         }

@@ -102,7 +102,11 @@ pub(crate) fn push(
     refspecs: &[String],
     credentials: Option<&Credentials>,
 ) -> Result<(), CheckoutError> {
-    let mut remote = repo.find_remote("origin")?;
+    // An anonymous remote at origin's URL: it has no refspecs, so the push writes no ref here
+    // (no lock is needed for the transfer); the caller updates the tracking ref under the lock.
+    let origin = repo.find_remote("origin")?;
+    let url = origin.pushurl()?.or(origin.url().ok()).unwrap_or_default().to_owned();
+    let mut remote = repo.remote_anonymous(&url)?;
     let rejection: RefCell<Option<(String, String)>> = RefCell::new(None);
     {
         let mut callbacks = callbacks(credentials, None, None);
