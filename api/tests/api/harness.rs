@@ -332,6 +332,14 @@ impl TestApp {
         (self.address, self.state) = (address, Some(state));
     }
 
+    /// Builds another server from this app's settings changed by `configure` (not started):
+    /// for start-ups that are to be refused.
+    pub async fn build_beside(&self, configure: impl FnOnce(&mut Settings)) -> Result<Application, String> {
+        let mut settings = self.settings.clone();
+        configure(&mut settings);
+        Application::build(settings).await.map_err(|err| err.to_string())
+    }
+
     /// The in-process server's state.
     pub fn state(&self) -> &api::state::AppState {
         self.state.as_ref().expect("an app in this process (spawn_app)")

@@ -12,14 +12,29 @@ pub struct FakeGitHttp {
     pub url: String,
 }
 
-struct Root(PathBuf);
+struct Root {
+    path: PathBuf,
+    /// The `Authorization` header every request must carry (as GitHub asks for a token);
+    /// `None` serves anyone, pushes refused.
+    authorization: Option<String>,
+}
 
 impl FakeGitHttp {
-    /// Serves the bare repositories under `root`.
+    /// Serves the bare repositories under `root` to anyone (fetch only).
     pub async fn start(root: PathBuf) -> FakeGitHttp {
+        Self::serve(Root { path: root, authorization: None }).await
+    }
+
+    /// Serves the bare repositories under `root`, fetch and push, only to requests with this
+    /// `Authorization` header; others get 401 asking for Basic credentials, as GitHub does.
+    pub async fn start_requiring(root: PathBuf, authorization: String) -> FakeGitHttp {
+        Self::serve(Root { path: root, authorization: Some(authorization) }).await
+    }
+
+    async fn serve(root: Root) -> FakeGitHttp {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind fake git server");
         let url = format!("http://127.0.0.1:{}", listener.local_addr().expect("address").port());
-        let root = web::Data::new(Root(root));
+        let root = web::Data::new(root);
         let server = actix_web::HttpServer::new(move || {
             actix_web::App::new()
                 .app_data(root.clone())
@@ -39,9 +54,17 @@ impl FakeGitHttp {
 /// the answer's headers and body on stdout).
 async fn backend(req: HttpRequest, body: Bytes, root: web::Data<Root>) -> HttpResponse {
     let mut command = Command::new("git");
+    if let Some(expected) = &root.authorization {
+        let given = req.headers().get("authorization").and_then(|v| v.to_str().ok());
+        if given != Some(expected.as_str()) {
+            return HttpResponse::Unauthorized().insert_header(("www-authenticate", "Basic realm=\"fake\"")).finish();
+        }
+        // An authenticated user may push (http-backend's rule for receive-pack).
+        command.env("REMOTE_USER", "kosuke-test");
+    }
     command
         .arg("http-backend")
-        .env("GIT_PROJECT_ROOT", &root.0)
+        .env("GIT_PROJECT_ROOT", &root.path)
         .env("GIT_HTTP_EXPORT_ALL", "1")
         .env("PATH_INFO", req.path())
         .env("QUERY_STRING", req.query_string())

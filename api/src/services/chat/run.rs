@@ -147,6 +147,7 @@ async fn execute(
     };
     // Whatever the turn changed is committed, even when it ended early: nothing is lost.
     let commit = commit_turn(&state, &job, status).await;
+    let mut notes = Vec::new();
     let commit_sha = match commit {
         Ok(Some((sha, pushed, push_error))) => {
             state.runtime.publish(
@@ -159,7 +160,8 @@ async fn execute(
                 },
             );
             if let Some(push_error) = push_error {
-                state.runtime.publish(&owner, RunEvent::Error { run_id, message: push_error });
+                state.runtime.publish(&owner, RunEvent::Error { run_id, message: push_error.clone() });
+                notes.push(push_error);
             }
             Some(sha)
         }
@@ -173,8 +175,8 @@ async fn execute(
         }
     };
     let mut message = transcript.lock().unwrap_or_else(|p| p.into_inner()).message();
-    if let Some(error) = &error {
-        append_error(&mut message, error);
+    for note in notes.iter().chain(&error) {
+        append_error(&mut message, note);
     }
     let end = RunEnd {
         run_id: job.run_id,
