@@ -155,6 +155,18 @@ async fn a_server_killed_mid_run_restarts_with_the_run_interrupted_and_its_outpu
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    // Shown live from memory; the kill may come once it is in the run's journal.
+    let db = sea_orm::Database::connect(format!("sqlite://{}?mode=ro", dir.path().join("data/kosuke.db").display()))
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        if entity::run_journal::Entity::find().count(&db).await.unwrap() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    db.close().await.unwrap();
     assert_eq!(client.list_runs(project.id, session.id).await.unwrap().runs[0].status, RunStatus::Running);
     drop(server); // SIGKILL, mid-run
 

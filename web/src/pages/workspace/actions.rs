@@ -7,11 +7,12 @@ use client::ClientError;
 
 /// Where to go after an action.
 pub enum After {
-    Stay,
+    /// With what the server said happened besides (a live run stopped first).
+    Stay(Option<String>),
     /// A new chat to open (a duplicate).
     Open(ChatSessionPk),
-    /// The chat is gone.
-    Deleted,
+    /// The chat is gone; what else happened (a run stopped, the remote branch kept).
+    Deleted(Option<String>),
 }
 
 pub async fn perform(project: ProjectId, session: ChatSessionPk, action: SessionAction) -> Result<After, ClientError> {
@@ -23,20 +24,20 @@ pub async fn perform(project: ProjectId, session: ChatSessionPk, action: Session
     let api = client();
     match action {
         SessionAction::Rename(title) => {
-            api.update_chat_session(project, session, &update(None, Some(title))).await.map(|_| After::Stay)
+            api.update_chat_session(project, session, &update(None, Some(title))).await.map(|s| After::Stay(s.notice))
         }
         SessionAction::Archive => api
             .update_chat_session(project, session, &update(Some(ChatSessionStatus::Archived), None))
             .await
-            .map(|_| After::Stay),
+            .map(|s| After::Stay(s.notice)),
         SessionAction::Unarchive => api
             .update_chat_session(project, session, &update(Some(ChatSessionStatus::Active), None))
             .await
-            .map(|_| After::Stay),
+            .map(|s| After::Stay(s.notice)),
         SessionAction::Duplicate => api
             .duplicate_chat_session(project, session, &DuplicateChatSessionRequest::default())
             .await
             .map(|copy| After::Open(copy.id)),
-        SessionAction::Delete => api.delete_chat_session(project, session).await.map(|()| After::Deleted),
+        SessionAction::Delete => api.delete_chat_session(project, session).await.map(|d| After::Deleted(d.notice)),
     }
 }

@@ -241,12 +241,20 @@ pub fn Workspace() -> impl IntoView {
         let navigate = navigate_action.clone();
         spawn_local(async move {
             match actions::perform(p, s, action).await {
-                Ok(After::Stay) => {}
-                Ok(After::Open(copy)) => navigate(&session_path(p, copy), Default::default()),
-                Ok(After::Deleted) if selected.get_untracked() == Some(s) => {
-                    navigate(&crate::app::project_path(p), Default::default())
+                Ok(After::Stay(notice)) => {
+                    if let Some(notice) = notice {
+                        toasts.show(crate::state::ToastKind::Info, notice);
+                    }
                 }
-                Ok(After::Deleted) => {}
+                Ok(After::Open(copy)) => navigate(&session_path(p, copy), Default::default()),
+                Ok(After::Deleted(notice)) => {
+                    if let Some(notice) = notice {
+                        toasts.show(crate::state::ToastKind::Info, notice);
+                    }
+                    if selected.get_untracked() == Some(s) {
+                        navigate(&crate::app::project_path(p), Default::default())
+                    }
+                }
                 Err(err) => {
                     toasts.error(say(&err));
                     return;
