@@ -154,6 +154,16 @@ pub struct ServeArgs {
     /// the remote before the transfer fails.
     #[arg(long, env = "KOSUKE_GIT_TRANSFER_TIMEOUT_SECS", default_value_t = 60)]
     pub git_transfer_timeout_secs: u64,
+    /// For browser tests only (`TITLE=MILLISECONDS`): message pages of sessions whose title
+    /// contains TITLE are answered that much later.
+    #[arg(long, env = "KOSUKE_TEST_SLOW_MESSAGE_PAGES", hide = true, value_parser = parse_slow_pages)]
+    pub test_slow_message_pages: Option<(String, std::time::Duration)>,
+}
+
+fn parse_slow_pages(raw: &str) -> Result<(String, std::time::Duration), String> {
+    let (title, millis) = raw.rsplit_once('=').ok_or("expected TITLE=MILLISECONDS")?;
+    let millis: u64 = millis.parse().map_err(|_| "expected TITLE=MILLISECONDS")?;
+    Ok((title.to_owned(), std::time::Duration::from_millis(millis)))
 }
 
 impl ServeArgs {
@@ -174,6 +184,7 @@ impl ServeArgs {
         settings.max_concurrent_runs = self.max_concurrent_runs;
         settings.adopt_data_dir = self.adopt_data_dir;
         settings.git_transfer_timeout = std::time::Duration::from_secs(self.git_transfer_timeout_secs);
+        settings.test_slow_message_pages = self.test_slow_message_pages;
         settings.signup = self.signup;
         settings.repo_roots = self.repo_roots;
         settings.allow_private_git_hosts = self.allow_private_git_hosts;

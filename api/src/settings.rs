@@ -63,6 +63,9 @@ pub struct Settings {
     /// How long one network read or write of a git transfer (push, fetch, clone) may wait on
     /// the remote before the transfer fails.
     pub git_transfer_timeout: Duration,
+    /// For browser tests only: message pages of sessions whose title contains the text are
+    /// answered this much later (a slow network, to show late answers are not misapplied).
+    pub test_slow_message_pages: Option<(String, Duration)>,
 }
 
 /// How to reach the agent. `Debug` never shows the API key.
@@ -122,6 +125,7 @@ impl Settings {
             max_concurrent_runs: 8,
             adopt_data_dir: false,
             git_transfer_timeout: Duration::from_secs(60),
+            test_slow_message_pages: None,
             signup: api_types::SignupMode::Open,
             repo_roots: Vec::new(),
             allow_private_git_hosts: false,

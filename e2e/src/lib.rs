@@ -63,6 +63,10 @@ pub struct Stack {
     driver_url: String,
 }
 
+/// Chats whose title holds this get their message pages `SLOW_PAGE` late.
+pub const SLOW_CHAT: &str = "Slow chat";
+pub const SLOW_PAGE: Duration = Duration::from_millis(1500);
+
 /// The stack on the debug binary (or `KOSUKE_BIN`).
 pub async fn stack() -> Stack {
     let binary = std::env::var("KOSUKE_BIN").map(PathBuf::from).unwrap_or_else(|_| root().join("target/debug/kosuke"));
@@ -98,7 +102,9 @@ pub async fn stack_with(binary: &Path) -> Stack {
             .env("KOSUKE_AGENT_BASE_URL", &model.url)
             .env("KOSUKE_AGENT_API_KEY", "sk-test")
             .env("KOSUKE_GITHUB_API_URL", &github.url)
-            .env("KOSUKE_GITHUB_GIT_URL", remotes.path()),
+            .env("KOSUKE_GITHUB_GIT_URL", remotes.path())
+            // Chats titled "Slow chat…" answer their message pages late (a slow network).
+            .env("KOSUKE_TEST_SLOW_MESSAGE_PAGES", format!("{SLOW_CHAT}={}", SLOW_PAGE.as_millis())),
     );
     let driver_port = free_port();
     let driver = spawn(Command::new("chromedriver").arg(format!("--port={driver_port}")));
@@ -127,7 +133,9 @@ pub async fn browser(stack: &Stack, width: u32, height: u32) -> Client {
                 "--no-first-run", "--disable-quic", format!("--user-data-dir={}", profile.display()),
                 format!("--window-size={width},{height}"),
             ],
-        }
+        },
+        // The console's messages are kept for `console_errors`.
+        "goog:loggingPrefs": { "browser": "ALL" },
     });
     let capabilities = capabilities.as_object().unwrap().clone();
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
@@ -329,4 +337,40 @@ pub async fn wait_gone(c: &Client, css: &str, what: &str) {
         assert!(Instant::now() < deadline, "{css} is still there: {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Chromium's `GET`-the-log command (`POST /session/{id}/se/log`, `{"type": "browser"}`): the
+/// console's messages since the last call.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
+    }
+}
+
+/// The console errors, uncaught exceptions and wasm panics since the last call (each a
+/// `SEVERE` entry of the browser's log). Chromium's own lines for HTTP error statuses ("Failed
+/// to load resource": a 401 before signing in, a 409 the page shows) are answers the app
+/// handles, not errors of the page, and are left out.
+pub async fn console_errors(c: &Client) -> Vec<String> {
+    let log = c.issue_cmd(BrowserLog).await.expect("the browser's log");
+    log.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|entry| entry["level"] == "SEVERE")
+        .filter(|entry| !entry["message"].as_str().unwrap_or_default().contains("Failed to load resource"))
+        .map(|entry| entry["message"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Fails the test on any console error, uncaught exception or wasm panic so far.
+pub async fn assert_console_clean(c: &Client) {
+    let errors = console_errors(c).await;
+    assert!(errors.is_empty(), "the console has errors: {errors:#?}");
 }

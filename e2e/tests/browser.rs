@@ -191,6 +191,7 @@ async fn a_person_works_through_chats_branches_and_a_pull_request() {
         assert!(Instant::now() < deadline, "the new tab is at {}", c.current_url().await.unwrap());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert_console_clean(&c).await;
     c.close().await.unwrap();
 }
 
@@ -215,5 +216,74 @@ async fn the_core_flow_works_on_a_phone() {
     c.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
     click(&c, ".drawer-toggle").await;
     wait_text(&c, ".sidebar", "lists the chat in the drawer", |t| t.contains("On the go")).await;
+    assert_console_clean(&c).await;
+    c.close().await.unwrap();
+}
+
+/// The path's last segment: the open chat's id.
+async fn open_chat_id(c: &fantoccini::Client) -> String {
+    c.current_url().await.unwrap().path().rsplit('/').next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_message_page_never_lands_in_the_chat_opened_since() {
+    let stack = stack().await;
+    let c = browser(&stack, 1280, 800).await;
+    sign_up(&c, &stack, "Cy").await;
+    create_project(&c, "Pages", "empty", "").await;
+    new_chat(&c, &format!("{SLOW_CHAT} one")).await;
+    stack.model.script([Reply::Parts(vec![text("Done: the slow chat's answer.")])]);
+    send(&c, "only in the slow chat").await;
+    let slow = open_chat_id(&c).await;
+    new_chat(&c, "Quick chat").await;
+    stack.model.script([Reply::Parts(vec![text("Done: the quick chat's answer.")])]);
+    send(&c, "only in the quick chat").await;
+
+    // Open the slow chat (its page is on its way, late), then the quick one at once.
+    open_chat(&c, SLOW_CHAT).await;
+    open_chat(&c, "Quick chat").await;
+    wait_text(&c, "[data-testid=message]", "shows the quick chat", |t| t.contains("only in the quick chat")).await;
+    // The slow chat's page has reached the browser…
+    let arrived = format!(
+        "return performance.getEntriesByType('resource').some(e => e.name.includes('/chat-sessions/{slow}/messages') && e.responseEnd > 0)"
+    );
+    let deadline = Instant::now() + SLOW_PAGE * 4;
+    while c.execute(&arrived, vec![]).await.unwrap() != serde_json::json!(true) {
+        assert!(Instant::now() < deadline, "the slow page never arrived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // …and the open chat still shows only its own messages.
+    let shown = find(&c, ".messages").await.text().await.unwrap();
+    assert!(shown.contains("only in the quick chat") && !shown.contains("slow chat"), "{shown}");
+    assert_console_clean(&c).await;
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_a_chat_mid_run_shows_every_streamed_word_once() {
+    let stack = stack().await;
+    let c = browser(&stack, 1280, 800).await;
+    sign_up(&c, &stack, "Di").await;
+    create_project(&c, "Stream", "empty", "").await;
+    new_chat(&c, "Other").await;
+    new_chat(&c, "Streaming").await;
+    stack.model.script([Reply::Slow { chunks: 40, every: Duration::from_millis(100) }]);
+    type_into(&c, "textarea[name=prompt]", "count slowly").await;
+    click(&c, ".composer button[type=submit]").await;
+    wait_text(&c, ".message.assistant", "streams", |t| t.contains("chunk 2.")).await;
+    // Away while it streams, and back mid-run: the snapshot, then the rest.
+    open_chat(&c, "Other").await;
+    wait_text(&c, ".messages", "shows the other chat", |t| t.contains("Say what you want built")).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    open_chat(&c, "Streaming").await;
+    let reopened = wait_text(&c, ".message.assistant", "shows the run so far", |t| t.contains("chunk 5.")).await;
+    assert!(!reopened.contains("chunk 39."), "reopened while the run was still live: {reopened}");
+    let text = wait_text(&c, ".message.assistant", "shows the whole answer", |t| t.contains("chunk 39.")).await;
+    for n in 0..40 {
+        let word = format!("chunk {n}.");
+        assert_eq!(text.matches(&word).count(), 1, "{word} once in {text}");
+    }
+    screenshot(&c, "resumed-mid-run-desktop").await;
+    assert_console_clean(&c).await;
     c.close().await.unwrap();
 }

@@ -116,6 +116,12 @@ pub async fn list_messages(
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, session_pk) = path.into_inner();
     let (db, secrets, query) = (&state.db, &state.secrets, query.into_inner());
+    if let Some((title, delay)) = &state.settings.test_slow_message_pages {
+        let session = sessions::load(db, &user, project_id.0, session_pk.0).await?;
+        if session.title.contains(title.as_str()) {
+            tokio::time::sleep(*delay).await;
+        }
+    }
     // A live run's message is shown as it stands, from memory: such a page is not cached.
     if let Some(live) = state.runtime.existing(session_pk.0).and_then(|owner| owner.live()) {
         let page = sessions::messages(db, secrets, &user, project_id.0, session_pk.0, query, Some(&live)).await?;

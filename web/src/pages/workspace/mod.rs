@@ -66,7 +66,7 @@ pub fn Workspace() -> impl IntoView {
         let (Some(p), Some(s)) = (project_id.get_untracked(), selected.get_untracked()) else { return };
         spawn_local(async move {
             let status = client().get_branch_status(p, s).await.ok();
-            if selected.get_untracked() == Some(s) {
+            if selected.try_get_untracked() == Some(Some(s)) {
                 branch_status.set(status);
             }
         });
@@ -77,7 +77,7 @@ pub fn Workspace() -> impl IntoView {
             let query = MessageQuery { order: Some(MessageOrder::Desc), limit: Some(50), cursor: None };
             let page = client().list_messages(p, s, &query).await;
             // An answer for a chat that is no longer open is dropped.
-            if selected.get_untracked() != Some(s) {
+            if selected.try_get_untracked() != Some(Some(s)) {
                 return;
             }
             match page {
@@ -131,7 +131,7 @@ pub fn Workspace() -> impl IntoView {
         // A live run announces itself first on the stream (`run_snapshot`), with its message
         // as it stands; the events after it are exactly what the snapshot lacks.
         let generation = live::follow(&format!("{}?from=latest", client().events_url(p, s)), move |event| {
-            if selected.get_untracked() != Some(s) {
+            if selected.try_get_untracked() != Some(Some(s)) {
                 return;
             }
             on_event(event, messages, running, queued, streaming_message, s, move || {
@@ -154,7 +154,7 @@ pub fn Workspace() -> impl IntoView {
         spawn_local(async move {
             let request = ChatRequest { project_id: p, chat_session_id: s, prompt, github_token: None };
             let answer = client().send_chat(&request).await;
-            if selected.get_untracked() != Some(s) {
+            if selected.try_get_untracked() != Some(Some(s)) {
                 return;
             }
             match answer {
@@ -196,7 +196,7 @@ pub fn Workspace() -> impl IntoView {
         spawn_local(async move {
             let query = MessageQuery { order: Some(MessageOrder::Desc), limit: Some(50), cursor: Some(cursor) };
             if let Ok(mut page) = client().list_messages(p, s, &query).await
-                && selected.get_untracked() == Some(s)
+                && selected.try_get_untracked() == Some(Some(s))
             {
                 page.messages.reverse();
                 messages.update(|list| {
@@ -251,7 +251,7 @@ pub fn Workspace() -> impl IntoView {
                     if let Some(notice) = notice {
                         toasts.show(crate::state::ToastKind::Info, notice);
                     }
-                    if selected.get_untracked() == Some(s) {
+                    if selected.try_get_untracked() == Some(Some(s)) {
                         navigate(&crate::app::project_path(p), Default::default())
                     }
                 }

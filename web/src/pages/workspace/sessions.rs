@@ -82,7 +82,10 @@ impl SessionList {
         spawn_local(async move {
             let query = ChatSessionQuery { q, limit: Some(100), cursor, ..Default::default() };
             let list = client().list_chat_sessions(id, &query).await;
-            self.loading.set(false);
+            // The page may have gone meanwhile (its signals with it).
+            if self.loading.try_set(false).is_some() {
+                return;
+            }
             match list {
                 Ok(list) => {
                     let (archived, active): (Vec<_>, Vec<_>) =
@@ -105,18 +108,15 @@ impl SessionList {
 
     /// Every listed chat's branch status, in one request.
     async fn load_statuses(self, id: ProjectId) {
-        let ids: Vec<ChatSessionPk> = self
-            .active
-            .get_untracked()
-            .iter()
-            .chain(self.archived.get_untracked().iter())
-            .map(|s| s.id)
-            .take(100)
-            .collect();
+        let (Some(active), Some(archived)) = (self.active.try_get_untracked(), self.archived.try_get_untracked())
+        else {
+            return;
+        };
+        let ids: Vec<ChatSessionPk> = active.iter().chain(archived.iter()).map(|s| s.id).take(100).collect();
         if !ids.is_empty()
             && let Ok(found) = client().branch_statuses(id, &ids).await
         {
-            self.statuses.update(|map| {
+            self.statuses.try_update(|map| {
                 for status in found.statuses {
                     map.insert(status.chat_session_id.0, status);
                 }
