@@ -430,7 +430,14 @@ db_test!(
 
 db_test!(
     async fn a_stalled_remote_does_not_hold_up_another_sessions_commit_and_times_out_clearly(backend) {
-        let app = spawn_app_with(backend, |s| s.git_transfer_timeout = Duration::from_secs(3)).await;
+        // Its own process: libgit2's network timeouts are process-wide.
+        let app = spawn_binary(backend, &[
+            ("KOSUKE_AGENT_PROVIDER", "anthropic"),
+            ("KOSUKE_AGENT_MODEL", "claude-test"),
+            ("KOSUKE_AGENT_API_KEY", "sk-ant-stall"),
+            ("KOSUKE_GIT_TRANSFER_TIMEOUT_SECS", "3"),
+        ])
+        .await;
         let (owner, project, a) = setup(&app).await;
         let b = ready_session(&app, &owner, project.id, "b").await;
         // A remote that accepts connections and never answers.
