@@ -125,7 +125,8 @@ async fn a_person_works_through_chats_branches_and_a_pull_request() {
     wait_focus(&c, "moves into the menu", "Rename").await;
     click(&c, ".session-card .menu-button[aria-expanded=true]").await;
     wait_gone(&c, ".menu", "its button closes the menu").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // After the next thing the page does (focus back on the button), it is still closed.
+    wait_focus(&c, "keeps focus on the menu's button", "⋯").await;
     assert!(c.find(Locator::Css(".menu")).await.is_err(), "and it stays closed");
 
     // The default branch: change it, and the next chat starts from it.
