@@ -8,11 +8,11 @@ use api_types::*;
 use client::Client;
 use fakes::github::PullFailure;
 
-const TOKEN: &str = "ghp_kosukeTestToken0123456789abcdefXYZ";
+pub const TOKEN: &str = "ghp_kosukeTestToken0123456789abcdefXYZ";
 
 /// A GitHub project (octocat/Hello-World) whose git remote is a local bare repository, a
 /// connected token, and one ready session with a committed change when `with_change`.
-async fn github_project(app: &TestApp, with_change: bool) -> (Client, Project, ChatSession) {
+pub async fn github_project(app: &TestApp, with_change: bool) -> (Client, Project, ChatSession) {
     let (owner, _) = app.user("ann").await;
     app.github.accept_token(TOKEN, "octocat", "repo, user");
     owner.connect_github(&ConnectGitHubRequest { token: TOKEN.into() }).await.unwrap();

@@ -5,9 +5,9 @@
 
 use crate::chat::{assistant, chat, finished, head_commit, ready_session, setup};
 use crate::db_test;
+use crate::github::{TOKEN, github_project};
 use crate::harness::{TestApp, TestDatabase, spawn_app, spawn_app_with, spawn_binary};
 use api_types::*;
-use client::Client;
 use fakes::model::{Reply, text, tool};
 use futures_util::StreamExt;
 use serde_json::json;
@@ -92,7 +92,7 @@ db_test!(
 db_test!(
     async fn duplicate_and_pull_request_wait_for_no_run_and_then_carry_its_work(backend) {
         let app = spawn_app(backend).await;
-        let (owner, project, session) = github_project(&app).await;
+        let (owner, project, session) = github_project(&app, false).await;
         writes_then_talks(&app);
         owner.send_chat(&chat(&project, &session, "Write and keep talking")).await.unwrap();
         written(&app.checkout_dir(&session).join("kept.txt")).await;
@@ -110,32 +110,6 @@ db_test!(
     }
 );
 
-const TOKEN: &str = "ghp_kosukeRuntimeToken0123456789abcdefXYZ";
-
-/// A GitHub project (octocat/Hello-World, its git remote a local bare repository), a connected
-/// token and one ready session.
-async fn github_project(app: &TestApp) -> (Client, Project, ChatSession) {
-    let (owner, _) = app.user("ann").await;
-    app.github.accept_token(TOKEN, "octocat", "repo, user");
-    owner.connect_github(&ConnectGitHubRequest { token: TOKEN.into() }).await.unwrap();
-    if !app.remotes.path().join("octocat/Hello-World.git").exists() {
-        app.origin("octocat/Hello-World", &[("README.md", "# Hello\n")], &[]);
-    }
-    let project = owner
-        .create_project(&CreateProjectRequest {
-            name: "hello".into(),
-            description: None,
-            repository: RepositorySource::Github { owner: "octocat".into(), repo: "Hello-World".into() },
-            default_branch: None,
-        })
-        .await
-        .unwrap();
-    let project = app.ready(&owner, project.id).await;
-    assert_eq!(project.repository_state, RepositoryState::Ready, "{:?}", project.repository_error);
-    let session = ready_session(app, &owner, project.id, "Add a greeting").await;
-    (owner, project, session)
-}
-
 db_test!(
     async fn remote_branch_deletion_uses_the_users_token_and_its_failure_keeps_local_cleanup(backend) {
         use base64::Engine;
@@ -147,7 +121,7 @@ db_test!(
         std::fs::create_dir_all(served.path().join("octocat")).unwrap();
         std::fs::rename(&origin, served.path().join("octocat/Hello-World.git")).unwrap();
         let origin = served.path().join("octocat/Hello-World.git");
-        let (owner, project, _default) = github_project(&app).await;
+        let (owner, project, _default) = github_project(&app, false).await;
 
         let pushed = |title: &'static str| {
             let (app, owner, project, origin) = (&app, &owner, &project, &origin);

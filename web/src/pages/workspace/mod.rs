@@ -63,7 +63,9 @@ pub fn Workspace() -> impl IntoView {
     let current = Memo::new(move |_| sessions.find(selected.get()?));
 
     let refresh_branch = move || {
-        let (Some(p), Some(s)) = (project_id.get_untracked(), selected.get_untracked()) else { return };
+        let (Some(Some(p)), Some(Some(s))) = (project_id.try_get_untracked(), selected.try_get_untracked()) else {
+            return;
+        };
         spawn_local(async move {
             let status = client().get_branch_status(p, s).await.ok();
             if selected.try_get_untracked() == Some(Some(s)) {
@@ -72,7 +74,9 @@ pub fn Workspace() -> impl IntoView {
         });
     };
     let load_messages = move || {
-        let (Some(p), Some(s)) = (project_id.get_untracked(), selected.get_untracked()) else { return };
+        let (Some(Some(p)), Some(Some(s))) = (project_id.try_get_untracked(), selected.try_get_untracked()) else {
+            return;
+        };
         spawn_local(async move {
             let query = MessageQuery { order: Some(MessageOrder::Desc), limit: Some(50), cursor: None };
             let page = client().list_messages(p, s, &query).await;
@@ -149,7 +153,9 @@ pub fn Workspace() -> impl IntoView {
     });
 
     let send = Callback::new(move |prompt: String| {
-        let (Some(p), Some(s)) = (project_id.get_untracked(), selected.get_untracked()) else { return };
+        let (Some(Some(p)), Some(Some(s))) = (project_id.try_get_untracked(), selected.try_get_untracked()) else {
+            return;
+        };
         running.set(true);
         spawn_local(async move {
             let request = ChatRequest { project_id: p, chat_session_id: s, prompt, github_token: None };
@@ -175,7 +181,9 @@ pub fn Workspace() -> impl IntoView {
         });
     });
     let stop = Callback::new(move |()| {
-        let (Some(p), Some(s)) = (project_id.get_untracked(), selected.get_untracked()) else { return };
+        let (Some(Some(p)), Some(Some(s))) = (project_id.try_get_untracked(), selected.try_get_untracked()) else {
+            return;
+        };
         spawn_local(async move {
             if let Err(err) = client().cancel_run(p, s).await {
                 toasts.error(say(&err));
@@ -387,7 +395,8 @@ pub fn Workspace() -> impl IntoView {
 
 /// Loads the project, and again every second while its repository is being cloned.
 fn load_project(project_id: Memo<Option<ProjectId>>, project: RwSignal<Option<Project>>, toasts: ToastList) {
-    let Some(id) = project_id.get_untracked() else { return };
+    // Called again from a timer: the page may have gone since.
+    let Some(Some(id)) = project_id.try_get_untracked() else { return };
     spawn_local(async move {
         match client().get_project(id).await {
             Ok(p) => {

@@ -45,7 +45,7 @@ impl SessionList {
             typed.set_value(stamp);
             set_timeout(
                 move || {
-                    if typed.get_value() == stamp {
+                    if typed.try_get_value() == Some(stamp) {
                         list.query.set(text.trim().to_owned())
                     }
                 },
@@ -76,8 +76,11 @@ impl SessionList {
     }
 
     fn fetch(self, cursor: Option<String>) {
-        let Some(id) = self.project_id.get_untracked() else { return };
-        let q = Some(self.query.get_untracked()).filter(|q| !q.is_empty());
+        // Also called after an action's answer: the page may have gone since.
+        let (Some(Some(id)), Some(q)) = (self.project_id.try_get_untracked(), self.query.try_get_untracked()) else {
+            return;
+        };
+        let q = Some(q).filter(|q| !q.is_empty());
         let appending = cursor.is_some();
         spawn_local(async move {
             let query = ChatSessionQuery { q, limit: Some(100), cursor, ..Default::default() };
