@@ -38,6 +38,8 @@ pub struct Workspaces {
     progress: Mutex<HashMap<i32, CloneProgress>>,
     checkout_queues: Mutex<HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
     spare_checkouts: bool,
+    /// Clones, checkouts and spares made in the background.
+    background: tokio_util::task::TaskTracker,
 }
 
 /// Runs blocking git work off the async executor.
@@ -63,7 +65,15 @@ impl Workspaces {
             progress: Mutex::new(HashMap::new()),
             checkout_queues: Mutex::new(HashMap::new()),
             spare_checkouts,
+            background: tokio_util::task::TaskTracker::new(),
         }
+    }
+
+    /// Waits until the background work started so far (clones, checkouts, spares) is done.
+    pub async fn settled(&self) {
+        self.background.close();
+        self.background.wait().await;
+        self.background.reopen();
     }
 
     pub fn project_dir(&self, project_id: i32) -> ProjectDir {
@@ -108,7 +118,7 @@ impl Workspaces {
         adopt_default_branch: bool,
     ) {
         let workspaces = Arc::clone(self);
-        tokio::spawn(async move {
+        self.background.spawn(async move {
             let project_id = project.id;
             let outcome = workspaces.prepare(project.clone(), author, credentials).await;
             workspaces.progress.lock().unwrap_or_else(|p| p.into_inner()).remove(&project_id);
@@ -225,7 +235,7 @@ impl Workspaces {
         start: Start,
     ) {
         let workspaces = Arc::clone(self);
-        tokio::spawn(async move {
+        self.background.spawn(async move {
             if let Err(err) = workspaces.ensure_checkout(&lock, &session, start.clone()).await {
                 tracing::warn!(session_pk = session.id, error = %err, "could not make the session's checkout");
             }

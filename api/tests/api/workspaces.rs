@@ -381,7 +381,8 @@ db_test!(
         let project = app.project_from(&owner, "nospare", &origin).await;
         let session = ready_session(&app, &owner, project.id, "A").await;
         assert!(app.checkout_dir(&session).join("README.md").exists());
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        // Once the background work (where a spare would be made) is done.
+        app.state().workspaces.settled().await;
         let project_dir = app.data_dir.path().join("projects").join(project.id.to_string());
         assert!(!project_dir.join("spare").exists());
     }
