@@ -11,6 +11,11 @@ use std::time::Duration;
 /// each other instead of failing, and stable query plans (see `stable_query_plans`). Every
 /// statement is shown to the read cache, which notes what it writes.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    Ok(connect_with_writes(url).await?.0)
+}
+
+/// `connect`, and the pool's write generations for the read cache.
+pub async fn connect_with_writes(url: &str) -> Result<(DatabaseConnection, &'static crate::cache::Writes), DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
@@ -30,8 +35,9 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         });
     let mut db = Database::connect(options).await?;
     // Every write tells the read cache (see `cache`).
-    db.set_metric_callback(|info| crate::cache::record_statement(&info.statement.sql));
-    Ok(db)
+    let writes = crate::cache::Writes::for_pool();
+    db.set_metric_callback(move |info| writes.record_statement(&info.statement.sql));
+    Ok((db, writes))
 }
 
 /// Turns on SQLite's query planner stability guarantee for the connection. Without it, the

@@ -30,7 +30,7 @@ impl Application {
             .map_err(|err| format!("cannot create the data dir {}: {err}", settings.data_dir.display()))?;
         // reqwest (the agent's providers) is built without a default TLS provider: ring.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let db = db::connect(&settings.database_url()).await?;
+        let (db, writes) = db::connect_with_writes(&settings.database_url()).await?;
         checkout::set_network_timeouts(settings.fetch_timeout, settings.git_transfer_timeout)?;
         Migrator::up(&db, None).await?;
         store::credentials::delete_expired_logins(&db, store::now()).await?;
@@ -86,7 +86,7 @@ impl Application {
             secrets,
             agent,
             runtime: crate::runtime::Runtime::new(settings.max_concurrent_runs),
-            reads: Reads::new(settings.read_cache),
+            reads: Reads::new(settings.read_cache, writes),
             faults: Default::default(),
             login_throttle: LoginThrottle::new(settings.login_attempts, settings.login_window),
             signup_throttle: crate::auth::throttle::Window::new(settings.signup_attempts, settings.login_window),

@@ -16,7 +16,7 @@
 
 mod writes;
 
-pub use writes::{Table, record_commit, record_statement};
+pub use writes::{Table, Writes, commit_marker, record_commit};
 
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
@@ -29,7 +29,6 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
-use writes::{WRITES, Writes};
 
 /// Values of one kind of read, by key, all from one write generation of their tables.
 pub struct ReadCache<K, V> {
@@ -39,7 +38,7 @@ pub struct ReadCache<K, V> {
     weigh: fn(&V) -> usize,
     /// The tables the values are read from: a write to any of them drops every value.
     tables: &'static [Table],
-    /// The write generations: `WRITES`, or a test's own.
+    /// The write generations of the server's pool (or a test's own).
     writes: &'static Writes,
     inner: Mutex<Generation<K, V>>,
     /// Loads under way, by key and the generation they started in.
@@ -60,14 +59,15 @@ struct Generation<K, V> {
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> ReadCache<K, V> {
-    /// A cache of up to `budget` values read from `tables`; 0 keeps and shares nothing.
-    pub fn new(tables: &'static [Table], budget: usize) -> Self {
-        Self::weighed(tables, budget, |_| 1)
+    /// A cache of up to `budget` values read from `tables` (written as `writes` says); 0 keeps
+    /// and shares nothing.
+    pub fn new(tables: &'static [Table], budget: usize, writes: &'static Writes) -> Self {
+        Self::with_writes(tables, budget, |_| 1, writes)
     }
 
     /// A cache of values read from `tables`, weighing up to `budget` in all.
-    pub fn weighed(tables: &'static [Table], budget: usize, weigh: fn(&V) -> usize) -> Self {
-        Self::with_writes(tables, budget, weigh, &WRITES)
+    pub fn weighed(tables: &'static [Table], budget: usize, weigh: fn(&V) -> usize, writes: &'static Writes) -> Self {
+        Self::with_writes(tables, budget, weigh, writes)
     }
 
     fn with_writes(tables: &'static [Table], budget: usize, weigh: fn(&V) -> usize, writes: &'static Writes) -> Self {
@@ -179,18 +179,25 @@ pub enum TokenKind {
 impl Reads {
     /// With `enabled` false nothing is kept. Each cache names every table its answers are read
     /// from (a table left out would leave stale answers after writes to it).
-    pub fn new(enabled: bool) -> Self {
+    /// `writes`: the generations of the server's pool (`db::connect`).
+    pub fn new(enabled: bool, writes: &'static Writes) -> Self {
         use Table::*;
         let budget = |n| if enabled { n } else { 0 };
         Reads {
-            users: ReadCache::new(&[Users, AuthSessions, ApiTokens], budget(10_000)),
+            users: ReadCache::new(&[Users, AuthSessions, ApiTokens], budget(10_000), writes),
             // `sessions::list`: project access, then the sessions.
-            sessions: ReadCache::weighed(&[Projects, ProjectMembers, ChatSessions], budget(RESPONSE_BYTES), Bytes::len),
+            sessions: ReadCache::weighed(
+                &[Projects, ProjectMembers, ChatSessions],
+                budget(RESPONSE_BYTES),
+                Bytes::len,
+                writes,
+            ),
             // `sessions::messages`: project access, the session (its message count), the messages.
             messages: ReadCache::weighed(
                 &[Projects, ProjectMembers, ChatSessions, ChatMessages],
                 budget(RESPONSE_BYTES),
                 Bytes::len,
+                writes,
             ),
         }
     }

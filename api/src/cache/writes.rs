@@ -1,8 +1,16 @@
 //! What the database was written to, as far as the read cache cares: a generation per table,
-//! moved by each statement that writes to it (`record_statement`, from the connection's metric
+//! moved by each statement that writes to it (`Writes::statement`, from the connection's metric
 //! callback) and for every table by each commit (`record_commit`).
+//!
+//! Each pool has its own generations (`Writes::for_pool`), so that servers sharing a process
+//! (tests under plain `cargo test`) never move each other's: one test's writes cannot hide
+//! another's missing invalidation. A commit finds its pool's generations through a marker
+//! statement its transaction runs just before committing (`commit_marker`), which that pool's
+//! callback sees.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex};
 
 /// The tables cached answers are read from. Writes to other tables move no generation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,18 +117,44 @@ impl Writes {
     }
 }
 
-/// Writes seen by this process. Process-wide rather than per server: a test process runs many
-/// servers, and a write in one only costs the others a cache miss.
-pub(super) static WRITES: Writes = Writes::new();
+impl Writes {
+    /// Generations of their own, for one pool (made once per server: never freed).
+    pub fn for_pool() -> &'static Writes {
+        Box::leak(Box::new(Writes::new()))
+    }
 
-/// Notes a statement that ran (see the module comment).
-pub fn record_statement(sql: &str) {
-    WRITES.statement(sql);
+    /// Notes a statement that ran on this pool (see the module comment).
+    pub fn record_statement(&'static self, sql: &str) {
+        if let Some(token) = sql.strip_prefix(MARKER).and_then(|rest| rest.strip_suffix(" */")) {
+            if let Ok(token) = token.parse() {
+                pending().insert(token, self);
+            }
+            return;
+        }
+        self.statement(sql);
+    }
 }
 
-/// Notes a committed transaction: its writes are now visible.
-pub fn record_commit() {
-    WRITES.bump(Writes::EVERY_TABLE);
+const MARKER: &str = "SELECT 1 /* kosuke-commit ";
+
+/// Commits whose pool's callback has seen their marker, by token.
+static PENDING: LazyLock<Mutex<HashMap<u64, &'static Writes>>> = LazyLock::new(Default::default);
+
+fn pending() -> std::sync::MutexGuard<'static, HashMap<u64, &'static Writes>> {
+    PENDING.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The statement a transaction runs just before it commits, and its token for `record_commit`.
+pub fn commit_marker() -> (u64, String) {
+    let token = rand::random::<u64>();
+    (token, format!("{MARKER}{token} */"))
+}
+
+/// Notes a committed transaction (its marker's token): its writes are now visible.
+pub fn record_commit(token: u64) {
+    if let Some(writes) = pending().remove(&token) {
+        writes.bump(Writes::EVERY_TABLE);
+    }
 }
 
 #[cfg(test)]
@@ -145,5 +179,19 @@ mod tests {
         ] {
             assert_eq!(written(sql), Written::Everything, "{sql}");
         }
+    }
+
+    #[test]
+    fn a_commit_moves_only_its_own_pools_generations() {
+        let (ours, theirs) = (Writes::for_pool(), Writes::for_pool());
+        let (token, marker) = commit_marker();
+        ours.record_statement(&marker);
+        assert_eq!(ours.generation(&[Table::Users]), 0, "the marker is no write");
+        record_commit(token);
+        assert!(ours.generation(&[Table::Users]) > 0);
+        assert_eq!(theirs.generation(&[Table::Users]), 0, "another server's commit is not ours");
+        theirs.record_statement("INSERT INTO users (id) VALUES ('x')");
+        assert_eq!(theirs.generation(&[Table::Projects]), 0);
+        assert!(theirs.generation(&[Table::Users]) > 0);
     }
 }

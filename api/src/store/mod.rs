@@ -14,15 +14,17 @@ pub mod runs;
 pub mod sessions;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use sea_orm::{DbErr, SqlErr, TransactionSession};
+use sea_orm::{ConnectionTrait, DbErr, SqlErr, TransactionSession};
 
 /// Commits a transaction and tells the read cache, now that its writes are visible. The only
 /// way to commit: `cargo xtask test` refuses `.commit().await` anywhere else in api/src, and
 /// clippy.toml makes clippy say the same.
-pub async fn commit(txn: impl TransactionSession) -> Result<(), DbErr> {
+pub async fn commit(txn: impl TransactionSession + ConnectionTrait) -> Result<(), DbErr> {
+    let (token, marker) = crate::cache::commit_marker();
+    txn.execute_raw(sea_orm::Statement::from_string(txn.get_database_backend(), marker)).await?;
     #[allow(clippy::disallowed_methods)]
     let committed = txn.commit().await;
-    crate::cache::record_commit();
+    crate::cache::record_commit(token);
     committed
 }
 
