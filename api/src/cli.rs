@@ -90,6 +90,10 @@ pub struct ServeArgs {
     /// For the command provider: run by `sh -c` in the session's checkout, prompt on stdin.
     #[arg(long, env = "KOSUKE_AGENT_COMMAND")]
     pub agent_command: Option<String>,
+    /// What the model banner calls the agent (default: the model, or "Command agent"; the
+    /// command itself is shown only to admins).
+    #[arg(long, env = "KOSUKE_AGENT_LABEL")]
+    pub agent_label: Option<String>,
     /// Seconds the provider may stay silent mid-answer.
     #[arg(long, env = "KOSUKE_AGENT_STALL_TIMEOUT", default_value_t = 120)]
     pub agent_stall_timeout_secs: u64,
@@ -200,6 +204,7 @@ impl ServeArgs {
             base_url: self.agent_base_url,
             api_key: self.agent_api_key,
             command: self.agent_command,
+            label: self.agent_label,
             stall_timeout: Some(std::time::Duration::from_secs(self.agent_stall_timeout_secs)),
             tool_stall_timeout: Some(std::time::Duration::from_secs(self.agent_tool_stall_timeout_secs)),
             max_duration: Some(std::time::Duration::from_secs(self.agent_max_duration_secs)),

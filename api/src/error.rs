@@ -40,6 +40,9 @@ pub enum ApiError {
     /// 404: no route at this path under `/api`.
     #[error("There is no API endpoint at this path.")]
     NoRoute,
+    /// 405: the path is a route, the method is not one of `allow`.
+    #[error("{method} is not a method of this path; it takes {}.", allow.join(", "))]
+    MethodNotAllowed { method: String, allow: Vec<&'static str> },
     /// 409: conflicts with the current state.
     #[error("{message}")]
     Conflict { code: ErrorCode, message: String },
@@ -108,6 +111,7 @@ impl ApiError {
             ApiError::CrossSite => ErrorCode::CrossSiteRequest,
             ApiError::Refused { code, .. } => *code,
             ApiError::NotFound(_) | ApiError::NoRoute => ErrorCode::NotFound,
+            ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
             ApiError::Validation { .. } => ErrorCode::ValidationFailed,
@@ -139,6 +143,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthenticated | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::CrossSite | ApiError::Refused { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::NoRoute => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -161,6 +166,11 @@ impl ResponseError for ApiError {
             && let Ok(value) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string())
         {
             response.headers_mut().insert(RETRY_AFTER, value);
+        }
+        if let ApiError::MethodNotAllowed { allow, .. } = self
+            && let Ok(value) = HeaderValue::from_str(&allow.join(", "))
+        {
+            response.headers_mut().insert(actix_web::http::header::ALLOW, value);
         }
         response
     }

@@ -74,3 +74,28 @@ struct ApiDoc;
 pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
+
+/// The methods the document gives a request path (`/api/projects/7`), when it is one of its
+/// paths: what a 405's `Allow` says. Read from the document, so it cannot disagree with it.
+pub fn methods_of(path: &str) -> Option<Vec<&'static str>> {
+    static ROUTES: std::sync::LazyLock<Vec<(actix_web::dev::ResourceDef, Vec<&'static str>)>> =
+        std::sync::LazyLock::new(|| {
+            document()
+                .paths
+                .paths
+                .iter()
+                .map(|(template, item)| {
+                    let methods = [
+                        ("GET", item.get.is_some()),
+                        ("POST", item.post.is_some()),
+                        ("PUT", item.put.is_some()),
+                        ("PATCH", item.patch.is_some()),
+                        ("DELETE", item.delete.is_some()),
+                    ];
+                    let allowed = methods.into_iter().filter(|(_, has)| *has).map(|(method, _)| method).collect();
+                    (actix_web::dev::ResourceDef::new(template.as_str()), allowed)
+                })
+                .collect()
+        });
+    ROUTES.iter().find(|(route, _)| route.is_match(path)).map(|(_, methods)| methods.clone())
+}

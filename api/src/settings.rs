@@ -76,6 +76,8 @@ pub struct AgentSettings {
     pub base_url: Option<String>,
     pub api_key: Option<String>,
     pub command: Option<String>,
+    /// What the model banner calls the agent (default: the model, or "Command agent").
+    pub label: Option<String>,
     /// How long the provider may stay silent mid-answer.
     pub stall_timeout: Option<Duration>,
     /// How long it may stay silent while composing a tool call's arguments.

@@ -21,8 +21,8 @@ use tokio::sync::broadcast;
 /// What the model banner shows: the provider and model, or why none is available.
 #[utoipa::path(tag = "chat", responses((status = 200, body = AgentInfo)))]
 #[get("/api/agent")]
-pub async fn get_agent(state: web::Data<AppState>, _user: CurrentUser) -> web::Json<AgentInfo> {
-    web::Json(chat::agent_info(&state))
+pub async fn get_agent(state: web::Data<AppState>, user: CurrentUser) -> web::Json<AgentInfo> {
+    web::Json(chat::agent_info(&state, &user))
 }
 
 /// Send a prompt to a session: stores it and starts an agent run (202). With

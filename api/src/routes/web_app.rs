@@ -19,7 +19,10 @@ const NOT_BUILT_PAGE: &str = "<!doctype html><html lang=\"en\"><head><meta chars
 pub async fn fallback(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let path = req.path();
     if path == "/api" || path.starts_with("/api/") {
-        return Err(ApiError::NoRoute);
+        return Err(match crate::openapi::methods_of(path) {
+            Some(allow) => ApiError::MethodNotAllowed { method: req.method().to_string(), allow },
+            None => ApiError::NoRoute,
+        });
     }
     let Some(web_dir) = state.settings.web_dir.as_deref() else {
         return Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(NOT_BUILT_PAGE));

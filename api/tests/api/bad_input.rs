@@ -148,3 +148,37 @@ db_test!(
         assert_eq!(stored.title, "fine");
     }
 );
+
+#[tokio::test]
+async fn a_wrong_method_on_a_route_is_405_with_allow_and_an_unknown_path_404() {
+    let app = spawn_app(crate::harness::Backend::Sqlite).await;
+    let (owner, _) = app.user("ann").await;
+    let token = owner.create_api_token(&CreateApiTokenRequest { name: "t".into() }).await.unwrap().token;
+    let http = app.http();
+    // (method, path, status, Allow)
+    let table = [
+        ("PATCH", "/api/projects", 405, Some("GET, POST")),
+        ("DELETE", "/api/projects/1/chat-sessions", 405, Some("GET, POST")),
+        ("POST", "/api/projects/1/chat-sessions/2", 405, Some("GET, PUT, DELETE")),
+        ("PUT", "/api/chat", 405, Some("POST")),
+        ("DELETE", "/api/agent", 405, Some("GET")),
+        ("GET", "/api/no-such-thing", 404, None),
+        ("POST", "/api/projects/1/nothing-here", 404, None),
+    ];
+    for (method, path, status, allow) in table {
+        let answer = http
+            .request(method.parse().unwrap(), app.url(path))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), status, "{method} {path}");
+        let allowed = answer.headers().get("allow").map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(allowed.as_deref(), allow, "{method} {path}");
+        let body: ErrorBody = answer.json().await.unwrap();
+        let code = if status == 405 { ErrorCode::MethodNotAllowed } else { ErrorCode::NotFound };
+        assert_eq!(body.code, code, "{method} {path}");
+    }
+}

@@ -240,6 +240,21 @@ db_test!(
         assert_eq!((message.input_tokens, message.output_tokens), (None, None), "a command counts no tokens");
         let info = owner.agent_info().await.unwrap();
         assert_eq!((info.provider.as_deref(), info.available), (Some("command"), true));
+        assert_eq!(info.display_name, "Command agent");
+        assert!(info.command.is_some_and(|c| c.contains("cmd.txt")), "the admin sees the command");
+        let (other, _) = app.user("bo").await;
+        let seen = other.agent_info().await.unwrap();
+        assert_eq!((seen.display_name.as_str(), seen.command), ("Command agent", None), "others never see it");
+    }
+);
+
+db_test!(
+    async fn the_model_banner_shows_the_operators_label(backend) {
+        let app = spawn_app_with(backend, |s| s.agent.label = Some("Team Claude".into())).await;
+        let (owner, _) = app.user("ann").await;
+        let info = owner.agent_info().await.unwrap();
+        assert_eq!((info.display_name.as_str(), info.model.as_deref()), ("Team Claude", Some("claude-test")));
+        assert_eq!(info.command, None);
     }
 );
 

@@ -264,10 +264,14 @@ pub struct AgentInfo {
     /// `anthropic`, `openai` or `command`; absent when none is configured.
     pub provider: Option<String>,
     pub model: Option<String>,
+    /// The operator's label (`--agent-label`), else the model, or "Command agent".
     pub display_name: String,
     pub available: bool,
     /// Why it is unavailable, naming the settings to set.
     pub reason: Option<String>,
+    /// The command a command agent runs: shown to admins only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
 }
 
 /// `GET …/{session_pk}/runs`.

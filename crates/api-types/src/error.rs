@@ -40,6 +40,8 @@ pub enum ErrorCode {
     CrossSiteRequest,
     /// 404: no such resource, or not yours.
     NotFound,
+    /// 405: the path exists, the method does not (`Allow` lists those that do).
+    MethodNotAllowed,
     /// 409: the email is already registered.
     EmailTaken,
     /// 403: sign-ups are closed, or need an invite.

@@ -44,6 +44,9 @@ pub fn baseline_server(port: u16, file: PathBuf) {
     });
 }
 
+/// The built web app, served for the static-file row.
+const WEB_DIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/dist");
+
 pub async fn run() -> Value {
     let model = FakeModel::start().await;
     let mut backends = Vec::new();
@@ -59,6 +62,7 @@ async fn run_on(backend: &Backend, model: &FakeModel) -> Value {
         ("KOSUKE_AGENT_MODEL", "bench-model"),
         ("KOSUKE_AGENT_BASE_URL", model.url.as_str()),
         ("KOSUKE_AGENT_API_KEY", "sk-bench"),
+        ("KOSUKE_WEB_DIR", WEB_DIST),
     ];
     let mut server = Server::start(backend, "api", &env).await;
     let (client, user, token) = signed_in(&server.address, "load@example.test").await;
@@ -100,6 +104,9 @@ async fn run_on(backend: &Backend, model: &FakeModel) -> Value {
         load::row("list sessions (1,000 in the project)", WINDOW, get(&list, &token)).await,
         load::row("message page (100,000 in the session)", WINDOW, get(&page, &token)).await,
         load::row("baseline: the list's bytes from memory", WINDOW, get(&baseline, &token)).await,
+        // Each loop keeps its connection: every request after the first is a browser's next
+        // fetch on a keep-alive connection (where Nagle's algorithm once cost ~40 ms).
+        load::row("static file (index.html), keep-alive", WINDOW, get(&format!("{}/", server.address), &token)).await,
     ];
     server.restart(&[NO_READ_CACHE]).await;
     rows.push(load::row("list sessions, no read cache", WINDOW, get(&list, &token)).await);

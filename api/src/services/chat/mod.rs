@@ -69,17 +69,23 @@ pub fn build_agent(
     Agent::new(config).map_err(|err| format!("The agent is not set up: {err}."))
 }
 
-/// What the model banner shows.
-pub fn agent_info(state: &AppState) -> AgentInfo {
+/// What the model banner shows `user`: the operator's label (else the model, or "Command
+/// agent"); a command agent's command only to admins (it is a path on the server).
+pub fn agent_info(state: &AppState, user: &CurrentUser) -> AgentInfo {
     match &state.agent {
         Ok(agent) => {
             let config = agent.config();
-            let display_name = match (config.kind, &config.sandbox) {
-                (ProviderKind::Command, Ok(sandbox)) if !sandbox.is_enforced() => {
-                    format!("Command: {} (unsandboxed)", config.command.as_deref().unwrap_or_default())
-                }
-                (ProviderKind::Command, _) => format!("Command: {}", config.command.as_deref().unwrap_or_default()),
-                _ => config.model.clone(),
+            let is_command = config.kind == ProviderKind::Command;
+            let label = state
+                .settings
+                .agent
+                .label
+                .clone()
+                .filter(|l| !l.trim().is_empty())
+                .unwrap_or_else(|| if is_command { "Command agent".to_owned() } else { config.model.clone() });
+            let display_name = match &config.sandbox {
+                Ok(sandbox) if is_command && !sandbox.is_enforced() => format!("{label} (unsandboxed)"),
+                _ => label,
             };
             AgentInfo {
                 provider: Some(config.kind.as_str().to_owned()),
@@ -92,6 +98,7 @@ pub fn agent_info(state: &AppState) -> AgentInfo {
                     _ => None,
                 },
                 display_name,
+                command: config.command.clone().filter(|_| is_command && user.is_admin),
             }
         }
         Err(reason) => AgentInfo {
@@ -100,6 +107,7 @@ pub fn agent_info(state: &AppState) -> AgentInfo {
             display_name: "No model configured".to_owned(),
             available: false,
             reason: Some(reason.clone()),
+            command: None,
         },
     }
 }
