@@ -387,3 +387,55 @@ db_test!(
         assert!(!project_dir.join("spare").exists());
     }
 );
+
+db_test!(
+    async fn a_create_answers_while_another_sessions_checkout_is_being_written(backend) {
+        let app = crate::harness::spawn_app_with(backend, |settings| settings.spare_checkouts = false).await;
+        let (owner, _) = app.user("ann").await;
+        let files = [("README.md", "# gated\n"), (".gitattributes", "*.txt filter=gate\n"), ("big.txt", "held\n")];
+        let origin = app.origin("gated", &files, &[]);
+        let project = app.project_from(&owner, "gated", &origin).await;
+        // A smudge filter that holds the checkout of big.txt until the test opens the gate: a
+        // slow checkout, made observable.
+        let gate = tempfile::TempDir::new().unwrap();
+        let (started, open) = (gate.path().join("started"), gate.path().join("open"));
+        /// Opens the gate however the test ends, so no filter is left waiting.
+        struct Opens(std::path::PathBuf);
+        impl Drop for Opens {
+            fn drop(&mut self) {
+                let _ = std::fs::write(&self.0, "");
+            }
+        }
+        let _opens = Opens(open.clone());
+        let filter = format!(
+            "sh -c 'touch {}; while [ ! -e {} ]; do sleep 0.05; done; cat'",
+            started.display(),
+            open.display()
+        );
+        let mirror = app.data_dir.path().join(format!("projects/{}/mirror.git", project.id));
+        git2::Repository::open_bare(&mirror).unwrap().config().unwrap().set_str("filter.gate.smudge", &filter).unwrap();
+        let create = |title: &str| CreateChatSessionRequest { title: title.into(), description: None, base_branch: None };
+        let a = owner.create_chat_session(project.id, &create("A")).await.unwrap();
+        for _ in 0..400 {
+            if started.exists() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        assert!(started.exists(), "A's checkout reached big.txt");
+        // B is created while A's files are being written (the bound only keeps a failure from
+        // hanging the run: the old code waited until the gate opened).
+        let b = tokio::time::timeout(std::time::Duration::from_secs(20), owner.create_chat_session(project.id, &create("B")))
+            .await
+            .expect("B's create answered while A's checkout was held")
+            .unwrap();
+        let a_now = owner.get_chat_session(project.id, a.id).await.unwrap();
+        assert_eq!(a_now.workspace_state, WorkspaceState::Provisioning, "A's checkout was still being written");
+        std::fs::write(&open, "").unwrap();
+        let a = app.ready_session(&owner, &a).await;
+        let b = app.ready_session(&owner, &b).await;
+        for session in [&a, &b] {
+            assert_eq!(std::fs::read_to_string(app.checkout_dir(session).join("big.txt")).unwrap(), "held\n");
+        }
+    }
+);

@@ -228,13 +228,13 @@ impl Mirror {
         if let Some(parent) = dir.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        // One worktree is added at a time: libgit2 scans every worktree's HEAD to refuse a branch
-        // checked out twice, and a worktree being added concurrently is half-written.
-        let _guard = lock::hold(&self.lock);
         if self.use_git_command && self.add_worktree_with_git(dir, branch, false).is_ok() {
             return Checkout::open(dir);
         }
-        // Without the git command (or if it failed), libgit2 does the same, more slowly.
+        // Without the git command (or if it failed), libgit2 does the same, more slowly, and
+        // under the lock throughout: one worktree is added at a time (libgit2 scans every
+        // worktree's HEAD to refuse a branch checked out twice).
+        let _guard = lock::hold(&self.lock);
         if dir.exists() {
             std::fs::remove_dir_all(dir)?;
         }
@@ -275,21 +275,38 @@ impl Mirror {
     /// them from one process per core (about a tenth faster at 10,000 files on two cores;
     /// `cargo xtask bench sessions`). The worktree is named after DIR's last component, like
     /// libgit2's. Call with the repository lock held.
+    /// Adds a worktree with git's own command: registered under the repository lock
+    /// (`worktree add --no-checkout`: its HEAD and admin files, all at once), then its files
+    /// written outside it (`reset --hard` in the new worktree touches only that worktree's
+    /// index and files), so a large checkout never holds up another session's commit or fetch.
     pub(crate) fn add_worktree_with_git(&self, dir: &Path, target: &str, detach: bool) -> Result<()> {
-        let output = std::process::Command::new("git")
-            .args(["-c", "checkout.workers=0"])
-            .arg("--git-dir")
-            .arg(self.repo.path())
-            .args(["worktree", "add", "--quiet"])
-            .args(detach.then_some("--detach"))
-            .arg(dir)
-            .arg(target)
-            .env_remove("GIT_DIR")
-            .env_remove("GIT_WORK_TREE")
-            .env_remove("GIT_INDEX_FILE")
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .stdin(std::process::Stdio::null())
-            .output()?;
+        let git = || {
+            let mut command = std::process::Command::new("git");
+            command
+                .args(["-c", "checkout.workers=0"])
+                .env_remove("GIT_DIR")
+                .env_remove("GIT_WORK_TREE")
+                .env_remove("GIT_INDEX_FILE")
+                .env("GIT_TERMINAL_PROMPT", "0")
+                .stdin(std::process::Stdio::null());
+            command
+        };
+        let registered = {
+            let _guard = lock::hold(&self.lock);
+            git()
+                .arg("--git-dir")
+                .arg(self.repo.path())
+                .args(["worktree", "add", "--quiet", "--no-checkout"])
+                .args(detach.then_some("--detach"))
+                .arg(dir)
+                .arg(target)
+                .output()?
+        };
+        let output = if registered.status.success() {
+            git().arg("-C").arg(dir).args(["reset", "--hard", "--quiet"]).output()?
+        } else {
+            registered
+        };
         if output.status.success() {
             Ok(())
         } else {

@@ -32,7 +32,6 @@ impl Mirror {
         if let Some(parent) = dir.parent() {
             fs::create_dir_all(parent)?;
         }
-        let _guard = lock::hold(&self.lock);
         self.add_worktree_with_git(dir, &oid.to_string(), true)?;
         let registration = registration_of(dir)?;
         fs::write(registration.join(READY_MARK), format!("{oid}\n"))?;
