@@ -42,6 +42,17 @@ fn files_on(repo: &Path, branch: &str) -> Option<Vec<String>> {
     Some(tree.iter().filter_map(|entry| entry.name().ok().map(str::to_owned)).collect())
 }
 
+/// Waits until `branch` in the bare repository `repo` holds `file`.
+async fn committed(repo: &Path, branch: &str, file: &str) {
+    for _ in 0..400 {
+        if files_on(repo, branch).unwrap_or_default().iter().any(|f| f == file) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{branch} never held {file}");
+}
+
 fn mirror(app: &TestApp, project: &Project) -> std::path::PathBuf {
     app.data_dir.path().join(format!("projects/{}/mirror.git", project.id))
 }
@@ -428,24 +439,13 @@ db_test!(
         ]);
         owner.send_chat(&chat(&project, &a, "A")).await.unwrap();
         // A's commit is made and its push is stalled; then B commits.
-        for _ in 0..400 {
-            if files_on(&mirror(&app, &project), &a.github_branch_name).unwrap_or_default().contains(&"a.txt".to_owned()) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        committed(&mirror(&app, &project), &a.github_branch_name, "a.txt").await;
         app.model.script([
             Reply::Parts(vec![tool("write_file", json!({"path": "b.txt", "content": "b"}))]),
             Reply::Parts(vec![text("B done.")]),
         ]);
         owner.send_chat(&chat(&project, &b, "B")).await.unwrap();
-        for _ in 0..400 {
-            if files_on(&mirror(&app, &project), &b.github_branch_name).unwrap_or_default().contains(&"b.txt".to_owned()) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        assert!(files_on(&mirror(&app, &project), &b.github_branch_name).unwrap_or_default().contains(&"b.txt".to_owned()));
+        committed(&mirror(&app, &project), &b.github_branch_name, "b.txt").await;
         let a_run = owner.list_runs(project.id, a.id).await.unwrap().runs.remove(0);
         assert!(a_run.status.is_live(), "B committed while A's push was still waiting on the remote");
         assert_eq!(finished(&owner, project.id, a.id).await.status, RunStatus::Succeeded);
