@@ -69,6 +69,12 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             format!("The request body is not valid JSON: {}.", strip_position(inner)),
         )
     };
+    // Every body is an object: serde would also read a struct from an array of its fields
+    // (`[null, null]`), which the document does not allow.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b == b'[') {
+        return Err(ApiError::validation("body", "The request body must be a JSON object."));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();

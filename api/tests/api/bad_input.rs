@@ -54,6 +54,7 @@ db_test!(
             ("PUT", s.clone(), "{\"title\": ".to_owned(), "application/json", 400, "malformed_json", None),
             ("PUT", s.clone(), "".to_owned(), "application/json", 400, "malformed_json", None),
             ("PUT", s.clone(), "{\"title\": \"x\"} trailing".to_owned(), "application/json", 400, "malformed_json", None),
+            ("PUT", s.clone(), " [null, null, null]".to_owned(), "application/json", 422, "validation_failed", Some("body")),
             ("PUT", s.clone(), json!({"title": "x"}).to_string(), "text/plain", 415, "unsupported_media_type", None),
             ("POST", sessions.clone(), json!({"title": "big", "description": huge}).to_string(), "application/json", 413, "payload_too_large", None),
             ("GET", "/api/projects/abc".to_owned(), String::new(), "", 400, "invalid_id", None),
