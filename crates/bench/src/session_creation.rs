@@ -105,10 +105,12 @@ async fn spare_ready(project_dir: &Path, main: git2::Oid) {
 }
 
 /// The measures, in the order printed: (JSON key, row label).
-const MEASURES: [(&str, &str); 8] = [
+const MEASURES: [(&str, &str); 10] = [
     ("kosuke_until_ready", "kosuke, spare checkout ready"),
     ("kosuke_create_request", "  its create request"),
     ("kosuke_back_to_back", "kosuke, sessions back to back"),
+    ("kosuke_back_to_back_request", "  its create request"),
+    ("kosuke_concurrent_request", "20 creates at once: each request"),
     ("kosuke_no_spare", "kosuke, --no-spare-checkout"),
     ("git_worktree_add", "git worktree add (the floor)"),
     ("git_clone", "git clone"),
@@ -142,12 +144,30 @@ pub async fn run() -> serde_json::Value {
             }
         }
         // Each session created as soon as the previous one is ready: the spare is being made.
-        let mut back_to_back = Vec::new();
+        let (mut back_to_back, mut back_to_back_request) = (Vec::new(), Vec::new());
         for run in 0..=RUNS {
-            let (ready, _) = create_session(&client, project, format!("back to back {run}")).await;
+            let (ready, answered) = create_session(&client, project, format!("back to back {run}")).await;
             if run > 0 {
                 back_to_back.push(ready);
+                back_to_back_request.push(answered);
             }
+        }
+        // Twenty create requests at once (the checkouts are made behind them, one at a time).
+        let creates: Vec<_> = (0..20)
+            .map(|n| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    let started = Instant::now();
+                    let title = format!("at once {n}");
+                    let request = CreateChatSessionRequest { title, description: None, base_branch: None };
+                    client.create_chat_session(project, &request).await.unwrap();
+                    started.elapsed()
+                })
+            })
+            .collect();
+        let mut concurrent_request = Vec::new();
+        for create in creates {
+            concurrent_request.push(create.await.unwrap());
         }
         let plain = ready_project(&no_spare, &origin, format!("{files} files")).await;
         let mut without_spare = Vec::new();
@@ -200,6 +220,8 @@ pub async fn run() -> serde_json::Value {
             "kosuke_until_ready": stats(until_ready),
             "kosuke_create_request": stats(request),
             "kosuke_back_to_back": stats(back_to_back),
+            "kosuke_back_to_back_request": stats(back_to_back_request),
+            "kosuke_concurrent_request": stats(concurrent_request),
             "kosuke_no_spare": stats(without_spare),
             "git_worktree_add": stats(worktree),
             "git_clone": stats(clone),
