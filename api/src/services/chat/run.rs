@@ -216,7 +216,7 @@ fn append_error(message: &mut store::runs::AssistantMessage, error: &str) {
 }
 
 /// Records the run's end (message, journal, status in one transaction), trying again a few
-/// times; then tells the watchers. When it cannot be recorded, the session's next prompt finds
+/// times; then tells the owner and the watchers. When it cannot be recorded, the session's next prompt finds
 /// the row live with no run behind it and fails it (`store::runs::fail_orphaned`).
 async fn record_end(state: &web::Data<AppState>, owner: &SessionOwner, end: RunEnd) -> Finished {
     let run_id = RunId(end.run_id);
@@ -245,6 +245,8 @@ async fn record_end(state: &web::Data<AppState>, owner: &SessionOwner, end: RunE
     if !recorded {
         tracing::error!(run_id = end.run_id, "gave up recording the end of the run; the next prompt clears it");
     }
+    // No longer live before watchers hear it ended: a page they load then is the saved row.
+    owner.set_finished(finished.clone());
     if let Some(message) = error {
         state.runtime.publish(owner, RunEvent::Error { run_id, message });
     }
