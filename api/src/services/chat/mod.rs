@@ -1,8 +1,11 @@
 //! Chat turns: `POST /api/chat` stores the user's message and starts an agent run that goes on
-//! without the client. The run works in the session's checkout, streams its events, saves the
-//! assistant message as it goes, and ends with one commit on the session branch (pushed when
-//! the project has a remote).
+//! without the client. The run (`run.rs`) works in the session's checkout, streams its events,
+//! journals the assistant message as it goes (`transcript.rs`), and ends with one commit on the
+//! session branch, pushed when the project has a remote (`commit.rs`). After a crash,
+//! `recovery.rs` gives interrupted runs their message and commit.
 
+mod commit;
+mod recovery;
 mod run;
 mod transcript;
 
@@ -18,8 +21,8 @@ use agent::{Agent, AgentConfig, Limits, ProviderKind};
 use api_types::{
     AgentInfo, ChatAccepted, ChatRequest, ChatSessionStatus, ErrorCode, MAX_PROMPT_CHARS, MessageId, RunId, RunStatus,
 };
+pub use recovery::commit_interrupted;
 use run::Job;
-pub use run::commit_interrupted;
 pub use transcript::Transcript;
 
 /// The agent from settings, or the sentence saying what to set.

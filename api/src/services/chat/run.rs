@@ -1,6 +1,7 @@
 //! One agent run, start to finish: the checkout, the history, the agent's turn (saved as it
 //! streams), then one commit of what changed, pushed when there is a remote.
 
+use super::commit::commit_turn;
 use super::transcript::{RunSink, Transcript};
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
@@ -10,8 +11,8 @@ use crate::store::{self, runs::RunEnd};
 use crate::workspaces::{Start, blocking};
 use actix_web::web;
 use agent::{Agent, CancellationToken, GitDirs, HistoryBlock, HistoryMessage, Role, Turn};
-use api_types::{ContentBlock, MessageId, MessageRole, RepositoryKind, RunEvent, RunId, RunStatus};
-use checkout::{Checkout, Credentials, Mirror};
+use api_types::{ContentBlock, MessageId, MessageRole, RunEvent, RunId, RunStatus};
+use checkout::Checkout;
 use entity::{chat_session, project};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -53,15 +54,15 @@ pub fn spawn(
             Ok(finished) => finished,
             Err(err) => {
                 tracing::error!(run_id, error = %err, "the run's task failed; recording its end");
-                let message = "The run stopped on an internal error; what it wrote stays in the session.".to_owned();
-                let mut transcript = live.transcript.lock().unwrap_or_else(|p| p.into_inner()).message();
-                append_error(&mut transcript, &message);
+                let error = "The run stopped on an internal error; what it wrote stays in the session.";
+                let message =
+                    live.transcript.lock().unwrap_or_else(|p| p.into_inner()).sealed(&state.secrets, &[error]);
                 let end = RunEnd {
                     run_id,
                     status: RunStatus::Failed,
-                    error: Some(message),
+                    error: Some(error.to_owned()),
                     message_id,
-                    message: sealed(&state, transcript),
+                    message,
                     commit_sha: None,
                 };
                 record_end(&state, &owner, end).await
@@ -174,18 +175,9 @@ async fn execute(
             None
         }
     };
-    let mut message = transcript.lock().unwrap_or_else(|p| p.into_inner()).message();
-    for note in notes.iter().chain(&error) {
-        append_error(&mut message, note);
-    }
-    let end = RunEnd {
-        run_id: job.run_id,
-        status,
-        error,
-        message_id: job.assistant_message_id,
-        message: sealed(&state, message),
-        commit_sha,
-    };
+    let errors: Vec<&str> = notes.iter().chain(&error).map(String::as_str).collect();
+    let message = transcript.lock().unwrap_or_else(|p| p.into_inner()).sealed(&state.secrets, &errors);
+    let end = RunEnd { run_id: job.run_id, status, error, message_id: job.assistant_message_id, message, commit_sha };
     record_end(&state, &owner, end).await
 }
 
@@ -196,23 +188,10 @@ async fn end_unstarted(state: &web::Data<AppState>, owner: &SessionOwner, job: &
     } else {
         (RunStatus::Cancelled, None)
     };
-    let message = store::runs::AssistantMessage { content: String::new(), blocks: serde_json::json!([]), usage: None };
-    let end = RunEnd {
-        run_id: job.run_id,
-        status,
-        error,
-        message_id: job.assistant_message_id,
-        message: sealed(state, message),
-        commit_sha: None,
-    };
+    let message = Transcript::default().sealed(&state.secrets, &[]);
+    let end =
+        RunEnd { run_id: job.run_id, status, error, message_id: job.assistant_message_id, message, commit_sha: None };
     record_end(state, owner, end).await
-}
-
-fn append_error(message: &mut store::runs::AssistantMessage, error: &str) {
-    if let serde_json::Value::Array(blocks) = &mut message.blocks {
-        let block = ContentBlock::Error { message: error.to_owned() };
-        blocks.push(serde_json::to_value(block).unwrap_or_default());
-    }
 }
 
 /// Records the run's end (message, journal, status in one transaction), trying again a few
@@ -252,12 +231,6 @@ async fn record_end(state: &web::Data<AppState>, owner: &SessionOwner, end: RunE
     }
     state.runtime.publish(owner, RunEvent::RunFinished { run_id, status: end.status });
     finished
-}
-
-/// The assistant message as it is stored: its text and blocks sealed with the server's key.
-fn sealed(state: &AppState, message: store::runs::AssistantMessage) -> store::runs::AssistantMessage {
-    let (content, blocks) = state.secrets.seal_message(&message.content, Some(&message.blocks));
-    store::runs::AssistantMessage { content, blocks: blocks.unwrap_or_default(), usage: message.usage }
 }
 
 enum RunFailure {
@@ -361,147 +334,6 @@ fn history_block(block: ContentBlock) -> Option<HistoryBlock> {
     }
 }
 
-/// At start-up, each run the server's end interrupted gets its message back from its journal
-/// (what had streamed), and what it had written becomes its own commit (its processes died
-/// with the server: nothing writes there any more), so that the next turn's commit holds only
-/// the next turn's work.
-pub async fn commit_interrupted(
-    db: &sea_orm::DatabaseConnection,
-    secrets: &crate::secrets::SecretBox,
-    workspaces: &crate::workspaces::Workspaces,
-    runs: &[entity::agent_run::Model],
-) {
-    for run in runs {
-        let Ok(session) = store::sessions::find(db, run.chat_session_id).await else { continue };
-        let prompt = match run.user_message_id {
-            Some(id) => store::messages::find(db, id).await.ok().flatten().map(|m| secrets.open_message(m).content),
-            None => None,
-        };
-        let mut message = commit_message(prompt.as_deref().unwrap_or("Agent changes"));
-        message.push_str("\n\nThe agent's turn ended early (interrupted: the server stopped).");
-        let path = workspaces.project_dir(session.project_id).checkout(&session.session_id);
-        let author = checkout::Author { name: "kosuke".into(), email: "kosuke@localhost".into() };
-        let committed = blocking(move || match Checkout::open(&path) {
-            Ok(checkout) => Ok(checkout.commit_all(&message, &author)?.map(|oid| oid.to_string())),
-            Err(_) => Ok(None),
-        })
-        .await;
-        let commit_sha = match committed {
-            Ok(Some(sha)) => {
-                tracing::info!(run_id = run.id, %sha, "committed what an interrupted run wrote");
-                Some(sha)
-            }
-            Ok(None) => None,
-            Err(err) => {
-                tracing::warn!(run_id = run.id, error = %err.body().error, "could not commit what an interrupted run wrote");
-                None
-            }
-        };
-        if let Err(err) = recover_message(db, secrets, run, commit_sha).await {
-            tracing::warn!(run_id = run.id, error = %crate::error::Report(&err), "could not recover an interrupted run's message");
-        }
-    }
-}
-
-/// An interrupted run's message, made again from its journal.
-async fn recover_message(
-    db: &sea_orm::DatabaseConnection,
-    secrets: &crate::secrets::SecretBox,
-    run: &entity::agent_run::Model,
-    commit_sha: Option<String>,
-) -> Result<(), store::StoreError> {
-    let Some(message_id) = run.assistant_message_id else { return Ok(()) };
-    let pieces = store::runs::journal(db, run.id).await?;
-    if pieces.is_empty() {
-        // Nothing streamed, or a run from before journals: the message is as it was saved.
-        return Ok(());
-    }
-    let events = pieces.iter().map(|piece| {
-        let opened = secrets.open(piece).unwrap_or_default();
-        serde_json::from_str::<Vec<RunEvent>>(&opened).unwrap_or_default()
-    });
-    let transcript = Transcript::replay(events);
-    let mut message = transcript.message();
-    append_error(&mut message, "The server stopped during the turn.");
-    let (content, blocks) = secrets.seal_message(&message.content, Some(&message.blocks));
-    let message = store::runs::AssistantMessage { content, blocks: blocks.unwrap_or_default(), usage: None };
-    let end = RunEnd {
-        run_id: run.id,
-        status: RunStatus::Interrupted,
-        error: Some("The server stopped while the run was live.".to_owned()),
-        message_id,
-        message,
-        commit_sha,
-    };
-    store::runs::finish(db, end).await
-}
-
-/// Commits what the turn changed (message from the prompt) and pushes it when the project has
-/// a remote. `(sha, pushed, why the push failed)`, or `None` when nothing changed.
-async fn commit_turn(
-    state: &AppState,
-    job: &Job,
-    status: RunStatus,
-) -> Result<Option<(String, bool, Option<String>)>, String> {
-    let dir = state.workspaces.project_dir(job.project.id);
-    let (path, mirror_path) = (dir.checkout(&job.session.session_id), dir.mirror());
-    let mut message = commit_message(&job.prompt);
-    if status != RunStatus::Succeeded {
-        message.push_str(&format!("\n\nThe agent's turn ended early ({}).", status_word(status)));
-    }
-    let author = job.user.author();
-    let committed = blocking(move || match Checkout::open(&path) {
-        Ok(checkout) => Ok(checkout.commit_all(&message, &author)?.map(|oid| oid.to_string())),
-        Err(_) => Ok(None),
-    })
-    .await
-    .map_err(|err| err.body().error)?;
-    let Some(sha) = committed else { return Ok(None) };
-    let credentials = push_credentials(state, job).await;
-    let branch = job.session.github_branch_name.clone();
-    let pushed = blocking(move || {
-        let mirror = Mirror::open(&mirror_path)?;
-        if !mirror.has_remote() {
-            return Ok(false);
-        }
-        mirror.push_branch(&branch, credentials.as_ref()).map(|()| true)
-    })
-    .await;
-    Ok(match pushed {
-        Ok(pushed) => Some((sha, pushed, None)),
-        Err(err) => Some((sha, false, Some(format!("The commit was made but not pushed: {}", err.body().error)))),
-    })
-}
-
-async fn push_credentials(state: &AppState, job: &Job) -> Option<Credentials> {
-    if job.project.repository_kind != RepositoryKind::Github {
-        return None;
-    }
-    if let Some(token) = job.github_token.clone().filter(|t| !t.trim().is_empty()) {
-        return Some(Credentials::github_token(token));
-    }
-    crate::services::github::git_credentials(state, &job.user.id, &job.project).await.ok().flatten()
-}
-
-/// The first line of the prompt, cut to 72 characters.
-fn commit_message(prompt: &str) -> String {
-    let first = prompt.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("Agent changes");
-    if first.chars().count() > 72 {
-        format!("{}…", first.chars().take(71).collect::<String>())
-    } else {
-        first.to_owned()
-    }
-}
-
-fn status_word(status: RunStatus) -> &'static str {
-    match status {
-        RunStatus::Cancelled => "cancelled",
-        RunStatus::Failed => "failed",
-        RunStatus::Interrupted => "interrupted",
-        _ => "unfinished",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -513,11 +345,5 @@ mod tests {
             "The model provider answered 400: Use 'x' instead."
         );
         assert_eq!(sentence("the turn was cancelled"), "The turn was cancelled.");
-    }
-
-    #[test]
-    fn commit_messages_come_from_the_prompts_first_line() {
-        assert_eq!(commit_message("\n  Add a login page\nwith details"), "Add a login page");
-        assert_eq!(commit_message(&"x".repeat(100)).chars().count(), 72);
     }
 }

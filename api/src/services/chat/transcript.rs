@@ -6,6 +6,7 @@
 //! exactly the events before it, and the subscription exactly those after.
 
 use crate::runtime::SessionOwner;
+use crate::secrets::SecretBox;
 use crate::state::AppState;
 use crate::store::runs::AssistantMessage;
 use actix_web::web;
@@ -70,9 +71,14 @@ impl Transcript {
         serde_json::to_value(&self.blocks).unwrap_or_default()
     }
 
-    /// The message to save.
-    pub fn message(&self) -> AssistantMessage {
-        AssistantMessage { content: self.text(), blocks: self.json(), usage: self.usage }
+    /// The message as it is stored, ending with an error block for each of `errors`, sealed
+    /// with the server's key.
+    pub fn sealed(&self, secrets: &SecretBox, errors: &[&str]) -> AssistantMessage {
+        let mut blocks = self.blocks.clone();
+        blocks.extend(errors.iter().map(|error| ContentBlock::Error { message: (*error).to_owned() }));
+        let json = serde_json::to_value(&blocks).unwrap_or_default();
+        let (content, sealed_blocks) = secrets.seal_message(&ContentBlock::text_of(&blocks), Some(&json));
+        AssistantMessage { content, blocks: sealed_blocks.unwrap_or_default(), usage: self.usage }
     }
 }
 
