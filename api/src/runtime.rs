@@ -4,7 +4,7 @@
 //! which the checkout is made or removed.
 //!
 //! - A run holds the owner's work lock from before it touches the checkout until its final
-//!   commit (and push) is made. Archive and delete stop the run first ([`SessionOwner::stop_run`]:
+//!   commit (and push) is made. Archive and delete stop the run first ([`SessionOwner::take_over`]:
 //!   cancel, then wait for the run's end, its commit made), then take the work lock themselves.
 //!   Duplicate and pull requests answer 409 `session_busy` while a run is live (a run commits
 //!   once, at its end: waiting for that "commit point" could take the whole turn), then hold the
@@ -235,9 +235,16 @@ impl SessionOwner {
         });
     }
 
+    /// Stops the live run, if any (`stop_run`), then holds the session (`work`): for archive
+    /// and delete. Returns how the run ended.
+    pub async fn take_over(&self) -> (Option<Finished>, tokio::sync::OwnedMutexGuard<()>) {
+        let stopped = self.stop_run().await;
+        (stopped, self.work().await)
+    }
+
     /// Cancels the live run, if any, and waits until it has ended (its transcript saved, its
     /// work committed). Returns how it ended.
-    pub async fn stop_run(&self) -> Option<Finished> {
+    async fn stop_run(&self) -> Option<Finished> {
         let live = self.live()?;
         live.cancel.cancel();
         let mut watching = self.live.subscribe();

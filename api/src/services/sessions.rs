@@ -16,7 +16,6 @@ use api_types::{
 use checkout::Checkout;
 use entity::chat_session;
 use sea_orm::{DatabaseConnection, TransactionTrait};
-
 use serde_json::json;
 
 fn title(raw: &str) -> Result<String, ApiError> {
@@ -89,7 +88,7 @@ pub async fn create(
         session_id: secret::new_session_id(),
         base_branch: base_branch.clone(),
     };
-    let session = insert_with_audit(db, user, new, None, None).await?;
+    let session = insert_with_audit(db, user, new, None).await?;
     let owner = state.runtime.owner(session.id);
     state.workspaces.start_provisioning(owner.checkout.clone(), session.clone(), Start::Branch(base_branch));
     let mut shown = entity::convert::chat_session(session);
@@ -104,13 +103,12 @@ async fn insert_with_audit(
     user: &CurrentUser,
     new: NewSession,
     duplicated_from: Option<i32>,
-    copy_messages_of: Option<i32>,
 ) -> Result<chat_session::Model, ApiError> {
     let project_id = new.project_id;
     let try_default = !store::sessions::has_default(db, project_id).await?;
     let txn = db.begin().await.map_err(ApiError::internal)?;
     let mut session = store::sessions::insert(&txn, new, try_default).await?;
-    if let Some(source) = copy_messages_of {
+    if let Some(source) = duplicated_from {
         session = store::messages::copy_all(&txn, source, session).await?;
     }
     store::audit::record(
@@ -165,7 +163,7 @@ pub async fn duplicate(
         session_id: secret::new_session_id(),
         base_branch: source.base_branch.clone().unwrap_or_else(|| "main".to_owned()),
     };
-    let session = insert_with_audit(db, user, new, Some(source.id), Some(source.id)).await?;
+    let session = insert_with_audit(db, user, new, Some(source.id)).await?;
     let copy = state.runtime.owner(session.id);
     state.workspaces.start_provisioning(copy.checkout.clone(), session.clone(), Start::Commit(head));
     Ok(entity::convert::chat_session(session))
@@ -177,14 +175,11 @@ pub(crate) async fn idle_work(
     owner: &crate::runtime::SessionOwner,
     what: &str,
 ) -> Result<tokio::sync::OwnedMutexGuard<()>, ApiError> {
-    let busy = || {
-        ApiError::conflict(
+    if owner.live().is_some() {
+        return Err(ApiError::conflict(
             ErrorCode::SessionBusy,
             format!("The session has a live run; {what} it once the run has ended (or stop the run)."),
-        )
-    };
-    if owner.live().is_some() {
-        return Err(busy());
+        ));
     }
     // A run admitted from here on waits for this lock before it touches the checkout.
     Ok(owner.work().await)
@@ -246,10 +241,8 @@ pub async fn update(
     // Held until the new status is recorded: a run waiting for the session sees it.
     let _work = match changes.status {
         Some(ChatSessionStatus::Archived) if !was_archived => {
-            if let Some(finished) = owner.stop_run().await {
-                notice = Some(stopped_notice(&finished, "archiving"));
-            }
-            let work = owner.work().await;
+            let (stopped, work) = owner.take_over().await;
+            notice = stopped.map(|finished| stopped_notice(&finished, "archiving"));
             state.workspaces.release(&owner.checkout, &session, user.author()).await?;
             Some(work)
         }
@@ -301,11 +294,8 @@ pub async fn delete(
         ));
     }
     let owner = state.runtime.owner(session.id);
-    let mut notices = Vec::new();
-    if let Some(finished) = owner.stop_run().await {
-        notices.push(stopped_notice(&finished, "deleting"));
-    }
-    let _work = owner.work().await;
+    let (stopped, _work) = owner.take_over().await;
+    let mut notices: Vec<String> = stopped.iter().map(|finished| stopped_notice(finished, "deleting")).collect();
     let txn = db.begin().await.map_err(ApiError::internal)?;
     store::sessions::delete_non_default(&txn, session.id).await?;
     store::audit::record(

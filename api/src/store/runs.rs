@@ -89,7 +89,7 @@ async fn insert_message(
 /// Saves the assistant message whole. Contents come sealed (base64 text), so nothing in
 /// them needs escaping for either backend: a NUL or a literal `\u0000` the model wrote
 /// round-trips as it was.
-pub async fn save_assistant(
+async fn save_assistant(
     db: &impl ConnectionTrait,
     message_id: i64,
     message: AssistantMessage,
@@ -174,8 +174,8 @@ pub async fn finish<C: ConnectionTrait + TransactionTrait>(db: &C, end: RunEnd) 
     Ok(())
 }
 
-/// Records only a run's status at its end (when its message could not be written).
-pub async fn record_end(
+/// Records a run's status at its end.
+async fn record_end(
     db: &impl ConnectionTrait,
     run_id: i32,
     status: RunStatus,
