@@ -34,6 +34,9 @@ pub fn Workspace() -> impl IntoView {
     let params = use_params_map();
     let project_id = Memo::new(move |_| parse_id(params.get().get("id")).map(ProjectId));
     let selected = Memo::new(move |_| parse_id(params.get().get("session")).map(ChatSessionPk));
+    // Whether chat `s` is still the open one (and the page still here): answers for another
+    // chat, or after the page has gone, are dropped.
+    let is_open = move |s: ChatSessionPk| selected.try_get_untracked() == Some(Some(s));
 
     let project = RwSignal::new(None::<Project>);
     let agent = LocalResource::new(|| async { client().agent_info().await.ok() });
@@ -68,7 +71,7 @@ pub fn Workspace() -> impl IntoView {
         };
         spawn_local(async move {
             let status = client().get_branch_status(p, s).await.ok();
-            if selected.try_get_untracked() == Some(Some(s)) {
+            if is_open(s) {
                 branch_status.set(status);
             }
         });
@@ -80,8 +83,7 @@ pub fn Workspace() -> impl IntoView {
         spawn_local(async move {
             let query = MessageQuery { order: Some(MessageOrder::Desc), limit: Some(50), cursor: None };
             let page = client().list_messages(p, s, &query).await;
-            // An answer for a chat that is no longer open is dropped.
-            if selected.try_get_untracked() != Some(Some(s)) {
+            if !is_open(s) {
                 return;
             }
             match page {
@@ -135,7 +137,7 @@ pub fn Workspace() -> impl IntoView {
         // A live run announces itself first on the stream (`run_snapshot`), with its message
         // as it stands; the events after it are exactly what the snapshot lacks.
         let generation = live::follow(&format!("{}?from=latest", client().events_url(p, s)), move |event| {
-            if selected.try_get_untracked() != Some(Some(s)) {
+            if !is_open(s) {
                 return;
             }
             on_event(event, messages, running, queued, streaming_message, s, move || {
@@ -160,7 +162,7 @@ pub fn Workspace() -> impl IntoView {
         spawn_local(async move {
             let request = ChatRequest { project_id: p, chat_session_id: s, prompt, github_token: None };
             let answer = client().send_chat(&request).await;
-            if selected.try_get_untracked() != Some(Some(s)) {
+            if !is_open(s) {
                 return;
             }
             match answer {
@@ -204,7 +206,7 @@ pub fn Workspace() -> impl IntoView {
         spawn_local(async move {
             let query = MessageQuery { order: Some(MessageOrder::Desc), limit: Some(50), cursor: Some(cursor) };
             if let Ok(mut page) = client().list_messages(p, s, &query).await
-                && selected.try_get_untracked() == Some(Some(s))
+                && is_open(s)
             {
                 page.messages.reverse();
                 messages.update(|list| {
@@ -259,7 +261,7 @@ pub fn Workspace() -> impl IntoView {
                     if let Some(notice) = notice {
                         toasts.show(crate::state::ToastKind::Info, notice);
                     }
-                    if selected.try_get_untracked() == Some(Some(s)) {
+                    if is_open(s) {
                         navigate(&crate::app::project_path(p), Default::default())
                     }
                 }
