@@ -268,7 +268,8 @@ async fn opening_a_chat_mid_run_shows_every_streamed_word_once() {
     create_project(&c, "Stream", "empty", "").await;
     new_chat(&c, "Other").await;
     new_chat(&c, "Streaming").await;
-    stack.model.script([Reply::Slow { chunks: 40, every: Duration::from_millis(100) }]);
+    // Long enough (12 s) that the chat is reopened mid-run even on a loaded machine.
+    stack.model.script([Reply::Slow { chunks: 120, every: Duration::from_millis(100) }]);
     type_into(&c, "textarea[name=prompt]", "count slowly").await;
     click(&c, ".composer button[type=submit]").await;
     wait_text(&c, ".message.assistant", "streams", |t| t.contains("chunk 2.")).await;
@@ -278,9 +279,9 @@ async fn opening_a_chat_mid_run_shows_every_streamed_word_once() {
     tokio::time::sleep(Duration::from_millis(600)).await;
     open_chat(&c, "Streaming").await;
     let reopened = wait_text(&c, ".message.assistant", "shows the run so far", |t| t.contains("chunk 5.")).await;
-    assert!(!reopened.contains("chunk 39."), "reopened while the run was still live: {reopened}");
-    let text = wait_text(&c, ".message.assistant", "shows the whole answer", |t| t.contains("chunk 39.")).await;
-    for n in 0..40 {
+    assert!(!reopened.contains("chunk 119."), "reopened while the run was still live: {reopened}");
+    let text = wait_text(&c, ".message.assistant", "shows the whole answer", |t| t.contains("chunk 119.")).await;
+    for n in 0..120 {
         let word = format!("chunk {n}.");
         assert_eq!(text.matches(&word).count(), 1, "{word} once in {text}");
     }
