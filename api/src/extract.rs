@@ -62,33 +62,46 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
 }
 
 /// Parses a JSON body, telling syntax errors (400) from wrong values (422, with the field).
+/// Integer fields take any JSON number with a zero fraction (`25.0` is `25`), as JSON Schema's
+/// `integer` does.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let malformed = |inner: &serde_json::Error| {
-        ApiError::bad_request(
-            ErrorCode::MalformedJson,
-            format!("The request body is not valid JSON: {}.", strip_position(inner)),
-        )
-    };
     // Every body is an object: serde would also read a struct from an array of its fields
     // (`[null, null]`), which the document does not allow.
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first.is_some_and(|b| *b == b'[') {
         return Err(ApiError::validation("body", "The request body must be a JSON object."));
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                let field = if path == "." { "body".to_owned() } else { path };
-                ApiError::validation(field.clone(), format!("Invalid value for {field}: {}.", strip_position(&inner)))
-            }
-            _ => malformed(&inner),
-        }
+    let mut value: serde_json::Value = serde_json::from_slice(body).map_err(|inner| {
+        ApiError::bad_request(
+            ErrorCode::MalformedJson,
+            format!("The request body is not valid JSON: {}.", strip_position(&inner)),
+        )
     })?;
-    deserializer.end().map_err(|inner| malformed(&inner))?;
-    Ok(value)
+    integral_numbers(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let field = if path == "." { "body".to_owned() } else { path };
+        let inner = err.into_inner();
+        ApiError::validation(field.clone(), format!("Invalid value for {field}: {}.", strip_position(&inner)))
+    })
+}
+
+/// Turns numbers written with a zero fraction (`25.0`, `1e3`) into integers where they fit.
+fn integral_numbers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(number) if !number.is_i64() && !number.is_u64() => {
+            const LIMIT: f64 = 9_007_199_254_740_992.0; // 2^53: every integer below is exact
+            if let Some(float) = number.as_f64()
+                && float.fract() == 0.0
+                && float.abs() < LIMIT
+            {
+                *value = serde_json::Value::from(float as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
 }
 
 /// serde_json appends " at line 1 column 9"; the sentence reads better without it.
@@ -159,6 +172,20 @@ mod tests {
                 assert!(message.contains("unknown variant `bogus`"), "{message}");
             }
             other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn integers_may_be_written_with_a_zero_fraction() {
+        let request: api_types::ChatRequest =
+            parse_json(br#"{"project_id": 25.0, "chat_session_id": 3e0, "prompt": "hi"}"#).unwrap();
+        assert_eq!((request.project_id.0, request.chat_session_id.0), (25, 3));
+        for bad in [
+            &br#"{"project_id": 25.5, "chat_session_id": 1, "prompt": "x"}"#[..],
+            br#"{"project_id": 1e300, "chat_session_id": 1, "prompt": "x"}"#,
+        ] {
+            let err = parse_json::<api_types::ChatRequest>(bad).err();
+            assert!(matches!(err, Some(ApiError::Validation { ref field, .. }) if field == "project_id"), "{err:?}");
         }
     }
 }

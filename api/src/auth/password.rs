@@ -6,7 +6,8 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use rand::Rng;
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
-pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// At most 256 characters (so at most 1 KiB of UTF-8 for the hash to read).
+pub const MAX_PASSWORD_CHARS: usize = 256;
 
 /// Hashes a password into a PHC string.
 pub fn hash(password: &str) -> Result<String, argon2::password_hash::Error> {

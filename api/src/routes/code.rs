@@ -81,10 +81,22 @@ pub async fn get_branch_statuses(
     path: web::Path<(PathId,)>,
     query: web::Query<IdsQuery>,
 ) -> Result<web::Json<BranchStatusList>, ApiError> {
-    let ids: Result<Vec<i32>, _> =
-        query.ids.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::parse::<i32>).collect();
-    let ids = ids.map_err(|_| {
-        ApiError::bad_request(api_types::ErrorCode::InvalidQuery, "ids must be comma-separated chat session ids.")
-    })?;
+    let ids = session_ids(&query.ids)?;
     Ok(web::Json(code::branch_statuses(&state, &user, path.0.0, &ids).await?))
+}
+
+/// The ids of `?ids=`: positive integers without signs or leading zeros, separated by commas
+/// (the document's pattern). An id too large to be a session's names none and is left out.
+fn session_ids(raw: &str) -> Result<Vec<i32>, ApiError> {
+    let is_id = |part: &str| {
+        (1..=18).contains(&part.len()) && !part.starts_with('0') && part.bytes().all(|b| b.is_ascii_digit())
+    };
+    let parts: Vec<&str> = raw.split(',').collect();
+    if !parts.iter().all(|part| is_id(part)) {
+        return Err(ApiError::bad_request(
+            api_types::ErrorCode::InvalidQuery,
+            "ids must be chat session ids separated by commas, such as 1,2,3.",
+        ));
+    }
+    Ok(parts.into_iter().filter_map(|part| part.parse::<i32>().ok()).collect())
 }

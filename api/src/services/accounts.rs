@@ -6,9 +6,9 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{self, credentials::NewUser};
 use api_types::{
-    CreateApiTokenRequest, CreatedApiToken, ErrorCode, LoginRequest, SignupMode, SignupRequest, TokenId, User,
+    CreateApiTokenRequest, CreatedApiToken, ErrorCode, LoginRequest, SignupMode, SignupRequest, TokenId, User, validate,
 };
-use sea_orm::TransactionTrait;
+
 use std::net::IpAddr;
 
 /// A signed-in browser: the user, and the cookie value to set.
@@ -49,27 +49,25 @@ pub async fn signup(
         return Err(ApiError::RateLimited { retry_after, message });
     }
     let email = normalize_email(&request.email)?;
-    api_types::validate::plain_text(&request.display_name, false)
+    let display_name = validate::line(&request.display_name, "The display name", validate::MAX_NAME_CHARS)
         .map_err(|message| ApiError::validation("display_name", message))?;
-    let display_name = request.display_name.trim().to_owned();
-    if display_name.is_empty() || display_name.chars().count() > 100 {
-        return Err(ApiError::validation("display_name", "The display name must be 1 to 100 characters."));
-    }
     if request.password.chars().count() < password::MIN_PASSWORD_CHARS {
         return Err(ApiError::validation(
             "password",
             format!("The password must be at least {} characters.", password::MIN_PASSWORD_CHARS),
         ));
     }
-    if request.password.len() > password::MAX_PASSWORD_BYTES {
+    if request.password.chars().count() > password::MAX_PASSWORD_CHARS {
         return Err(ApiError::validation("password", "The password is too long."));
     }
     let plain = request.password;
     let password_hash =
         run_blocking(move || password::hash(&plain)).await?.map_err(|err| ApiError::internal(err.to_string()))?;
-    let txn = state.db.begin().await.map_err(ApiError::internal)?;
-    let is_first = store::accounts::count_users(&txn).await? == 0;
+    // Read before the transaction: inside it, another pool connection could be needed while
+    // all of them wait for this one's write lock.
     let mode = signup_mode(state).await?;
+    let txn = crate::store::begin(&state.db).await.map_err(ApiError::internal)?;
+    let is_first = store::accounts::count_users(&txn).await? == 0;
     let needs_invite = !is_first && mode == SignupMode::Invite;
     if !is_first && mode == SignupMode::Closed {
         return Err(ApiError::Refused {
@@ -168,11 +166,8 @@ pub async fn create_api_token(
     user: &CurrentUser,
     request: CreateApiTokenRequest,
 ) -> Result<CreatedApiToken, ApiError> {
-    api_types::validate::plain_text(&request.name, false).map_err(|message| ApiError::validation("name", message))?;
-    let name = request.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::validation("name", "The token name must be 1 to 100 characters."));
-    }
+    let name = validate::line(&request.name, "The token name", validate::MAX_NAME_CHARS)
+        .map_err(|message| ApiError::validation("name", message))?;
     let token = format!("{API_TOKEN_PREFIX}{}", secret::new_token());
     let model = store::credentials::insert_api_token(&state.db, &user.id, name, secret::hash(&token)).await?;
     Ok(CreatedApiToken { id: TokenId(model.id), name: model.name, token, created_at: model.created_at })

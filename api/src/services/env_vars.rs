@@ -7,15 +7,16 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{self, audit::AuditRecord};
 use api_types::{AuditAction, EnvVar, EnvVarList};
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 use serde_json::json;
 
 /// The largest value accepted, in bytes.
-const MAX_VALUE_BYTES: usize = 32 * 1024;
+/// The longest value, in characters.
+pub const MAX_VALUE_CHARS: usize = 32 * 1024;
 
 fn check_key(key: &str) -> Result<(), ApiError> {
     let valid = !key.is_empty()
-        && key.len() <= 128
+        && key.len() <= MAX_KEY_CHARS
         && key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
@@ -38,13 +39,19 @@ fn check_key(key: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Names a project cannot set (see [`changes_loader_or_shell`]).
+pub const RESERVED_NAMES: [&str; 11] =
+    ["PATH", "HOME", "TMPDIR", "TERM", "BASH_ENV", "ENV", "IFS", "SHELLOPTS", "BASHOPTS", "PS4", "GCONV_PATH"];
+/// Prefixes a project's names cannot start with: kosuke's own and the loaders'.
+pub const RESERVED_PREFIXES: [&str; 3] = ["KOSUKE_", "LD_", "DYLD_"];
+/// The longest variable name.
+pub const MAX_KEY_CHARS: usize = 128;
+
 /// Names that change the dynamic loader or the shell of every command the agent runs (a
 /// library preloaded into each process, a script each shell sources, where programs are
 /// found): never taken from a project. `PATH`, `HOME`, `TMPDIR` and `TERM` are kosuke's to set.
 pub fn changes_loader_or_shell(key: &str) -> bool {
-    const NAMES: [&str; 11] =
-        ["PATH", "HOME", "TMPDIR", "TERM", "BASH_ENV", "ENV", "IFS", "SHELLOPTS", "BASHOPTS", "PS4", "GCONV_PATH"];
-    NAMES.contains(&key) || key.starts_with("LD_") || key.starts_with("DYLD_")
+    RESERVED_NAMES.contains(&key) || RESERVED_PREFIXES.iter().any(|prefix| key.starts_with(prefix))
 }
 
 pub async fn list(state: &AppState, user: &CurrentUser, project_id: i32) -> Result<EnvVarList, ApiError> {
@@ -62,10 +69,10 @@ pub async fn set(
 ) -> Result<EnvVar, ApiError> {
     let access = ProjectAccess::load_as_owner(&state.db, project_id, user).await?;
     check_key(key)?;
-    if value.len() > MAX_VALUE_BYTES || value.contains('\0') {
-        return Err(ApiError::validation("value", "A value is at most 32 KiB of text without NUL characters."));
+    if value.chars().count() > MAX_VALUE_CHARS || value.contains('\0') {
+        return Err(ApiError::validation("value", "A value is at most 32,768 characters without NUL characters."));
     }
-    let txn = state.db.begin().await.map_err(ApiError::internal)?;
+    let txn = crate::store::begin(&state.db).await.map_err(ApiError::internal)?;
     let saved = store::env_vars::set(&txn, access.id(), key, state.secrets.seal(&value)).await?;
     audit(&txn, user, access.id(), AuditAction::EnvVarSet, key).await?;
     store::commit(txn).await.map_err(ApiError::internal)?;
@@ -74,7 +81,7 @@ pub async fn set(
 
 pub async fn delete(state: &AppState, user: &CurrentUser, project_id: i32, key: &str) -> Result<(), ApiError> {
     let access = ProjectAccess::load_as_owner(&state.db, project_id, user).await?;
-    let txn = state.db.begin().await.map_err(ApiError::internal)?;
+    let txn = crate::store::begin(&state.db).await.map_err(ApiError::internal)?;
     store::env_vars::delete(&txn, access.id(), key).await?;
     audit(&txn, user, access.id(), AuditAction::EnvVarDeleted, key).await?;
     store::commit(txn).await.map_err(ApiError::internal)?;

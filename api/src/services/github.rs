@@ -15,10 +15,16 @@ use checkout::{Checkout, Credentials};
 use entity::project;
 use github::{GitHub, GitHubError, NewPullRequest};
 
+/// The longest token taken (as sent, spaces around it included).
+pub const MAX_TOKEN_CHARS: usize = 512;
+/// The longest pull-request description (GitHub's own limit).
+pub const MAX_PULL_BODY_CHARS: usize = 65_536;
+
 /// Connects a token after GitHub confirms whose it is; records the login and scopes.
 pub async fn connect(state: &AppState, user: &CurrentUser, token: String) -> Result<GitHubAccount, ApiError> {
+    let too_long = token.chars().count() > MAX_TOKEN_CHARS;
     let token = token.trim().to_owned();
-    if token.is_empty() || token.len() > 512 || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if too_long || token.is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(ApiError::validation("token", "Paste a GitHub personal access token."));
     }
     let owner = match client(state, &token)?.token_owner().await {
@@ -125,6 +131,12 @@ pub async fn open_pull_request(
         .map_err(|message| ApiError::validation("title", message))?;
     if let Some(description) = &request.description {
         validate::plain_text(description, true).map_err(|message| ApiError::validation("description", message))?;
+        if description.chars().count() > MAX_PULL_BODY_CHARS {
+            return Err(ApiError::validation(
+                "description",
+                format!("The description is longer than {MAX_PULL_BODY_CHARS} characters."),
+            ));
+        }
     }
     let Some(token) = token_for(state, &user.id, request.github_token).await? else {
         return Err(ApiError::UpstreamAuth {

@@ -10,21 +10,22 @@ use api_types::{
     AddMemberRequest, AuditAction, CreateProjectRequest, ErrorCode, Project, ProjectMember, ProjectRole,
     RepositorySource, UpdateProjectRequest, validate,
 };
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use serde_json::json;
 
 fn project_name(raw: &str) -> Result<String, ApiError> {
-    validate::plain_text(raw, false).map_err(|message| ApiError::validation("name", message))?;
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::validation("name", "The project name must be 1 to 100 characters."));
-    }
-    Ok(name.to_owned())
+    validate::line(raw, "The project name", validate::MAX_NAME_CHARS)
+        .map_err(|message| ApiError::validation("name", message))
 }
 
 fn project_description(raw: &str) -> Result<Option<String>, ApiError> {
     validate::session_description(raw).map_err(|message| ApiError::validation("description", message))
 }
+
+/// The longest path of a local repository.
+pub const MAX_LOCAL_PATH_CHARS: usize = 4096;
+/// The longest git URL.
+pub const MAX_GIT_URL_CHARS: usize = 2000;
 
 /// kosuke's git (libgit2, built without SSH) talks HTTPS, git:// and local files only.
 const NO_SSH: &str = "SSH remotes are not supported: use the repository's https:// URL (kosuke passes tokens to git \
@@ -54,7 +55,10 @@ pub fn repository_location(source: &RepositorySource) -> Result<String, ApiError
         }
         RepositorySource::Git { url } => {
             let url = url.trim();
-            if url.is_empty() || url.len() > 2000 || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            if url.is_empty()
+                || url.chars().count() > MAX_GIT_URL_CHARS
+                || url.chars().any(|c| c.is_control() || c.is_whitespace())
+            {
                 return invalid("url", "Enter a git URL such as https://host/owner/repo.git.");
             }
             if let Some((scheme, rest)) = url.split_once("://") {
@@ -82,7 +86,7 @@ pub fn repository_location(source: &RepositorySource) -> Result<String, ApiError
             Ok(url.to_owned())
         }
         RepositorySource::Local { path } => {
-            if !path.starts_with('/') || path.contains('\0') || path.len() > 4096 {
+            if !path.starts_with('/') || path.contains('\0') || path.chars().count() > MAX_LOCAL_PATH_CHARS {
                 return invalid("path", "Give an absolute path on the server, such as /srv/git/app.");
             }
             Ok(path.clone())
@@ -123,7 +127,7 @@ pub async fn create(state: &AppState, user: &CurrentUser, request: CreateProject
         repository_location,
         default_branch,
     };
-    let txn = db.begin().await.map_err(ApiError::internal)?;
+    let txn = crate::store::begin(db).await.map_err(ApiError::internal)?;
     let project = store::projects::insert(&txn, new).await?;
     store::audit::record(
         &txn,
@@ -152,7 +156,7 @@ pub async fn update(
     let name = request.name.as_deref().map(project_name).transpose()?;
     let description = request.description.as_deref().map(project_description).transpose()?;
     let detail = json!({"name": name, "description_changed": description.is_some()});
-    let txn = db.begin().await.map_err(ApiError::internal)?;
+    let txn = crate::store::begin(db).await.map_err(ApiError::internal)?;
     let project = store::projects::update(&txn, access.project, name, description).await?;
     store::audit::record(
         &txn,
@@ -187,7 +191,7 @@ pub async fn add_member(
         return Err(ApiError::validation("email", "No kosuke account uses this email address."));
     };
     let role = request.role.unwrap_or(ProjectRole::Member);
-    let txn = db.begin().await.map_err(ApiError::internal)?;
+    let txn = crate::store::begin(db).await.map_err(ApiError::internal)?;
     let member = store::members::insert(&txn, access.id(), &member_user.id, role).await.map_err(|err| {
         if err.is_conflict() {
             ApiError::conflict(ErrorCode::AlreadyMember, "This user is already a member of the project.")
@@ -224,7 +228,7 @@ pub async fn remove_member(
     if member_id == access.project.user_id {
         return Err(ApiError::conflict(ErrorCode::Conflict, "The project's creator cannot be removed."));
     }
-    let txn = db.begin().await.map_err(ApiError::internal)?;
+    let txn = crate::store::begin(db).await.map_err(ApiError::internal)?;
     store::members::delete(&txn, project_id, member_id).await?;
     store::audit::record(
         &txn,

@@ -15,7 +15,7 @@ use api_types::{
 };
 use checkout::Checkout;
 use entity::chat_session;
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use serde_json::json;
 
 fn title(raw: &str) -> Result<String, ApiError> {
@@ -106,7 +106,7 @@ async fn insert_with_audit(
 ) -> Result<chat_session::Model, ApiError> {
     let project_id = new.project_id;
     let try_default = !store::sessions::has_default(db, project_id).await?;
-    let txn = db.begin().await.map_err(ApiError::internal)?;
+    let txn = crate::store::begin(db).await.map_err(ApiError::internal)?;
     let mut session = store::sessions::insert(&txn, new, try_default).await?;
     if let Some(source) = duplicated_from {
         session = store::messages::copy_all(&txn, source, session).await?;
@@ -138,8 +138,13 @@ pub async fn duplicate(
 ) -> Result<ChatSession, ApiError> {
     let db = &state.db;
     let source = load(db, user, project_id, session_pk).await?;
-    let raw_title = request.title.unwrap_or_else(|| format!("Copy of {}", source.title));
-    let title = title(&raw_title.chars().take(api_types::MAX_TITLE_CHARS).collect::<String>())?;
+    // A title given is checked as given; the default one is cut to fit.
+    let title = match request.title {
+        Some(given) => title(&given)?,
+        None => {
+            title(&format!("Copy of {}", source.title).chars().take(api_types::MAX_TITLE_CHARS).collect::<String>())?
+        }
+    };
     let owner = state.runtime.owner(source.id);
     let _work = idle_work(&owner, "duplicate").await?;
     // Commit what the source checkout holds, so the copy starts from all of it.
@@ -255,7 +260,7 @@ pub async fn update(
         _ => None,
     };
     let session = store::sessions::load_for_user(db, project_id, session_pk, &user.id).await?;
-    let txn = db.begin().await.map_err(ApiError::internal)?;
+    let txn = crate::store::begin(db).await.map_err(ApiError::internal)?;
     let session = store::sessions::update(&txn, session, changes).await?;
     store::audit::record(
         &txn,
@@ -296,7 +301,7 @@ pub async fn delete(
     let owner = state.runtime.owner(session.id);
     let (stopped, _work) = owner.take_over().await;
     let mut notices: Vec<String> = stopped.iter().map(|finished| stopped_notice(finished, "deleting")).collect();
-    let txn = db.begin().await.map_err(ApiError::internal)?;
+    let txn = crate::store::begin(db).await.map_err(ApiError::internal)?;
     store::sessions::delete_non_default(&txn, session.id).await?;
     store::audit::record(
         &txn,

@@ -11,7 +11,7 @@ use api_types::{
     UpdateDefaultBranchRequest, validate,
 };
 use entity::project;
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use serde_json::json;
 
 /// The project's branches (session branches left out): from GitHub's API for GitHub projects
@@ -87,7 +87,7 @@ pub async fn set_default_branch(
         ));
     }
     let previous = access.project.default_branch.clone();
-    let txn = db.begin().await.map_err(ApiError::internal)?;
+    let txn = crate::store::begin(db).await.map_err(ApiError::internal)?;
     let project = store::projects::set_default_branch(&txn, access.project, branch).await?;
     store::audit::record(
         &txn,

@@ -8,7 +8,7 @@ use crate::error::BoxError;
 use crate::secrets::SecretBox;
 use crate::store;
 use entity::{github_credential, project_env_var};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
 
 const BATCH: u64 = 500;
 
@@ -20,7 +20,7 @@ pub async fn seal_plaintext(db: &DatabaseConnection, secrets: &SecretBox) -> Res
         if batch.is_empty() {
             return Ok(sealed);
         }
-        let txn = db.begin().await?;
+        let txn = crate::store::begin(db).await?;
         for message in &batch {
             let (content, blocks) = secrets.seal_message(&message.content, message.blocks.as_ref());
             store::messages::replace_content(&txn, message.id, content, blocks).await?;
@@ -33,7 +33,7 @@ pub async fn seal_plaintext(db: &DatabaseConnection, secrets: &SecretBox) -> Res
 /// Every sealed value re-sealed from `old` to `new` in one transaction: GitHub tokens,
 /// environment variable values, and every message (plain ones sealed on the way).
 pub async fn reseal_all(db: &DatabaseConnection, old: &SecretBox, new: &SecretBox) -> Result<u64, BoxError> {
-    let txn = db.begin().await?;
+    let txn = crate::store::begin(db).await?;
     let mut count = 0;
     for credential in github_credential::Entity::find().all(&txn).await? {
         let token = old.open(&credential.token_encrypted)?;

@@ -14,7 +14,26 @@ pub mod runs;
 pub mod sessions;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use sea_orm::{ConnectionTrait, DbErr, SqlErr, TransactionSession};
+use sea_orm::{
+    ConnectionTrait, DbErr, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionSession, TransactionTrait,
+};
+
+/// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`,
+/// waiting up to the busy timeout): a deferred transaction that read first could not take it
+/// once another writer had committed, and would fail with "database is locked" instead of
+/// waiting. The only way to begin one: `cargo xtask test` refuses `.begin()` elsewhere in
+/// api/src.
+///
+/// Inside the transaction use only the transaction: every other writer holds a pooled
+/// connection while it waits for the lock, so asking the pool for another one can wait until
+/// the pool's timeout.
+pub async fn begin<C: TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
 
 /// Commits a transaction and tells the read cache, now that its writes are visible. The only
 /// way to commit: `cargo xtask test` refuses `.commit().await` anywhere else in api/src, and

@@ -37,7 +37,7 @@ pub async fn start<C: ConnectionTrait + TransactionTrait>(
     empty_answer: String,
     status: RunStatus,
 ) -> Result<StartedRun, StoreError> {
-    let txn = db.begin().await?;
+    let txn = crate::store::begin(db).await?;
     let at = now();
     let run = agent_run::ActiveModel {
         chat_session_id: Set(session.id),
@@ -166,7 +166,7 @@ pub struct RunEnd {
 
 /// Records a run's end in one transaction: its message whole, its journal gone, its status.
 pub async fn finish<C: ConnectionTrait + TransactionTrait>(db: &C, end: RunEnd) -> Result<(), StoreError> {
-    let txn = db.begin().await?;
+    let txn = crate::store::begin(db).await?;
     save_assistant(&txn, end.message_id, end.message, end.commit_sha).await?;
     run_journal::Entity::delete_many().filter(run_journal::Column::AgentRunId.eq(end.run_id)).exec(&txn).await?;
     record_end(&txn, end.run_id, end.status, end.error).await?;

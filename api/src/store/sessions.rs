@@ -40,7 +40,7 @@ where
     C: ConnectionTrait + TransactionTrait,
 {
     if try_default {
-        let savepoint = db.begin().await?;
+        let savepoint = crate::store::begin(db).await?;
         match active_model(&new, true).insert(&savepoint).await {
             Ok(model) => {
                 super::commit(savepoint).await?;

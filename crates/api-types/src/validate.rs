@@ -1,10 +1,35 @@
 //! Input rules both ends check: the server to reject bad input, the web app to say so early.
-//! Each returns the sentence to show when the input is wrong.
+//! Each returns the sentence to show when the input is wrong. The OpenAPI document states the
+//! same rules as JSON Schema (`*_PATTERN`, lengths), so generated clients and schemathesis
+//! see what the server enforces.
 
 use crate::session::{MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS};
 
 /// The longest branch name we store (`VARCHAR(100)`).
 pub const MAX_BRANCH_CHARS: usize = 100;
+
+/// The longest one-line name: titles, project, token and display names (as sent, before
+/// surrounding spaces are trimmed).
+pub const MAX_NAME_CHARS: usize = MAX_TITLE_CHARS;
+
+/// One line of plain text that is not blank: no control characters (Unicode `Cc`), at least
+/// one character that is not a space.
+pub const LINE_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
+
+/// Text that may span lines: no control characters but tab, newline and carriage return.
+pub const TEXT_PATTERN: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$";
+
+/// What [`branch_name`] accepts, as a pattern (the length is `maxLength`).
+pub const BRANCH_PATTERN: &str = r"^(?!-)(?!refs/)(?!(?:@|HEAD)$)(?!.*\.\.)(?!.*@\{)(?!/)(?!.*//)(?!.*/$)(?!.*\.$)(?!\.)(?!.*/\.)(?!.*\.lock/)(?!.*\.lock$)[^\x00-\x20\x7f~^:?*\[\\]+$";
+
+/// What [`color`] accepts.
+pub const COLOR_PATTERN: &str = r"^#[0-9A-Fa-f]{6}$";
+
+/// What [`font_family`] accepts (the length is `maxLength`, 100).
+pub const FONT_PATTERN: &str = r#"^[A-Za-z0-9 ,'"-]*[A-Za-z0-9,'"-][A-Za-z0-9 ,'"-]*$"#;
+
+/// The longest font-family list.
+pub const MAX_FONT_CHARS: usize = 100;
 
 /// Refuses NUL and other control characters; a multi-line text may hold newlines and tabs
 /// (and the carriage returns of CRLF).
@@ -20,18 +45,24 @@ pub fn plain_text(raw: &str, multiline: bool) -> Result<(), String> {
     }
 }
 
+/// Checks one line of plain text of at most `max` characters as sent ([`LINE_PATTERN`]) and
+/// gives it trimmed. `what` names it in the sentence ("The title").
+pub fn line(raw: &str, what: &str, max: usize) -> Result<String, String> {
+    plain_text(raw, false)?;
+    let len = raw.chars().count();
+    if len > max {
+        return Err(format!("{what} is {len} characters long; at most {max} are allowed."));
+    }
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err(format!("{what} must not be empty."));
+    }
+    Ok(trimmed.to_owned())
+}
+
 /// Trims a session title and checks it is 1 to 100 characters of one line.
 pub fn session_title(raw: &str) -> Result<String, String> {
-    plain_text(raw, false)?;
-    let title = raw.trim();
-    let len = title.chars().count();
-    if len == 0 {
-        return Err("The title must not be empty.".to_owned());
-    }
-    if len > MAX_TITLE_CHARS {
-        return Err(format!("The title is {len} characters long; at most {MAX_TITLE_CHARS} are allowed."));
-    }
-    Ok(title.to_owned())
+    line(raw, "The title", MAX_TITLE_CHARS)
 }
 
 /// Checks a session description (at most 2000 characters). Empty means "no description".
@@ -98,11 +129,12 @@ pub fn color(value: &str) -> Result<(), String> {
     if ok { Ok(()) } else { Err(format!("\"{}\" is not a color like #1a2b3c.", value.escape_default())) }
 }
 
-/// Checks a CSS font-family list: names, spaces, commas, quotes and hyphens, at most 100.
+/// Checks a CSS font-family list: ASCII letters and digits, spaces, commas, quotes and
+/// hyphens, at most 100.
 pub fn font_family(value: &str) -> Result<(), String> {
     let ok = !value.trim().is_empty()
-        && value.chars().count() <= 100
-        && value.chars().all(|c| c.is_alphanumeric() || matches!(c, ' ' | ',' | '-' | '\'' | '"'));
+        && value.len() <= MAX_FONT_CHARS
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | ',' | '-' | '\'' | '"'));
     if ok { Ok(()) } else { Err("A font is a list of family names such as Inter, sans-serif.".to_owned()) }
 }
 

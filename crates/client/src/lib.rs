@@ -293,8 +293,11 @@ impl Client {
         self.get(&format!("/projects/{project}/chat-sessions/{session}/diff")).await
     }
 
-    /// Branch statuses of several chats at once.
+    /// Branch statuses of several chats at once (none asked, none answered, without a request).
     pub async fn branch_statuses(&self, project: ProjectId, sessions: &[ChatSessionPk]) -> Result<BranchStatusList> {
+        if sessions.is_empty() {
+            return Ok(BranchStatusList { statuses: Vec::new() });
+        }
         let ids = sessions.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",");
         self.get_query(&format!("/projects/{project}/branch-statuses"), &[("ids", ids)]).await
     }

@@ -1,12 +1,14 @@
 //! `cargo xtask`: the project's own automation, so a fresh machine needs only Rust.
 //!
 //! - `run [ARGS…]`  build the web bundle, then serve API + web (`kosuke serve ARGS…`)
-//! - `test`         every check and test (PostgreSQL too when `TEST_DATABASE_URL` is set)
+//! - `test`         every check and test (PostgreSQL too when `TEST_DATABASE_URL` is set),
+//!                  schemathesis against the real binary among them
 //! - `web [--dev]`  build the web bundle into `web/dist`
 //! - `dist`         the release binary and the release web bundle
 //! - `bench [PART]` benchmarks (release build); a table on stdout, JSON in target/bench
 //!
-//! Each installs what it needs (the wasm target, wasm-bindgen-cli, wasm-opt from npm) and
+//! Each installs what it needs (the wasm target, wasm-bindgen-cli, wasm-opt from npm,
+//! schemathesis from PyPI) and
 //! nothing is downloaded from anywhere but the package registries.
 
 mod tools;
@@ -77,7 +79,8 @@ fn bench(args: &[String]) -> Result<(), String> {
 const SERVER_ONLY_CRATES: &[&str] = &["sea-orm", "sqlx", "actix-web", "actix-rt", "mio"];
 
 /// Rules of the server's source that the compiler cannot check: handlers never touch sea-orm,
-/// and transactions commit only through `store::commit`, which tells the read cache.
+/// transactions begin only through `store::begin` (a write lock at once on SQLite) and commit
+/// only through `store::commit`, which tells the read cache.
 fn source_rules() -> Result<(), String> {
     fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -101,6 +104,9 @@ fn source_rules() -> Result<(), String> {
         }
         if name != "store/mod.rs" && text.contains(".commit().await") {
             broken.push(format!("api/src/{name} commits a transaction itself: use store::commit"));
+        }
+        if name != "store/mod.rs" && text.contains(".begin().await") {
+            broken.push(format!("api/src/{name} begins a transaction itself: use store::begin"));
         }
     }
     if broken.is_empty() { Ok(()) } else { Err(broken.join("\n")) }
@@ -137,6 +143,8 @@ fn test() -> Result<(), String> {
     println!("== the web app builds (the browser tests use it)");
     web::build(true)?;
     tools::ensure_debian_packages(&["chromium", "chromium-driver", "bubblewrap"])?;
+    println!("== schemathesis for the API contract test (PyPI, into target/schemathesis)");
+    tools::ensure_schemathesis()?;
 
     let postgres = std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty());
     println!(

@@ -116,3 +116,29 @@ pub fn ensure_debian_packages(packages: &[&str]) -> Result<(), String> {
 pub fn ensure_build_packages() -> Result<(), String> {
     ensure_debian_packages(&["pkg-config", "libssl-dev"])
 }
+
+/// The schemathesis the contract test runs (pinned: a new release may add checks).
+pub const SCHEMATHESIS_VERSION: &str = "4.32.5";
+
+/// Installs schemathesis from PyPI into a virtualenv at `target/schemathesis` (Python 3 with
+/// `venv` from Debian when it is missing), unless that version is there already.
+pub fn ensure_schemathesis() -> Result<(), String> {
+    let venv = project_root().join("target/schemathesis");
+    let st = venv.join("bin/st");
+    let installed =
+        Command::new(&st).arg("--version").output().ok().map(|out| String::from_utf8_lossy(&out.stdout).into_owned());
+    if installed.is_some_and(|version| version.contains(SCHEMATHESIS_VERSION)) {
+        return Ok(());
+    }
+    if !has("python3") {
+        ensure_debian_packages(&["python3", "python3-venv"])?;
+    }
+    let venv_ok = Command::new("python3").arg("-m").arg("venv").arg(&venv).status().is_ok_and(|s| s.success());
+    if !venv_ok {
+        ensure_debian_packages(&["python3-venv"])?;
+        run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+    }
+    run(Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check"])
+        .arg(format!("schemathesis=={SCHEMATHESIS_VERSION}")))
+}

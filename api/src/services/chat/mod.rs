@@ -133,15 +133,15 @@ pub async fn send(
             message: format!("The agent runs commands and no sandbox can be enforced here: {unavailable}."),
         });
     }
-    let prompt = request.prompt.trim().to_owned();
-    if prompt.is_empty() {
-        return Err(ApiError::validation("prompt", "The prompt must not be empty."));
-    }
-    if prompt.chars().count() > MAX_PROMPT_CHARS {
+    if request.prompt.chars().count() > MAX_PROMPT_CHARS {
         return Err(ApiError::validation(
             "prompt",
             format!("The prompt is longer than {MAX_PROMPT_CHARS} characters."),
         ));
+    }
+    let prompt = request.prompt.trim().to_owned();
+    if prompt.is_empty() {
+        return Err(ApiError::validation("prompt", "The prompt must not be empty."));
     }
     let access = ProjectAccess::load(&state.db, request.project_id.0, user).await?;
     let session = store::sessions::load_for_user(&state.db, access.id(), request.chat_session_id.0, &user.id).await?;

@@ -1,7 +1,5 @@
 //! Browser tests of the whole flow, on a desktop and on a phone.
 
-#![allow(clippy::unwrap_used)]
-
 use e2e::*;
 use fakes::model::{Reply, text};
 use fantoccini::Locator;

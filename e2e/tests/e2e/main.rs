@@ -1,0 +1,6 @@
+//! The black-box tests: one binary (one link) for all of them.
+
+#![allow(clippy::unwrap_used)]
+
+mod browser;
+mod contract;
