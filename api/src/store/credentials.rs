@@ -149,7 +149,8 @@ pub async fn delete_expired_logins(db: &impl ConnectionTrait, before: DateTime<U
     Ok(result.rows_affected)
 }
 
-/// Stores (or replaces) the user's sealed GitHub token.
+/// Stores (or replaces) the user's sealed GitHub token, in one statement: two connects at
+/// once both land.
 pub async fn save_github(
     db: &impl ConnectionTrait,
     user_id: &str,
@@ -158,19 +159,23 @@ pub async fn save_github(
     scopes: String,
 ) -> Result<github_credential::Model, StoreError> {
     let at = now();
-    let existing = github_credential::Entity::find_by_id(user_id.to_owned()).one(db).await?;
     let model = github_credential::ActiveModel {
         user_id: Set(user_id.to_owned()),
         token_encrypted: Set(token_sealed),
         login: Set(login),
         scopes: Set(scopes),
-        created_at: Set(existing.as_ref().map(|e| e.created_at).unwrap_or(at)),
+        created_at: Set(at),
         updated_at: Set(at),
     };
-    Ok(match existing {
-        Some(_) => model.update(db).await?,
-        None => model.insert(db).await?,
-    })
+    let upsert = sea_orm::sea_query::OnConflict::column(github_credential::Column::UserId)
+        .update_columns([
+            github_credential::Column::TokenEncrypted,
+            github_credential::Column::Login,
+            github_credential::Column::Scopes,
+            github_credential::Column::UpdatedAt,
+        ])
+        .to_owned();
+    Ok(github_credential::Entity::insert(model).on_conflict(upsert).exec_with_returning(db).await?)
 }
 
 pub async fn find_github(

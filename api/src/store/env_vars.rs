@@ -2,7 +2,8 @@
 
 use super::{StoreError, now};
 use entity::project_env_var;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 pub async fn list(db: &impl ConnectionTrait, project_id: i32) -> Result<Vec<project_env_var::Model>, StoreError> {
     Ok(project_env_var::Entity::find()
@@ -12,7 +13,8 @@ pub async fn list(db: &impl ConnectionTrait, project_id: i32) -> Result<Vec<proj
         .await?)
 }
 
-/// Creates or replaces a variable.
+/// Creates or replaces a variable, in one statement (`ON CONFLICT DO UPDATE`), so that two
+/// writers of the same new key both land instead of one hitting the unique index.
 pub async fn set(
     db: &impl ConnectionTrait,
     project_id: i32,
@@ -20,31 +22,18 @@ pub async fn set(
     sealed: String,
 ) -> Result<project_env_var::Model, StoreError> {
     let at = now();
-    let existing = project_env_var::Entity::find()
-        .filter(project_env_var::Column::ProjectId.eq(project_id))
-        .filter(project_env_var::Column::Key.eq(key))
-        .one(db)
-        .await?;
-    Ok(match existing {
-        Some(found) => {
-            let mut active: project_env_var::ActiveModel = found.into();
-            active.value_encrypted = Set(sealed);
-            active.updated_at = Set(at);
-            active.update(db).await?
-        }
-        None => {
-            project_env_var::ActiveModel {
-                project_id: Set(project_id),
-                key: Set(key.to_owned()),
-                value_encrypted: Set(sealed),
-                created_at: Set(at),
-                updated_at: Set(at),
-                ..Default::default()
-            }
-            .insert(db)
-            .await?
-        }
-    })
+    let row = project_env_var::ActiveModel {
+        project_id: Set(project_id),
+        key: Set(key.to_owned()),
+        value_encrypted: Set(sealed),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    };
+    let upsert = OnConflict::columns([project_env_var::Column::ProjectId, project_env_var::Column::Key])
+        .update_columns([project_env_var::Column::ValueEncrypted, project_env_var::Column::UpdatedAt])
+        .to_owned();
+    Ok(project_env_var::Entity::insert(row).on_conflict(upsert).exec_with_returning(db).await?)
 }
 
 pub async fn delete(db: &impl ConnectionTrait, project_id: i32, key: &str) -> Result<(), StoreError> {

@@ -51,9 +51,21 @@ crate::db_test!(
                     .map(drop)
             }
         });
-        let (sets, signups) = tokio::join!(futures_util::future::join_all(sets), futures_util::future::join_all(signups));
+        app.github.accept_token("ghp_race", "octocat", "repo");
+        let connects = (0..8).map(|_| {
+            let owner = owner.clone();
+            async move { owner.connect_github(&api_types::ConnectGitHubRequest { token: "ghp_race".into() }).await }
+        });
+        let (sets, signups, connects) = tokio::join!(
+            futures_util::future::join_all(sets),
+            futures_util::future::join_all(signups),
+            futures_util::future::join_all(connects)
+        );
         for result in sets {
             result.expect("every env var write lands");
+        }
+        for result in connects {
+            result.expect("every GitHub connect lands");
         }
         let mut taken = 0;
         for result in signups {
