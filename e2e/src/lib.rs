@@ -50,6 +50,39 @@ async fn wait_http(url: &str) {
     panic!("{url} did not come up");
 }
 
+/// A new, empty PostgreSQL database on the server of `TEST_DATABASE_URL` (made with `psql`),
+/// dropped when this is dropped.
+pub struct PostgresDatabase {
+    admin_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl PostgresDatabase {
+    pub fn create() -> PostgresDatabase {
+        let admin_url = std::env::var("TEST_DATABASE_URL")
+            .expect("TEST_DATABASE_URL must point at a PostgreSQL server for the PostgreSQL variant of this test");
+        let name = format!("kosuke_e2e_{}_{}", std::process::id(), free_port());
+        psql(&admin_url, &format!("CREATE DATABASE {name}"));
+        let url = match admin_url.rsplit_once('/') {
+            Some((server, last)) if !last.contains('@') && !last.contains(':') => format!("{server}/{name}"),
+            _ => format!("{}/{name}", admin_url.trim_end_matches('/')),
+        };
+        PostgresDatabase { admin_url, name, url }
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        psql(&self.admin_url, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+    }
+}
+
+fn psql(url: &str, sql: &str) {
+    let status = Command::new("psql").args(["-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql]).status().expect("run psql");
+    assert!(status.success(), "psql failed: {sql}");
+}
+
 /// Everything one browser test stands on.
 pub struct Stack {
     pub address: String,
@@ -69,12 +102,22 @@ pub const SLOW_PAGE: Duration = Duration::from_millis(1500);
 
 /// The stack on the debug binary (or `KOSUKE_BIN`).
 pub async fn stack() -> Stack {
+    stack_on(None).await
+}
+
+/// The stack on the debug binary (or `KOSUKE_BIN`) with its database at `database_url`
+/// (PostgreSQL), or SQLite in its data dir.
+pub async fn stack_on(database_url: Option<String>) -> Stack {
     let binary = std::env::var("KOSUKE_BIN").map(PathBuf::from).unwrap_or_else(|_| root().join("target/debug/kosuke"));
-    stack_with(&binary).await
+    start(&binary, database_url).await
 }
 
 /// The stack on the given `kosuke` binary (the benchmarks use the release build).
 pub async fn stack_with(binary: &Path) -> Stack {
+    start(binary, None).await
+}
+
+async fn start(binary: &Path, database_url: Option<String>) -> Stack {
     assert!(
         binary.is_file(),
         "{} is missing: build it (cargo build -p api) or run `cargo xtask test`",
@@ -95,6 +138,7 @@ pub async fn stack_with(binary: &Path) -> Stack {
             .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
             .arg(data.path())
             .env_remove("DATABASE_URL")
+            .envs(database_url.map(|url| ("DATABASE_URL", url)))
             .env("RUST_LOG", "warn")
             .env("KOSUKE_WEB_DIR", &web)
             .env("KOSUKE_AGENT_PROVIDER", "anthropic")

@@ -27,10 +27,28 @@ fn signup(email: &str, name: &str) -> SignupRequest {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn schemathesis_finds_the_server_as_documented() {
+mod schemathesis_finds_the_server_as_documented {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::run(None).await;
+    }
+
+    /// Needs `TEST_DATABASE_URL`; `cargo xtask test` runs it when that is set.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let database = e2e::PostgresDatabase::create();
+        super::run(Some(database.url.clone())).await;
+    }
+}
+
+/// One schemathesis at a time in this process (`cargo test` runs both variants side by side;
+/// nextest's `schemathesis` test group does the same across processes).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn run(database_url: Option<String>) {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let st = schemathesis();
-    let stack = stack().await;
+    let stack = stack_on(database_url).await;
 
     // Two accounts: the admin schemathesis signs in as, and another it may add as a member or
     // disable (never itself, or every later case would be 401).
