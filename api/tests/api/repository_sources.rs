@@ -88,3 +88,54 @@ db_test!(
         assert!(create(&ann, RepositorySource::Git { url: "http://169.254.169.254/latest".into() }).await.is_ok());
     }
 );
+
+/// Adds a commit with `name` to `main` of the bare repository at `path`.
+fn push_file(path: &std::path::Path, name: &str) {
+    let repo = git2::Repository::open_bare(path).unwrap();
+    let head = repo.find_reference("refs/heads/main").unwrap().peel_to_commit().unwrap();
+    let mut tree = repo.treebuilder(Some(&head.tree().unwrap())).unwrap();
+    tree.insert(name, repo.blob(b"pushed\n").unwrap(), 0o100644).unwrap();
+    let tree = repo.find_tree(tree.write().unwrap()).unwrap();
+    let signature = git2::Signature::now("Origin", "origin@example.test").unwrap();
+    repo.commit(Some("refs/heads/main"), &signature, &signature, name, &tree, &[&head]).unwrap();
+}
+
+db_test!(
+    async fn sessions_created_together_share_a_fetch_and_still_start_from_what_was_pushed_before(backend) {
+        let app = spawn_app_with(backend, |s| s.allow_private_git_hosts = true).await;
+        let (ann, _) = app.user("ann").await;
+        let served = tempfile::TempDir::new().unwrap();
+        let origin = app.origin("served", &[("README.md", "over http\n")], &[]);
+        let origin_path = served.path().join("served.git");
+        std::fs::rename(&origin, &origin_path).unwrap();
+        let git = FakeGitHttp::start(served.path().to_owned()).await;
+        let project = create(&ann, RepositorySource::Git { url: format!("{}/served.git", git.url) }).await.unwrap();
+        app.ready(&ann, project.id).await;
+
+        // Pushed before the requests: every session made by them starts from it.
+        push_file(&origin_path, "pushed.txt");
+        let before = git.fetches();
+        let creates = (0..10).map(|n| {
+            let ann = ann.clone();
+            async move {
+                let request = CreateChatSessionRequest { title: format!("Chat {n}"), description: None, base_branch: None };
+                ann.create_chat_session(project.id, &request).await.unwrap()
+            }
+        });
+        let sessions = futures_util::future::join_all(creates).await;
+        let fetched = git.fetches() - before;
+        assert!((1..10).contains(&fetched), "10 creates at once fetched {fetched} times: they share fetches");
+        for session in &sessions {
+            let session = app.ready_session(&ann, session).await;
+            let pushed = ann.get_file(project.id, session.id, "pushed.txt").await.unwrap();
+            assert_eq!(pushed.content.as_deref(), Some("pushed\n"), "{} starts from the pushed commit", session.title);
+        }
+
+        // A create after another push fetches again: a fetch is shared only by requests that
+        // were waiting for it.
+        push_file(&origin_path, "later.txt");
+        let request = CreateChatSessionRequest { title: "Later".into(), description: None, base_branch: None };
+        let later = app.ready_session(&ann, &ann.create_chat_session(project.id, &request).await.unwrap()).await;
+        assert!(ann.get_file(project.id, later.id, "later.txt").await.is_ok(), "the later session sees the later push");
+    }
+);

@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 #[derive(Clone)]
 pub struct FakeGitHttp {
     pub url: String,
+    root: web::Data<Root>,
 }
 
 struct Root {
@@ -17,27 +18,30 @@ struct Root {
     /// The `Authorization` header every request must carry (as GitHub asks for a token);
     /// `None` serves anyone, pushes refused.
     authorization: Option<String>,
+    /// Fetches (and clones) begun: each starts with `info/refs?service=git-upload-pack`.
+    fetches: std::sync::atomic::AtomicUsize,
 }
 
 impl FakeGitHttp {
     /// Serves the bare repositories under `root` to anyone (fetch only).
     pub async fn start(root: PathBuf) -> FakeGitHttp {
-        Self::serve(Root { path: root, authorization: None }).await
+        Self::serve(Root { path: root, authorization: None, fetches: Default::default() }).await
     }
 
     /// Serves the bare repositories under `root`, fetch and push, only to requests with this
     /// `Authorization` header; others get 401 asking for Basic credentials, as GitHub does.
     pub async fn start_requiring(root: PathBuf, authorization: String) -> FakeGitHttp {
-        Self::serve(Root { path: root, authorization: Some(authorization) }).await
+        Self::serve(Root { path: root, authorization: Some(authorization), fetches: Default::default() }).await
     }
 
     async fn serve(root: Root) -> FakeGitHttp {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind fake git server");
         let url = format!("http://127.0.0.1:{}", listener.local_addr().expect("address").port());
         let root = web::Data::new(root);
+        let served = root.clone();
         let server = actix_web::HttpServer::new(move || {
             actix_web::App::new()
-                .app_data(root.clone())
+                .app_data(served.clone())
                 .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
                 .default_service(web::to(backend))
         })
@@ -46,7 +50,12 @@ impl FakeGitHttp {
         .expect("listen")
         .run();
         tokio::spawn(server);
-        FakeGitHttp { url }
+        FakeGitHttp { url, root }
+    }
+
+    /// How many fetches (and clones) have begun.
+    pub fn fetches(&self) -> usize {
+        self.root.fetches.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -61,6 +70,9 @@ async fn backend(req: HttpRequest, body: Bytes, root: web::Data<Root>) -> HttpRe
         }
         // An authenticated user may push (http-backend's rule for receive-pack).
         command.env("REMOTE_USER", "kosuke-test");
+    }
+    if req.path().ends_with("/info/refs") && req.query_string().contains("service=git-upload-pack") {
+        root.fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
     command
         .arg("http-backend")
