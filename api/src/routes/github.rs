@@ -40,7 +40,9 @@ pub async fn delete_github(state: web::Data<AppState>, user: CurrentUser) -> Res
 #[utoipa::path(tag = "github", params(("id" = i32, Path), ("session_pk" = i32, Path)), request_body = CreatePullRequestRequest,
     responses(
         (status = 201, body = CreatePullRequestResponse), (status = 200, body = CreatePullRequestResponse),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, description = "The session has a live run (`session_busy`).", body = ErrorBody),
+        (status = 422, body = ErrorBody),
         (status = 429, body = ErrorBody), (status = 502, body = ErrorBody)))]
 #[post("/api/projects/{id}/chat-sessions/{session_pk}/pull-request")]
 pub async fn create_pull_request(

@@ -32,7 +32,9 @@ pub async fn list_sessions(
 
 /// Start a session on its own branch `kosuke-chat-{session_id}`.
 #[utoipa::path(tag = "chat sessions", params(("id" = i32, Path)), request_body = CreateChatSessionRequest, responses(
-    (status = 201, body = ChatSession), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    (status = 201, body = ChatSession), (status = 404, body = ErrorBody),
+    (status = 409, description = "The repository is still being cloned, or could not be (`repository_not_ready`).", body = ErrorBody),
+    (status = 422, body = ErrorBody)))]
 #[post("/api/projects/{id}/chat-sessions")]
 pub async fn create_session(
     state: web::Data<AppState>,
@@ -90,7 +92,9 @@ pub async fn delete_session(
 
 /// A new session whose branch starts at this session's head, with its messages copied.
 #[utoipa::path(tag = "chat sessions", params(("id" = i32, Path), ("session_pk" = i32, Path)), request_body = DuplicateChatSessionRequest,
-    responses((status = 201, body = ChatSession), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = ChatSession), (status = 404, body = ErrorBody),
+    (status = 409, description = "The source has a live run (`session_busy`), or the repository is not ready.", body = ErrorBody),
+    (status = 422, body = ErrorBody)))]
 #[post("/api/projects/{id}/chat-sessions/{session_pk}/duplicate")]
 pub async fn duplicate_session(
     state: web::Data<AppState>,

@@ -50,7 +50,8 @@ pub async fn list_audit(
 
 /// The repository's branches with their head commits; session branches are left out.
 #[utoipa::path(tag = "settings", params(("id" = i32, Path)), responses(
-    (status = 200, body = GitHubBranchesResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    (status = 200, body = GitHubBranchesResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+    (status = 502, description = "GitHub could not be reached or failed (`upstream_error`).", body = ErrorBody)))]
 #[get("/api/projects/{id}/github/branches")]
 pub async fn list_branches(
     state: web::Data<AppState>,
