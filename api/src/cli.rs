@@ -114,6 +114,9 @@ pub struct ServeArgs {
     /// fails the turn at once.
     #[arg(long, env = "KOSUKE_AGENT_RETRY_MAX_WAIT", default_value_t = 60)]
     pub agent_retry_max_wait_secs: u64,
+    /// The longest a model's `run_command` call may run (seconds); the model may ask for less.
+    #[arg(long, env = "KOSUKE_AGENT_COMMAND_TIMEOUT", default_value_t = 300)]
+    pub agent_command_timeout_secs: u64,
     /// Seconds a fetch before a new session may take.
     #[arg(long, env = "KOSUKE_FETCH_TIMEOUT", default_value_t = 10)]
     pub fetch_timeout_secs: u64,
@@ -211,6 +214,7 @@ impl ServeArgs {
             max_tokens: Some(self.agent_max_tokens),
             max_retries: Some(self.agent_max_retries),
             retry_max_wait: Some(std::time::Duration::from_secs(self.agent_retry_max_wait_secs)),
+            command_timeout: Some(std::time::Duration::from_secs(self.agent_command_timeout_secs)),
         };
         settings
     }

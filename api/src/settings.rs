@@ -88,6 +88,8 @@ pub struct AgentSettings {
     pub max_retries: Option<u32>,
     /// The longest `Retry-After` waited for.
     pub retry_max_wait: Option<Duration>,
+    /// The longest a model's `run_command` call may run.
+    pub command_timeout: Option<Duration>,
     /// Wall time of one turn.
     pub max_duration: Option<Duration>,
 }

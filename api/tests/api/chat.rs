@@ -166,7 +166,7 @@ db_test!(
         assert_eq!(requests[0]["model"], "claude-test");
         assert_eq!(requests[0]["stream"], true);
         let names: Vec<&str> = requests[0]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["list_files", "read_file", "write_file", "edit_file", "delete_file", "search"]);
+        assert_eq!(names, ["list_files", "read_file", "write_file", "edit_file", "delete_file", "search", "run_command"]);
         let second = requests[1]["messages"].as_array().unwrap();
         let result = &second.last().unwrap()["content"][0];
         assert_eq!(result["type"], "tool_result");

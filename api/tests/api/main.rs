@@ -24,6 +24,7 @@ mod projects;
 mod providers;
 mod read_cache;
 mod repository_sources;
+mod run_command;
 mod session_runtime;
 mod sessions;
 mod transcripts;

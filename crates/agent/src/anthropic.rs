@@ -21,7 +21,7 @@ pub async fn call(
         "max_tokens": limits.max_tokens,
         "system": system,
         "stream": true,
-        "tools": tools::specs().iter().map(|t| json!({
+        "tools": tools::specs(agent.config().sandbox.is_ok()).iter().map(|t| json!({
             "name": t.name, "description": t.description, "input_schema": t.input_schema,
         })).collect::<Vec<_>>(),
         "messages": wire_messages(messages),

@@ -14,6 +14,8 @@ mod command;
 mod history;
 mod model_loop;
 mod openai;
+mod run_command;
+mod shell;
 mod sse;
 pub mod tools;
 mod upstream;
@@ -77,6 +79,8 @@ pub struct Limits {
     /// The first backoff (doubled per attempt, at most 8 s, with jitter), when the provider
     /// names no delay.
     pub retry_backoff: Duration,
+    /// The longest a `run_command` tool call may take (the model may ask for less).
+    pub command_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -91,6 +95,7 @@ impl Default for Limits {
             max_retries: 2,
             retry_max_wait: Duration::from_secs(60),
             retry_backoff: Duration::from_millis(500),
+            command_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -105,7 +110,8 @@ pub struct AgentConfig {
     /// For `command`: run by `sh -c` in the checkout.
     pub command: Option<String>,
     pub limits: Limits,
-    /// Where the command provider's processes run, or why they cannot.
+    /// Where the command provider's processes and the models' `run_command` calls run, or
+    /// why they cannot (then models are not offered `run_command`).
     pub sandbox: Result<sandbox::Sandbox, sandbox::Unavailable>,
 }
 
@@ -183,6 +189,11 @@ pub enum AgentEvent {
         id: String,
         name: String,
         input: serde_json::Value,
+    },
+    /// Output of a running tool (`run_command`'s lines as they come).
+    ToolOutput {
+        id: String,
+        text: String,
     },
     ToolFinished {
         id: String,

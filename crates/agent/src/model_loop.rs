@@ -5,7 +5,7 @@
 use crate::history::conversation;
 use crate::tools::{ToolResult, Toolbox};
 use crate::upstream::{Failure, Retry};
-use crate::{Agent, AgentError, AgentEvent, EventSink, ProviderKind, Turn, Usage, anthropic, openai};
+use crate::{Agent, AgentError, AgentEvent, EventSink, ProviderKind, Turn, Usage, anthropic, openai, run_command};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,10 +96,14 @@ pub async fn run(agent: &Agent, turn: &Turn, sink: &mut dyn EventSink) -> Result
                 name: call.name.clone(),
                 input: call.input.clone(),
             });
-            let (tools, name, input) = (toolbox.clone(), call.name.clone(), call.input.clone());
-            let result = tokio::task::spawn_blocking(move || tools.run(&name, &input))
-                .await
-                .unwrap_or_else(|err| ToolResult { output: format!("the tool crashed: {err}"), is_error: true });
+            let result = if call.name == run_command::NAME && config.sandbox.is_ok() {
+                run_command::run(config, turn, &call.id, &call.input, budget.sink).await
+            } else {
+                let (tools, name, input) = (toolbox.clone(), call.name.clone(), call.input.clone());
+                tokio::task::spawn_blocking(move || tools.run(&name, &input))
+                    .await
+                    .unwrap_or_else(|err| ToolResult { output: format!("the tool crashed: {err}"), is_error: true })
+            };
             budget.sink.emit(AgentEvent::ToolFinished {
                 id: call.id.clone(),
                 name: call.name.clone(),

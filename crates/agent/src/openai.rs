@@ -99,7 +99,7 @@ fn request_body(agent: &Agent, system: &str, messages: &[Message], usage: bool, 
         "model": config.model,
         "stream": true,
         "messages": wire,
-        "tools": tools::specs().iter().map(|t| json!({
+        "tools": tools::specs(agent.config().sandbox.is_ok()).iter().map(|t| json!({
             "type": "function",
             "function": {"name": t.name, "description": t.description, "parameters": t.input_schema},
         })).collect::<Vec<_>>(),

@@ -21,11 +21,11 @@ pub struct ToolResult {
 }
 
 impl ToolResult {
-    fn ok(output: impl Into<String>) -> Self {
+    pub(crate) fn ok(output: impl Into<String>) -> Self {
         ToolResult { output: truncate(output.into()), is_error: false }
     }
 
-    fn error(output: impl Into<String>) -> Self {
+    pub(crate) fn error(output: impl Into<String>) -> Self {
         ToolResult { output: truncate(output.into()), is_error: true }
     }
 }
@@ -50,9 +50,10 @@ pub struct ToolSpec {
     pub input_schema: Value,
 }
 
-pub fn specs() -> Vec<ToolSpec> {
+/// The tools offered to a model; `run_command` only where commands can run (a sandbox).
+pub fn specs(commands: bool) -> Vec<ToolSpec> {
     let path = json!({"type": "string", "description": "Path relative to the project root"});
-    vec![
+    let mut specs = vec![
         ToolSpec {
             name: "list_files",
             description: "List the files and directories under a directory of the project (recursively).",
@@ -87,7 +88,21 @@ pub fn specs() -> Vec<ToolSpec> {
                 "pattern": {"type": "string"}, "path": path
             }, "required": ["pattern"]}),
         },
-    ]
+    ];
+    if commands {
+        specs.push(ToolSpec {
+            name: crate::run_command::NAME,
+            description: "Run a shell command (sh -c) in the project's root, in a sandbox: tests, builds, linters, \
+                          package installs. Answers its output (stdout and stderr) and its exit code. It must finish: \
+                          it is stopped after timeout_secs (default and most: the server's limit). Do not start \
+                          servers or watchers; the project's dev server runs in the Preview.",
+            input_schema: json!({"type": "object", "properties": {
+                "command": {"type": "string", "description": "The shell command, e.g. `npm test`"},
+                "timeout_secs": {"type": "number", "description": "Stop it after this many seconds"}
+            }, "required": ["command"]}),
+        });
+    }
+    specs
 }
 
 pub struct Toolbox {

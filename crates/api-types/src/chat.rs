@@ -84,6 +84,9 @@ pub enum ContentBlock {
         /// The tool's result, once it finished.
         output: Option<String>,
         is_error: bool,
+        /// What it has written so far while it runs (`run_command`); gone once it finished.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        live: Option<String>,
     },
     Error {
         message: String,
@@ -111,14 +114,26 @@ impl ContentBlock {
                 input: input.clone(),
                 output: None,
                 is_error: false,
+                live: None,
             }),
+            RunEvent::ToolOutput { tool_use_id, text, .. } => {
+                for block in blocks.iter_mut().rev() {
+                    if let ContentBlock::ToolUse { id, live, .. } = block
+                        && id == tool_use_id
+                    {
+                        live.get_or_insert_with(String::new).push_str(text);
+                        break;
+                    }
+                }
+            }
             RunEvent::ToolFinished { tool_use_id, output, is_error, .. } => {
                 for block in blocks.iter_mut().rev() {
-                    if let ContentBlock::ToolUse { id, output: slot, is_error: error, .. } = block
+                    if let ContentBlock::ToolUse { id, output: slot, is_error: error, live, .. } = block
                         && id == tool_use_id
                     {
                         *slot = Some(output.clone());
                         *error = *is_error;
+                        *live = None;
                         break;
                     }
                 }
@@ -193,6 +208,13 @@ pub enum RunEvent {
         name: String,
         input: serde_json::Value,
     },
+    /// Output a running tool has written so far (`run_command`'s lines, as they come); its
+    /// `tool_finished` then gives the whole output as the model sees it.
+    ToolOutput {
+        run_id: RunId,
+        tool_use_id: String,
+        text: String,
+    },
     ToolFinished {
         run_id: RunId,
         tool_use_id: String,
@@ -232,6 +254,7 @@ impl RunEvent {
             | RunEvent::RunSnapshot { run_id, .. }
             | RunEvent::TextDelta { run_id, .. }
             | RunEvent::ToolStarted { run_id, .. }
+            | RunEvent::ToolOutput { run_id, .. }
             | RunEvent::ToolFinished { run_id, .. }
             | RunEvent::CommitCreated { run_id, .. }
             | RunEvent::RunFinished { run_id, .. }
@@ -248,6 +271,7 @@ impl RunEvent {
             RunEvent::RunSnapshot { .. } => "run_snapshot",
             RunEvent::TextDelta { .. } => "text_delta",
             RunEvent::ToolStarted { .. } => "tool_started",
+            RunEvent::ToolOutput { .. } => "tool_output",
             RunEvent::ToolFinished { .. } => "tool_finished",
             RunEvent::CommitCreated { .. } => "commit_created",
             RunEvent::RunFinished { .. } => "run_finished",

@@ -16,6 +16,7 @@ enum RunEventType {
     RunSnapshot,
     TextDelta,
     ToolStarted,
+    ToolOutput,
     ToolFinished,
     CommitCreated,
     RunFinished,
@@ -77,6 +78,11 @@ impl TryFrom<RunEventWire> for RunEvent {
                 name: need(wire.name, "name")?,
                 input: wire.input,
             },
+            RunEventType::ToolOutput => RunEvent::ToolOutput {
+                run_id,
+                tool_use_id: need(wire.tool_use_id, "tool_use_id")?,
+                text: need(wire.text, "text")?,
+            },
             RunEventType::ToolFinished => RunEvent::ToolFinished {
                 run_id,
                 tool_use_id: need(wire.tool_use_id, "tool_use_id")?,
@@ -122,6 +128,7 @@ pub(crate) struct ContentBlockWire {
     input: serde_json::Value,
     output: Option<String>,
     is_error: Option<bool>,
+    live: Option<String>,
     message: Option<String>,
     discarded: Option<String>,
 }
@@ -138,6 +145,7 @@ impl TryFrom<ContentBlockWire> for ContentBlock {
                 input: wire.input,
                 output: wire.output,
                 is_error: need(wire.is_error, "is_error")?,
+                live: wire.live,
             },
             ContentBlockType::Error => ContentBlock::Error { message: need(wire.message, "message")? },
             ContentBlockType::Retry => ContentBlock::Retry {
@@ -167,6 +175,7 @@ mod tests {
                 input: json!({"path": "a.txt", "nested": [1, null, {"type": "x"}]}),
             },
             RunEvent::ToolStarted { run_id, tool_use_id: "t2".into(), name: "noop".into(), input: json!(null) },
+            RunEvent::ToolOutput { run_id, tool_use_id: "t1".into(), text: "line\n".into() },
             RunEvent::ToolFinished {
                 run_id,
                 tool_use_id: "t1".into(),
@@ -198,6 +207,7 @@ mod tests {
                 input: json!({"command": "ls", "type": "not the tag"}),
                 output: Some("a.txt".into()),
                 is_error: true,
+                live: None,
             },
             ContentBlock::ToolUse {
                 id: "t2".into(),
@@ -205,6 +215,7 @@ mod tests {
                 input: json!([]),
                 output: None,
                 is_error: false,
+                live: Some("so far\n".into()),
             },
             ContentBlock::Error { message: "stalled".into() },
             ContentBlock::Retry { message: "busy".into(), discarded: "".into() },

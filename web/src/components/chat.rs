@@ -25,6 +25,9 @@ pub fn ModelBanner(
 }
 
 fn tool_summary(name: &str, input: &serde_json::Value) -> String {
+    if let Some(command) = input.get("command").and_then(|c| c.as_str()) {
+        return format!("$ {command}");
+    }
     match input.get("path").and_then(|p| p.as_str()) {
         Some(path) => format!("{name} {path}"),
         None => match input.get("pattern").and_then(|p| p.as_str()) {
@@ -41,7 +44,9 @@ fn shown_size(blocks: &[ContentBlock]) -> usize {
         .iter()
         .map(|block| match block {
             ContentBlock::Text { text } => text.len(),
-            ContentBlock::ToolUse { output, .. } => 1 + output.as_ref().map_or(0, |o| o.len() + 1),
+            ContentBlock::ToolUse { output, live, .. } => {
+                1 + output.as_ref().map_or(0, |o| o.len() + 1) + live.as_ref().map_or(0, String::len)
+            }
             ContentBlock::Error { message } => message.len(),
             ContentBlock::Retry { message, discarded } => message.len() + discarded.len(),
         })
@@ -52,13 +57,19 @@ fn shown_size(blocks: &[ContentBlock]) -> usize {
 fn block_view(block: ContentBlock) -> AnyView {
     match block {
         ContentBlock::Text { text } => view! { <Markdown text=text /> }.into_any(),
-        ContentBlock::ToolUse { name, input, output, is_error, .. } => view! {
-            <details class="tool" class:failed=is_error>
-                <summary>{if output.is_none() { "⏳ " } else if is_error { "✗ " } else { "✓ " }}{tool_summary(&name, &input)}</summary>
-                <pre>{output.unwrap_or_else(|| "running…".to_owned())}</pre>
-            </details>
+        ContentBlock::ToolUse { name, input, output, is_error, live, .. } => {
+            // A command's output shows as it comes, open while it runs.
+            let running = output.is_none();
+            let open = running && live.is_some();
+            let shown = output.or(live).unwrap_or_else(|| "running…".to_owned());
+            view! {
+                <details class="tool" class:failed=is_error open=open>
+                    <summary>{if running { "⏳ " } else if is_error { "✗ " } else { "✓ " }}{tool_summary(&name, &input)}</summary>
+                    <pre>{shown}</pre>
+                </details>
+            }
+            .into_any()
         }
-        .into_any(),
         ContentBlock::Error { message } => view! { <p class="error" role="alert">{message}</p> }.into_any(),
         ContentBlock::Retry { message, discarded } => view! {
             <div class="retry" role="status">

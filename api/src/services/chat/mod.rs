@@ -60,6 +60,9 @@ pub fn build_agent(
     if let Some(wait) = settings.retry_max_wait {
         limits.retry_max_wait = wait;
     }
+    if let Some(timeout) = settings.command_timeout {
+        limits.command_timeout = timeout;
+    }
     let config = AgentConfig {
         kind,
         model: settings.model.clone().unwrap_or_default(),

@@ -327,7 +327,7 @@ async fn history(state: &AppState, job: &Job) -> Result<Vec<HistoryMessage>, Api
 fn history_block(block: ContentBlock) -> Option<HistoryBlock> {
     match block {
         ContentBlock::Text { text } => Some(HistoryBlock::Text(text)),
-        ContentBlock::ToolUse { id, name, input, output: Some(output), is_error } => {
+        ContentBlock::ToolUse { id, name, input, output: Some(output), is_error, .. } => {
             Some(HistoryBlock::ToolUse { id, name, input, output, is_error })
         }
         ContentBlock::ToolUse { output: None, .. } | ContentBlock::Error { .. } | ContentBlock::Retry { .. } => None,

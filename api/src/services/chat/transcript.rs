@@ -37,6 +37,7 @@ impl Transcript {
             AgentEvent::ToolStarted { id, name, input } => {
                 Some(RunEvent::ToolStarted { run_id, tool_use_id: id, name, input })
             }
+            AgentEvent::ToolOutput { id, text } => Some(RunEvent::ToolOutput { run_id, tool_use_id: id, text }),
             AgentEvent::ToolFinished { id, name, output, is_error } => {
                 Some(RunEvent::ToolFinished { run_id, tool_use_id: id, name, output, is_error })
             }

@@ -66,6 +66,7 @@ pub fn on_event(
         }
         RunEvent::TextDelta { .. }
         | RunEvent::ToolStarted { .. }
+        | RunEvent::ToolOutput { .. }
         | RunEvent::ToolFinished { .. }
         | RunEvent::Retrying { .. } => update_streaming(&event),
         RunEvent::CommitCreated { .. } | RunEvent::Error { .. } => {}
