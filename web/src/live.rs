@@ -7,19 +7,6 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{EventSource, MessageEvent};
 
-const EVENT_NAMES: [&str; 10] = [
-    "run_queued",
-    "run_started",
-    "run_snapshot",
-    "text_delta",
-    "tool_started",
-    "tool_finished",
-    "commit_created",
-    "run_finished",
-    "error",
-    "retrying",
-];
-
 struct Stream {
     generation: u64,
     source: EventSource,
@@ -47,7 +34,7 @@ pub fn follow(url: &str, on_event: impl Fn(RunEvent) + 'static) -> u64 {
             on_event(event);
         }
     });
-    for name in EVENT_NAMES {
+    for name in api_types::RunEvent::NAMES {
         let _ = source.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
     }
     CURRENT.with(|current| *current.borrow_mut() = Some(Stream { generation, source, _listener: listener }));

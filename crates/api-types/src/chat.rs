@@ -263,7 +263,22 @@ impl RunEvent {
         }
     }
 
-    /// The SSE `event:` name.
+    /// Every SSE `event:` name, for clients that listen by name (`EventSource`).
+    pub const NAMES: [&'static str; 11] = [
+        "run_queued",
+        "run_started",
+        "run_snapshot",
+        "text_delta",
+        "tool_started",
+        "tool_output",
+        "tool_finished",
+        "commit_created",
+        "run_finished",
+        "error",
+        "retrying",
+    ];
+
+    /// The SSE `event:` name (one of [`RunEvent::NAMES`]).
     pub fn name(&self) -> &'static str {
         match self {
             RunEvent::RunQueued { .. } => "run_queued",

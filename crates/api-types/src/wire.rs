@@ -166,7 +166,14 @@ mod tests {
     fn every_run_event_reads_back_what_it_wrote() {
         let run_id = RunId(7);
         let events = [
+            RunEvent::RunQueued { run_id, assistant_message_id: MessageId(3) },
             RunEvent::RunStarted { run_id, assistant_message_id: MessageId(3) },
+            RunEvent::RunSnapshot {
+                run_id,
+                assistant_message_id: MessageId(3),
+                status: RunStatus::Running,
+                blocks: vec![ContentBlock::Text { text: "so far".into() }],
+            },
             RunEvent::TextDelta { run_id, text: "hé \"quoted\"".into() },
             RunEvent::ToolStarted {
                 run_id,
@@ -188,6 +195,13 @@ mod tests {
             RunEvent::Error { run_id, message: "boom".into() },
             RunEvent::Retrying { run_id, message: "busy".into(), discarded: "half an answ".into() },
         ];
+        // Every variant is here: NAMES lists them all.
+        let mut named: Vec<&str> = events.iter().map(RunEvent::name).collect();
+        named.sort();
+        named.dedup();
+        let mut names = RunEvent::NAMES.to_vec();
+        names.sort();
+        assert_eq!(named, names, "RunEvent::NAMES lists every event name");
         for event in events {
             let text = serde_json::to_string(&event).unwrap();
             let value: serde_json::Value = serde_json::from_str(&text).unwrap();

@@ -1,7 +1,7 @@
 //! Browser tests of the whole flow, on a desktop and on a phone.
 
 use e2e::*;
-use fakes::model::{Reply, text};
+use fakes::model::{Reply, text, tool};
 use fantoccini::Locator;
 use fantoccini::key::Key;
 use std::time::{Duration, Instant};
@@ -284,6 +284,43 @@ async fn opening_a_chat_mid_run_shows_every_streamed_word_once() {
         assert_eq!(text.matches(&word).count(), 1, "{word} once in {text}");
     }
     screenshot(&c, "resumed-mid-run-desktop").await;
+    assert_console_clean(&c).await;
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_the_agent_runs_shows_its_output_as_it_comes_and_its_exit_code() {
+    let stack = stack().await;
+    let c = browser(&stack, 1280, 800).await;
+    sign_up(&c, &stack, "Cy").await;
+    create_project(&c, "Builds", "empty", "").await;
+    new_chat(&c, "Run the build").await;
+    let command = "echo compiling; sleep 2; echo 'error: 1 test failed'; exit 2";
+    stack.model.script([
+        Reply::Parts(vec![text("Running the tests."), tool("run_command", serde_json::json!({"command": command}))]),
+        Reply::Parts(vec![text("The tests fail.")]),
+    ]);
+    type_into(&c, "textarea[name=prompt]", "run the tests").await;
+    click(&c, ".composer button[type=submit]").await;
+    // While it runs: the command, its first line, the running mark.
+    let summary = wait_text(&c, ".message.assistant details.tool summary", "shows the command running", |t| {
+        t.contains("⏳ $ echo compiling")
+    })
+    .await;
+    let live = wait_text(&c, ".message.assistant details.tool pre", "shows its first line as it comes", |t| {
+        t.trim() == "compiling"
+    })
+    .await;
+    assert!(summary.contains("⏳") && !live.contains("exit code"), "still running: {summary} {live}");
+    let open =
+        c.execute("return document.querySelector('.message.assistant details.tool').open", vec![]).await.unwrap();
+    assert_eq!(open, serde_json::json!(true), "the running command's output is open");
+    screenshot(&c, "command-running-desktop").await;
+    let done =
+        wait_text(&c, ".message.assistant details.tool", "shows the exit code", |t| t.contains("[exit code 2]")).await;
+    assert!(done.contains("error: 1 test failed") && done.contains("✗"), "{done}");
+    wait_text(&c, "[data-testid=message]", "shows the answer after it", |t| t.contains("The tests fail.")).await;
+    screenshot(&c, "command-finished-desktop").await;
     assert_console_clean(&c).await;
     c.close().await.unwrap();
 }
