@@ -28,7 +28,7 @@ use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub struct Workspaces {
     data_dir: PathBuf,
@@ -37,8 +37,6 @@ pub struct Workspaces {
     fetch_timeout: Duration,
     progress: Mutex<HashMap<i32, CloneProgress>>,
     checkout_queues: Mutex<HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
-    /// Per project: one fetch at a time, and when the last one that reached the remote began.
-    fetch_gates: Mutex<HashMap<i32, Arc<tokio::sync::Mutex<Option<Instant>>>>>,
     spare_checkouts: bool,
     /// Clones, checkouts and spares made in the background.
     background: tokio_util::task::TaskTracker,
@@ -66,7 +64,6 @@ impl Workspaces {
             fetch_timeout,
             progress: Mutex::new(HashMap::new()),
             checkout_queues: Mutex::new(HashMap::new()),
-            fetch_gates: Mutex::new(HashMap::new()),
             spare_checkouts,
             background: tokio_util::task::TaskTracker::new(),
         }
@@ -102,14 +99,6 @@ impl Workspaces {
     /// blocking-thread pool that every other git call needs (under load, create requests
     /// waited seconds behind it).
     /// Queues no one waits in are dropped once there are more than a few.
-    fn fetch_gate(&self, project_id: i32) -> Arc<tokio::sync::Mutex<Option<Instant>>> {
-        let mut gates = self.fetch_gates.lock().unwrap_or_else(|p| p.into_inner());
-        if gates.len() >= 64 {
-            gates.retain(|_, gate| Arc::strong_count(gate) > 1);
-        }
-        gates.entry(project_id).or_default().clone()
-    }
-
     fn checkout_queue(&self, project_id: i32) -> Arc<tokio::sync::Mutex<()>> {
         let mut queues = self.checkout_queues.lock().unwrap_or_else(|p| p.into_inner());
         if queues.len() >= 64 {
@@ -216,22 +205,11 @@ impl Workspaces {
         project: &project::Model,
         credentials: Option<Credentials>,
     ) -> Result<Option<String>, ApiError> {
-        // Requests that arrive together share a fetch: one that waited while another ran takes
-        // that one's result when it began after this request arrived (so it saw all this one
-        // would have). A fetch that could not reach the remote is not shared.
-        let arrived = Instant::now();
-        let gate = self.fetch_gate(project.id);
-        let mut last_reached = gate.lock().await;
-        if last_reached.is_some_and(|began| began >= arrived) {
-            return Ok(None);
-        }
-        let began = Instant::now();
+        // Requests that arrive together share a fetch (`Mirror::fetch`): one that waited while
+        // another ran takes that one's result when it began after this request arrived.
         let mirror_path = self.project_dir(project.id).mirror();
         let timeout = self.fetch_timeout;
         let outcome = blocking(move || Mirror::open(&mirror_path)?.fetch(credentials.as_ref(), timeout)).await?;
-        if matches!(outcome, FetchOutcome::Updated | FetchOutcome::NoRemote) {
-            *last_reached = Some(began);
-        }
         Ok(match outcome {
             FetchOutcome::Updated | FetchOutcome::NoRemote => None,
             FetchOutcome::Stale(why) => Some(format!(

@@ -34,6 +34,13 @@ db_test!(
         owner.send_chat(&chat(&project, &session, "Think forever")).await.unwrap();
         let busy = owner.send_chat(&chat(&project, &session, "Again")).await.unwrap_err();
         assert_eq!((busy.status(), busy.code()), (Some(409), Some(ErrorCode::SessionBusy)));
+        // The stalling answer is taken before the next one is scripted (on a loaded machine the
+        // run may reach the model after this line).
+        let asked = std::time::Instant::now();
+        while app.model.requests().is_empty() {
+            assert!(asked.elapsed() < Duration::from_secs(20), "the run never called the model");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         app.model.script([Reply::Parts(vec![text("Elsewhere is fine.")])]);
         owner.send_chat(&chat(&project, &other, "Meanwhile")).await.unwrap();
         assert_eq!(finished(&owner, project.id, other.id).await.status, RunStatus::Succeeded, "another session runs meanwhile");

@@ -40,6 +40,10 @@ pub struct BranchStatus {
     pub pushed: bool,
 }
 
+/// The file in the mirror that holds when the last fetch that reached the remote began
+/// (nanoseconds since the epoch).
+const LAST_FETCH: &str = "kosuke-last-fetch";
+
 pub struct Mirror {
     pub(crate) repo: Repository,
     pub(crate) lock: Arc<Mutex<()>>,
@@ -116,17 +120,20 @@ impl Mirror {
     }
 
     /// Fetches from origin, giving up at `timeout`; an unreachable remote is not an error but a
-    /// stale mirror. Concurrent callers queue; a caller that waited while another fetched skips.
+    /// stale mirror. Concurrent callers queue; a caller that waited while another fetch ran
+    /// skips when that fetch began after it asked (so it saw everything this one would have).
     pub fn fetch(&self, credentials: Option<&Credentials>, timeout: Duration) -> Result<FetchOutcome> {
         if !self.has_remote() {
             return Ok(FetchOutcome::NoRemote);
         }
         let asked_at = Instant::now();
+        let asked = std::time::SystemTime::now();
         let transfers = lock::for_transfers(self.repo.path());
         let _queued = lock::hold(&transfers);
-        if self.fetched_since(asked_at) {
+        if self.fetch_began_since(asked) {
             return Ok(FetchOutcome::Updated);
         }
+        let began = std::time::SystemTime::now();
         let mut remote = self.repo.find_remote("origin")?;
         let mut options = remote::fetch_options(remote::callbacks(credentials, Some(asked_at + timeout), None));
         // The transfer without the ref lock; only the ref updates take it.
@@ -136,8 +143,8 @@ impl Mirror {
         });
         match fetched {
             Ok(()) => {
-                let stamp = self.repo.path().join("kosuke-last-fetch");
-                std::fs::write(stamp, b"")?;
+                let began = began.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+                std::fs::write(self.repo.path().join(LAST_FETCH), began.to_string())?;
                 Ok(FetchOutcome::Updated)
             }
             Err(err) if err.code() == git2::ErrorCode::User => {
@@ -153,10 +160,11 @@ impl Mirror {
         }
     }
 
-    fn fetched_since(&self, at: Instant) -> bool {
-        let stamp = self.repo.path().join("kosuke-last-fetch");
-        let modified = std::fs::metadata(stamp).and_then(|m| m.modified());
-        modified.is_ok_and(|modified| modified.elapsed().is_ok_and(|age| age < at.elapsed()))
+    /// Whether the last fetch that reached the remote began at or after `at`.
+    fn fetch_began_since(&self, at: std::time::SystemTime) -> bool {
+        let at = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let began = std::fs::read_to_string(self.repo.path().join(LAST_FETCH)).ok();
+        began.and_then(|text| text.trim().parse::<u128>().ok()).is_some_and(|began| began >= at)
     }
 
     /// Branches users can choose: the remote's when there is one, else the local ones; session
