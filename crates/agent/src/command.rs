@@ -13,14 +13,10 @@
 //! lossily: a line that is not UTF-8 is kept (with U+FFFD for the bad bytes), and neither pipe
 //! is closed on the command while it runs.
 
-use crate::shell::{self, Group, Lines, Redactor, next_line};
+use crate::shell::{self, Ended, Redactor};
 use crate::{AgentConfig, AgentError, AgentEvent, EventSink, Turn};
 use std::process::Stdio;
-use std::time::Duration;
 use tokio::io::AsyncWriteExt;
-
-/// How long output is still read after the command exited (what it wrote just before).
-const DRAIN: Duration = Duration::from_millis(500);
 
 pub async fn run(config: &AgentConfig, turn: &Turn, sink: &mut dyn EventSink) -> Result<(), AgentError> {
     let command = config.command.as_deref().unwrap_or_default();
@@ -35,19 +31,16 @@ pub async fn run(config: &AgentConfig, turn: &Turn, sink: &mut dyn EventSink) ->
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|err| AgentError::CommandFailed(format!("could not start it: {err}")))?;
-    let group = Group(child.id());
     if let Some(mut stdin) = child.stdin.take() {
         let prompt = turn.prompt.clone();
         tokio::spawn(async move {
             let _ = stdin.write_all(prompt.as_bytes()).await;
         });
     }
-    let mut stdout = child.stdout.take().map(Lines::new);
-    let mut stderr = child.stderr.take().map(Lines::new);
     let mut used = 0usize;
     let limit = config.limits.max_output_chars;
     let redactor = Redactor::for_turn(turn);
-    let mut emit = |text: String| {
+    let emit = |text: String| {
         let text = redactor.line(text);
         used += text.len() + 1;
         if used > limit {
@@ -56,28 +49,13 @@ pub async fn run(config: &AgentConfig, turn: &Turn, sink: &mut dyn EventSink) ->
         sink.emit(AgentEvent::Text(format!("{text}\n")));
         Ok(())
     };
-    let status = loop {
-        tokio::select! {
-            line = next_line(&mut stdout) => if let Some(text) = line { emit(text)? },
-            line = next_line(&mut stderr) => if let Some(text) = line { emit(text)? },
-            exited = child.wait() => break exited.map_err(|err| AgentError::CommandFailed(err.to_string()))?,
-        }
+    // The turn's own time limit is the caller's (`Agent::run`).
+    let status = match shell::follow(child, None, emit).await? {
+        Ended::Exited(status) => status,
+        Ended::Lost(err) => return Err(AgentError::CommandFailed(err.to_string())),
+        // Not followed with a limit; the turn's limit ends it from outside.
+        Ended::TimedOut => return Err(AgentError::TimedOut(config.limits.max_duration)),
     };
-    // Whatever it left running dies with the turn (its group is killed; the sandbox's cgroup
-    // or PID namespace takes what left the group), then what was written is read to the end.
-    drop(group);
-    let drained = async {
-        while stdout.is_some() || stderr.is_some() {
-            tokio::select! {
-                line = next_line(&mut stdout) => if let Some(text) = line { emit(text)? },
-                line = next_line(&mut stderr) => if let Some(text) = line { emit(text)? },
-            }
-        }
-        Ok::<(), AgentError>(())
-    };
-    if let Ok(result) = tokio::time::timeout(DRAIN, drained).await {
-        result?;
-    }
     if status.success() {
         Ok(())
     } else {

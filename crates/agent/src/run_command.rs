@@ -6,7 +6,7 @@
 //! Servers and watchers never end; they are refused before they start, with the Preview named.
 //! The project's environment variable values are hidden in the output (`[$KEY]`).
 
-use crate::shell::{self, Group, Lines, Redactor, next_line};
+use crate::shell::{self, Ended, Redactor};
 use crate::tools::{MAX_TOOL_OUTPUT, ToolResult};
 use crate::{AgentConfig, AgentEvent, EventSink, Turn};
 use serde_json::Value;
@@ -44,7 +44,8 @@ fn looks_long_running(command: &str) -> bool {
         || has(&["nodemon"])
         || has(&["cargo", "watch"])
         || has(&["tail", "-f"])
-        || words.iter().any(|word| *word == "--watch" || *word == "-w" && has(&["tsc", "-w"]))
+        || has(&["tsc", "-w"])
+        || words.contains(&"--watch")
 }
 
 /// The time the command may take: what the model asked for (`timeout_secs`), within the
@@ -76,25 +77,27 @@ impl Collected {
             return;
         }
         self.tail.push_str(text);
+        // Cut in batches: the tail may grow to twice what is kept.
         if self.tail.len() > 2 * Self::TAIL {
-            let mut cut = self.tail.len() - Self::TAIL;
-            while !self.tail.is_char_boundary(cut) {
-                cut += 1;
-            }
-            self.left_out += cut;
-            self.tail.drain(..cut);
+            self.keep_tail();
         }
     }
 
-    fn text(mut self) -> String {
-        if self.tail.len() > Self::TAIL {
-            let mut cut = self.tail.len() - Self::TAIL;
-            while !self.tail.is_char_boundary(cut) {
-                cut += 1;
-            }
-            self.left_out += cut;
-            self.tail.drain(..cut);
+    /// Leaves out all but the last `TAIL` bytes of the tail (at a character boundary).
+    fn keep_tail(&mut self) {
+        if self.tail.len() <= Self::TAIL {
+            return;
         }
+        let mut cut = self.tail.len() - Self::TAIL;
+        while !self.tail.is_char_boundary(cut) {
+            cut += 1;
+        }
+        self.left_out += cut;
+        self.tail.drain(..cut);
+    }
+
+    fn text(mut self) -> String {
+        self.keep_tail();
         if self.left_out == 0 {
             return self.head + &self.tail;
         }
@@ -120,59 +123,41 @@ pub async fn run(config: &AgentConfig, turn: &Turn, id: &str, input: &Value, sin
         Err(err) => return ToolResult::error(format!("the command could not be prepared: {err}")),
     };
     let spawned = prepared.command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
-    let mut child = match spawned {
+    let child = match spawned {
         Ok(child) => child,
         Err(err) => return ToolResult::error(format!("the command could not start: {err}")),
     };
-    let group = Group(child.id());
-    let mut stdout = child.stdout.take().map(Lines::new);
-    let mut stderr = child.stderr.take().map(Lines::new);
     let mut output = Collected::default();
     let mut streamed = 0usize;
     let redactor = Redactor::for_turn(turn);
-    let mut line = |text: String, sink: &mut dyn EventSink| {
+    let line = |text: String| {
         let text = format!("{}\n", redactor.line(text));
         if streamed < MAX_STREAMED {
             streamed += text.len();
             sink.emit(AgentEvent::ToolOutput { id: id.to_owned(), text: text.clone() });
         }
         output.push(&text);
+        Ok::<(), std::convert::Infallible>(())
     };
-    let deadline = tokio::time::sleep(limit);
-    tokio::pin!(deadline);
-    let status = loop {
-        tokio::select! {
-            text = next_line(&mut stdout) => if let Some(text) = text { line(text, sink) },
-            text = next_line(&mut stderr) => if let Some(text) = text { line(text, sink) },
-            exited = child.wait() => break exited.ok(),
-            () = &mut deadline => break None,
-        }
-    };
-    // What it left running dies with it; what it wrote last is read for a moment more.
-    drop(group);
-    let drained = async {
-        while stdout.is_some() || stderr.is_some() {
-            tokio::select! {
-                text = next_line(&mut stdout) => if let Some(text) = text { line(text, sink) },
-                text = next_line(&mut stderr) => if let Some(text) = text { line(text, sink) },
-            }
-        }
-    };
-    let _ = tokio::time::timeout(Duration::from_millis(500), drained).await;
+    let Ok(ended) = shell::follow(child, Some(limit), line).await;
     let mut answer = output.text();
-    let failed = match status {
-        Some(status) if status.success() => {
+    let failed = match ended {
+        Ended::Exited(status) if status.success() => {
             answer.push_str("[exit code 0]");
             false
         }
-        Some(status) => {
+        Ended::Exited(status) => {
             match status.code() {
                 Some(code) => answer.push_str(&format!("[exit code {code}]")),
                 None => answer.push_str("[killed by a signal]"),
             }
             true
         }
-        None => {
+        Ended::Lost(err) => {
+            answer.push_str(&format!("[lost the command: {err}]"));
+            true
+        }
+        Ended::TimedOut => {
             answer.push_str(&format!(
                 "[stopped after {} s: the command did not finish in time; ask for a longer timeout_secs (at most {} s) or run less]",
                 limit.as_secs_f64().ceil(),
@@ -185,6 +170,7 @@ pub async fn run(config: &AgentConfig, turn: &Turn, id: &str, input: &Value, sin
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

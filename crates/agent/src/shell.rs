@@ -7,7 +7,13 @@
 
 use crate::{GitDirs, Turn};
 use std::path::Path;
+use std::process::ExitStatus;
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Child;
+
+/// How long output is still read after the command exited (what it wrote just before).
+const DRAIN: Duration = Duration::from_millis(500);
 
 /// The search path a command gets when the server has none.
 const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
@@ -31,6 +37,62 @@ pub(crate) fn prepare(
         git_mounts(sandbox, git, &mut mounts, &mut env);
     }
     sandbox.command("/bin/sh", &["-c", command], &mounts, &env)
+}
+
+/// How a followed command ended.
+pub(crate) enum Ended {
+    Exited(ExitStatus),
+    /// Waiting for it failed.
+    Lost(std::io::Error),
+    /// It ran past its time limit and was killed.
+    TimedOut,
+}
+
+/// Follows a spawned command (stdout and stderr piped): each line of either goes to `on_line`
+/// until the process exits or `limit` passes. Then whatever it left running dies with its
+/// process group (the sandbox's cgroup or PID namespace takes what left the group), and what
+/// was written is read to the end for a moment more. An error from `on_line` stops it at once
+/// (the group is killed all the same).
+///
+/// The end is the process's exit, not its pipes closing: what it left in the background
+/// holding stdout cannot keep it going.
+pub(crate) async fn follow<E>(
+    mut child: Child,
+    limit: Option<Duration>,
+    mut on_line: impl FnMut(String) -> Result<(), E>,
+) -> Result<Ended, E> {
+    let group = Group(child.id());
+    let mut stdout = child.stdout.take().map(Lines::new);
+    let mut stderr = child.stderr.take().map(Lines::new);
+    let deadline = async {
+        match limit {
+            Some(limit) => tokio::time::sleep(limit).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(deadline);
+    let ended = loop {
+        tokio::select! {
+            line = next_line(&mut stdout) => if let Some(text) = line { on_line(text)? },
+            line = next_line(&mut stderr) => if let Some(text) = line { on_line(text)? },
+            exited = child.wait() => break exited.map_or_else(Ended::Lost, Ended::Exited),
+            () = &mut deadline => break Ended::TimedOut,
+        }
+    };
+    drop(group);
+    let drained = async {
+        while stdout.is_some() || stderr.is_some() {
+            tokio::select! {
+                line = next_line(&mut stdout) => if let Some(text) = line { on_line(text)? },
+                line = next_line(&mut stderr) => if let Some(text) = line { on_line(text)? },
+            }
+        }
+        Ok(())
+    };
+    if let Ok(result) = tokio::time::timeout(DRAIN, drained).await {
+        result?;
+    }
+    Ok(ended)
 }
 
 /// Hides the project's environment variable values in what a command prints: they are
@@ -67,7 +129,7 @@ impl Redactor {
 }
 
 /// Kills the whole process group when dropped (the turn ended, for whatever reason).
-pub(crate) struct Group(pub(crate) Option<u32>);
+struct Group(Option<u32>);
 
 impl Drop for Group {
     fn drop(&mut self) {
@@ -104,13 +166,13 @@ fn git_mounts(
 }
 
 /// A pipe read line by line as bytes.
-pub(crate) struct Lines<R> {
+struct Lines<R> {
     reader: BufReader<R>,
     buffer: Vec<u8>,
 }
 
 impl<R: AsyncRead + Unpin> Lines<R> {
-    pub(crate) fn new(pipe: R) -> Self {
+    fn new(pipe: R) -> Self {
         Lines { reader: BufReader::new(pipe), buffer: Vec::new() }
     }
 }
@@ -118,7 +180,7 @@ impl<R: AsyncRead + Unpin> Lines<R> {
 /// The next line of a stream, decoded lossily (without its line end); at its end (or a read
 /// error) the stream is dropped (`None` from then on). Cancel-safe: bytes a cancelled read
 /// took stay in the buffer for the next call.
-pub(crate) async fn next_line<R: AsyncRead + Unpin>(lines: &mut Option<Lines<R>>) -> Option<String> {
+async fn next_line<R: AsyncRead + Unpin>(lines: &mut Option<Lines<R>>) -> Option<String> {
     let Some(reader) = lines else { return std::future::pending().await };
     let read = reader.reader.read_until(b'\n', &mut reader.buffer).await;
     if matches!(read, Ok(0) | Err(_)) && reader.buffer.is_empty() {
