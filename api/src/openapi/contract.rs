@@ -6,8 +6,8 @@
 //!   body, 400 with a query string, 400/404 with path ids, all with the `ErrorBody` schema;
 //! - parameters: ids ≥ 1, `limit` 1–100, cursors opaque and non-empty, `ids` and env-var names
 //!   by pattern;
-//! - body fields: [`BODY_RULES`], the lengths and patterns `api_types::validate` and the
-//!   services check;
+//! - body fields: the lengths and patterns `api_types::validate` and the services check
+//!   (`fields.rs`);
 //! - event streams: `text/event-stream`, each event carrying a `RunEvent` as `data`;
 //! - links: the id a create answers fills the operations under the created resource, so
 //!   stateful clients (schemathesis) can follow project → sessions → messages.
@@ -15,92 +15,13 @@
 //! The document is JSON here: these are edits of a finished document, not of the handlers'
 //! annotations. (Mind that indexing a `Value` mutably adds the key: read with `get_mut`.)
 
-use crate::services::{env_vars, github, projects};
-use api_types::validate::{self, BRANCH_PATTERN, COLOR_PATTERN, FONT_PATTERN, LINE_PATTERN, TEXT_PATTERN};
+use crate::services::env_vars;
 use serde_json::{Map, Value, json};
 
 /// The operations anyone may call, signed in or not. Every other operation needs the cookie or
 /// a token (`security`, 401).
 pub const PUBLIC: [&str; 5] =
     ["/api/health", "/api/openapi.json", "/api/auth/signup", "/api/auth/login", "/api/auth/logout"];
-
-/// What one body field takes.
-#[derive(Clone, Copy)]
-enum Rule {
-    /// One line, not blank, at most this many characters as sent.
-    Line(usize),
-    /// Text that may span lines, at most this many characters.
-    Text(usize),
-    /// Any text with something in it besides spaces, at most this many characters.
-    NotBlank(usize),
-    /// A pattern and a length, not empty.
-    Pattern(&'static str, usize),
-    /// A pattern and a length, possibly empty.
-    MayBeEmpty(&'static str, usize),
-    /// An email address.
-    Email,
-    /// A new password.
-    Password,
-}
-
-/// Sent tokens: spaces around are trimmed, none inside.
-const TOKEN_PATTERN: &str = r"^\s*[^\s\x00-\x1f\x7f-\x9f]+\s*$";
-/// A GitHub owner: letters, digits and hyphens, not starting with one.
-const OWNER_PATTERN: &str = r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}$";
-/// A GitHub repository name other than `.` and `..`.
-const REPO_PATTERN: &str = r"^(?!\.\.?$)[A-Za-z0-9._-]{1,100}$";
-/// The git URLs kosuke clones (credentials and private hosts are refused as well).
-const GIT_URL_PATTERN: &str = r"^\s*(?:https?|git|file)://[^\s\x00-\x1f\x7f-\x9f]+\s*$";
-/// An absolute path on the server.
-const LOCAL_PATH_PATTERN: &str = r"^/[^\x00]*$";
-/// An env var value: anything but NUL.
-const NO_NUL_PATTERN: &str = r"^[^\x00]*$";
-
-/// Body fields and what they take: `(schema, property, rule)`. A property of a `oneOf` schema
-/// (`RepositorySource`) is found in each variant that has it.
-const BODY_RULES: &[(&str, &str, Rule)] = &[
-    ("SignupRequest", "email", Rule::Email),
-    ("SignupRequest", "password", Rule::Password),
-    ("SignupRequest", "display_name", Rule::Line(validate::MAX_NAME_CHARS)),
-    ("CreateApiTokenRequest", "name", Rule::Line(validate::MAX_NAME_CHARS)),
-    ("ConnectGitHubRequest", "token", Rule::Pattern(TOKEN_PATTERN, github::MAX_TOKEN_CHARS)),
-    ("ChatRequest", "prompt", Rule::NotBlank(api_types::MAX_PROMPT_CHARS)),
-    ("CreateProjectRequest", "name", Rule::Line(validate::MAX_NAME_CHARS)),
-    ("CreateProjectRequest", "description", Rule::Text(api_types::MAX_DESCRIPTION_CHARS)),
-    ("CreateProjectRequest", "default_branch", Rule::Pattern(BRANCH_PATTERN, validate::MAX_BRANCH_CHARS)),
-    ("RepositorySource", "owner", Rule::Pattern(OWNER_PATTERN, 39)),
-    ("RepositorySource", "repo", Rule::Pattern(REPO_PATTERN, 100)),
-    ("RepositorySource", "url", Rule::Pattern(GIT_URL_PATTERN, projects::MAX_GIT_URL_CHARS)),
-    ("RepositorySource", "path", Rule::Pattern(LOCAL_PATH_PATTERN, projects::MAX_LOCAL_PATH_CHARS)),
-    ("UpdateProjectRequest", "name", Rule::Line(validate::MAX_NAME_CHARS)),
-    ("UpdateProjectRequest", "description", Rule::Text(api_types::MAX_DESCRIPTION_CHARS)),
-    ("AddMemberRequest", "email", Rule::Email),
-    ("CreateChatSessionRequest", "title", Rule::Line(api_types::MAX_TITLE_CHARS)),
-    ("CreateChatSessionRequest", "description", Rule::Text(api_types::MAX_DESCRIPTION_CHARS)),
-    ("CreateChatSessionRequest", "base_branch", Rule::Pattern(BRANCH_PATTERN, validate::MAX_BRANCH_CHARS)),
-    ("UpdateChatSessionRequest", "title", Rule::Line(api_types::MAX_TITLE_CHARS)),
-    ("UpdateChatSessionRequest", "description", Rule::Text(api_types::MAX_DESCRIPTION_CHARS)),
-    ("DuplicateChatSessionRequest", "title", Rule::Line(api_types::MAX_TITLE_CHARS)),
-    ("CreatePullRequestRequest", "title", Rule::Line(api_types::MAX_TITLE_CHARS)),
-    ("CreatePullRequestRequest", "description", Rule::Text(github::MAX_PULL_BODY_CHARS)),
-    ("CreatePullRequestRequest", "target_branch", Rule::Pattern(BRANCH_PATTERN, validate::MAX_BRANCH_CHARS)),
-    ("UpdateDefaultBranchRequest", "default_branch", Rule::Pattern(BRANCH_PATTERN, validate::MAX_BRANCH_CHARS)),
-    ("SetEnvVarRequest", "value", Rule::MayBeEmpty(NO_NUL_PATTERN, env_vars::MAX_VALUE_CHARS)),
-    ("Branding", "primary_color", Rule::Pattern(COLOR_PATTERN, 7)),
-    ("Branding", "accent_color", Rule::Pattern(COLOR_PATTERN, 7)),
-    ("Branding", "heading_font", Rule::Pattern(FONT_PATTERN, validate::MAX_FONT_CHARS)),
-    ("Branding", "body_font", Rule::Pattern(FONT_PATTERN, validate::MAX_FONT_CHARS)),
-];
-
-/// String fields of request bodies the server takes as they come (no rule to state); the test
-/// that every field has its rule reads it.
-#[cfg_attr(not(test), allow(dead_code))]
-const FREE_FIELDS: &[(&str, &str)] = &[
-    ("LoginRequest", "email"),
-    ("LoginRequest", "password"),
-    ("ChatRequest", "github_token"),
-    ("CreatePullRequestRequest", "github_token"),
-];
 
 /// The schemas of the ids in paths and bodies: positive integers.
 const ID_SCHEMAS: [&str; 5] = ["ProjectId", "ChatSessionPk", "MessageId", "TokenId", "AuditEventId"];
@@ -113,19 +34,15 @@ pub fn apply(doc: &mut Value) {
             schema["minimum"] = json!(1);
         }
     }
-    for (schema, property, rule) in BODY_RULES {
-        let found = properties_named(&mut schemas[*schema], property);
-        assert!(!found.is_empty(), "BODY_RULES names {schema}.{property}, which the document does not have");
-        for field in found {
-            constrain_field(field, *rule);
-        }
-    }
+    super::fields::apply(schemas);
     let links = links(doc);
     let Some(paths) = doc["paths"].as_object_mut() else { return };
     for (path, item) in paths.iter_mut() {
         for (method, operation) in item.as_object_mut().into_iter().flatten() {
             operation_rules(path, method, operation);
-            if let Some(found) = links.get(&(path.clone(), method.clone())) {
+            if method == "post"
+                && let Some(found) = links.get(path)
+            {
                 add_links(operation, found);
             }
         }
@@ -235,41 +152,6 @@ fn env_var_name_pattern() -> String {
     format!("^(?!{prefixes})(?!(?:{names})$)[A-Za-z_][A-Za-z0-9_]*$")
 }
 
-/// The properties of this name in an object schema, or in each variant of a `oneOf`.
-fn properties_named<'a>(schema: &'a mut Value, property: &str) -> Vec<&'a mut Value> {
-    if schema.get("oneOf").is_some() {
-        let variants = schema["oneOf"].as_array_mut().into_iter().flatten();
-        return variants.filter_map(|variant| variant.get_mut("properties")?.get_mut(property)).collect();
-    }
-    schema.get_mut("properties").and_then(|p| p.get_mut(property)).into_iter().collect()
-}
-
-fn constrain_field(field: &mut Value, rule: Rule) {
-    let (pattern, min, max, format): (Option<&str>, usize, Option<usize>, Option<&str>) = match rule {
-        Rule::Line(max) => (Some(LINE_PATTERN), 1, Some(max), None),
-        Rule::Text(max) => (Some(TEXT_PATTERN), 0, Some(max), None),
-        Rule::NotBlank(max) => (Some(r"\S"), 1, Some(max), None),
-        Rule::Pattern(pattern, max) => (Some(pattern), 1, Some(max), None),
-        Rule::MayBeEmpty(pattern, max) => (Some(pattern), 0, Some(max), None),
-        Rule::Email => (None, 3, Some(254), Some("email")),
-        Rule::Password => {
-            (None, crate::auth::password::MIN_PASSWORD_CHARS, Some(crate::auth::password::MAX_PASSWORD_CHARS), None)
-        }
-    };
-    if let Some(pattern) = pattern {
-        field["pattern"] = json!(pattern);
-    }
-    if min > 0 {
-        field["minLength"] = json!(min);
-    }
-    if let Some(max) = max {
-        field["maxLength"] = json!(max);
-    }
-    if let Some(format) = format {
-        field["format"] = json!(format);
-    }
-}
-
 /// An event stream's items: each names its event (`event:`, the `RunEvent`'s `type`), carries
 /// its id for `Last-Event-ID`, and has one `RunEvent` as JSON in `data:`. The schema is that of
 /// one event, as OpenAPI 3.2's `itemSchema` says and schemathesis reads a 3.1 stream's schema.
@@ -295,22 +177,25 @@ fn event_streams(operation: &mut Value) {
     }
 }
 
-/// For each create (a POST whose success answers an `id`), the operations under the created
-/// resource: the path of the create with one more `{parameter}`, which the answer's `id` fills;
-/// the create's own path parameters are passed on. Keyed by the target `(path, method)`.
-fn links(doc: &Value) -> std::collections::HashMap<(String, String), Vec<(String, Value)>> {
-    let mut found: std::collections::HashMap<(String, String), Vec<(String, Value)>> = Default::default();
+/// Whether a response of this status has a body (any success but 204).
+fn answers_body(status: &str) -> bool {
+    status.starts_with('2') && status != "204"
+}
+
+/// For each create (a POST whose success answers an `id`), keyed by its path, the links to the
+/// operations under the created resource: the create's path with one more `{parameter}`, which
+/// the answer's `id` fills; the create's own path parameters are passed on.
+fn links(doc: &Value) -> std::collections::HashMap<String, Map<String, Value>> {
+    let mut found: std::collections::HashMap<String, Map<String, Value>> = Default::default();
     let all: Vec<(&str, &Map<String, Value>)> = paths(doc).collect();
     for (create_path, item) in &all {
         let Some(create) = item.get("post") else { continue };
-        let answers_id = create["responses"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .any(|(status, _)| status.starts_with('2') && status != "204");
-        if !answers_id {
+        if !create["responses"].as_object().into_iter().flatten().any(|(status, _)| answers_body(status)) {
             continue;
         }
+        let create_id = create["operationId"].as_str().unwrap_or_default();
+        let inherited: Vec<&str> =
+            create_path.split('{').skip(1).filter_map(|p| p.split_once('}')).map(|(name, _)| name).collect();
         let prefix = format!("{create_path}/{{");
         for (path, target_item) in &all {
             let Some(rest) = path.strip_prefix(&prefix) else { continue };
@@ -323,29 +208,24 @@ fn links(doc: &Value) -> std::collections::HashMap<(String, String), Vec<(String
                 let Some(operation_id) = target["operationId"].as_str() else { continue };
                 let mut parameters = Map::new();
                 parameters.insert(format!("path.{parameter}"), json!("$response.body#/id"));
-                for inherited in create_path.split('{').skip(1).filter_map(|p| p.split_once('}')).map(|(name, _)| name)
-                {
-                    parameters.insert(format!("path.{inherited}"), json!(format!("$request.path.{inherited}")));
+                for name in &inherited {
+                    parameters.insert(format!("path.{name}"), json!(format!("$request.path.{name}")));
                 }
                 let link = json!({"operationId": operation_id, "parameters": parameters});
-                let create_id = create["operationId"].as_str().unwrap_or_default();
                 found
-                    .entry((create_path.to_string(), "post".to_owned()))
+                    .entry(create_path.to_string())
                     .or_default()
-                    .push((format!("{create_id}_then_{operation_id}"), link));
+                    .insert(format!("{create_id}_then_{operation_id}"), link);
             }
         }
     }
     found
 }
 
-fn add_links(operation: &mut Value, links: &[(String, Value)]) {
+fn add_links(operation: &mut Value, links: &Map<String, Value>) {
     for (status, response) in operation["responses"].as_object_mut().into_iter().flatten() {
-        if !(status.starts_with('2') && status != "204") {
-            continue;
-        }
-        for (name, link) in links {
-            response["links"][name] = link.clone();
+        if answers_body(status) {
+            response["links"] = Value::Object(links.clone());
         }
     }
 }
@@ -356,39 +236,6 @@ mod tests {
 
     fn document() -> Value {
         crate::openapi::document().clone()
-    }
-
-    /// Every string field of a request body has a rule or is named free: a new field cannot
-    /// go undocumented.
-    #[test]
-    fn every_request_string_field_has_its_rule() {
-        let doc = document();
-        let schemas = doc["components"]["schemas"].as_object().unwrap();
-        let mut missing = Vec::new();
-        for (name, schema) in schemas {
-            if !(name.ends_with("Request") || name == "Branding" || name == "RepositorySource") {
-                continue;
-            }
-            let variants: Vec<&Value> = match schema.get("oneOf").and_then(Value::as_array) {
-                Some(variants) => variants.iter().collect(),
-                None => vec![schema],
-            };
-            for variant in variants {
-                for (field, property) in variant["properties"].as_object().into_iter().flatten() {
-                    let is_string = property["type"] == "string"
-                        || property["type"].as_array().is_some_and(|t| t.contains(&json!("string")));
-                    if !is_string || property.get("enum").is_some() {
-                        continue;
-                    }
-                    let ruled = BODY_RULES.iter().any(|(s, f, _)| s == name && f == field)
-                        || FREE_FIELDS.iter().any(|(s, f)| s == name && f == field);
-                    if !ruled {
-                        missing.push(format!("{name}.{field}"));
-                    }
-                }
-            }
-        }
-        assert!(missing.is_empty(), "string fields without a rule in BODY_RULES or FREE_FIELDS: {missing:?}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::routes::{
 use utoipa::OpenApi;
 
 mod contract;
+mod fields;
 pub use contract::PUBLIC;
 
 #[derive(OpenApi)]
