@@ -508,3 +508,15 @@ fn postgres_urls_get_the_new_database_name() {
     assert_eq!(with_database("postgres://u@h/db?sslmode=disable", "t2"), "postgres://u@h/t2?sslmode=disable");
     assert_eq!(with_database("postgres://u@h", "t3"), "postgres://u@h/t3");
 }
+
+/// Adds a commit to `main` of the bare repository at `origin` (as a push from elsewhere would)
+/// that writes `file`; gives the commit.
+pub fn commit_on_main(origin: &std::path::Path, file: &str, content: &str, message: &str) -> git2::Oid {
+    let repo = git2::Repository::open_bare(origin).expect("open the origin");
+    let head = repo.find_reference("refs/heads/main").and_then(|r| r.peel_to_commit()).expect("main");
+    let mut tree = repo.treebuilder(Some(&head.tree().expect("tree"))).expect("tree builder");
+    tree.insert(file, repo.blob(content.as_bytes()).expect("blob"), 0o100644).expect("insert");
+    let tree = repo.find_tree(tree.write().expect("write tree")).expect("tree");
+    let signature = git2::Signature::now("Origin", "origin@example.test").expect("signature");
+    repo.commit(Some("refs/heads/main"), &signature, &signature, message, &tree, &[&head]).expect("commit")
+}

@@ -89,17 +89,6 @@ db_test!(
     }
 );
 
-/// Adds a commit with `name` to `main` of the bare repository at `path`.
-fn push_file(path: &std::path::Path, name: &str) {
-    let repo = git2::Repository::open_bare(path).unwrap();
-    let head = repo.find_reference("refs/heads/main").unwrap().peel_to_commit().unwrap();
-    let mut tree = repo.treebuilder(Some(&head.tree().unwrap())).unwrap();
-    tree.insert(name, repo.blob(b"pushed\n").unwrap(), 0o100644).unwrap();
-    let tree = repo.find_tree(tree.write().unwrap()).unwrap();
-    let signature = git2::Signature::now("Origin", "origin@example.test").unwrap();
-    repo.commit(Some("refs/heads/main"), &signature, &signature, name, &tree, &[&head]).unwrap();
-}
-
 db_test!(
     async fn sessions_created_together_share_a_fetch_and_still_start_from_what_was_pushed_before(backend) {
         let app = spawn_app_with(backend, |s| s.allow_private_git_hosts = true).await;
@@ -113,7 +102,7 @@ db_test!(
         app.ready(&ann, project.id).await;
 
         // Pushed before the requests: every session made by them starts from it.
-        push_file(&origin_path, "pushed.txt");
+        crate::harness::commit_on_main(&origin_path, "pushed.txt", "pushed\n", "pushed.txt");
         let before = git.fetches();
         let creates = (0..10).map(|n| {
             let ann = ann.clone();
@@ -133,7 +122,7 @@ db_test!(
 
         // A create after another push fetches again: a fetch is shared only by requests that
         // were waiting for it.
-        push_file(&origin_path, "later.txt");
+        crate::harness::commit_on_main(&origin_path, "later.txt", "pushed\n", "later.txt");
         let request = CreateChatSessionRequest { title: "Later".into(), description: None, base_branch: None };
         let later = app.ready_session(&ann, &ann.create_chat_session(project.id, &request).await.unwrap()).await;
         assert!(ann.get_file(project.id, later.id, "later.txt").await.is_ok(), "the later session sees the later push");

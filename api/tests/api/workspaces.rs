@@ -353,12 +353,7 @@ db_test!(
         assert_ne!(inode(&spare.join("README.md")), spare_readme);
 
         // The remote moves on: the next session starts from the new tip, not the older spare.
-        let signature = git2::Signature::now("Origin", "origin@example.test").unwrap();
-        let parent = repo.find_commit(first).unwrap();
-        let mut builder = repo.treebuilder(Some(&parent.tree().unwrap())).unwrap();
-        builder.insert("NEWS.md", repo.blob(b"moved on\n").unwrap(), 0o100644).unwrap();
-        let tree = repo.find_tree(builder.write().unwrap()).unwrap();
-        let second = repo.commit(Some("refs/heads/main"), &signature, &signature, "news", &tree, &[&parent]).unwrap();
+        let second = crate::harness::commit_on_main(&origin, "NEWS.md", "moved on\n", "news");
         let b = ready_session(&app, &owner, project.id, "B").await;
         assert_eq!(owner.get_branch_status(project.id, b.id).await.unwrap().head_sha, second.to_string());
         assert!(paths(&owner.list_files(project.id, b.id).await.unwrap()).contains("NEWS.md"));
