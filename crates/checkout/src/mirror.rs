@@ -44,6 +44,10 @@ pub struct BranchStatus {
 /// (nanoseconds since the epoch).
 const LAST_FETCH: &str = "kosuke-last-fetch";
 
+fn epoch_nanos(at: std::time::SystemTime) -> u128 {
+    at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos()
+}
+
 pub struct Mirror {
     pub(crate) repo: Repository,
     pub(crate) lock: Arc<Mutex<()>>,
@@ -143,8 +147,7 @@ impl Mirror {
         });
         match fetched {
             Ok(()) => {
-                let began = began.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-                std::fs::write(self.repo.path().join(LAST_FETCH), began.to_string())?;
+                std::fs::write(self.repo.path().join(LAST_FETCH), epoch_nanos(began).to_string())?;
                 Ok(FetchOutcome::Updated)
             }
             Err(err) if err.code() == git2::ErrorCode::User => {
@@ -162,9 +165,8 @@ impl Mirror {
 
     /// Whether the last fetch that reached the remote began at or after `at`.
     fn fetch_began_since(&self, at: std::time::SystemTime) -> bool {
-        let at = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
         let began = std::fs::read_to_string(self.repo.path().join(LAST_FETCH)).ok();
-        began.and_then(|text| text.trim().parse::<u128>().ok()).is_some_and(|began| began >= at)
+        began.and_then(|text| text.trim().parse::<u128>().ok()).is_some_and(|began| began >= epoch_nanos(at))
     }
 
     /// Branches users can choose: the remote's when there is one, else the local ones; session
