@@ -150,6 +150,9 @@ pub struct ServeArgs {
     /// Make every session's checkout on demand, without a spare made ahead per project.
     #[arg(long, env = "KOSUKE_NO_SPARE_CHECKOUT")]
     pub no_spare_checkout: bool,
+    /// Seconds a checkout's setup command (the project's run settings) may take.
+    #[arg(long, env = "KOSUKE_SETUP_TIMEOUT", default_value_t = 1800)]
+    pub setup_timeout_secs: u64,
     /// Agent runs going at once, server-wide; more wait, queued, for a free slot.
     #[arg(long, env = "KOSUKE_MAX_CONCURRENT_RUNS", default_value_t = 8)]
     pub max_concurrent_runs: usize,
@@ -188,6 +191,7 @@ impl ServeArgs {
         settings.secret_key = self.secret_key;
         settings.read_cache = !self.no_read_cache;
         settings.spare_checkouts = !self.no_spare_checkout;
+        settings.setup_timeout = std::time::Duration::from_secs(self.setup_timeout_secs);
         settings.max_concurrent_runs = self.max_concurrent_runs;
         settings.adopt_data_dir = self.adopt_data_dir;
         settings.git_transfer_timeout = std::time::Duration::from_secs(self.git_transfer_timeout_secs);

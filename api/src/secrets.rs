@@ -22,6 +22,7 @@ pub enum SecretError {
     CannotOpen,
 }
 
+#[derive(Clone)]
 pub struct SecretBox {
     cipher: Aes256Gcm,
     /// A separate key for signing (HMAC-SHA256), derived from the sealing key.

@@ -54,6 +54,8 @@ pub struct Settings {
     /// Keep one checkout per project made ahead at the commit the next session most likely
     /// starts from (`Workspaces`); off saves its disk space and makes every checkout on demand.
     pub spare_checkouts: bool,
+    /// How long a checkout's setup command may run.
+    pub setup_timeout: Duration,
     /// Agent runs going at once, server-wide; more wait `queued` for a slot.
     pub max_concurrent_runs: usize,
     /// Start on a data dir whose `projects/` holds directories although the database has no
@@ -126,6 +128,7 @@ impl Settings {
             agent: AgentSettings::default(),
             read_cache: true,
             spare_checkouts: true,
+            setup_timeout: Duration::from_secs(1800),
             max_concurrent_runs: 8,
             adopt_data_dir: false,
             git_transfer_timeout: Duration::from_secs(60),

@@ -38,20 +38,27 @@ impl Application {
         let listener =
             TcpListener::bind(&settings.bind).map_err(|err| format!("cannot listen on {}: {err}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let workspaces = Arc::new(Workspaces::new(
-            settings.data_dir.clone(),
-            db.clone(),
-            settings.github_git_url.clone(),
-            settings.fetch_timeout,
-            settings.spare_checkouts,
-        ));
-        workspaces.sweep(settings.adopt_data_dir).await?;
         let secrets = SecretBox::load(settings.secret_key.as_deref(), &settings.data_dir)?;
         // The Landlock fallback's helper is this very binary (`kosuke sandbox-exec`).
         let helper = std::env::current_exe().ok().filter(|exe| exe.file_name().is_some_and(|name| name == "kosuke"));
         let sandbox =
             sandbox::Sandbox::probe_with_helper(settings.sandbox, settings.sandbox_network, helper.as_deref())
                 .map(|chosen| chosen.with_limits(settings.sandbox_limits));
+        let setups = crate::workspaces::Setups::new(
+            secrets.clone(),
+            sandbox.clone(),
+            vec![settings.data_dir.clone()],
+            settings.setup_timeout,
+        );
+        let workspaces = Arc::new(Workspaces::new(
+            settings.data_dir.clone(),
+            db.clone(),
+            settings.github_git_url.clone(),
+            settings.fetch_timeout,
+            settings.spare_checkouts,
+            setups,
+        ));
+        workspaces.sweep(settings.adopt_data_dir).await?;
         // What runs of a server that died left running is killed before anything looks at
         // their checkouts (the interrupted runs' commits below).
         if let Ok(chosen) = &sandbox {

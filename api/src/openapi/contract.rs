@@ -24,7 +24,7 @@ pub const PUBLIC: [&str; 5] =
     ["/api/health", "/api/openapi.json", "/api/auth/signup", "/api/auth/login", "/api/auth/logout"];
 
 /// The schemas of the ids in paths and bodies: positive integers.
-const ID_SCHEMAS: [&str; 5] = ["ProjectId", "ChatSessionPk", "MessageId", "TokenId", "AuditEventId"];
+const ID_SCHEMAS: [&str; 6] = ["ProjectId", "ChatSessionPk", "MessageId", "TokenId", "AuditEventId", "ProjectFileId"];
 
 pub fn apply(doc: &mut Value) {
     security_schemes(doc);
@@ -152,24 +152,26 @@ fn env_var_name_pattern() -> String {
     format!("^(?!{prefixes})(?!(?:{names})$)[A-Za-z_][A-Za-z0-9_]*$")
 }
 
-/// An event stream's items: each names its event (`event:`, the `RunEvent`'s `type`), carries
-/// its id for `Last-Event-ID`, and has one `RunEvent` as JSON in `data:`. The schema is that of
-/// one event, as OpenAPI 3.2's `itemSchema` says and schemathesis reads a 3.1 stream's schema.
+/// An event stream's items: each names its event (`event:`), carries its id for
+/// `Last-Event-ID`, and has one item of the schema the route declared (a `RunEvent`, a
+/// `LogEvent`) as JSON in `data:`. The schema is that of one event, as OpenAPI 3.2's
+/// `itemSchema` says and schemathesis reads a 3.1 stream's schema.
 fn event_streams(operation: &mut Value) {
     for response in operation["responses"].as_object_mut().into_iter().flatten().map(|(_, r)| r) {
         let Some(stream) = response.get_mut("content").and_then(|c| c.get_mut("text/event-stream")) else { continue };
+        let declared = stream["schema"].clone();
         *stream = json!({
             "schema": {
                 "type": "object",
                 "description": "One server-sent event.",
                 "required": ["event", "data"],
                 "properties": {
-                    "event": {"type": "string", "description": "The `type` of the event's `RunEvent`."},
+                    "event": {"type": "string", "description": "The event's name (a `RunEvent`'s `type`; `line` or `end` in a log)."},
                     "id": {"type": "string", "description": "Send the last one seen as `Last-Event-ID` to resume."},
                     "data": {
                         "type": "string",
                         "contentMediaType": "application/json",
-                        "contentSchema": {"$ref": "#/components/schemas/RunEvent"},
+                        "contentSchema": declared,
                     },
                 },
             },

@@ -3,7 +3,7 @@
 //! `api_types::validate`'s constants, beside the functions that check them). A test fails when
 //! a request string field has no rule and is not named free.
 
-use crate::services::{env_vars, github, projects};
+use crate::services::{env_vars, github, projects, run_settings};
 use api_types::validate::{self, BRANCH_PATTERN, COLOR_PATTERN, FONT_PATTERN, LINE_PATTERN, TEXT_PATTERN};
 use serde_json::{Value, json};
 
@@ -69,6 +69,19 @@ const BODY_RULES: &[(&str, &str, Rule)] = &[
     ("CreatePullRequestRequest", "target_branch", Rule::Pattern(BRANCH_PATTERN, validate::MAX_BRANCH_CHARS)),
     ("UpdateDefaultBranchRequest", "default_branch", Rule::Pattern(BRANCH_PATTERN, validate::MAX_BRANCH_CHARS)),
     ("SetEnvVarRequest", "value", Rule::MayBeEmpty(NO_NUL_PATTERN, env_vars::MAX_VALUE_CHARS)),
+    ("UpdateRunSettingsRequest", "setup", Rule::Text(api_types::MAX_COMMAND_CHARS)),
+    ("UpdateRunSettingsRequest", "dev", Rule::Text(api_types::MAX_COMMAND_CHARS)),
+    (
+        "UpdateRunSettingsRequest",
+        "readiness_path",
+        Rule::MayBeEmpty(run_settings::READINESS_PATH_PATTERN, run_settings::MAX_READINESS_PATH_CHARS),
+    ),
+    (
+        "PutProjectFileRequest",
+        "path",
+        Rule::Pattern(run_settings::FILE_PATH_PATTERN, run_settings::MAX_FILE_PATH_CHARS),
+    ),
+    ("PutProjectFileRequest", "content", Rule::Text(api_types::MAX_PROJECT_FILE_BYTES)),
     ("Branding", "primary_color", Rule::Pattern(COLOR_PATTERN, 7)),
     ("Branding", "accent_color", Rule::Pattern(COLOR_PATTERN, 7)),
     ("Branding", "heading_font", Rule::Pattern(FONT_PATTERN, validate::MAX_FONT_CHARS)),

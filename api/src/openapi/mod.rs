@@ -2,7 +2,8 @@
 //! wire types' schemas, served at `/api/openapi.json`.
 
 use crate::routes::{
-    admin, auth, branding, chat, code, env_vars, github, health, members, preview, projects, sessions, settings,
+    admin, auth, branding, chat, code, env_vars, github, health, members, preview, projects, runtime, sessions,
+    settings,
 };
 use utoipa::OpenApi;
 
@@ -70,6 +71,14 @@ pub use contract::PUBLIC;
         settings::get_default_branch,
         settings::put_default_branch,
         settings::list_audit,
+        runtime::get_run_settings,
+        runtime::put_run_settings,
+        runtime::put_project_file,
+        runtime::delete_project_file,
+        runtime::get_setup,
+        runtime::post_setup,
+        runtime::get_setup_events,
+        runtime::get_disk,
     ),
     components(schemas(
         api_types::ErrorCode,

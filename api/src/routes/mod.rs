@@ -12,6 +12,7 @@ pub mod health;
 pub mod members;
 pub mod preview;
 pub mod projects;
+pub mod runtime;
 pub mod sessions;
 pub mod settings;
 pub mod web_app;
@@ -73,5 +74,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(preview::preview_file)
         .service(settings::get_default_branch)
         .service(settings::put_default_branch)
-        .service(settings::list_audit);
+        .service(settings::list_audit)
+        .service(runtime::get_run_settings)
+        .service(runtime::put_run_settings)
+        .service(runtime::put_project_file)
+        .service(runtime::delete_project_file)
+        .service(runtime::get_setup)
+        .service(runtime::post_setup)
+        .service(runtime::get_setup_events)
+        .service(runtime::get_disk);
 }

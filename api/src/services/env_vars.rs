@@ -101,12 +101,16 @@ async fn audit(
     Ok(store::audit::record(txn, record).await?)
 }
 
-/// Every variable with its value, for the agent's command (a name stored before it was
-/// refused is left out).
-pub async fn for_agent(state: &AppState, project_id: i32) -> Result<Vec<(String, String)>, ApiError> {
-    let rows = store::env_vars::list(&state.db, project_id).await?;
+/// Every variable with its value, for the project's processes (the agent's commands, setup,
+/// dev server); a name stored before it was refused is left out.
+pub async fn for_processes(
+    db: &impl ConnectionTrait,
+    secrets: &crate::secrets::SecretBox,
+    project_id: i32,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let rows = store::env_vars::list(db, project_id).await?;
     rows.into_iter()
         .filter(|v| !changes_loader_or_shell(&v.key) && !v.key.starts_with("KOSUKE_"))
-        .map(|v| Ok((v.key, state.secrets.open(&v.value_encrypted).map_err(ApiError::internal)?)))
+        .map(|v| Ok((v.key, secrets.open(&v.value_encrypted).map_err(ApiError::internal)?)))
         .collect()
 }

@@ -222,6 +222,20 @@ pub async fn set_workspace_state(
     Ok(())
 }
 
+/// Marks the session's checkout ready (found on disk), clearing the error of an earlier
+/// failure when `clear_error` (a setup's error is kept).
+pub async fn mark_ready(db: &impl ConnectionTrait, session_pk: i32, clear_error: bool) -> Result<(), StoreError> {
+    chat_session::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(session_pk),
+        workspace_state: Set(WorkspaceState::Ready),
+        workspace_error: if clear_error { Set(None) } else { sea_orm::ActiveValue::NotSet },
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
 /// Every session of a project, of every user (the start-up sweep).
 pub async fn all_in_project(
     db: &impl ConnectionTrait,

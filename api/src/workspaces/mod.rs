@@ -15,7 +15,10 @@
 //!
 //! The start-up sweep is in `sweep.rs`.
 
+mod setup;
 mod sweep;
+
+pub use setup::{Plan, REPOSITORY_FILE, RepoConfig, Resolved, Setups, resolve};
 
 pub use sweep::SweepError;
 
@@ -38,6 +41,8 @@ pub struct Workspaces {
     progress: Mutex<HashMap<i32, CloneProgress>>,
     checkout_queues: Mutex<HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
     spare_checkouts: bool,
+    /// The project's setup in new checkouts (`setup.rs`).
+    setups: Setups,
     /// Clones, checkouts and spares made in the background.
     background: tokio_util::task::TaskTracker,
 }
@@ -56,6 +61,7 @@ impl Workspaces {
         github_git_url: String,
         fetch_timeout: Duration,
         spare_checkouts: bool,
+        setups: Setups,
     ) -> Self {
         Workspaces {
             data_dir,
@@ -65,6 +71,7 @@ impl Workspaces {
             progress: Mutex::new(HashMap::new()),
             checkout_queues: Mutex::new(HashMap::new()),
             spare_checkouts,
+            setups,
             background: tokio_util::task::TaskTracker::new(),
         }
     }
@@ -247,6 +254,30 @@ impl Workspaces {
         });
     }
 
+    /// Measures the session's checkout on disk (dependencies included) and records it on the
+    /// session: after it is set up, and after each turn.
+    pub async fn measure_disk(&self, session: &chat_session::Model) {
+        let path = self.project_dir(session.project_id).checkout(&session.session_id);
+        let bytes = blocking(move || Ok(path.exists().then(|| checkout::disk_usage(&path)))).await;
+        let bytes = bytes.ok().flatten().map(|b| i64::try_from(b).unwrap_or(i64::MAX));
+        if let Err(err) = store::run_settings::set_disk_bytes(&self.db, session.id, bytes).await {
+            tracing::warn!(session_pk = session.id, error = %crate::error::Report(&err), "could not record the checkout's size");
+        }
+    }
+
+    /// Runs the session's setup again in the background (`retry_setup`).
+    pub fn start_setup_retry(
+        self: &Arc<Self>,
+        lock: Arc<tokio::sync::Mutex<()>>,
+        session: chat_session::Model,
+        start: Start,
+    ) {
+        // Its log exists from now on, so a watcher never finds none while it waits to start.
+        self.setups.begin_log(session.id);
+        let workspaces = Arc::clone(self);
+        self.background.spawn(async move { workspaces.retry_setup(&lock, &session, start).await });
+    }
+
     /// Makes the project's spare checkout at `base`'s tip, unless it is there already (or
     /// spares are off). Failures are logged: sessions are made without a spare.
     pub async fn make_spare(&self, project_id: i32, base: String) {
@@ -258,12 +289,15 @@ impl Workspaces {
         let dir = self.project_dir(project_id);
         let (mirror_path, spare) = (dir.mirror(), dir.spare());
         let made = blocking(move || Mirror::open(&mirror_path)?.prepare_spare(StartPoint::Branch(&base), &spare)).await;
-        if let Err(err) = made {
-            tracing::warn!(project_id, error = %err, "could not make the spare checkout");
+        match made {
+            Ok(_) => self.set_up_spare(project_id).await,
+            Err(err) => tracing::warn!(project_id, error = %err, "could not make the spare checkout"),
         }
     }
 
     /// Makes sure the session's checkout exists on disk and records its state; returns its path.
+    /// A checkout made here is set up (`setup.rs`) before the lock is let go: what waits for
+    /// the checkout (a run) waits for its setup too.
     #[tracing::instrument(skip_all, fields(session_pk = session.id))]
     pub async fn ensure_checkout(
         &self,
@@ -284,7 +318,8 @@ impl Workspaces {
         let _turn = queue.lock().await;
         let checkout_path = path.clone();
         let spare = self.spare_checkouts.then(|| dir.spare());
-        let result = blocking(move || {
+        let project_dir = dir.clone();
+        let made = blocking(move || {
             let mirror = Mirror::open(&mirror_path)?;
             let start_point = match &start {
                 Start::Branch(base) => StartPoint::Branch(base),
@@ -292,7 +327,10 @@ impl Workspaces {
             };
             if let Some(spare) = spare.filter(|_| mirror.branch_head(&branch).is_err()) {
                 match mirror.adopt_spare(&spare, &name, &branch, start_point, &checkout_path) {
-                    Ok(Some(_)) => return Ok(()),
+                    Ok(Some(adopted)) => {
+                        let commit = adopted.head()?.to_string();
+                        return Ok(Self::take_spare_setup(&project_dir, &commit));
+                    }
                     Ok(None) => {}
                     Err(err) => tracing::warn!(error = %err, "could not adopt the spare checkout; checking out afresh"),
                 }
@@ -302,24 +340,49 @@ impl Workspaces {
             } else {
                 mirror.create_checkout(&name, &branch, start_point, &checkout_path)?;
             }
-            Ok(())
+            Ok(None)
         })
         .await;
-        self.record_workspace_state(session, result).await.map(|()| path)
+        drop(_turn);
+        match made {
+            Ok(spare_setup) => {
+                self.set_up(session, &path, spare_setup).await;
+                Ok(path)
+            }
+            Err(err) => self.record_workspace_state(session, Err(err)).await.map(|()| path),
+        }
+    }
+
+    /// Runs the setup again in the session's checkout (made, and so set up, first if it is
+    /// not on disk).
+    pub async fn retry_setup(&self, lock: &tokio::sync::Mutex<()>, session: &chat_session::Model, start: Start) {
+        {
+            let _guard = lock.lock().await;
+            let path = self.project_dir(session.project_id).checkout(&session.session_id);
+            let found = path.clone();
+            if blocking(move || Ok(Checkout::open(&found).is_ok())).await.unwrap_or(false) {
+                return self.set_up(session, &path, None).await;
+            }
+        }
+        if let Err(err) = self.ensure_checkout(lock, session, start).await {
+            tracing::warn!(session_pk = session.id, error = %err, "could not make the checkout to set up");
+        }
     }
 
     /// Records `ready` or `failed` (with the reason) when that changes the session's state.
+    /// A ready checkout keeps its setup's state and error.
     async fn record_workspace_state(
         &self,
         session: &chat_session::Model,
         result: Result<(), ApiError>,
     ) -> Result<(), ApiError> {
-        let (state, error) = match &result {
-            Ok(()) => (WorkspaceState::Ready, None),
-            Err(err) => (WorkspaceState::Failed, Some(err.body().error)),
-        };
-        if session.workspace_state != state || error.is_some() {
-            store::sessions::set_workspace_state(&self.db, session.id, state, error).await?;
+        match &result {
+            Ok(()) if matches!(session.workspace_state, WorkspaceState::Ready) => {}
+            Ok(()) => store::sessions::mark_ready(&self.db, session.id, session.setup_state.is_none()).await?,
+            Err(err) => {
+                let error = Some(err.body().error);
+                store::sessions::set_workspace_state(&self.db, session.id, WorkspaceState::Failed, error).await?
+            }
         }
         result
     }
@@ -343,6 +406,7 @@ impl Workspaces {
         })
         .await?;
         store::sessions::set_workspace_state(&self.db, session.id, WorkspaceState::Released, None).await?;
+        store::run_settings::set_disk_bytes(&self.db, session.id, None).await?;
         Ok(())
     }
 

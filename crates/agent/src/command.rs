@@ -22,7 +22,7 @@ pub async fn run(config: &AgentConfig, turn: &Turn, sink: &mut dyn EventSink) ->
     let command = config.command.as_deref().unwrap_or_default();
     let sandbox = config.sandbox.as_ref().map_err(|unavailable| AgentError::Misconfigured(unavailable.to_string()))?;
     let prompt = [("KOSUKE_PROMPT".to_owned(), turn.prompt.clone())];
-    let mut prepared = shell::prepare(sandbox, turn, command, &prompt)
+    let mut prepared = shell::prepare(sandbox, &turn.place, command, &prompt)
         .map_err(|err| AgentError::CommandFailed(format!("could not prepare it: {err}")))?;
     let mut child = prepared
         .command
@@ -39,7 +39,7 @@ pub async fn run(config: &AgentConfig, turn: &Turn, sink: &mut dyn EventSink) ->
     }
     let mut used = 0usize;
     let limit = config.limits.max_output_chars;
-    let redactor = Redactor::for_turn(turn);
+    let redactor = Redactor::for_env(&turn.place.env);
     let emit = |text: String| {
         let text = redactor.line(text);
         used += text.len() + 1;

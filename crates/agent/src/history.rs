@@ -161,18 +161,11 @@ fn shorten_strings(value: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Place;
     use serde_json::json;
 
     fn turn(history: Vec<HistoryMessage>) -> Turn {
-        Turn {
-            prompt: "now this".into(),
-            history,
-            workdir: ".".into(),
-            env: vec![],
-            git: None,
-            hidden: vec![],
-            system: String::new(),
-        }
+        Turn { prompt: "now this".into(), history, place: Place::dir("."), system: String::new() }
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod command;
 mod history;
 mod model_loop;
 mod openai;
+pub mod process;
 mod run_command;
 mod shell;
 mod sse;
@@ -163,13 +164,12 @@ pub enum HistoryBlock {
     ToolUse { id: String, name: String, input: serde_json::Value, output: String, is_error: bool },
 }
 
-/// One turn: the prompt, the history, where to work.
-#[derive(Debug, Clone)]
-pub struct Turn {
-    pub prompt: String,
-    pub history: Vec<HistoryMessage>,
+/// Where a session's processes run: its checkout, what they may see of its git metadata, the
+/// project's environment variables.
+#[derive(Debug, Clone, Default)]
+pub struct Place {
     pub workdir: PathBuf,
-    /// The project's environment variables (for the command provider).
+    /// The project's environment variables (values hidden in what commands print).
     pub env: Vec<(String, String)>,
     /// The checkout's git metadata, for git in a command to read (never to write: kosuke
     /// commits); `None` when the checkout's `.git` is its own.
@@ -177,6 +177,21 @@ pub struct Turn {
     /// What a sandboxed process must never see even under a system directory (the server's
     /// data dir).
     pub hidden: Vec<PathBuf>,
+}
+
+impl Place {
+    /// Just a directory: no git metadata, no variables.
+    pub fn dir(workdir: impl Into<PathBuf>) -> Place {
+        Place { workdir: workdir.into(), ..Place::default() }
+    }
+}
+
+/// One turn: the prompt, the history, where to work.
+#[derive(Debug, Clone)]
+pub struct Turn {
+    pub prompt: String,
+    pub history: Vec<HistoryMessage>,
+    pub place: Place,
     /// Instructions for the model (the project's branding, conventions…).
     pub system: String,
 }

@@ -76,7 +76,7 @@ impl Budget<'_> {
 pub async fn run(agent: &Agent, turn: &Turn, sink: &mut dyn EventSink) -> Result<(), AgentError> {
     let config = &agent.config;
     let toolbox = Arc::new(
-        Toolbox::new(&turn.workdir)
+        Toolbox::new(&turn.place.workdir)
             .map_err(|err| AgentError::Misconfigured(format!("the checkout is not usable: {err}")))?,
     );
     let mut messages = conversation(turn);

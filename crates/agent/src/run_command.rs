@@ -118,7 +118,7 @@ pub async fn run(config: &AgentConfig, turn: &Turn, id: &str, input: &Value, sin
         Err(unavailable) => return ToolResult::error(format!("commands cannot run here: {unavailable}")),
     };
     let limit = time_limit(config, input);
-    let mut prepared = match shell::prepare(sandbox, turn, command, &[]) {
+    let mut prepared = match shell::prepare(sandbox, &turn.place, command, &[]) {
         Ok(prepared) => prepared,
         Err(err) => return ToolResult::error(format!("the command could not be prepared: {err}")),
     };
@@ -129,7 +129,7 @@ pub async fn run(config: &AgentConfig, turn: &Turn, id: &str, input: &Value, sin
     };
     let mut output = Collected::default();
     let mut streamed = 0usize;
-    let redactor = Redactor::for_turn(turn);
+    let redactor = Redactor::for_env(&turn.place.env);
     let line = |text: String| {
         let text = format!("{}\n", redactor.line(text));
         if streamed < MAX_STREAMED {

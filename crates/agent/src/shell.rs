@@ -5,7 +5,7 @@
 //! group killed when it is done with. Output is read as bytes, line by line, each line decoded
 //! lossily.
 
-use crate::{GitDirs, Turn};
+use crate::{GitDirs, Place};
 use std::path::Path;
 use std::process::ExitStatus;
 use std::time::Duration;
@@ -18,22 +18,22 @@ const DRAIN: Duration = Duration::from_millis(500);
 /// The search path a command gets when the server has none.
 const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
-/// `sh -c command` in the sandbox, in the turn's checkout, with `extra` added to the
+/// `sh -c command` in the sandbox, in the place's checkout, with `extra` added to the
 /// environment (after the project's variables, so none of them can stand in for these).
 pub(crate) fn prepare(
     sandbox: &sandbox::Sandbox,
-    turn: &Turn,
+    place: &Place,
     command: &str,
     extra: &[(String, String)],
 ) -> std::io::Result<sandbox::Prepared> {
     let mut env = vec![("LANG".to_owned(), std::env::var("LANG").unwrap_or_else(|_| "C.UTF-8".to_owned()))];
-    env.extend(turn.env.iter().cloned());
+    env.extend(place.env.iter().cloned());
     env.push(("PATH".to_owned(), std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.to_owned())));
     env.push(("TERM".to_owned(), "dumb".to_owned()));
     env.extend(extra.iter().cloned());
     let mut mounts =
-        sandbox::Mounts { workdir: turn.workdir.clone(), read_only: Vec::new(), hidden: turn.hidden.clone() };
-    if let Some(git) = &turn.git {
+        sandbox::Mounts { workdir: place.workdir.clone(), read_only: Vec::new(), hidden: place.hidden.clone() };
+    if let Some(git) = &place.git {
         git_mounts(sandbox, git, &mut mounts, &mut env);
     }
     sandbox.command("/bin/sh", &["-c", command], &mounts, &env)
@@ -101,9 +101,8 @@ pub(crate) async fn follow<E>(
 pub(crate) struct Redactor(Vec<(String, String)>);
 
 impl Redactor {
-    pub(crate) fn for_turn(turn: &Turn) -> Self {
-        let mut values: Vec<(String, String)> = turn
-            .env
+    pub(crate) fn for_env(env: &[(String, String)]) -> Self {
+        let mut values: Vec<(String, String)> = env
             .iter()
             .filter(|(_, value)| value.chars().count() >= 4)
             .flat_map(|(key, value)| {

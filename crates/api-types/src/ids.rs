@@ -36,6 +36,10 @@ id_type!(
     TokenId(i32)
 );
 id_type!(
+    /// `project_files.id`.
+    ProjectFileId(i32)
+);
+id_type!(
     /// `audit_events.id`.
     AuditEventId(i64)
 );

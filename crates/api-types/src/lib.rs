@@ -14,6 +14,7 @@ pub mod ids;
 pub mod message;
 pub mod page;
 pub mod project;
+pub mod runtime;
 pub mod session;
 pub mod settings;
 pub mod validate;
@@ -28,6 +29,7 @@ pub use ids::*;
 pub use message::*;
 pub use page::*;
 pub use project::*;
+pub use runtime::*;
 pub use session::*;
 pub use settings::*;
 

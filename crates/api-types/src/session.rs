@@ -46,6 +46,14 @@ pub enum WorkspaceState {
     /// The branch and checkout are being made.
     #[cfg_attr(feature = "db", sea_orm(string_value = "provisioning"))]
     Provisioning,
+    /// The checkout is made; the project's setup command runs in it. Shown by the API only
+    /// (stored as `ready` with `setup_state` running; see [`crate::SetupState`]).
+    #[cfg_attr(feature = "db", sea_orm(string_value = "setting_up"))]
+    SettingUp,
+    /// The setup command failed (`workspace_error` says how); retry it or skip it. Shown by
+    /// the API only, like `setting_up`.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "setup_failed"))]
+    SetupFailed,
     #[cfg_attr(feature = "db", sea_orm(string_value = "ready"))]
     Ready,
     /// No checkout on disk (archived, or not made yet); the branch keeps the work.
@@ -83,6 +91,9 @@ pub struct ChatSession {
     pub pull_request_url: Option<String>,
     pub workspace_state: WorkspaceState,
     pub workspace_error: Option<String>,
+    /// The checkout's size on disk in bytes (dependencies included), as last measured: after
+    /// it was made and set up, and after each turn. `None` until measured or when not on disk.
+    pub disk_bytes: Option<i64>,
     /// Something the caller should know about this answer, e.g. that the remote could not be
     /// reached and the session starts from the mirror's last state. Only on creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]

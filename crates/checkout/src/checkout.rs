@@ -192,7 +192,7 @@ impl Checkout {
 }
 
 /// What the path-safe layer's refusal means for a caller of the checkout.
-fn jail_error(relative: &str, err: jail::JailError) -> CheckoutError {
+pub(crate) fn jail_error(relative: &str, err: jail::JailError) -> CheckoutError {
     match err {
         jail::JailError::NotFound(_) => CheckoutError::FileNotFound(relative.to_owned()),
         jail::JailError::Refused(_) => CheckoutError::PathOutside(relative.to_owned()),

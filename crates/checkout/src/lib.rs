@@ -16,6 +16,7 @@ mod layout;
 mod lock;
 mod mirror;
 mod remote;
+mod run_files;
 mod spare;
 
 pub use checkout::{Checkout, FileContent, FileEntry, WorkspaceDiff};
@@ -23,6 +24,7 @@ pub use error::CheckoutError;
 pub use layout::ProjectDir;
 pub use mirror::{Branch, BranchStatus, Mirror, StartPoint};
 pub use remote::{Credentials, FetchOutcome, Progress, set_network_timeouts};
+pub use run_files::disk_usage;
 
 /// Who a commit is by.
 #[derive(Debug, Clone)]

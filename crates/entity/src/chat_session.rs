@@ -1,6 +1,7 @@
-//! `chat_sessions`: the ticket's table plus `base_branch` and the pull-request fields.
+//! `chat_sessions`: the ticket's table plus `base_branch`, the pull-request fields, the
+//! checkout's state, its setup's and its size on disk.
 
-use api_types::{ChatSessionStatus, WorkspaceState};
+use api_types::{ChatSessionStatus, SetupState, WorkspaceState};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -26,6 +27,9 @@ pub struct Model {
     pub pull_request_url: Option<String>,
     pub workspace_state: WorkspaceState,
     pub workspace_error: Option<String>,
+    /// `None` when no setup ran in the checkout.
+    pub setup_state: Option<SetupState>,
+    pub disk_bytes: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

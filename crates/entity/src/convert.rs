@@ -77,8 +77,9 @@ pub fn chat_session(model: super::chat_session::Model) -> ChatSession {
         base_branch: model.base_branch,
         pull_request_number: model.pull_request_number,
         pull_request_url: model.pull_request_url,
-        workspace_state: model.workspace_state,
+        workspace_state: model.workspace_state.with_setup(model.setup_state),
         workspace_error: model.workspace_error,
+        disk_bytes: model.disk_bytes,
         notice: None,
     }
 }

@@ -10,7 +10,7 @@ use crate::state::AppState;
 use crate::store::{self, runs::RunEnd};
 use crate::workspaces::{Start, blocking};
 use actix_web::web;
-use agent::{Agent, CancellationToken, GitDirs, HistoryBlock, HistoryMessage, Role, Turn};
+use agent::{Agent, CancellationToken, GitDirs, HistoryBlock, HistoryMessage, Place, Role, Turn};
 use api_types::{ContentBlock, MessageId, MessageRole, RunEvent, RunId, RunStatus};
 use checkout::Checkout;
 use entity::{chat_session, project};
@@ -148,6 +148,8 @@ async fn execute(
     };
     // Whatever the turn changed is committed, even when it ended early: nothing is lost.
     let commit = commit_turn(&state, &job, status).await;
+    let (workspaces, session) = (state.workspaces.clone(), job.session.clone());
+    tokio::spawn(async move { workspaces.measure_disk(&session).await });
     let mut notes = Vec::new();
     let commit_sha = match commit {
         Ok(Some((sha, pushed, push_error))) => {
@@ -256,17 +258,15 @@ async fn run_agent(
     let workdir =
         state.workspaces.ensure_checkout(&owner.checkout, &job.session, Start::Branch(base)).await.map_err(failed)?;
     let history = history(state, job).await.map_err(failed)?;
-    let env = crate::services::env_vars::for_agent(state, job.project.id).await.map_err(failed)?;
+    let env =
+        crate::services::env_vars::for_processes(&state.db, &state.secrets, job.project.id).await.map_err(failed)?;
     let checkout = workdir.clone();
     let git = blocking(move || Ok(Checkout::open(&checkout)?.git_dirs())).await.map_err(failed)?;
     let git = git.map(|(worktree, common)| GitDirs { worktree, common });
     let turn = Turn {
         prompt: job.prompt.clone(),
         history,
-        workdir,
-        env,
-        git,
-        hidden: vec![state.settings.data_dir.clone()],
+        place: Place { workdir, env, git, hidden: vec![state.settings.data_dir.clone()] },
         system: format!(
             "You are kosuke's coding agent, working in a git checkout of the project \"{}\" on the branch {}. \
              Use the tools to look at and change files; paths are relative to the project root. Keep to what \
