@@ -235,7 +235,9 @@ impl Workspaces {
             return !outcome.end.success();
         }
         // The log a retry made ready, else a new one.
-        let log = self.setups.live().get(&session.id).cloned().unwrap_or_else(|| self.setups.begin_log(session.id));
+        // Not one statement: the map's guard would still be held when `begin_log` locks it.
+        let prepared = self.setups.live().get(&session.id).cloned();
+        let log = prepared.unwrap_or_else(|| self.setups.begin_log(session.id));
         let started = store::run_settings::SetupRecord {
             command: &command,
             log: "",

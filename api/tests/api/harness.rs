@@ -427,11 +427,11 @@ impl TestApp {
         panic!("the repository of project {project} was not ready in time");
     }
 
-    /// Waits until the session's checkout is made (or failed) and returns it.
+    /// Waits until the session's checkout is made and set up (or failed) and returns it.
     pub async fn ready_session(&self, client: &Client, session: &ChatSession) -> ChatSession {
         for _ in 0..400 {
             let current = client.get_chat_session(session.project_id, session.id).await.expect("get session");
-            if current.workspace_state != WorkspaceState::Provisioning {
+            if !matches!(current.workspace_state, WorkspaceState::Provisioning | WorkspaceState::SettingUp) {
                 return current;
             }
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;

@@ -25,6 +25,7 @@ mod providers;
 mod read_cache;
 mod repository_sources;
 mod run_command;
+mod run_settings;
 mod session_runtime;
 mod sessions;
 mod transcripts;

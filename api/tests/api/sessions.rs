@@ -34,7 +34,7 @@ db_test!(
         let expected: HashSet<&str> = [
             "id", "project_id", "user_id", "title", "description", "session_id", "github_branch_name", "status",
             "created_at", "updated_at", "last_activity_at", "message_count", "is_default", "base_branch",
-            "pull_request_number", "pull_request_url", "workspace_state", "workspace_error",
+            "pull_request_number", "pull_request_url", "workspace_state", "workspace_error", "disk_bytes",
         ]
         .into_iter()
         .collect();

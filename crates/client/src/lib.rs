@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use transport::{Answer, Call, Http, Method};
 
+mod runtime;
 mod transport;
 
 /// What can go wrong calling the API.
