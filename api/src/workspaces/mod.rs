@@ -378,7 +378,14 @@ impl Workspaces {
     ) -> Result<(), ApiError> {
         match &result {
             Ok(()) if matches!(session.workspace_state, WorkspaceState::Ready) => {}
-            Ok(()) => store::sessions::mark_ready(&self.db, session.id, session.setup_state.is_none()).await?,
+            Ok(()) => {
+                // The caller's row may be older than the checkout (read before it was made and
+                // set up, while this waited for the lock): ask again.
+                let fresh = store::sessions::find(&self.db, session.id).await?;
+                if fresh.workspace_state != WorkspaceState::Ready {
+                    store::sessions::mark_ready(&self.db, session.id, fresh.setup_state.is_none()).await?
+                }
+            }
             Err(err) => {
                 let error = Some(err.body().error);
                 store::sessions::set_workspace_state(&self.db, session.id, WorkspaceState::Failed, error).await?

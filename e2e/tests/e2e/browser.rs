@@ -324,3 +324,37 @@ async fn a_command_the_agent_runs_shows_its_output_as_it_comes_and_its_exit_code
     assert_console_clean(&c).await;
     c.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_settings_set_up_each_new_chat_and_a_failed_setup_can_be_retried() {
+    let stack = stack().await;
+    let c = browser(&stack, 1280, 800).await;
+    sign_up(&c, &stack, "Di").await;
+    create_project(&c, "Runner", "empty", "").await;
+    click_text(&c, ".tabs", "Settings").await;
+    let section = "[data-testid=run-settings]";
+    wait_text(&c, section, "shows the run settings", |t| t.contains("Setup command")).await;
+    type_into(&c, "[data-testid=run-settings] input[aria-label='File path']", ".env.local").await;
+    type_into(&c, "[data-testid=run-settings] textarea[aria-label='File content']", "GREETING=hello").await;
+    click_text(&c, section, "Add or replace file").await;
+    wait_text(&c, section, "lists the file", |t| t.contains(".env.local") && t.contains("14 bytes")).await;
+    // Fails until a file `ok` exists; prints the copied file first.
+    let script = "cat .env.local; sleep 1; test -f ok || { echo 'ok is missing'; exit 4; }";
+    type_into(&c, ".run-settings textarea[placeholder='npm ci']", script).await;
+    click_text(&c, section, "Save run settings").await;
+    wait_text(&c, ".toasts", "confirms the save", |t| t.contains("Run settings saved")).await;
+    wait_text(&c, section, "says where the setup comes from", |t| t.contains("In force: this project's setting."))
+        .await;
+    screenshot(&c, "run-settings-desktop").await;
+
+    new_chat(&c, "Set up").await;
+    let banner = "[data-testid=setup-banner]";
+    let failed = wait_text(&c, banner, "shows the failed setup", |t| t.contains("The setup failed")).await;
+    assert!(failed.contains("exited with code 4") && failed.contains("GREETING=hello"), "{failed}");
+    assert!(failed.contains("ok is missing"), "the log's tail: {failed}");
+    screenshot(&c, "setup-failed-desktop").await;
+    click_text(&c, banner, "Skip it").await;
+    wait_gone(&c, banner, "skipping leaves the chat ready").await;
+    assert_console_clean(&c).await;
+    c.close().await.unwrap();
+}

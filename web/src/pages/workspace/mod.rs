@@ -4,7 +4,9 @@
 mod actions;
 mod events;
 mod pull_request;
+mod run_settings;
 mod sessions;
+mod setup;
 mod tabs;
 
 use crate::app::session_path;
@@ -355,6 +357,8 @@ pub fn Workspace() -> impl IntoView {
                 <div class="chat-column">
                     <ModelBanner model=model_name branch=branch_name
                         base=Signal::derive(move || current.get().and_then(|s| s.base_branch)) />
+                    <setup::SetupBanner project_id=project_id current=current
+                        on_changed=Callback::new(move |()| reload_sessions()) />
                     <ChatPane
                         messages=messages
                         running=running

@@ -111,6 +111,9 @@ pub fn SettingsTab(project_id: Memo<Option<ProjectId>>, #[prop(into)] is_owner: 
     view! {
         <SettingsView is_owner=is_owner branches=branches saving=saving save_error=save_error
             on_retry=Callback::new(move |()| load()) on_save=save env=env on_set_env=set_env on_delete_env=delete_env />
+        <Show when=move || is_owner.get()>
+            <super::run_settings::RunSettingsSection project_id=project_id />
+        </Show>
     }
 }
 
