@@ -120,7 +120,7 @@ pub async fn list_runs(
     Ok(web::Json(AgentRunList { runs: runs.into_iter().map(entity::convert::agent_run).collect() }))
 }
 
-fn sse_response(stream: impl Stream<Item = Result<Bytes, actix_web::Error>> + 'static) -> HttpResponse {
+pub(crate) fn sse_response(stream: impl Stream<Item = Result<Bytes, actix_web::Error>> + 'static) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header((CACHE_CONTROL, "no-cache"))

@@ -7,7 +7,6 @@ use crate::extract::{Json, PathId};
 use crate::process_log::resume_after;
 use crate::services::{disk, run_settings, setup};
 use crate::state::AppState;
-use actix_web::http::header::{CACHE_CONTROL, ContentEncoding};
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
 use api_types::{
     ErrorBody, LogEvent, ProjectDisk, ProjectFile, PutProjectFileRequest, RunSettings, SessionSetup,
@@ -111,7 +110,7 @@ pub async fn get_setup_events(
     let (project_id, session_pk) = path.into_inner();
     let log = setup::log(&state, &user, project_id.0, session_pk.0).await?;
     let after = resume_after(req.headers().get("last-event-id").and_then(|v| v.to_str().ok()));
-    Ok(log_response(log.events(after)))
+    Ok(super::chat::sse_response(log.events(after)))
 }
 
 /// What the project takes on disk: mirror, spare checkout, each session's checkout.
@@ -124,16 +123,4 @@ pub async fn get_disk(
     path: web::Path<(PathId,)>,
 ) -> Result<web::Json<ProjectDisk>, ApiError> {
     Ok(web::Json(disk::project(&state, &user, path.0.0).await?))
-}
-
-/// A log's event stream, unbuffered.
-pub fn log_response(
-    stream: impl futures_util::Stream<Item = Result<actix_web::web::Bytes, actix_web::Error>> + 'static,
-) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header((CACHE_CONTROL, "no-cache"))
-        .insert_header(ContentEncoding::Identity)
-        .insert_header(("x-accel-buffering", "no"))
-        .streaming(stream)
 }
