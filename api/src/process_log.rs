@@ -109,13 +109,6 @@ impl ProcessLog {
         text
     }
 
-    /// Its last lines (at most `count`), for an error message.
-    pub fn tail(&self, count: usize) -> String {
-        let inner = self.lock();
-        let skip = inner.lines.len().saturating_sub(count);
-        inner.lines.iter().skip(skip).map(|line| line.text.as_str()).collect::<Vec<_>>().join("\n")
-    }
-
     /// The log as server-sent events: `line` events (id: the line's number) after line
     /// `after`, then live ones, then one `end` event once the process ended.
     pub fn events(self: Arc<Self>, after: u64) -> impl Stream<Item = Result<Bytes, actix_web::Error>> + 'static {
@@ -155,6 +148,12 @@ impl ProcessLog {
     }
 }
 
+/// The last lines of a log's text (at most `count`), for an error message.
+pub fn tail(text: &str, count: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(count)..].join("\n")
+}
+
 /// The line after which a stream resumes: the `Last-Event-ID` a watcher sends back.
 pub fn resume_after(last_event_id: Option<&str>) -> u64 {
     last_event_id.and_then(|id| id.trim().parse().ok()).unwrap_or(0)
@@ -176,7 +175,7 @@ mod tests {
         assert_eq!(lines.last().unwrap().n, 2_000);
         assert!(lines.len() * 100 <= KEPT_BYTES && lines.len() * 100 > KEPT_BYTES - 100, "{}", lines.len());
         assert_eq!(log.after(1_999).0.len(), 1);
-        assert_eq!(log.tail(2), format!("{:>99}\n{:>99}", 1_998, 1_999));
+        assert_eq!(tail(&log.text(), 2), format!("{:>99}\n{:>99}", 1_998, 1_999));
     }
 
     #[test]

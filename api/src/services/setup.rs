@@ -44,8 +44,7 @@ pub async fn log(
     }
     let kept = store::run_settings::setup(&state.db, session.id).await?;
     let shown = session.workspace_state.with_setup(session.setup_state);
-    let end = serde_json::to_value(shown).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-    Ok(ProcessLog::ended_with(&kept.map(|kept| kept.log).unwrap_or_default(), &end))
+    Ok(ProcessLog::ended_with(&kept.map(|kept| kept.log).unwrap_or_default(), shown.as_str()))
 }
 
 /// Runs a failed (or finished) setup again, in the background, or goes on without it.

@@ -21,7 +21,7 @@ use crate::secrets::SecretBox;
 use crate::store;
 use agent::process::ProcessEnd;
 use agent::{GitDirs, Place};
-use api_types::SetupState;
+use api_types::{SetupState, WorkspaceState};
 use checkout::Checkout;
 use entity::{chat_session, project_run_settings};
 use serde::{Deserialize, Serialize};
@@ -189,7 +189,8 @@ impl Workspaces {
         let failed = self.run_set_up(session, root, spare).await;
         self.measure_disk(session).await;
         if let Some(log) = self.setups.live().remove(&session.id) {
-            log.end(if failed { "setup_failed" } else { "ready" });
+            let state = if failed { WorkspaceState::SetupFailed } else { WorkspaceState::Ready };
+            log.end(state.as_str());
         }
     }
 
@@ -304,7 +305,7 @@ impl Workspaces {
         let (state, error) = if outcome.end.success() {
             (SetupState::Done, None)
         } else {
-            let tail = ProcessLog::ended_with(&outcome.log, "").tail(TAIL_LINES);
+            let tail = crate::process_log::tail(&outcome.log, TAIL_LINES);
             let what = outcome.end.describe("setup command");
             (SetupState::Failed, Some(if tail.is_empty() { what } else { format!("{what}\n{tail}") }))
         };

@@ -125,6 +125,18 @@ pub enum SetupState {
 }
 
 impl WorkspaceState {
+    /// Its name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkspaceState::Provisioning => "provisioning",
+            WorkspaceState::SettingUp => "setting_up",
+            WorkspaceState::SetupFailed => "setup_failed",
+            WorkspaceState::Ready => "ready",
+            WorkspaceState::Released => "released",
+            WorkspaceState::Failed => "failed",
+        }
+    }
+
     /// The state the API shows: a ready checkout whose setup runs or failed says so.
     pub fn with_setup(self, setup: Option<SetupState>) -> WorkspaceState {
         match (self, setup) {
