@@ -280,25 +280,28 @@ impl Workspaces {
         let started_at = store::now();
         let end = match &self.setups.sandbox {
             Err(unavailable) => ProcessEnd::Failed(format!("no sandbox can be enforced here ({})", unavailable.reason)),
-            Ok(sandbox) => {
-                let place = self.place(root, plan).await;
-                agent::process::run(sandbox, &place, &command, &[], Some(self.setups.timeout), |line| log.push(line))
-                    .await
-            }
+            Ok(sandbox) => match self.place(root, plan.env.clone()).await {
+                Ok(place) => {
+                    let limit = Some(self.setups.timeout);
+                    agent::process::run(sandbox, &place, &command, &[], limit, |line| log.push(line)).await
+                }
+                Err(err) => ProcessEnd::Failed(err.body().error),
+            },
         };
         Outcome { command, log: log.text(), end, started_at, finished_at: store::now() }
     }
 
-    /// Where a project process runs in the checkout at `root`.
-    pub(crate) async fn place(&self, root: &Path, plan: &Plan) -> Place {
+    /// Where a session process (the agent's commands, the setup) runs in the checkout at
+    /// `root`, with the project's variables `env`: its git metadata to read, the data dir hidden.
+    pub async fn place(&self, root: &Path, env: Vec<(String, String)>) -> Result<Place, ApiError> {
         let checkout = root.to_owned();
-        let git = blocking(move || Ok(Checkout::open(&checkout)?.git_dirs())).await.ok().flatten();
-        Place {
+        let git = blocking(move || Ok(Checkout::open(&checkout)?.git_dirs())).await?;
+        Ok(Place {
             workdir: root.to_owned(),
-            env: plan.env.clone(),
+            env,
             git: git.map(|(worktree, common)| GitDirs { worktree, common }),
             hidden: self.setups.hidden.clone(),
-        }
+        })
     }
 
     async fn record_setup(&self, session_pk: i32, outcome: &Outcome) {

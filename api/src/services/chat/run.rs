@@ -8,11 +8,10 @@ use crate::error::ApiError;
 use crate::runtime::{Finished, LiveRun, SessionOwner};
 use crate::state::AppState;
 use crate::store::{self, runs::RunEnd};
-use crate::workspaces::{Start, blocking};
+use crate::workspaces::Start;
 use actix_web::web;
-use agent::{Agent, CancellationToken, GitDirs, HistoryBlock, HistoryMessage, Place, Role, Turn};
+use agent::{Agent, CancellationToken, HistoryBlock, HistoryMessage, Role, Turn};
 use api_types::{ContentBlock, MessageId, MessageRole, RunEvent, RunId, RunStatus};
-use checkout::Checkout;
 use entity::{chat_session, project};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -260,13 +259,11 @@ async fn run_agent(
     let history = history(state, job).await.map_err(failed)?;
     let env =
         crate::services::env_vars::for_processes(&state.db, &state.secrets, job.project.id).await.map_err(failed)?;
-    let checkout = workdir.clone();
-    let git = blocking(move || Ok(Checkout::open(&checkout)?.git_dirs())).await.map_err(failed)?;
-    let git = git.map(|(worktree, common)| GitDirs { worktree, common });
+    let place = state.workspaces.place(&workdir, env).await.map_err(failed)?;
     let turn = Turn {
         prompt: job.prompt.clone(),
         history,
-        place: Place { workdir, env, git, hidden: vec![state.settings.data_dir.clone()] },
+        place,
         system: format!(
             "You are kosuke's coding agent, working in a git checkout of the project \"{}\" on the branch {}. \
              Use the tools to look at and change files; paths are relative to the project root. Keep to what \
