@@ -8,7 +8,7 @@ use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store;
-use crate::workspaces::{REPOSITORY_FILE, RepoConfig, resolve};
+use crate::workspaces::{REPOSITORY_FILE, RunValues, resolve};
 use api_types::validate;
 use api_types::{
     MAX_COMMAND_CHARS, MAX_PROJECT_FILE_BYTES, MAX_PROJECT_FILES, ProjectFile, ProjectFileId, PutProjectFileRequest,
@@ -37,12 +37,12 @@ pub async fn get(state: &AppState, user: &CurrentUser, project_id: i32) -> Resul
         .with_mirror(access.id(), move |mirror| mirror.file_at(&branch, REPOSITORY_FILE, 64 * 1024))
         .await;
     let (repo, present, error) = match read {
-        Ok(Some(bytes)) => match RepoConfig::parse(&bytes) {
+        Ok(Some(bytes)) => match RunValues::parse(&bytes) {
             Ok(repo) => (repo, true, None),
-            Err(why) => (RepoConfig::default(), true, Some(why)),
+            Err(why) => (RunValues::default(), true, Some(why)),
         },
         // No mirror yet (still cloning), or no such file.
-        Ok(None) | Err(_) => (RepoConfig::default(), false, None),
+        Ok(None) | Err(_) => (RunValues::default(), false, None),
     };
     let resolved = resolve(own.as_ref(), &repo);
     let setting = |own: Option<&String>, repo: &Option<String>, value: Option<String>| {

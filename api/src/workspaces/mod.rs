@@ -18,7 +18,7 @@
 mod setup;
 mod sweep;
 
-pub use setup::{Plan, REPOSITORY_FILE, RepoConfig, Resolved, Setups, resolve};
+pub use setup::{Plan, REPOSITORY_FILE, RunValues, Setups, resolve};
 
 pub use sweep::SweepError;
 

@@ -38,10 +38,11 @@ const MAX_REPOSITORY_FILE: usize = 64 * 1024;
 /// Lines of the log a failed setup's error shows.
 const TAIL_LINES: usize = 20;
 
-/// `kosuke.json`: the same keys as the project's run settings. Unknown keys are left alone
-/// (other tools may share the file).
+/// The three run values: those of a `kosuke.json` (the same keys as the project's run
+/// settings; unknown keys are left alone, other tools may share the file), or those in force
+/// ([`resolve`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct RepoConfig {
+pub struct RunValues {
     #[serde(default)]
     pub setup: Option<String>,
     #[serde(default)]
@@ -50,37 +51,30 @@ pub struct RepoConfig {
     pub readiness_path: Option<String>,
 }
 
-impl RepoConfig {
-    pub fn parse(bytes: &[u8]) -> Result<RepoConfig, String> {
+impl RunValues {
+    pub fn parse(bytes: &[u8]) -> Result<RunValues, String> {
         serde_json::from_slice(bytes).map_err(|err| format!("{REPOSITORY_FILE} cannot be used: {err}"))
     }
 
     /// The checkout's own `kosuke.json`: none when it has none or it cannot be used (logged).
-    fn of_checkout(root: &Path) -> RepoConfig {
+    fn of_checkout(root: &Path) -> RunValues {
         let read =
             Checkout::open(root).and_then(|checkout| checkout.read_file(REPOSITORY_FILE, MAX_REPOSITORY_FILE as u64));
         match read.ok().and_then(|content| content.text) {
-            Some(text) => RepoConfig::parse(text.as_bytes())
+            Some(text) => RunValues::parse(text.as_bytes())
                 .inspect_err(|why| tracing::info!(checkout = %root.display(), "{why}"))
                 .unwrap_or_default(),
-            None => RepoConfig::default(),
+            None => RunValues::default(),
         }
     }
 }
 
-/// The run settings in force: each of the project's own, else the repository's.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Resolved {
-    pub setup: Option<String>,
-    pub dev: Option<String>,
-    pub readiness_path: Option<String>,
-}
-
-pub fn resolve(own: Option<&project_run_settings::Model>, repo: &RepoConfig) -> Resolved {
+/// The run values in force: each of the project's own, else the repository's.
+pub fn resolve(own: Option<&project_run_settings::Model>, repo: &RunValues) -> RunValues {
     let pick = |own: Option<&String>, repo: &Option<String>| {
         own.filter(|v| !v.trim().is_empty()).or(repo.as_ref().filter(|v| !v.trim().is_empty())).cloned()
     };
-    Resolved {
+    RunValues {
         setup: pick(own.and_then(|o| o.setup_command.as_ref()), &repo.setup),
         dev: pick(own.and_then(|o| o.dev_command.as_ref()), &repo.dev),
         readiness_path: pick(own.and_then(|o| o.readiness_path.as_ref()), &repo.readiness_path),
@@ -214,7 +208,7 @@ impl Workspaces {
             }
         };
         let placed = self.place_files(session.project_id, root, &plan).await;
-        let repo = RepoConfig::of_checkout(root);
+        let repo = RunValues::of_checkout(root);
         let Some(command) = resolve(plan.own.as_ref(), &repo).setup else {
             let error =
                 placed.err().map(|err| format!("The project's files could not be copied in: {}", err.body().error));
@@ -348,7 +342,7 @@ impl Workspaces {
         if self.place_files(project_id, &spare, &plan).await.is_err() {
             return;
         }
-        let Some(command) = resolve(plan.own.as_ref(), &RepoConfig::of_checkout(&spare)).setup else { return };
+        let Some(command) = resolve(plan.own.as_ref(), &RunValues::of_checkout(&spare)).setup else { return };
         let digest = plan.digest(&command);
         let kept: Option<SpareSetup> =
             std::fs::read(&record_path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
@@ -400,7 +394,7 @@ mod tests {
 
     #[test]
     fn the_project_settings_override_the_repository_file_one_by_one() {
-        let repo = RepoConfig::parse(br#"{"setup": "npm ci", "dev": "npm run dev", "other": 1}"#).unwrap_or_default();
+        let repo = RunValues::parse(br#"{"setup": "npm ci", "dev": "npm run dev", "other": 1}"#).unwrap_or_default();
         let own = project_run_settings::Model {
             project_id: 1,
             setup_command: None,
@@ -412,6 +406,6 @@ mod tests {
         assert_eq!(resolved.setup.as_deref(), Some("npm ci"));
         assert_eq!(resolved.dev.as_deref(), Some("vite --port $PORT"));
         assert_eq!(resolved.readiness_path, None);
-        assert!(RepoConfig::parse(br#"{"setup": 3}"#).unwrap_err().contains("kosuke.json"));
+        assert!(RunValues::parse(br#"{"setup": 3}"#).unwrap_err().contains("kosuke.json"));
     }
 }
