@@ -13,9 +13,12 @@
 //! the project's checkout queue like any checkout, so a session created while the spare is
 //! being made waits for it and adopts it.
 //!
-//! The start-up sweep is in `sweep.rs`.
+//! Mirrors (clone, fetch, remote branches) are in `repository.rs`, each new checkout's setup in
+//! `setup.rs` (the spare's, made ahead, in `spare_setup.rs`), the start-up sweep in `sweep.rs`.
 
+mod repository;
 mod setup;
+mod spare_setup;
 mod sweep;
 
 pub use setup::{Plan, REPOSITORY_FILE, RunValues, Setups, resolve};
@@ -24,8 +27,8 @@ pub use sweep::SweepError;
 
 use crate::error::ApiError;
 use crate::store;
-use api_types::{CloneProgress, RepositoryKind, RepositoryState, WorkspaceState};
-use checkout::{Author, Checkout, Credentials, FetchOutcome, Mirror, ProjectDir, StartPoint};
+use api_types::{CloneProgress, RepositoryKind, WorkspaceState};
+use checkout::{Author, Checkout, Mirror, ProjectDir, StartPoint};
 use entity::{chat_session, project};
 use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
@@ -114,127 +117,6 @@ impl Workspaces {
         queues.entry(project_id).or_default().clone()
     }
 
-    /// Makes the project's mirror in the background: clone the remote (reporting progress), or
-    /// create a repository with one commit. `adopt_default_branch`: take the remote's default
-    /// branch as the project's (when the user did not choose one).
-    pub fn start_preparing(
-        self: &Arc<Self>,
-        project: project::Model,
-        author: Author,
-        credentials: Option<Credentials>,
-        adopt_default_branch: bool,
-    ) {
-        let workspaces = Arc::clone(self);
-        self.background.spawn(async move {
-            let project_id = project.id;
-            let outcome = workspaces.prepare(project.clone(), author, credentials).await;
-            workspaces.progress.lock().unwrap_or_else(|p| p.into_inner()).remove(&project_id);
-            let result = match outcome {
-                Ok(remote_default) => {
-                    let default_branch = remote_default.filter(|_| adopt_default_branch);
-                    let spare_at = default_branch.clone().unwrap_or_else(|| project.default_branch.clone());
-                    let recorded = store::projects::set_repository_state(
-                        &workspaces.db,
-                        project_id,
-                        RepositoryState::Ready,
-                        None,
-                        default_branch,
-                    )
-                    .await;
-                    workspaces.make_spare(project_id, spare_at).await;
-                    recorded
-                }
-                Err(err) => {
-                    tracing::warn!(project_id, error = %err, "could not prepare the project's repository");
-                    store::projects::set_repository_state(
-                        &workspaces.db,
-                        project_id,
-                        RepositoryState::Failed,
-                        Some(err.body().error),
-                        None,
-                    )
-                    .await
-                }
-            };
-            if let Err(err) = result {
-                tracing::error!(project_id, error = %crate::error::Report(&err), "could not record the repository state");
-            }
-        });
-    }
-
-    #[tracing::instrument(skip_all, fields(project_id = project.id))]
-    async fn prepare(
-        self: &Arc<Self>,
-        project: project::Model,
-        author: Author,
-        credentials: Option<Credentials>,
-    ) -> Result<Option<String>, ApiError> {
-        let dir = self.project_dir(project.id);
-        let url = self.remote_url(&project);
-        let default_branch = project.default_branch.clone();
-        let workspaces = Arc::clone(self);
-        let project_id = project.id;
-        blocking(move || {
-            let mirror_path = dir.mirror();
-            if mirror_path.exists() {
-                std::fs::remove_dir_all(&mirror_path)?;
-            }
-            std::fs::create_dir_all(dir.sessions())?;
-            match url {
-                None => {
-                    Mirror::init_empty(&mirror_path, &default_branch, &author)?;
-                    Ok(None)
-                }
-                Some(url) => {
-                    let mut report = |p: checkout::Progress| {
-                        let progress = CloneProgress {
-                            received_objects: p.received_objects as u64,
-                            total_objects: p.total_objects as u64,
-                            received_bytes: p.received_bytes as u64,
-                        };
-                        workspaces.progress.lock().unwrap_or_else(|e| e.into_inner()).insert(project_id, progress);
-                    };
-                    let cloned = Mirror::clone_from(&mirror_path, &url, credentials.as_ref(), &mut report);
-                    if cloned.is_err() {
-                        let _ = std::fs::remove_dir_all(&mirror_path);
-                    }
-                    Ok(cloned?.1)
-                }
-            }
-        })
-        .await
-    }
-
-    /// Fetches the project's remote before a new session, within the time bound. Returns a
-    /// sentence for the caller when the mirror's last state had to be used.
-    pub async fn refresh(
-        &self,
-        project: &project::Model,
-        credentials: Option<Credentials>,
-    ) -> Result<Option<String>, ApiError> {
-        // Requests that arrive together share a fetch (`Mirror::fetch`): one that waited while
-        // another ran takes that one's result when it began after this request arrived.
-        let mirror_path = self.project_dir(project.id).mirror();
-        let timeout = self.fetch_timeout;
-        let outcome = blocking(move || Mirror::open(&mirror_path)?.fetch(credentials.as_ref(), timeout)).await?;
-        Ok(match outcome {
-            FetchOutcome::Updated | FetchOutcome::NoRemote => None,
-            FetchOutcome::Stale(why) => Some(format!(
-                "The remote could not be reached ({why}); the session starts from the last fetched state."
-            )),
-        })
-    }
-
-    /// Runs `work` with the project's mirror.
-    pub async fn with_mirror<T: Send + 'static>(
-        &self,
-        project_id: i32,
-        work: impl FnOnce(&Mirror) -> Result<T, checkout::CheckoutError> + Send + 'static,
-    ) -> Result<T, ApiError> {
-        let mirror_path = self.project_dir(project_id).mirror();
-        blocking(move || work(&Mirror::open(&mirror_path)?)).await
-    }
-
     /// Makes the session's branch (from `start`, when it does not exist yet) and checkout in
     /// the background, then records `ready` or `failed`.
     pub fn start_provisioning(
@@ -263,19 +145,6 @@ impl Workspaces {
         if let Err(err) = store::run_settings::set_disk_bytes(&self.db, session.id, bytes).await {
             tracing::warn!(session_pk = session.id, error = %crate::error::Report(&err), "could not record the checkout's size");
         }
-    }
-
-    /// Runs the session's setup again in the background (`retry_setup`).
-    pub fn start_setup_retry(
-        self: &Arc<Self>,
-        lock: Arc<tokio::sync::Mutex<()>>,
-        session: chat_session::Model,
-        start: Start,
-    ) {
-        // Its log exists from now on, so a watcher never finds none while it waits to start.
-        self.setups.begin_log(session.id);
-        let workspaces = Arc::clone(self);
-        self.background.spawn(async move { workspaces.retry_setup(&lock, &session, start).await });
     }
 
     /// Makes the project's spare checkout at `base`'s tip, unless it is there already (or
@@ -353,22 +222,6 @@ impl Workspaces {
         }
     }
 
-    /// Runs the setup again in the session's checkout (made, and so set up, first if it is
-    /// not on disk).
-    pub async fn retry_setup(&self, lock: &tokio::sync::Mutex<()>, session: &chat_session::Model, start: Start) {
-        {
-            let _guard = lock.lock().await;
-            let path = self.project_dir(session.project_id).checkout(&session.session_id);
-            let found = path.clone();
-            if blocking(move || Ok(Checkout::open(&found).is_ok())).await.unwrap_or(false) {
-                return self.set_up(session, &path, None).await;
-            }
-        }
-        if let Err(err) = self.ensure_checkout(lock, session, start).await {
-            tracing::warn!(session_pk = session.id, error = %err, "could not make the checkout to set up");
-        }
-    }
-
     /// Records `ready` or `failed` (with the reason) when that changes the session's state.
     /// A ready checkout keeps its setup's state and error.
     async fn record_workspace_state(
@@ -432,23 +285,6 @@ impl Workspaces {
             let mirror = Mirror::open(&mirror_path)?;
             mirror.release(&name, &path)?;
             mirror.delete_branch(&branch)
-        })
-        .await
-    }
-
-    /// Deletes a session's branch on the project's remote, when it has one: `Ok(false)` when
-    /// there is none.
-    pub async fn delete_remote_branch(
-        &self,
-        session: &chat_session::Model,
-        credentials: Option<Credentials>,
-    ) -> Result<bool, ApiError> {
-        let branch = session.github_branch_name.clone();
-        self.with_mirror(session.project_id, move |mirror| {
-            if !mirror.has_remote() {
-                return Ok(false);
-            }
-            mirror.delete_remote_branch(&branch, credentials.as_ref()).map(|()| true)
         })
         .await
     }

@@ -14,7 +14,8 @@
 //! `kosuke.json`, read from the checkout itself: a session branch that changes it is set up by
 //! its own.
 
-use super::{Workspaces, blocking};
+use super::spare_setup::SpareTaken;
+use super::{Start, Workspaces, blocking};
 use crate::error::ApiError;
 use crate::process_log::ProcessLog;
 use crate::secrets::SecretBox;
@@ -24,7 +25,7 @@ use agent::{GitDirs, Place};
 use api_types::{SetupState, WorkspaceState};
 use checkout::Checkout;
 use entity::{chat_session, project_run_settings};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -57,7 +58,7 @@ impl RunValues {
     }
 
     /// The checkout's own `kosuke.json`: none when it has none or it cannot be used (logged).
-    fn of_checkout(root: &Path) -> RunValues {
+    pub(super) fn of_checkout(root: &Path) -> RunValues {
         let read =
             Checkout::open(root).and_then(|checkout| checkout.read_file(REPOSITORY_FILE, MAX_REPOSITORY_FILE as u64));
         match read.ok().and_then(|content| content.text) {
@@ -91,7 +92,7 @@ pub struct Plan {
 impl Plan {
     /// Names what a setup depends on: the command and the files (a spare set up under another
     /// digest is set up again).
-    fn digest(&self, command: &str) -> String {
+    pub(super) fn digest(&self, command: &str) -> String {
         let mut hash = Sha256::new();
         hash.update(command.as_bytes());
         for (path, content) in &self.files {
@@ -102,18 +103,6 @@ impl Plan {
         }
         hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
-}
-
-/// How a spare's setup went, kept beside it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct SpareSetup {
-    commit: String,
-    digest: String,
-    command: String,
-    log: String,
-    exit_code: Option<i32>,
-    started_at: chrono::DateTime<chrono::Utc>,
-    finished_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// What setups need of the server, and the logs of those running.
@@ -149,12 +138,12 @@ impl Setups {
 }
 
 /// A setup run in one checkout.
-struct Outcome {
-    command: String,
-    log: String,
-    end: ProcessEnd,
-    started_at: chrono::DateTime<chrono::Utc>,
-    finished_at: chrono::DateTime<chrono::Utc>,
+pub(super) struct Outcome {
+    pub(super) command: String,
+    pub(super) log: String,
+    pub(super) end: ProcessEnd,
+    pub(super) started_at: chrono::DateTime<chrono::Utc>,
+    pub(super) finished_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Workspaces {
@@ -168,6 +157,35 @@ impl Workspaces {
         }
         let env = crate::services::env_vars::for_processes(&self.db, &self.setups.secrets, project_id).await?;
         Ok(Plan { own, files, env })
+    }
+
+    /// Runs the session's setup again in the background (`retry_setup`).
+    pub fn start_setup_retry(
+        self: &Arc<Self>,
+        lock: Arc<tokio::sync::Mutex<()>>,
+        session: chat_session::Model,
+        start: Start,
+    ) {
+        // Its log exists from now on, so a watcher never finds none while it waits to start.
+        self.setups.begin_log(session.id);
+        let workspaces = Arc::clone(self);
+        self.background.spawn(async move { workspaces.retry_setup(&lock, &session, start).await });
+    }
+
+    /// Runs the setup again in the session's checkout (made, and so set up, first if it is
+    /// not on disk).
+    pub async fn retry_setup(&self, lock: &tokio::sync::Mutex<()>, session: &chat_session::Model, start: Start) {
+        {
+            let _guard = lock.lock().await;
+            let path = self.project_dir(session.project_id).checkout(&session.session_id);
+            let found = path.clone();
+            if blocking(move || Ok(Checkout::open(&found).is_ok())).await.unwrap_or(false) {
+                return self.set_up(session, &path, None).await;
+            }
+        }
+        if let Err(err) = self.ensure_checkout(lock, session, start).await {
+            tracing::warn!(session_pk = session.id, error = %err, "could not make the checkout to set up");
+        }
     }
 
     /// The log of the session's setup while it runs.
@@ -216,16 +234,8 @@ impl Workspaces {
             recorded(set_state(state, error, true).await);
             return state.is_some();
         };
-        if let Some(taken) = spare.filter(|taken| taken.record.digest == plan.digest(&command) && placed.is_ok()) {
-            let record = taken.record;
-            let end = record.exit_code.map_or(ProcessEnd::Failed("it was stopped".into()), ProcessEnd::Exited);
-            let outcome = Outcome {
-                command: record.command,
-                log: record.log,
-                end,
-                started_at: record.started_at,
-                finished_at: record.finished_at,
-            };
+        if let Some(taken) = spare.filter(|taken| taken.digest() == plan.digest(&command) && placed.is_ok()) {
+            let outcome = taken.into_outcome();
             self.record_setup(session.id, &outcome).await;
             return !outcome.end.success();
         }
@@ -255,7 +265,7 @@ impl Workspaces {
     }
 
     /// Copies the project's files into the checkout and keeps them out of its commits.
-    async fn place_files(&self, project_id: i32, root: &Path, plan: &Plan) -> Result<(), ApiError> {
+    pub(super) async fn place_files(&self, project_id: i32, root: &Path, plan: &Plan) -> Result<(), ApiError> {
         if plan.files.is_empty() {
             return Ok(());
         }
@@ -270,7 +280,7 @@ impl Workspaces {
     }
 
     /// Runs the setup command in the sandbox at `root`, each line to `log`.
-    async fn run_setup(&self, root: &Path, plan: &Plan, command: String, log: &ProcessLog) -> Outcome {
+    pub(super) async fn run_setup(&self, root: &Path, plan: &Plan, command: String, log: &ProcessLog) -> Outcome {
         let started_at = store::now();
         let end = match &self.setups.sandbox {
             Err(unavailable) => ProcessEnd::Failed(format!("no sandbox can be enforced here ({})", unavailable.reason)),
@@ -319,73 +329,6 @@ impl Workspaces {
             tracing::error!(session_pk, error = %crate::error::Report(&err), "could not record the setup's end");
         }
     }
-
-    /// Sets up the project's spare checkout ahead (the caller holds the project's checkout
-    /// queue, so no session adopts it half set up), unless it was set up for this commit and
-    /// digest already.
-    pub(super) async fn set_up_spare(&self, project_id: i32) {
-        let dir = self.project_dir(project_id);
-        let (spare, record_path, mirror_path) = (dir.spare(), spare_record(&dir), dir.mirror());
-        let commit = {
-            let spare = spare.clone();
-            match blocking(move || Ok(checkout::Mirror::open(&mirror_path)?.spare_at(&spare))).await {
-                Ok(Some(oid)) => oid.to_string(),
-                _ => return,
-            }
-        };
-        let plan = match self.plan(project_id).await {
-            Ok(plan) => plan,
-            Err(err) => {
-                return tracing::warn!(project_id, error = %err, "could not load the run settings for the spare");
-            }
-        };
-        if self.place_files(project_id, &spare, &plan).await.is_err() {
-            return;
-        }
-        let Some(command) = resolve(plan.own.as_ref(), &RunValues::of_checkout(&spare)).setup else { return };
-        let digest = plan.digest(&command);
-        let kept: Option<SpareSetup> =
-            std::fs::read(&record_path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
-        if kept.is_some_and(|kept| kept.commit == commit && kept.digest == digest) {
-            return;
-        }
-        let _ = std::fs::remove_file(&record_path);
-        let log = ProcessLog::new();
-        let outcome = self.run_setup(&spare, &plan, command, &log).await;
-        let record = SpareSetup {
-            commit,
-            digest,
-            command: outcome.command,
-            log: outcome.log,
-            exit_code: outcome.end.code(),
-            started_at: outcome.started_at,
-            finished_at: outcome.finished_at,
-        };
-        if let Err(err) = serde_json::to_vec(&record)
-            .map_err(std::io::Error::other)
-            .and_then(|bytes| std::fs::write(&record_path, bytes))
-        {
-            tracing::warn!(project_id, error = %err, "could not keep the spare's setup");
-        }
-    }
-
-    /// Takes the adopted spare's setup record (at the adopted commit), removing it.
-    pub(super) fn take_spare_setup(dir: &checkout::ProjectDir, commit: &str) -> Option<SpareTaken> {
-        let path = spare_record(dir);
-        let record: Option<SpareSetup> =
-            std::fs::read(&path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
-        let _ = std::fs::remove_file(&path);
-        record.filter(|record| record.commit == commit).map(|record| SpareTaken { record })
-    }
-}
-
-/// The setup record of a spare a session adopted.
-pub(super) struct SpareTaken {
-    record: SpareSetup,
-}
-
-fn spare_record(dir: &checkout::ProjectDir) -> PathBuf {
-    dir.root().join("spare-setup.json")
 }
 
 #[cfg(test)]
