@@ -95,8 +95,8 @@ pub async fn put_file(
     if request.content.chars().count() > MAX_PROJECT_FILE_BYTES {
         return Err(ApiError::validation("content", format!("A file is at most {MAX_PROJECT_FILE_BYTES} characters.")));
     }
-    let existing = store::run_settings::files(&state.db, access.id()).await?;
-    if existing.len() >= MAX_PROJECT_FILES && !existing.iter().any(|f| f.path == path) {
+    let existing = store::run_settings::file_paths(&state.db, access.id()).await?;
+    if existing.len() >= MAX_PROJECT_FILES && !existing.contains(&path) {
         return Err(ApiError::validation("path", format!("A project copies at most {MAX_PROJECT_FILES} files.")));
     }
     let size = request.content.len() as i64;

@@ -6,7 +6,7 @@ use api_types::SetupState;
 use chrono::{DateTime, Utc};
 use entity::{chat_session, project_file, project_run_settings, session_setup};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 /// The project's own run settings; `None` when it never set any.
 pub async fn find(
@@ -47,6 +47,17 @@ pub async fn files(db: &impl ConnectionTrait, project_id: i32) -> Result<Vec<pro
     Ok(project_file::Entity::find()
         .filter(project_file::Column::ProjectId.eq(project_id))
         .order_by_asc(project_file::Column::Path)
+        .all(db)
+        .await?)
+}
+
+/// The paths of the project's copied files (not their contents).
+pub async fn file_paths(db: &impl ConnectionTrait, project_id: i32) -> Result<Vec<String>, StoreError> {
+    Ok(project_file::Entity::find()
+        .select_only()
+        .column(project_file::Column::Path)
+        .filter(project_file::Column::ProjectId.eq(project_id))
+        .into_tuple()
         .all(db)
         .await?)
 }
