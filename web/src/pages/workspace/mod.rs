@@ -169,10 +169,18 @@ pub fn Workspace() -> impl IntoView {
             }
             match answer {
                 Ok(accepted) => {
-                    streaming_message.set(Some(accepted.assistant_message_id));
+                    // A quick run can end before this answer is read: its `run_finished` has
+                    // then cleared `running` and loaded the saved messages, and nothing may
+                    // mark its message as streaming again (it would never be replaced).
+                    let still_running = running.get_untracked();
+                    if still_running {
+                        streaming_message.set(Some(accepted.assistant_message_id));
+                    }
                     messages.update(|list| {
-                        list.push(accepted.user_message.clone());
-                        if !list.iter().any(|m| m.id == accepted.assistant_message_id) {
+                        if !list.iter().any(|m| m.id == accepted.user_message.id) {
+                            list.push(accepted.user_message.clone());
+                        }
+                        if still_running && !list.iter().any(|m| m.id == accepted.assistant_message_id) {
                             list.push(placeholder(accepted.assistant_message_id, s));
                         }
                     });
