@@ -196,18 +196,28 @@ impl Workspaces {
     /// Sets up the session's new checkout at `root` (the caller holds its checkout lock):
     /// files, then the setup command, unless `spare` (the outcome of the adopted spare's
     /// setup) already did it. Records the outcome on the session; a failure is the session's
-    /// `setup_failed`, never an error of the checkout.
+    /// `setup_failed`, never an error of the checkout. The checkout is measured before the end
+    /// is recorded: who sees it ready sees its size.
     pub(super) async fn set_up(&self, session: &chat_session::Model, root: &Path, spare: Option<SpareTaken>) {
-        let failed = self.run_set_up(session, root, spare).await;
+        let (state, error) = self.run_set_up(session, root, spare).await;
         self.measure_disk(session).await;
+        let failed = state == Some(SetupState::Failed);
+        if let Err(err) = store::run_settings::set_setup_state(&self.db, session.id, state, error, true).await {
+            tracing::error!(session_pk = session.id, error = %crate::error::Report(&err), "could not record the setup's end");
+        }
         if let Some(log) = self.setups.live().remove(&session.id) {
             let state = if failed { WorkspaceState::SetupFailed } else { WorkspaceState::Ready };
             log.end(state.as_str());
         }
     }
 
-    /// `set_up`'s work; `true` when it failed.
-    async fn run_set_up(&self, session: &chat_session::Model, root: &Path, spare: Option<SpareTaken>) -> bool {
+    /// `set_up`'s work, up to the state it ends in (and why it failed), which the caller records.
+    async fn run_set_up(
+        &self,
+        session: &chat_session::Model,
+        root: &Path,
+        spare: Option<SpareTaken>,
+    ) -> (Option<SetupState>, Option<String>) {
         let set_state = |state: Option<SetupState>, error: Option<String>, ready: bool| {
             store::run_settings::set_setup_state(&self.db, session.id, state, error, ready)
         };
@@ -221,8 +231,7 @@ impl Workspaces {
             Err(err) => {
                 tracing::error!(session_pk = session.id, error = %err, "could not load the project's run settings");
                 let error = "The project's run settings could not be read; retry the setup.".to_owned();
-                recorded(set_state(Some(SetupState::Failed), Some(error), true).await);
-                return true;
+                return (Some(SetupState::Failed), Some(error));
             }
         };
         let placed = self.place_files(session.project_id, root, &plan).await;
@@ -230,14 +239,10 @@ impl Workspaces {
         let Some(command) = resolve(plan.own.as_ref(), &repo).setup else {
             let error =
                 placed.err().map(|err| format!("The project's files could not be copied in: {}", err.body().error));
-            let state = error.is_some().then_some(SetupState::Failed);
-            recorded(set_state(state, error, true).await);
-            return state.is_some();
+            return (error.is_some().then_some(SetupState::Failed), error);
         };
         if let Some(taken) = spare.filter(|taken| taken.digest() == plan.digest(&command) && placed.is_ok()) {
-            let outcome = taken.into_outcome();
-            self.record_setup(session.id, &outcome).await;
-            return !outcome.end.success();
+            return self.keep_setup(session.id, &taken.into_outcome()).await;
         }
         // The log a retry made ready, else a new one.
         // Not one statement: the map's guard would still be held when `begin_log` locks it.
@@ -260,8 +265,7 @@ impl Workspaces {
                 Outcome { command, log: String::new(), end: ProcessEnd::Failed(why), started_at: now, finished_at: now }
             }
         };
-        self.record_setup(session.id, &outcome).await;
-        !outcome.end.success()
+        self.keep_setup(session.id, &outcome).await
     }
 
     /// Copies the project's files into the checkout and keeps them out of its commits.
@@ -308,7 +312,8 @@ impl Workspaces {
         })
     }
 
-    async fn record_setup(&self, session_pk: i32, outcome: &Outcome) {
+    /// Keeps the setup's command and log; gives the state it ends in, with why it failed.
+    async fn keep_setup(&self, session_pk: i32, outcome: &Outcome) -> (Option<SetupState>, Option<String>) {
         let (state, error) = if outcome.end.success() {
             (SetupState::Done, None)
         } else {
@@ -323,11 +328,10 @@ impl Workspaces {
             started_at: outcome.started_at,
             finished_at: Some(outcome.finished_at),
         };
-        let saved = store::run_settings::save_setup(&self.db, session_pk, record).await;
-        let stated = store::run_settings::set_setup_state(&self.db, session_pk, Some(state), error, true).await;
-        if let Err(err) = saved.and(stated) {
-            tracing::error!(session_pk, error = %crate::error::Report(&err), "could not record the setup's end");
+        if let Err(err) = store::run_settings::save_setup(&self.db, session_pk, record).await {
+            tracing::error!(session_pk, error = %crate::error::Report(&err), "could not keep the setup's log");
         }
+        (Some(state), error)
     }
 }
 
