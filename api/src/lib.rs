@@ -17,6 +17,7 @@ pub mod extract;
 pub mod faults;
 pub mod openapi;
 pub mod pagination;
+pub mod previews;
 pub mod process_log;
 pub mod routes;
 pub mod runtime;
