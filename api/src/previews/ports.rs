@@ -240,3 +240,56 @@ mod tests {
         assert_eq!(wait_for(port, std::process::id(), Listener::None), Listener::None);
     }
 }
+
+/// The dev server as it will run: in the sandbox (bubblewrap, the host's network), on a
+/// leased port, its listener found among its own processes through the PID namespace.
+#[cfg(test)]
+mod sandboxed {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_sandboxed_dev_server_on_its_leased_port_is_its_own() {
+        let sandbox = sandbox::Sandbox::probe(sandbox::Mode::Bwrap, true).expect("bubblewrap runs here");
+        let dir = tempfile::tempdir().expect("a checkout");
+        std::fs::write(dir.path().join(fakes::dev_server::FILE), fakes::dev_server::SCRIPT).expect("script");
+        std::fs::write(dir.path().join("index.html"), "<p>session one</p>").expect("page");
+        let leases = PortLeases::new(41000..=41999);
+        let port = leases.lease(1).expect("a port");
+        let place = agent::Place { workdir: dir.path().to_owned(), env: vec![], git: None, hidden: vec![] };
+        let (pid_tx, pid_rx) = tokio::sync::oneshot::channel();
+        let (line_tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+        let command = format!("/usr/bin/python3 {}", fakes::dev_server::FILE);
+        let extra = [("PORT".to_owned(), port.to_string())];
+        let server = tokio::spawn(async move {
+            agent::process::run_observed(
+                &sandbox,
+                &place,
+                &command,
+                &extra,
+                None,
+                |pid| {
+                    let _ = pid_tx.send(pid);
+                },
+                |line| drop(line_tx.send(line)),
+            )
+            .await
+        });
+        let pid = pid_rx.await.expect("it started");
+        let first = tokio::time::timeout(Duration::from_secs(20), lines.recv()).await.expect("it printed");
+        assert_eq!(first.as_deref(), Some(format!("ready on {port}").as_str()));
+        let seen = tokio::task::spawn_blocking(move || listener(pid, port)).await.expect("join").expect("read /proc");
+        assert_eq!(seen, Listener::Own, "the listener inside the sandbox descends from its first process");
+        let other = std::process::id();
+        let seen = tokio::task::spawn_blocking(move || listener(other, port)).await.expect("join").expect("read");
+        assert_eq!(seen, Listener::Own, "the test started the sandbox, so it is the test's too");
+        assert!(!is_free(port), "a leased port in use is not free");
+        server.abort();
+        let _ = server.await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !is_free(port) && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(is_free(port), "dropping the run killed the dev server");
+    }
+}

@@ -57,6 +57,21 @@ pub async fn run(
     command: &str,
     extra: &[(String, String)],
     limit: Option<Duration>,
+    on_line: impl FnMut(String),
+) -> ProcessEnd {
+    run_observed(sandbox, place, command, extra, limit, |_| {}, on_line).await
+}
+
+/// [`run`], telling `on_spawn` the id of the first process (the sandbox's, on the host) once
+/// it started: everything the command starts descends from it, which is how a dev server's
+/// listening port is told to be its own.
+pub async fn run_observed(
+    sandbox: &sandbox::Sandbox,
+    place: &Place,
+    command: &str,
+    extra: &[(String, String)],
+    limit: Option<Duration>,
+    on_spawn: impl FnOnce(u32),
     mut on_line: impl FnMut(String),
 ) -> ProcessEnd {
     let mut prepared = match shell::prepare(sandbox, place, command, extra) {
@@ -68,6 +83,9 @@ pub async fn run(
         Ok(child) => child,
         Err(err) => return ProcessEnd::Failed(err.to_string()),
     };
+    if let Some(pid) = child.id() {
+        on_spawn(pid);
+    }
     let redactor = Redactor::for_env(&place.env);
     let Ok(ended) = shell::follow(child, limit, |line| {
         on_line(redactor.line(line));
