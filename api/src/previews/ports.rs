@@ -209,7 +209,8 @@ mod tests {
         let script = format!(
             "python3 -c 'import socket,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind((\"127.0.0.1\",{port}))\ns.listen()\ntime.sleep(60)' & wait"
         );
-        Command::new("sh").args(["-c", &script]).stdin(Stdio::null()).spawn().expect("start sh")
+        use std::os::unix::process::CommandExt;
+        Command::new("sh").args(["-c", &script]).stdin(Stdio::null()).process_group(0).spawn().expect("start sh")
     }
 
     fn wait_for(port: u16, root: u32, want: Listener) -> Listener {
@@ -232,8 +233,9 @@ mod tests {
         let mut other = Command::new("sleep").arg("60").spawn().expect("start sleep");
         assert_eq!(wait_for(port, own.id(), Listener::Own), Listener::Own, "the grandchild is the shell's");
         assert_eq!(listener(other.id(), port).expect("read /proc"), Listener::Other, "another tree does not own it");
+        // The shell leads a process group of its own: the whole tree goes at once.
+        let _ = Command::new("sh").args(["-c", &format!("kill -TERM -{}", own.id())]).status();
         for child in [&mut own, &mut other] {
-            let _ = Command::new("pkill").args(["-P", &child.id().to_string()]).status();
             let _ = child.kill();
             let _ = child.wait();
         }
