@@ -26,9 +26,9 @@ async fn command_in(
 ) -> (String, bool, Vec<RunEvent>) {
     app.model.script([Reply::Parts(vec![tool("run_command", input)]), Reply::Parts(vec![text("Done")])]);
     owner.send_chat(&chat(project, session, "Run it")).await.unwrap();
-    let run = finished(&owner, project.id, session.id).await;
+    let run = finished(owner, project.id, session.id).await;
     assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
-    let message = assistant(&owner, project.id, session.id).await;
+    let message = assistant(owner, project.id, session.id).await;
     let (output, is_error) = message
         .blocks
         .unwrap_or_default()
