@@ -68,11 +68,7 @@ impl DevServer {
 
     /// Waits until it is no longer starting, and says where it is.
     pub async fn settled(&self) -> DevState {
-        let mut state = self.state.clone();
-        match state.wait_for(|s| *s != DevState::Starting).await {
-            Ok(settled) => settled.clone(),
-            Err(_) => self.state(),
-        }
+        self.changed_from(&DevState::Starting).await
     }
 
     /// Waits for the state to change from `seen`.
@@ -122,8 +118,9 @@ async fn follow(launch: Launch, log: Arc<ProcessLog>, report: watch::Sender<DevS
         }
         outcome = ready => if let Err(why) = outcome {
             // Dropping `run` below kills what it started.
-            report.send_replace(DevState::Failed { why: failure(why) });
+            let why = failure(why);
             log.end("failed");
+            report.send_replace(DevState::Failed { why });
             return;
         }
     }
@@ -257,5 +254,50 @@ mod tests {
         let DevState::Failed { why } = server.settled().await else { panic!("it did not fail") };
         assert!(why.starts_with(&format!("another process listens on port {port}")), "{why}");
         drop(thief);
+    }
+
+    /// The run itself, below the state: the listener inside bubblewrap's PID namespace is
+    /// found among the descendants of the sandbox's first process.
+    #[tokio::test]
+    async fn a_sandboxed_dev_server_on_its_leased_port_is_its_own() {
+        let dir = checkout();
+        let leases = ports::PortLeases::new(41000..=41999);
+        let port = leases.lease(1).expect("a port");
+        let Launch { sandbox, place, .. } = launch(dir.path(), DEV, port, Duration::from_secs(20));
+        let (pid_tx, pid_rx) = oneshot::channel();
+        let (line_tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+        let extra = [("PORT".to_owned(), port.to_string())];
+        let server = tokio::spawn(async move {
+            agent::process::run_observed(
+                &sandbox,
+                &place,
+                DEV,
+                &extra,
+                None,
+                |pid| {
+                    let _ = pid_tx.send(pid);
+                },
+                |line| drop(line_tx.send(line)),
+            )
+            .await
+        });
+        let pid = pid_rx.await.expect("it started");
+        let first = tokio::time::timeout(Duration::from_secs(20), lines.recv()).await.expect("it printed");
+        assert_eq!(first.as_deref(), Some(format!("ready on {port}").as_str()));
+        let seen =
+            tokio::task::spawn_blocking(move || ports::listener(pid, port)).await.expect("join").expect("read /proc");
+        assert_eq!(seen, Listener::Own, "the listener inside the sandbox descends from its first process");
+        let other = std::process::id();
+        let seen =
+            tokio::task::spawn_blocking(move || ports::listener(other, port)).await.expect("join").expect("read");
+        assert_eq!(seen, Listener::Own, "the test started the sandbox, so it is the test's too");
+        assert!(!ports::is_free(port), "a leased port in use is not free");
+        server.abort();
+        let _ = server.await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !ports::is_free(port) && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(ports::is_free(port), "dropping the run killed the dev server");
     }
 }

@@ -47,7 +47,7 @@ impl PortLeases {
     /// holds and nothing on the host listens on (loopback or any address, IPv4 or IPv6).
     pub fn lease(&self, session_pk: i32) -> Result<u16, NoFreePort> {
         let mut held = self.held();
-        if let Some((&port, _)) = held.iter().find(|(_, holder)| **holder == session_pk) {
+        if let Some(port) = port_of(&held, session_pk) {
             return Ok(port);
         }
         let port = self
@@ -66,7 +66,7 @@ impl PortLeases {
 
     /// The port the session holds.
     pub fn held_by(&self, session_pk: i32) -> Option<u16> {
-        self.held().iter().find(|(_, holder)| **holder == session_pk).map(|(port, _)| *port)
+        port_of(&self.held(), session_pk)
     }
 
     fn held(&self) -> std::sync::MutexGuard<'_, HashMap<u16, i32>> {
@@ -74,9 +74,13 @@ impl PortLeases {
     }
 }
 
+fn port_of(held: &HashMap<u16, i32>, session_pk: i32) -> Option<u16> {
+    held.iter().find(|(_, holder)| **holder == session_pk).map(|(port, _)| *port)
+}
+
 /// Whether nothing listens on `port`: it can be bound on every address a dev server might
 /// take (the IPv6 wildcard only where the host has IPv6).
-fn is_free(port: u16) -> bool {
+pub(super) fn is_free(port: u16) -> bool {
     let v4 = [Ipv4Addr::LOCALHOST, Ipv4Addr::UNSPECIFIED]
         .iter()
         .all(|ip| TcpListener::bind(SocketAddr::from((*ip, port))).is_ok());
@@ -240,58 +244,5 @@ mod tests {
             let _ = child.wait();
         }
         assert_eq!(wait_for(port, std::process::id(), Listener::None), Listener::None);
-    }
-}
-
-/// The dev server as it will run: in the sandbox (bubblewrap, the host's network), on a
-/// leased port, its listener found among its own processes through the PID namespace.
-#[cfg(test)]
-mod sandboxed {
-    use super::*;
-    use std::time::Duration;
-
-    #[tokio::test]
-    async fn a_sandboxed_dev_server_on_its_leased_port_is_its_own() {
-        let sandbox = sandbox::Sandbox::probe(sandbox::Mode::Bwrap, true).expect("bubblewrap runs here");
-        let dir = tempfile::tempdir().expect("a checkout");
-        std::fs::write(dir.path().join(fakes::dev_server::FILE), fakes::dev_server::SCRIPT).expect("script");
-        std::fs::write(dir.path().join("index.html"), "<p>session one</p>").expect("page");
-        let leases = PortLeases::new(41000..=41999);
-        let port = leases.lease(1).expect("a port");
-        let place = agent::Place { workdir: dir.path().to_owned(), env: vec![], git: None, hidden: vec![] };
-        let (pid_tx, pid_rx) = tokio::sync::oneshot::channel();
-        let (line_tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
-        let command = format!("/usr/bin/python3 {}", fakes::dev_server::FILE);
-        let extra = [("PORT".to_owned(), port.to_string())];
-        let server = tokio::spawn(async move {
-            agent::process::run_observed(
-                &sandbox,
-                &place,
-                &command,
-                &extra,
-                None,
-                |pid| {
-                    let _ = pid_tx.send(pid);
-                },
-                |line| drop(line_tx.send(line)),
-            )
-            .await
-        });
-        let pid = pid_rx.await.expect("it started");
-        let first = tokio::time::timeout(Duration::from_secs(20), lines.recv()).await.expect("it printed");
-        assert_eq!(first.as_deref(), Some(format!("ready on {port}").as_str()));
-        let seen = tokio::task::spawn_blocking(move || listener(pid, port)).await.expect("join").expect("read /proc");
-        assert_eq!(seen, Listener::Own, "the listener inside the sandbox descends from its first process");
-        let other = std::process::id();
-        let seen = tokio::task::spawn_blocking(move || listener(other, port)).await.expect("join").expect("read");
-        assert_eq!(seen, Listener::Own, "the test started the sandbox, so it is the test's too");
-        assert!(!is_free(port), "a leased port in use is not free");
-        server.abort();
-        let _ = server.await;
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while !is_free(port) && std::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(is_free(port), "dropping the run killed the dev server");
     }
 }
