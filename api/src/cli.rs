@@ -164,6 +164,30 @@ pub struct ServeArgs {
     /// the remote before the transfer fails.
     #[arg(long, env = "KOSUKE_GIT_TRANSFER_TIMEOUT_SECS", default_value_t = 60)]
     pub git_transfer_timeout_secs: u64,
+    /// Ports the sessions' dev servers are given, `A-B`; each is checked free before use.
+    #[arg(long, env = "KOSUKE_PREVIEW_PORTS", default_value = "41000-41999", value_parser = crate::previews::ports::parse_range)]
+    pub preview_ports: std::ops::RangeInclusive<u16>,
+    /// The domain under which each session's preview has its own origin,
+    /// `s{session}.{domain}`: `localhost` (browsers resolve it and its subdomains to
+    /// loopback), or a wildcard DNS name that points at this server.
+    #[arg(long, env = "KOSUKE_PREVIEW_DOMAIN", default_value = "localhost")]
+    pub preview_domain: String,
+    /// Where the preview proxy listens (port 0 picks a free one; a deployment sets one, e.g.
+    /// 0.0.0.0:8081, and points the preview domain there).
+    #[arg(long, env = "KOSUKE_PREVIEW_BIND", default_value = "127.0.0.1:0")]
+    pub preview_bind: String,
+    /// Seconds without a request after which a session's dev server is stopped.
+    #[arg(long, env = "KOSUKE_PREVIEW_IDLE_SECS", default_value_t = 900)]
+    pub preview_idle_secs: u64,
+    /// Seconds a dev server may take to answer once started.
+    #[arg(long, env = "KOSUKE_PREVIEW_READY_SECS", default_value_t = 120)]
+    pub preview_ready_secs: u64,
+    /// Dev servers running at once on this server (the least recently used stops first).
+    #[arg(long, env = "KOSUKE_MAX_PREVIEWS", default_value_t = 16)]
+    pub max_previews: usize,
+    /// Dev servers one user may have running at once.
+    #[arg(long, env = "KOSUKE_MAX_PREVIEWS_PER_USER", default_value_t = 4)]
+    pub max_previews_per_user: usize,
     /// For browser tests only (`TITLE=MILLISECONDS`): message pages of sessions whose title
     /// contains TITLE are answered that much later.
     #[arg(long, env = "KOSUKE_TEST_SLOW_MESSAGE_PAGES", hide = true, value_parser = parse_slow_pages)]
@@ -196,6 +220,16 @@ impl ServeArgs {
         settings.adopt_data_dir = self.adopt_data_dir;
         settings.git_transfer_timeout = std::time::Duration::from_secs(self.git_transfer_timeout_secs);
         settings.test_slow_message_pages = self.test_slow_message_pages;
+        settings.previews = crate::previews::PreviewSettings {
+            ports: self.preview_ports,
+            domain: self.preview_domain.trim().trim_matches('.').to_ascii_lowercase(),
+            bind: self.preview_bind,
+            idle: std::time::Duration::from_secs(self.preview_idle_secs),
+            ready_within: std::time::Duration::from_secs(self.preview_ready_secs),
+            max_running: self.max_previews.max(1),
+            max_per_user: self.max_previews_per_user.max(1),
+            secure_cookie: self.secure_cookies,
+        };
         settings.signup = self.signup;
         settings.repo_roots = self.repo_roots;
         settings.allow_private_git_hosts = self.allow_private_git_hosts;

@@ -141,10 +141,14 @@ impl SecretBox {
 
     /// Whether `signature` is `message`'s, compared in constant time.
     pub fn verify(&self, message: &str, signature: &str) -> bool {
-        let expected = self.sign(message);
-        expected.len() == signature.len()
-            && expected.bytes().zip(signature.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        same(self.sign(message).as_bytes(), signature.as_bytes())
     }
+}
+
+/// Whether two secrets are equal, compared in constant time (`subtle`).
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
 
 /// A new random key: the box, and the key as `KOSUKE_SECRET_KEY` takes it (base64).

@@ -65,6 +65,8 @@ pub struct Settings {
     /// How long one network read or write of a git transfer (push, fetch, clone) may wait on
     /// the remote before the transfer fails.
     pub git_transfer_timeout: Duration,
+    /// The sessions' dev servers and their proxy (`--preview-*`).
+    pub previews: crate::previews::PreviewSettings,
     /// For browser tests only: message pages of sessions whose title contains the text are
     /// answered this much later (a slow network, to show late answers are not misapplied).
     pub test_slow_message_pages: Option<(String, Duration)>,
@@ -133,6 +135,7 @@ impl Settings {
             adopt_data_dir: false,
             git_transfer_timeout: Duration::from_secs(60),
             test_slow_message_pages: None,
+            previews: Default::default(),
             signup: api_types::SignupMode::Open,
             repo_roots: Vec::new(),
             allow_private_git_hosts: false,

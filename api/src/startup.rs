@@ -21,6 +21,8 @@ pub struct Application {
     port: u16,
     server: Server,
     pub state: web::Data<AppState>,
+    /// The preview proxy and the idle previews' stopper, aborted when the server stops.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -85,6 +87,11 @@ impl Application {
             Ok(_) => tracing::warn!("--sandbox off: agent commands run unsandboxed, as the server's user"),
             Err(unavailable) => tracing::warn!("no sandbox can be enforced: {unavailable}"),
         }
+        let previews = crate::previews::Previews::new(settings.previews.clone(), sandbox.clone());
+        let preview_listener = TcpListener::bind(&settings.previews.bind)
+            .map_err(|err| format!("cannot listen for previews on {}: {err}", settings.previews.bind))?;
+        let preview_proxy = crate::previews::proxy::serve(preview_listener, previews.clone())?;
+        let idle_stopper = previews.spawn_idle_stopper();
         let agent = services::chat::build_agent(&settings.agent, sandbox).map(Arc::new);
         if let Err(reason) = &agent {
             tracing::warn!("the agent is unavailable: {reason}");
@@ -95,6 +102,7 @@ impl Application {
             runtime: crate::runtime::Runtime::new(settings.max_concurrent_runs),
             reads: Reads::new(settings.read_cache, writes),
             faults: Default::default(),
+            previews,
             login_throttle: LoginThrottle::new(settings.login_attempts, settings.login_window),
             signup_throttle: crate::auth::throttle::Window::new(settings.signup_attempts, settings.login_window),
             settings: Arc::new(settings),
@@ -137,16 +145,25 @@ impl Application {
         .disable_signals()
         .shutdown_timeout(5)
         .run();
-        Ok(Application { port, server, state })
+        Ok(Application { port, server, state, background: vec![preview_proxy, idle_stopper] })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// The preview proxy's port.
+    pub fn preview_port(&self) -> u16 {
+        self.state.previews.proxy_port()
+    }
+
     /// Serves until the server is stopped (`stop`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let ended = self.server.await;
+        for task in self.background {
+            task.abort();
+        }
+        ended
     }
 
     /// Stops gracefully: every live run is stopped and waited for (each ends `interrupted`,
@@ -155,6 +172,10 @@ impl Application {
         let stopped = state.runtime.shutdown(SHUTDOWN_GRACE).await;
         if stopped > 0 {
             tracing::info!(stopped, "live runs were stopped and saved");
+        }
+        let previews = state.previews.shutdown().await;
+        if previews > 0 {
+            tracing::info!(previews, "dev servers were stopped");
         }
         server.stop(true).await;
     }
@@ -169,6 +190,7 @@ pub async fn serve(settings: Settings) -> Result<(), BoxError> {
     let app = Application::build(settings).await?;
     let host = bind.rsplit_once(':').map(|(host, _)| host).unwrap_or("127.0.0.1");
     tracing::info!("kosuke is listening on http://{host}:{}", app.port());
+    tracing::info!("previews are served on port {}", app.preview_port());
     let (state, handle) = (app.state.clone(), app.server.handle());
     let mut server = tokio::spawn(app.run_until_stopped());
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

@@ -25,6 +25,8 @@ pub struct AppState {
     pub runtime: Runtime,
     /// Answers to reads, kept until the next write.
     pub reads: Reads,
+    /// The sessions' dev servers, reached through the preview proxy.
+    pub previews: Arc<crate::previews::Previews>,
     /// Failures tests inject (all off otherwise).
     pub faults: Faults,
 }

@@ -200,6 +200,10 @@ pub fn origin(path: &Path) {
     let mut builder = repo.treebuilder(None).unwrap();
     builder.insert("README.md", repo.blob(b"# Shop\n").unwrap(), 0o100644).unwrap();
     builder.insert("outside", repo.blob(b"/etc/hostname").unwrap(), 0o120000).unwrap();
+    // The test dev server, for projects whose run settings start it as their preview.
+    builder
+        .insert(fakes::dev_server::FILE, repo.blob(fakes::dev_server::SCRIPT.as_bytes()).unwrap(), 0o100644)
+        .unwrap();
     let tree = repo.find_tree(builder.write().unwrap()).unwrap();
     let main = repo.commit(Some("refs/heads/main"), &signature, &signature, "first", &tree, &[]).unwrap();
     let mut builder = repo.treebuilder(Some(&tree)).unwrap();

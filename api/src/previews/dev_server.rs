@@ -66,6 +66,11 @@ impl DevServer {
         self.state.borrow().clone()
     }
 
+    /// Its state as it changes.
+    pub fn subscribe(&self) -> watch::Receiver<DevState> {
+        self.state.clone()
+    }
+
     /// Waits until it is no longer starting, and says where it is.
     pub async fn settled(&self) -> DevState {
         self.changed_from(&DevState::Starting).await

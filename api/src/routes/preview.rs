@@ -1,26 +1,77 @@
-//! The Preview tab's link, and the sandboxed pages it points at.
+//! The Preview tab: the session's dev server (its state, start/restart/stop, its log as
+//! server-sent events, the project's running ones for the sidebar), or its static site's
+//! link and the sandboxed pages it points at.
 
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
-use crate::extract::PathId;
+use crate::extract::{Json, PathId};
+use crate::process_log::resume_after;
 use crate::services::preview;
 use crate::state::AppState;
 use actix_files::NamedFile;
 use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, get, web};
-use api_types::{ErrorBody, PreviewLink};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use api_types::{ErrorBody, LogEvent, Preview, PreviewActionRequest, PreviewList};
 
-/// A short-lived link to the session's static site (its `index.html`).
+/// The session's preview: its dev server's state with a one-time link into its origin while
+/// it runs, or (no dev command) a short-lived link to its static site.
 #[utoipa::path(tag = "code", params(("id" = i32, Path), ("session_pk" = i32, Path)), responses(
-    (status = 200, body = PreviewLink), (status = 404, body = ErrorBody)))]
+    (status = 200, body = Preview), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[get("/api/projects/{id}/chat-sessions/{session_pk}/preview")]
-pub async fn preview_link(
+pub async fn get_preview(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<(PathId, PathId)>,
-) -> Result<web::Json<PreviewLink>, ApiError> {
+) -> Result<web::Json<Preview>, ApiError> {
     let (project_id, session_pk) = path.into_inner();
-    Ok(web::Json(PreviewLink { url: preview::link(&state, &user, project_id.0, session_pk.0).await? }))
+    Ok(web::Json(preview::get(&state, &user, project_id.0, session_pk.0).await?))
+}
+
+/// Start, restart or stop the session's dev server; it starts in the background (watch its
+/// state and its events).
+#[utoipa::path(tag = "code", params(("id" = i32, Path), ("session_pk" = i32, Path)), request_body = PreviewActionRequest, responses(
+    (status = 202, body = Preview), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+    (status = 503, body = ErrorBody)))]
+#[post("/api/projects/{id}/chat-sessions/{session_pk}/preview")]
+pub async fn post_preview(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(PathId, PathId)>,
+    body: Json<PreviewActionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, session_pk) = path.into_inner();
+    let answer = preview::act(&state, &user, project_id.0, session_pk.0, body.0.action).await?;
+    Ok(HttpResponse::Accepted().json(answer))
+}
+
+/// The dev server's log as server-sent events: `line` events (the id is the line's number;
+/// send `Last-Event-ID` to resume), then one `end` event with the state it ended in.
+#[utoipa::path(tag = "code", params(("id" = i32, Path), ("session_pk" = i32, Path)), responses(
+    (status = 200, description = "text/event-stream of log lines", content_type = "text/event-stream", body = LogEvent),
+    (status = 404, body = ErrorBody)))]
+#[get("/api/projects/{id}/chat-sessions/{session_pk}/preview/events")]
+pub async fn get_preview_events(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<(PathId, PathId)>,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, session_pk) = path.into_inner();
+    let log = preview::log(&state, &user, project_id.0, session_pk.0).await?;
+    let after = resume_after(req.headers().get("last-event-id").and_then(|v| v.to_str().ok()));
+    Ok(super::chat::sse_response(log.events(after)))
+}
+
+/// The user's dev servers in the project that are not stopped.
+#[utoipa::path(tag = "projects", params(("id" = i32, Path)), responses(
+    (status = 200, body = PreviewList), (status = 404, body = ErrorBody)))]
+#[get("/api/projects/{id}/previews")]
+pub async fn list_previews(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(PathId,)>,
+) -> Result<web::Json<PreviewList>, ApiError> {
+    Ok(web::Json(preview::list(&state, &user, path.0.0).await?))
 }
 
 const NO_INDEX: &str = "<!doctype html><meta charset=utf-8><title>No preview</title>\

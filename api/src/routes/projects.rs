@@ -75,5 +75,6 @@ pub async fn delete_project(
     path: web::Path<(PathId,)>,
 ) -> Result<HttpResponse, ApiError> {
     services::projects::delete(&state.db, &user, path.0.0).await?;
+    state.previews.remove_project(path.0.0).await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -248,6 +248,7 @@ pub async fn update(
         Some(ChatSessionStatus::Archived) if !was_archived => {
             let (stopped, work) = owner.take_over().await;
             notice = stopped.map(|finished| stopped_notice(&finished, "archiving"));
+            state.previews.remove(session.id).await;
             state.workspaces.release(&owner.checkout, &session, user.author()).await?;
             Some(work)
         }
@@ -300,6 +301,7 @@ pub async fn delete(
     }
     let owner = state.runtime.owner(session.id);
     let (stopped, _work) = owner.take_over().await;
+    state.previews.remove(session.id).await;
     let mut notices: Vec<String> = stopped.iter().map(|finished| stopped_notice(finished, "deleting")).collect();
     let txn = crate::store::begin(db).await.map_err(ApiError::internal)?;
     store::sessions::delete_non_default(&txn, session.id).await?;

@@ -177,6 +177,13 @@ impl Surroundings {
     }
 }
 
+/// Dev server ports of this test process's servers: 25 of 45000-54999 by process id, so that
+/// tests running at once seldom meet (a port taken anyway is skipped when it is leased).
+pub fn preview_ports() -> std::ops::RangeInclusive<u16> {
+    let base = 45000 + (std::process::id() % 400) as u16 * 25;
+    base..=base + 24
+}
+
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
 }
@@ -199,6 +206,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     settings.github_git_url = remotes.path().display().to_string();
     // The test's origins are where any user may take a server path from.
     settings.repo_roots = vec![remotes.path().to_owned()];
+    settings.previews.ports = preview_ports();
     configure(&mut settings);
     let (address, state) = start(settings.clone()).await;
     TestApp { address, data_dir, database, remotes, github, model, settings, state: Some(state), _process: None }

@@ -362,7 +362,7 @@ db_test!(
             let refused = owner.get_file(project.id, session.id, link).await.unwrap_err();
             assert!(matches!(refused.status(), Some(400 | 404)), "{link}: {refused}");
         }
-        let preview = owner.preview_link(project.id, session.id).await.unwrap();
+        let preview = owner.preview(project.id, session.id).await.unwrap();
         for link in ["chain1", "dangling", "up/etc/hostname"] {
             let answer = reqwest::get(app.url(&format!("{}{link}", preview.url))).await.unwrap();
             let status = answer.status().as_u16();

@@ -20,6 +20,7 @@ mod isolation;
 mod migration;
 mod openapi;
 mod preview;
+mod previews;
 mod projects;
 mod providers;
 mod read_cache;

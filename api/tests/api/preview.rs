@@ -18,7 +18,7 @@ db_test!(
         std::fs::write(app.checkout_dir(&session).join("index.html"), "<h1>Hello from the agent</h1>").unwrap();
         std::fs::write(app.checkout_dir(&session).join("style.css"), "h1 { color: red }").unwrap();
 
-        let link = owner.preview_link(project.id, session.id).await.unwrap();
+        let link = owner.preview(project.id, session.id).await.unwrap();
         assert!(link.url.starts_with("/preview/") && link.url.ends_with('/'), "{}", link.url);
         let anonymous = reqwest::Client::new();
         let page = anonymous.get(app.url(&link.url)).send().await.unwrap();
@@ -31,7 +31,7 @@ db_test!(
         let css = anonymous.get(app.url(&format!("{}style.css", link.url))).send().await.unwrap();
         assert!(css.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
 
-        let other_link = owner.preview_link(project.id, other.id).await.unwrap();
+        let other_link = owner.preview(project.id, other.id).await.unwrap();
         let empty = anonymous.get(app.url(&other_link.url)).send().await.unwrap().text().await.unwrap();
         assert!(empty.contains("no <code>index.html</code> yet"), "{empty}");
         assert!(!anonymous.get(app.url(&format!("{}nope.css", other_link.url))).send().await.unwrap().status().is_success());
@@ -40,6 +40,6 @@ db_test!(
         assert_eq!(anonymous.get(app.url(&forged)).send().await.unwrap().status().as_u16(), 404, "the signature binds the session");
         let escape = anonymous.get(app.url(&format!("{}..%2F..%2F..%2Fsecret.key", link.url))).send().await.unwrap();
         assert!(!escape.status().is_success(), "paths stay inside the checkout");
-        assert_eq!(stranger.preview_link(project.id, session.id).await.unwrap_err().status(), Some(404));
+        assert_eq!(stranger.preview(project.id, session.id).await.unwrap_err().status(), Some(404));
     }
 );

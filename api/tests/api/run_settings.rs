@@ -40,9 +40,14 @@ async fn setup_events(
     session: &ChatSession,
     after: Option<u64>,
 ) -> (Vec<LogLine>, String) {
+    log_events(app, owner, &owner.setup_events_url(session.project_id, session.id), after).await
+}
+
+/// A process log's event stream at `url`, to its `end` event: (lines, end state).
+pub async fn log_events(app: &TestApp, owner: &Client, url: &str, after: Option<u64>) -> (Vec<LogLine>, String) {
     use futures_util::StreamExt;
     let token = owner.create_api_token(&CreateApiTokenRequest { name: "log".into() }).await.unwrap().token;
-    let mut request = app.http().get(owner.setup_events_url(session.project_id, session.id)).bearer_auth(token);
+    let mut request = app.http().get(url).bearer_auth(token);
     if let Some(after) = after {
         request = request.header("Last-Event-ID", after.to_string());
     }

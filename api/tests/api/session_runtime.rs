@@ -469,10 +469,10 @@ db_test!(
     async fn an_archived_session_has_no_preview(backend) {
         let app = spawn_app(backend).await;
         let (owner, project, session) = setup(&app).await;
-        let link = owner.preview_link(project.id, session.id).await.unwrap();
+        let link = owner.preview(project.id, session.id).await.unwrap();
         let archive = UpdateChatSessionRequest { status: Some(ChatSessionStatus::Archived), ..Default::default() };
         owner.update_chat_session(project.id, session.id, &archive).await.unwrap();
-        let refused = owner.preview_link(project.id, session.id).await.unwrap_err();
+        let refused = owner.preview(project.id, session.id).await.unwrap_err();
         assert_eq!((refused.status(), refused.code()), (Some(409), Some(ErrorCode::WorkspaceNotReady)));
         let page = app.http().get(app.url(&link.url)).send().await.unwrap();
         assert_eq!(page.status().as_u16(), 409);

@@ -138,12 +138,88 @@ pub struct CreatePullRequestResponse {
     pub target_branch: String,
 }
 
-/// `GET …/{session_pk}/preview`: a short-lived link to the session's static site.
+/// Which preview a session has: its dev server (the project's `dev` command) or, without
+/// one, its static site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PreviewKind {
+    Static,
+    Dev,
+}
+
+/// Where a session's dev server stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PreviewState {
+    /// Not running: never started on this server, stopped, or stopped when idle.
+    Stopped,
+    Starting,
+    Running,
+    /// It exited after it was running.
+    Crashed,
+    /// It never answered: it exited, did not answer in time, or could not start.
+    Failed,
+}
+
+/// `GET …/{session_pk}/preview`: the session's preview.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct PreviewLink {
-    /// A path on this server (`/preview/…/`), valid for an hour.
+pub struct Preview {
+    pub kind: PreviewKind,
+    /// Static: a path on this server (`/preview/…/`), valid for an hour. Dev: the preview's
+    /// own origin (`http://s{session}.{domain}:{port}/`).
     pub url: String,
+    /// Static previews are always `running`.
+    pub state: PreviewState,
+    /// Dev, starting or running: a one-time link (two minutes) that lets this browser into
+    /// the preview's origin, then shows `/`.
+    pub open_url: Option<String>,
+    /// The dev server's own port (on the server's loopback).
+    pub port: Option<u16>,
+    pub command: Option<String>,
+    /// Crashed: its exit code, when it exited with one.
+    pub exit_code: Option<i32>,
+    /// Crashed or failed: why, with the log's last lines.
+    pub error: Option<String>,
+    /// Why it stopped, when its user did not stop it (idle, or to make room for another).
+    pub notice: Option<String>,
+}
+
+/// What to do with a session's dev server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PreviewAction {
+    /// Start it unless it is starting or running.
+    Start,
+    /// Stop it (if it runs) and start it again.
+    Restart,
+    Stop,
+}
+
+/// `POST …/{session_pk}/preview`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PreviewActionRequest {
+    pub action: PreviewAction,
+}
+
+/// One session's dev server, for the sidebar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PreviewSummary {
+    pub chat_session_id: crate::ChatSessionPk,
+    pub state: PreviewState,
+}
+
+/// `GET /api/projects/{id}/previews`: the user's sessions of the project whose dev server is
+/// not stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PreviewList {
+    pub previews: Vec<PreviewSummary>,
 }
 
 /// One chat's branch against its base, for the sidebar.

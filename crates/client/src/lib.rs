@@ -286,10 +286,6 @@ impl Client {
         self.get(&format!("/projects/{project}/chat-sessions/{session}/files/{path}")).await
     }
 
-    pub async fn preview_link(&self, project: ProjectId, session: ChatSessionPk) -> Result<PreviewLink> {
-        self.get(&format!("/projects/{project}/chat-sessions/{session}/preview")).await
-    }
-
     pub async fn get_diff(&self, project: ProjectId, session: ChatSessionPk) -> Result<SessionDiff> {
         self.get(&format!("/projects/{project}/chat-sessions/{session}/diff")).await
     }

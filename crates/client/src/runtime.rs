@@ -1,11 +1,35 @@
 //! Running the user's app: the project's run settings and copied files, each session's setup,
-//! disk use.
+//! its preview (the dev server), disk use.
 
 use crate::transport::Method;
 use crate::{Client, Result};
 use api_types::*;
 
 impl Client {
+    pub async fn preview(&self, project: ProjectId, session: ChatSessionPk) -> Result<Preview> {
+        self.get(&format!("/projects/{project}/chat-sessions/{session}/preview")).await
+    }
+
+    /// Starts, restarts or stops the session's dev server (202: it starts in the background).
+    pub async fn preview_action(
+        &self,
+        project: ProjectId,
+        session: ChatSessionPk,
+        action: PreviewAction,
+    ) -> Result<Preview> {
+        let path = format!("/projects/{project}/chat-sessions/{session}/preview");
+        self.with_body(Method::Post, &path, &PreviewActionRequest { action }).await
+    }
+
+    pub async fn list_previews(&self, project: ProjectId) -> Result<PreviewList> {
+        self.get(&format!("/projects/{project}/previews")).await
+    }
+
+    /// The dev server's log as server-sent events.
+    pub fn preview_events_url(&self, project: ProjectId, session: ChatSessionPk) -> String {
+        self.url(&format!("/projects/{project}/chat-sessions/{session}/preview/events"))
+    }
+
     pub async fn get_run_settings(&self, project: ProjectId) -> Result<RunSettings> {
         self.get(&format!("/projects/{project}/settings/run")).await
     }

@@ -103,6 +103,13 @@ async fn run(database_url: Option<String>) {
         wait_until_idle(&api, project_id, session_id).await;
     }
     api.set_env_var(main.id, "API_URL", "https://api.example.com").await.unwrap();
+    // The seeded chat's preview is the test dev server (started and stopped by the run).
+    let dev = UpdateRunSettingsRequest {
+        setup: None,
+        dev: Some("/usr/bin/python3 dev_server.py".into()),
+        readiness_path: Some("/".into()),
+    };
+    api.put_run_settings(main.id, &dev).await.unwrap();
 
     let work = tempfile::TempDir::new().unwrap();
     let mut config =

@@ -135,9 +135,7 @@ pub fn PreviewTab(
         if running.get() {
             return;
         }
-        spawn_local(
-            async move { link.set(Some(client().preview_link(p, s).await.map(|l| l.url).map_err(|e| say(&e)))) },
-        );
+        spawn_local(async move { link.set(Some(client().preview(p, s).await.map(|l| l.url).map_err(|e| say(&e)))) });
     });
     view! {
         <div class="preview">
