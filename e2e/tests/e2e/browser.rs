@@ -358,3 +358,123 @@ async fn run_settings_set_up_each_new_chat_and_a_failed_setup_can_be_retried() {
     assert_console_clean(&c).await;
     c.close().await.unwrap();
 }
+
+/// Sets the project's dev command to the test dev server in the Settings tab.
+async fn set_dev_command(c: &fantoccini::Client) {
+    click_text(c, ".tabs", "Settings").await;
+    let section = "[data-testid=run-settings]";
+    wait_text(c, section, "shows the run settings", |t| t.contains("Dev command")).await;
+    type_into(c, ".run-settings textarea[placeholder^='npm run dev']", "/usr/bin/python3 dev_server.py").await;
+    click_text(c, section, "Save run settings").await;
+    wait_text(c, ".toasts", "confirms the save", |t| t.contains("Run settings saved")).await;
+}
+
+/// Opens the Preview tab and waits for the dev server to run.
+async fn running_preview(c: &fantoccini::Client) -> String {
+    click_text(c, ".tabs", "Preview").await;
+    wait_text(c, "[data-testid=preview-state]", "the dev server runs", |t| t.starts_with("Running on port")).await
+}
+
+/// What the framed page's own script can learn and reach, run inside the frame.
+async fn from_inside_the_frame(c: &fantoccini::Client, kosuke: &str) -> serde_json::Value {
+    let frame = find(c, "[data-testid=preview-frame]").await;
+    frame.enter_frame().await.unwrap();
+    let script = r#"
+        const [kosuke, done] = arguments;
+        const result = { cookies: document.cookie, origin: location.origin };
+        fetch('/headers').then(r => r.json()).then(headers => {
+            result.headers = headers;
+            return fetch(kosuke + '/api/me', { credentials: 'include' })
+                .then(r => r.text().then(body => { result.api = 'read: ' + r.status + ' ' + body; }))
+                .catch(() => { result.api = 'blocked'; });
+        }).catch(e => { result.error = String(e); }).finally(() => done(result));
+    "#;
+    let answer = c.execute_async(script, vec![serde_json::json!(kosuke)]).await.unwrap();
+    c.enter_parent_frame().await.unwrap();
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_preview_tab_shows_the_chats_running_dev_server_on_its_own_origin() {
+    let stack = stack().await;
+    let site = stack.remotes.path().join("site.git");
+    origin(&site);
+    let c = browser(&stack, 1280, 800).await;
+    sign_up(&c, &stack, "Pia").await;
+    create_project(&c, "Site", "local", site.to_str().unwrap()).await;
+    set_dev_command(&c).await;
+    new_chat(&c, "Live").await;
+    let state = running_preview(&c).await;
+    let port: u16 = state.trim_start_matches("Running on port ").trim().parse().unwrap();
+    wait_text(&c, "[data-testid=preview-log]", "shows the log", |t| t.contains(&format!("ready on {port}"))).await;
+    wait_text(&c, ".session-card.active", "marks the chat's running preview", |t| t.contains("preview")).await;
+    let frame = find(&c, "[data-testid=preview-frame]").await;
+    frame.clone().enter_frame().await.unwrap();
+    let listing = wait_text(&c, "body", "shows the dev server's page", |t| t.contains("dev_server.py")).await;
+    assert!(listing.contains("README.md"), "the chat's checkout is served: {listing}");
+    c.enter_parent_frame().await.unwrap();
+    screenshot(&c, "preview-desktop").await;
+
+    // The framed page: on an origin of its own, without kosuke's cookie, unable to call the
+    // API as the user.
+    let inside = from_inside_the_frame(&c, &stack.address).await;
+    let origin = inside["origin"].as_str().unwrap_or_default();
+    assert!(origin.starts_with("http://s") && origin.contains(".localhost:"), "{inside}");
+    assert_eq!(inside["cookies"], "", "no cookie is readable there: {inside}");
+    let sent = inside["headers"]["cookie"].as_str().unwrap_or_default();
+    assert!(!sent.contains("kosuke_session") && !sent.contains("kosuke_preview"), "{inside}");
+    assert_eq!(inside["api"], "blocked", "{inside}");
+
+    // Restart: starting, then running again, the frame back.
+    click_text(&c, "[data-testid=preview]", "Restart").await;
+    running_preview(&c).await;
+    frame_shows(&c, "dev_server.py").await;
+    assert_console_clean(&c).await;
+    c.close().await.unwrap();
+}
+
+/// Waits until the preview frame's page holds `what`.
+async fn frame_shows(c: &fantoccini::Client, what: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let frame = find(c, "[data-testid=preview-frame]").await;
+        frame.enter_frame().await.unwrap();
+        let text = c.find(Locator::Css("body")).await.ok();
+        let shown = match text {
+            Some(body) => body.text().await.unwrap_or_default(),
+            None => String::new(),
+        };
+        c.enter_parent_frame().await.unwrap();
+        if shown.contains(what) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the frame shows {shown:?}, not {what:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_preview_tab_works_on_a_phone() {
+    let stack = stack().await;
+    let site = stack.remotes.path().join("site.git");
+    origin(&site);
+    let c = browser(&stack, 390, 844).await;
+    sign_up(&c, &stack, "Pat").await;
+    create_project(&c, "Pocket site", "local", site.to_str().unwrap()).await;
+    set_dev_command(&c).await;
+    c.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
+    click(&c, ".drawer-toggle").await;
+    // The drawer slides in; its button takes clicks once it is in place.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    new_chat(&c, "Phone preview").await;
+    running_preview(&c).await;
+    frame_shows(&c, "dev_server.py").await;
+    c.execute("document.querySelector('.details').scrollIntoView()", vec![]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    screenshot(&c, "preview-mobile").await;
+    click_text(&c, "[data-testid=preview]", "Restart").await;
+    running_preview(&c).await;
+    frame_shows(&c, "dev_server.py").await;
+    assert_console_clean(&c).await;
+    c.close().await.unwrap();
+}

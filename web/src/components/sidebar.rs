@@ -4,7 +4,8 @@
 use crate::components::focus::{focus_left, focus_soon, modal, modal_keys, move_among};
 use crate::components::time::relative;
 use api_types::{
-    BranchStatus, ChatSession, ChatSessionPk, ChatSessionStatus, CreateChatSessionRequest, SessionBranchStatus,
+    BranchStatus, ChatSession, ChatSessionPk, ChatSessionStatus, CreateChatSessionRequest, PreviewState,
+    SessionBranchStatus,
 };
 use leptos::html;
 use leptos::prelude::*;
@@ -28,6 +29,9 @@ pub fn Sidebar(
     /// Every listed chat's branch status, by session id.
     #[prop(into)]
     card_statuses: Signal<std::collections::HashMap<i32, SessionBranchStatus>>,
+    /// Chats whose dev server is not stopped, by session id.
+    #[prop(into)]
+    previews: Signal<std::collections::HashMap<i32, PreviewState>>,
     /// `https://github.com/owner/repo/tree/` for GitHub projects.
     #[prop(into)]
     branch_url_base: Signal<Option<String>>,
@@ -94,6 +98,18 @@ pub fn Sidebar(
                                 <span class="session-meta">
                                     <span class="badge" title="Messages">{session.message_count}</span>
                                     <span>{relative(session.last_activity_at)}</span>
+                                    {move || match previews.get().get(&id.0) {
+                                        Some(PreviewState::Running) => Some(view! {
+                                            <span class="preview-dot running" title="Its preview is running" data-testid="preview-dot">"● preview"</span>
+                                        }.into_any()),
+                                        Some(PreviewState::Starting) => Some(view! {
+                                            <span class="preview-dot starting" title="Its preview is starting">"◌ preview"</span>
+                                        }.into_any()),
+                                        Some(PreviewState::Crashed | PreviewState::Failed) => Some(view! {
+                                            <span class="preview-dot failed" title="Its preview stopped with an error">"✕ preview"</span>
+                                        }.into_any()),
+                                        _ => None,
+                                    }}
                                     {move || {
                                         let status = status_line();
                                         (!status.is_empty()).then(|| view! {

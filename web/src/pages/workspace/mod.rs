@@ -3,6 +3,7 @@
 
 mod actions;
 mod events;
+mod preview;
 mod pull_request;
 mod run_settings;
 mod sessions;
@@ -21,9 +22,10 @@ use events::{on_event, placeholder};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::{use_navigate, use_params_map};
+use preview::PreviewTab;
 use sessions::SessionList;
 use std::collections::HashMap;
-use tabs::{BrandingTab, CodeTab, PreviewTab, SettingsTab};
+use tabs::{BrandingTab, CodeTab, SettingsTab};
 
 fn parse_id(raw: Option<String>) -> Option<i32> {
     raw.and_then(|s| s.parse().ok())
@@ -342,6 +344,7 @@ pub fn Workspace() -> impl IntoView {
                     selected=selected
                     branch_status=branch_status
                     card_statuses=sessions.statuses
+                    previews=sessions.previews
                     branch_url_base=branch_url_base
                     search=sessions.search
                     show_archived=show_archived
@@ -387,7 +390,7 @@ pub fn Workspace() -> impl IntoView {
                     {move || match tab.get() {
                         Tab::Code => view! { <CodeTab project_id=project_id selected=selected running=running /> }.into_any(),
                         Tab::Settings => view! { <SettingsTab project_id=project_id is_owner=is_owner /> }.into_any(),
-                        Tab::Preview => view! { <PreviewTab project_id=project_id selected=selected running=running /> }.into_any(),
+                        Tab::Preview => view! { <PreviewTab project_id=project_id selected=selected running=running previews=sessions.previews /> }.into_any(),
                         Tab::Branding => view! { <BrandingTab project_id=project_id is_owner=is_owner /> }.into_any(),
                     }}
                 </section>

@@ -1,5 +1,6 @@
 //! The sidebar's chats: 100 at a time, newest activity first, with "Show more"; the search box,
-//! asked of the server 250 ms after the last keystroke; and every listed chat's branch status.
+//! asked of the server 250 ms after the last keystroke; and every listed chat's branch status
+//! and running preview.
 
 use crate::state::{ToastList, client, say};
 use api_types::*;
@@ -16,6 +17,8 @@ pub struct SessionList {
     pub more: RwSignal<Option<String>>,
     /// Branch statuses of the listed chats, by chat id.
     pub statuses: RwSignal<HashMap<i32, SessionBranchStatus>>,
+    /// The user's dev servers in the project that are not stopped, by chat id.
+    pub previews: RwSignal<HashMap<i32, PreviewState>>,
     /// What the search box holds.
     pub search: RwSignal<String>,
     /// The search the list was last asked for.
@@ -33,6 +36,7 @@ impl SessionList {
             loading: RwSignal::new(true),
             more: RwSignal::new(None),
             statuses: RwSignal::new(HashMap::new()),
+            previews: RwSignal::new(HashMap::new()),
             search: RwSignal::new(String::new()),
             query: RwSignal::new(String::new()),
             project_id,
@@ -103,10 +107,19 @@ impl SessionList {
                     }
                     self.more.set(list.next_cursor);
                     self.load_statuses(id).await;
+                    self.load_previews(id).await;
                 }
                 Err(err) => self.toasts.error(say(&err)),
             }
         });
+    }
+
+    /// The project's running previews, in one request.
+    async fn load_previews(self, id: ProjectId) {
+        if let Ok(found) = client().list_previews(id).await {
+            let map = found.previews.into_iter().map(|p| (p.chat_session_id.0, p.state)).collect();
+            self.previews.try_set(map);
+        }
     }
 
     /// Every listed chat's branch status, in one request.

@@ -117,46 +117,6 @@ pub fn SettingsTab(project_id: Memo<Option<ProjectId>>, #[prop(into)] is_owner: 
     }
 }
 
-/// The chat's static site in a sandboxed frame (its own opaque origin: no cookies, no API).
-#[component]
-pub fn PreviewTab(
-    project_id: Memo<Option<ProjectId>>,
-    selected: Memo<Option<ChatSessionPk>>,
-    running: RwSignal<bool>,
-) -> impl IntoView {
-    let link = RwSignal::new(None::<Result<String, String>>);
-    let reloads = RwSignal::new(0u32);
-    Effect::new(move |_| {
-        reloads.track();
-        let (Some(p), Some(s)) = (project_id.get(), selected.get()) else {
-            link.set(Some(Err("Pick a chat to preview its site.".to_owned())));
-            return;
-        };
-        if running.get() {
-            return;
-        }
-        spawn_local(async move { link.set(Some(client().preview(p, s).await.map(|l| l.url).map_err(|e| say(&e)))) });
-    });
-    view! {
-        <div class="preview">
-            <div class="row">
-                <button on:click=move |_| reloads.update(|n| *n += 1)>"Reload"</button>
-                {move || link.get().and_then(Result::ok).map(|url| view! {
-                    <a href=url target="_blank" rel="noopener">"Open in a new tab"</a>
-                })}
-            </div>
-            {move || match link.get() {
-                None => view! { <p class="muted" role="status">"Loading…"</p> }.into_any(),
-                Some(Err(e)) => view! { <p class="muted">{e}</p> }.into_any(),
-                Some(Ok(url)) => view! {
-                    <iframe class="preview-frame" title="Preview of this chat's site" src=url
-                        sandbox="allow-scripts allow-forms allow-popups allow-modals"></iframe>
-                }.into_any(),
-            }}
-        </div>
-    }
-}
-
 /// The project's colors and fonts, which the agent is told to use.
 #[component]
 pub fn BrandingTab(project_id: Memo<Option<ProjectId>>, #[prop(into)] is_owner: Signal<bool>) -> impl IntoView {
