@@ -125,6 +125,34 @@ pub async fn list(state: &AppState, user: &CurrentUser, project_id: i32) -> Resu
     Ok(PreviewList { previews })
 }
 
+/// The session's dev server as its agent restarts it (the `restart_preview` tool), as the
+/// session's owner would from the Preview tab.
+pub struct SessionPreview {
+    pub state: actix_web::web::Data<AppState>,
+    pub user: CurrentUser,
+    pub project_id: i32,
+    pub session_pk: i32,
+}
+
+impl agent::PreviewControl for SessionPreview {
+    fn restart(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send + '_>> {
+        Box::pin(async move {
+            act(&self.state, &self.user, self.project_id, self.session_pk, PreviewAction::Restart)
+                .await
+                .map_err(|err| err.body().error)?;
+            let status = self.state.previews.settled(self.session_pk).await;
+            let port = status.port.unwrap_or_default();
+            match status.state {
+                Some(DevState::Running) => Ok(format!(
+                    "The dev server was restarted and answers on port {port}; the user sees it in the Preview tab."
+                )),
+                Some(DevState::Failed { why } | DevState::Crashed { why, .. }) => Err(why),
+                _ => Err("The dev server was stopped before it answered.".to_owned()),
+            }
+        })
+    }
+}
+
 /// The session's checkout (made if need be), the run values in force there, the variables.
 async fn dev_values(
     state: &AppState,

@@ -406,3 +406,57 @@ db_test!(
         assert!(gone(&marker).await, "shutdown left {:?}", processes_with(&marker));
     }
 );
+
+/// A turn whose model calls `restart_preview`: the dev server restarts (a new process on the
+/// same port) and the model is told it answers; offered only with a dev command.
+async fn the_agent_restarts_the_preview(app: TestApp) {
+    let (owner, _) = app.user("ann").await;
+    let project = dev_project(&app, &owner).await;
+    let session = ready_session(&app, &owner, project.id, "agent").await;
+    let marker = format!("restart-{}-{}", std::process::id(), session.id);
+    let dev = format!("/usr/bin/python3 dev_server.py {marker}");
+    let settings = UpdateRunSettingsRequest { setup: None, dev: Some(dev), readiness_path: None };
+    owner.put_run_settings(project.id, &settings).await.unwrap();
+    let before = start(&owner, project.id, session.id).await;
+    let first = processes_with(&marker);
+    assert!(!first.is_empty());
+    let http = browser(&[session.id]);
+    let (cookie, _) = enter(&http, before.open_url.as_deref().unwrap()).await;
+    app.model
+        .script([Reply::Parts(vec![tool("restart_preview", json!({}))]), Reply::Parts(vec![text("Restarted it.")])]);
+    owner.send_chat(&chat(&project, &session, "restart the dev server")).await.unwrap();
+    let run = finished(&owner, project.id, session.id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    let requests = app.model.requests();
+    assert!(serde_json::to_string(&requests[0]).unwrap().contains("restart_preview"), "offered to the model");
+    let told = serde_json::to_string(&requests[1]).unwrap();
+    assert!(told.contains("restarted and answers on port"), "{told}");
+    assert_eq!(owner.preview(project.id, session.id).await.unwrap().state, PreviewState::Running);
+    let second = processes_with(&marker);
+    assert!(
+        !second.is_empty() && second.iter().all(|pid| !first.contains(pid)),
+        "new processes: {first:?} → {second:?}"
+    );
+    assert_eq!(page(&http, &before.url, &cookie).await.0, 200, "the same cookie opens the restarted server");
+
+    // Without a dev command the tool is not offered.
+    let plain = app.project(&owner, "plain").await;
+    let other = ready_session(&app, &owner, plain.id, "plain").await;
+    app.model.script([Reply::Parts(vec![text("Nothing to restart.")])]);
+    owner.send_chat(&chat(&plain, &other, "hello")).await.unwrap();
+    finished(&owner, plain.id, other.id).await;
+    let last = app.model.requests().pop().unwrap();
+    assert!(!serde_json::to_string(&last).unwrap().contains("restart_preview"), "not offered without a dev command");
+}
+
+db_test!(
+    async fn anthropic_restart_preview_restarts_the_dev_server(backend) {
+        the_agent_restarts_the_preview(spawn_app_with(backend, |_| {}).await).await;
+    }
+);
+
+db_test!(
+    async fn openai_restart_preview_restarts_the_dev_server(backend) {
+        the_agent_restarts_the_preview(crate::chat::spawn_openai_app(backend).await).await;
+    }
+);

@@ -2,15 +2,15 @@
 //! at `max_tokens` fails the call saying so (inside a tool call too), a `refusal` says the
 //! model declined. Mid-stream `error` events fail the call; an overload there is retryable.
 
-use crate::model_loop::{Budget, Message, Reply, ToolCall};
+use crate::model_loop::{Ask, Budget, Message, Reply, ToolCall};
 use crate::sse::SseReader;
 use crate::upstream::{self, Failure, send_error};
-use crate::{Agent, AgentError, Usage, tools};
+use crate::{Agent, AgentError, Usage};
 use serde_json::{Value, json};
 
 pub async fn call(
     agent: &Agent,
-    system: &str,
+    ask: &Ask<'_>,
     messages: &[Message],
     budget: &mut Budget<'_>,
 ) -> Result<Reply, Failure> {
@@ -19,9 +19,9 @@ pub async fn call(
     let body = json!({
         "model": config.model,
         "max_tokens": limits.max_tokens,
-        "system": system,
+        "system": ask.system,
         "stream": true,
-        "tools": tools::specs(agent.config().sandbox.is_ok()).iter().map(|t| json!({
+        "tools": ask.tools.iter().map(|t| json!({
             "name": t.name, "description": t.description, "input_schema": t.input_schema,
         })).collect::<Vec<_>>(),
         "messages": wire_messages(messages),

@@ -165,7 +165,7 @@ mod tests {
     use serde_json::json;
 
     fn turn(history: Vec<HistoryMessage>) -> Turn {
-        Turn { prompt: "now this".into(), history, place: Place::dir("."), system: String::new() }
+        Turn { prompt: "now this".into(), history, place: Place::dir("."), system: String::new(), preview: None }
     }
 
     #[test]

@@ -194,6 +194,24 @@ pub struct Turn {
     pub place: Place,
     /// Instructions for the model (the project's branding, conventions…).
     pub system: String,
+    /// The session's dev server, for the `restart_preview` tool (not offered without one).
+    pub preview: Option<PreviewHandle>,
+}
+
+/// The session's dev server as a turn may restart it.
+pub trait PreviewControl: Send + Sync {
+    /// Restarts it and waits until it answers or fails: what the model is told (`Err` when
+    /// it did not start).
+    fn restart(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send + '_>>;
+}
+
+#[derive(Clone)]
+pub struct PreviewHandle(pub std::sync::Arc<dyn PreviewControl>);
+
+impl fmt::Debug for PreviewHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PreviewHandle")
+    }
 }
 
 /// What a turn produces, as it happens.

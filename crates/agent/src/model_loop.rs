@@ -10,6 +10,13 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// What every model call of a turn sends besides the conversation: the instructions and the
+/// tools offered.
+pub struct Ask<'a> {
+    pub system: &'a str,
+    pub tools: &'a [crate::tools::ToolSpec],
+}
+
 /// A tool call the model made.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolCall {
@@ -80,9 +87,11 @@ pub async fn run(agent: &Agent, turn: &Turn, sink: &mut dyn EventSink) -> Result
             .map_err(|err| AgentError::Misconfigured(format!("the checkout is not usable: {err}")))?,
     );
     let mut messages = conversation(turn);
+    let tools = crate::tools::specs(config.sandbox.is_ok(), turn.preview.is_some());
+    let ask = Ask { system: &turn.system, tools: &tools };
     let mut budget = Budget { sink, used: 0, limit: config.limits.max_output_chars, attempt: String::new() };
     for _ in 0..config.limits.max_iterations {
-        let reply = call_with_retries(agent, &turn.system, &messages, &mut budget).await?;
+        let reply = call_with_retries(agent, &ask, &messages, &mut budget).await?;
         if let Some(usage) = reply.usage {
             budget.sink.emit(AgentEvent::Usage(usage));
         }
@@ -98,6 +107,11 @@ pub async fn run(agent: &Agent, turn: &Turn, sink: &mut dyn EventSink) -> Result
             });
             let result = if call.name == run_command::NAME && config.sandbox.is_ok() {
                 run_command::run(config, turn, &call.id, &call.input, budget.sink).await
+            } else if let (crate::tools::RESTART_PREVIEW, Some(preview)) = (call.name.as_str(), &turn.preview) {
+                match preview.0.restart().await {
+                    Ok(output) => ToolResult { output, is_error: false },
+                    Err(output) => ToolResult { output, is_error: true },
+                }
             } else {
                 let (tools, name, input) = (toolbox.clone(), call.name.clone(), call.input.clone());
                 tokio::task::spawn_blocking(move || tools.run(&name, &input))
@@ -124,7 +138,7 @@ pub async fn run(agent: &Agent, turn: &Turn, sink: &mut dyn EventSink) -> Result
 /// failed attempt had shown, now discarded) and a log line.
 async fn call_with_retries(
     agent: &Agent,
-    system: &str,
+    ask: &Ask<'_>,
     messages: &[Message],
     budget: &mut Budget<'_>,
 ) -> Result<Reply, AgentError> {
@@ -133,8 +147,8 @@ async fn call_with_retries(
     loop {
         budget.attempt.clear();
         let outcome = match agent.config.kind {
-            ProviderKind::Anthropic => anthropic::call(agent, system, messages, budget).await,
-            _ => openai::call(agent, system, messages, budget).await,
+            ProviderKind::Anthropic => anthropic::call(agent, ask, messages, budget).await,
+            _ => openai::call(agent, ask, messages, budget).await,
         };
         let Failure { error, retry } = match outcome {
             Ok(reply) => return Ok(reply),

@@ -9,10 +9,10 @@
 //! (OpenAI's own API, where `max_tokens` is deprecated and refused by current models) or
 //! `max_tokens` (most other servers).
 
-use crate::model_loop::{Budget, Message, Reply, ToolCall};
+use crate::model_loop::{Ask, Budget, Message, Reply, ToolCall};
 use crate::sse::SseReader;
 use crate::upstream::{self, Failure, send_error};
-use crate::{Agent, AgentError, Usage, tools};
+use crate::{Agent, AgentError, Usage};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -89,9 +89,9 @@ fn add_piece(calls: &mut Vec<PartialCall>, piece: &Value) {
     }
 }
 
-fn request_body(agent: &Agent, system: &str, messages: &[Message], usage: bool, completion_tokens: bool) -> Value {
+fn request_body(agent: &Agent, ask: &Ask<'_>, messages: &[Message], usage: bool, completion_tokens: bool) -> Value {
     let config = &agent.config;
-    let mut wire = vec![json!({"role": "system", "content": system})];
+    let mut wire = vec![json!({"role": "system", "content": ask.system})];
     for message in messages {
         wire.extend(wire_messages(message));
     }
@@ -99,7 +99,7 @@ fn request_body(agent: &Agent, system: &str, messages: &[Message], usage: bool, 
         "model": config.model,
         "stream": true,
         "messages": wire,
-        "tools": tools::specs(agent.config().sandbox.is_ok()).iter().map(|t| json!({
+        "tools": ask.tools.iter().map(|t| json!({
             "type": "function",
             "function": {"name": t.name, "description": t.description, "parameters": t.input_schema},
         })).collect::<Vec<_>>(),
@@ -115,7 +115,7 @@ fn request_body(agent: &Agent, system: &str, messages: &[Message], usage: bool, 
 /// Sends the request, and again without what the server refuses: `stream_options` (dropped),
 /// the token limit's name (the other name tried once). What was learned is kept for every
 /// later call to this server.
-async fn send(agent: &Agent, system: &str, messages: &[Message]) -> Result<reqwest::Response, Failure> {
+async fn send(agent: &Agent, ask: &Ask<'_>, messages: &[Message]) -> Result<reqwest::Response, Failure> {
     let config = &agent.config;
     let dialect = &agent.openai;
     let url = format!("{}/chat/completions", config.base_url.trim_end_matches('/'));
@@ -123,7 +123,7 @@ async fn send(agent: &Agent, system: &str, messages: &[Message]) -> Result<reqwe
     let mut completion_tokens = dialect.completion_tokens.load(Ordering::Relaxed);
     let mut renamed_limit = false;
     loop {
-        let body = request_body(agent, system, messages, usage, completion_tokens);
+        let body = request_body(agent, ask, messages, usage, completion_tokens);
         let mut request = agent.http.post(&url).json(&body);
         if let Some(key) = &config.api_key {
             request = request.bearer_auth(key);
@@ -151,12 +151,12 @@ async fn send(agent: &Agent, system: &str, messages: &[Message]) -> Result<reqwe
 
 pub async fn call(
     agent: &Agent,
-    system: &str,
+    ask: &Ask<'_>,
     messages: &[Message],
     budget: &mut Budget<'_>,
 ) -> Result<Reply, Failure> {
     let limits = &agent.config.limits;
-    let response = send(agent, system, messages).await?;
+    let response = send(agent, ask, messages).await?;
     if !response.status().is_success() {
         return Err(upstream::from_response(response).await);
     }

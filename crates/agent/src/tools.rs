@@ -50,8 +50,12 @@ pub struct ToolSpec {
     pub input_schema: Value,
 }
 
-/// The tools offered to a model; `run_command` only where commands can run (a sandbox).
-pub fn specs(commands: bool) -> Vec<ToolSpec> {
+/// The tool that restarts the session's dev server.
+pub const RESTART_PREVIEW: &str = "restart_preview";
+
+/// The tools offered to a model; `run_command` only where commands can run (a sandbox),
+/// `restart_preview` only where the session has a preview to restart.
+pub fn specs(commands: bool, preview: bool) -> Vec<ToolSpec> {
     let path = json!({"type": "string", "description": "Path relative to the project root"});
     let mut specs = vec![
         ToolSpec {
@@ -100,6 +104,15 @@ pub fn specs(commands: bool) -> Vec<ToolSpec> {
                 "command": {"type": "string", "description": "The shell command, e.g. `npm test`"},
                 "timeout_secs": {"type": "number", "description": "Stop it after this many seconds"}
             }, "required": ["command"]}),
+        });
+    }
+    if preview {
+        specs.push(ToolSpec {
+            name: RESTART_PREVIEW,
+            description: "Restart the project's dev server (the Preview the user sees), e.g. after changing its \
+                          configuration or dependencies, and wait until it answers. Answers whether it runs, or why \
+                          it did not start with the last lines of its log.",
+            input_schema: json!({"type": "object", "properties": {}, "required": []}),
         });
     }
     specs

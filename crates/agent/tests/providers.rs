@@ -30,8 +30,13 @@ fn agent(kind: ProviderKind, model: &FakeModel) -> Agent {
 }
 
 async fn turn(agent: &Agent, dir: &std::path::Path) -> (Result<(), agent::AgentError>, Vec<AgentEvent>) {
-    let turn =
-        Turn { prompt: "write hello.py".into(), history: vec![], place: agent::Place::dir(dir), system: String::new() };
+    let turn = Turn {
+        prompt: "write hello.py".into(),
+        history: vec![],
+        place: agent::Place::dir(dir),
+        system: String::new(),
+        preview: None,
+    };
     let mut events = Events(Vec::new());
     let outcome = agent.run(turn, &mut events, CancellationToken::new()).await;
     (outcome, events.0)

@@ -257,9 +257,17 @@ async fn run_agent(
     let workdir =
         state.workspaces.ensure_checkout(&owner.checkout, &job.session, Start::Branch(base)).await.map_err(failed)?;
     let history = history(state, job).await.map_err(failed)?;
-    let env =
-        crate::services::env_vars::for_processes(&state.db, &state.secrets, job.project.id).await.map_err(failed)?;
+    let (run_values, env) = state.workspaces.run_values(job.project.id, &workdir).await.map_err(failed)?;
     let place = state.workspaces.place(&workdir, env).await.map_err(failed)?;
+    // `restart_preview` is offered where there is a dev server to restart.
+    let preview = run_values.dev.map(|_| {
+        agent::PreviewHandle(Arc::new(crate::services::preview::SessionPreview {
+            state: state.clone(),
+            user: job.user.clone(),
+            project_id: job.project.id,
+            session_pk: job.session.id,
+        }) as Arc<dyn agent::PreviewControl>)
+    });
     let turn = Turn {
         prompt: job.prompt.clone(),
         history,
@@ -272,6 +280,7 @@ async fn run_agent(
             job.session.github_branch_name,
             crate::services::branding::instructions(&crate::services::branding::of(&job.project))
         ),
+        preview,
     };
     let mut sink = RunSink { state: state.clone(), owner: owner.clone(), run_id: RunId(job.run_id), transcript };
     match agent.run(turn, &mut sink, cancel).await {
