@@ -11,8 +11,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
 COPY --from=build /src/target/release/kosuke /usr/local/bin/kosuke
 COPY --from=build /src/web/dist /usr/share/kosuke/web
 USER kosuke
-ENV KOSUKE_BIND=0.0.0.0:8080 KOSUKE_DATA_DIR=/data KOSUKE_WEB_DIR=/usr/share/kosuke/web
-EXPOSE 8080
+ENV KOSUKE_BIND=0.0.0.0:8080 KOSUKE_DATA_DIR=/data KOSUKE_WEB_DIR=/usr/share/kosuke/web KOSUKE_PREVIEW_BIND=0.0.0.0:8081
+EXPOSE 8080 8081
 VOLUME /data
 ENTRYPOINT ["kosuke"]
 CMD ["serve"]
