@@ -8,7 +8,9 @@
 //!   `BENCH_DATABASE_URL` or `TEST_DATABASE_URL` is set (`api_load.rs`, `load.rs`, `server.rs`);
 //! - the server's memory idle, with 1,000 sessions and during 20 live runs (`memory.rs`);
 //! - the web bundle's sizes and the sidebar's first paint with 5,000 chats (`web.rs`);
-//! - what the sandbox costs a command turn (`sandbox.rs`).
+//! - what the sandbox costs a command turn (`sandbox.rs`);
+//! - previews: New Chat until its dev server answers, with and without the spare made ahead;
+//!   the preview proxy against the dev server itself; each session's disk (`previews.rs`).
 //!
 //! `bench baseline-server PORT FILE` is the baseline process itself.
 
@@ -17,6 +19,7 @@
 mod api_load;
 mod load;
 mod memory;
+mod previews;
 mod sandbox;
 mod server;
 mod session_creation;
@@ -48,6 +51,10 @@ fn main() {
     if only.as_deref().is_none_or(|o| o == "sandbox") {
         let results = runtime.block_on(sandbox::run());
         write_json("sandbox.json", &results);
+    }
+    if only.as_deref().is_none_or(|o| o == "previews") {
+        let results = runtime.block_on(previews::run());
+        write_json("previews.json", &results);
     }
     if only.as_deref().is_none_or(|o| o == "web") {
         let results = runtime.block_on(web::run());

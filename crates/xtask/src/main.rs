@@ -27,7 +27,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <run [ARGS…] | test | web [--dev] | dist | bench [sessions|api|memory|sandbox|web]>"
+                "usage: cargo xtask <run [ARGS…] | test | web [--dev] | dist | bench [sessions|api|memory|sandbox|previews|web]>"
             );
             return ExitCode::from(2);
         }
@@ -62,7 +62,7 @@ fn dist() -> Result<(), String> {
 }
 
 /// Benchmarks in release mode; prints a table and writes JSON under target/bench.
-/// Extra arguments pick one part: `sessions`, `api`, `memory` or `web`. PostgreSQL is measured
+/// Extra arguments pick one part: `sessions`, `api`, `memory`, `sandbox`, `previews` or `web`. PostgreSQL is measured
 /// too when `BENCH_DATABASE_URL` or `TEST_DATABASE_URL` is set.
 fn bench(args: &[String]) -> Result<(), String> {
     tools::ensure_build_packages()?;
