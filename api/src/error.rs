@@ -212,6 +212,15 @@ impl From<CheckoutError> for ApiError {
                 ErrorCode::PushRejected,
                 format!("The remote rejected the push of {reference}: {message}."),
             ),
+            CheckoutError::NotBehindHead(_) => ApiError::conflict(
+                ErrorCode::Conflict,
+                "The chat's branch is not past that turn: it is the latest turn, or the branch has moved since.",
+            ),
+            CheckoutError::NothingToUndo => ApiError::conflict(ErrorCode::Conflict, "There is no revert to undo."),
+            CheckoutError::MovedSinceRewind => ApiError::conflict(
+                ErrorCode::Conflict,
+                "A turn was made since the revert, so it can no longer be undone; fork from a turn instead.",
+            ),
             other => ApiError::internal(other),
         }
     }

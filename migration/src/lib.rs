@@ -16,6 +16,7 @@ mod m20251130_000006_audit_env_vars;
 mod m20251201_000007_accounts;
 mod m20251202_000008_run_journal;
 mod m20251203_000009_session_runtime;
+mod m20251204_000010_checkpoints;
 mod sql;
 
 pub use sea_orm_migration::MigratorTrait;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20251201_000007_accounts::Migration),
             Box::new(m20251202_000008_run_journal::Migration),
             Box::new(m20251203_000009_session_runtime::Migration),
+            Box::new(m20251204_000010_checkpoints::Migration),
         ]
     }
 }

@@ -64,6 +64,7 @@ const BODY_RULES: &[(&str, &str, Rule)] = &[
     ("UpdateChatSessionRequest", "title", Rule::Line(api_types::MAX_TITLE_CHARS)),
     ("UpdateChatSessionRequest", "description", Rule::Text(api_types::MAX_DESCRIPTION_CHARS)),
     ("DuplicateChatSessionRequest", "title", Rule::Line(api_types::MAX_TITLE_CHARS)),
+    ("ForkRequest", "title", Rule::Line(api_types::MAX_TITLE_CHARS)),
     ("CreatePullRequestRequest", "title", Rule::Line(api_types::MAX_TITLE_CHARS)),
     ("CreatePullRequestRequest", "description", Rule::Text(github::MAX_PULL_BODY_CHARS)),
     ("CreatePullRequestRequest", "target_branch", Rule::Pattern(BRANCH_PATTERN, validate::MAX_BRANCH_CHARS)),

@@ -2,8 +2,8 @@
 //! wire types' schemas, served at `/api/openapi.json`.
 
 use crate::routes::{
-    admin, auth, branding, chat, code, env_vars, github, health, members, preview, projects, runtime, sessions,
-    settings,
+    admin, auth, branding, chat, checkpoints, code, env_vars, github, health, members, preview, projects, runtime,
+    sessions, settings,
 };
 use utoipa::OpenApi;
 
@@ -65,6 +65,9 @@ pub use contract::PUBLIC;
         env_vars::list_env_vars,
         env_vars::set_env_var,
         env_vars::delete_env_var,
+        checkpoints::revert,
+        checkpoints::undo_revert,
+        checkpoints::fork,
         preview::get_preview,
         preview::post_preview,
         preview::get_preview_events,

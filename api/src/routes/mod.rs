@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod branding;
 pub mod chat;
+pub mod checkpoints;
 pub mod code;
 pub mod env_vars;
 pub mod github;
@@ -68,6 +69,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(env_vars::list_env_vars)
         .service(env_vars::set_env_var)
         .service(env_vars::delete_env_var)
+        .service(checkpoints::revert)
+        .service(checkpoints::undo_revert)
+        .service(checkpoints::fork)
         .service(preview::get_preview)
         .service(preview::post_preview)
         .service(preview::get_preview_events)

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod admin;
 pub mod branding;
 pub mod chat;
+pub mod checkpoints;
 pub mod code;
 pub mod disk;
 pub mod env_vars;

@@ -88,7 +88,7 @@ pub async fn create(
         session_id: secret::new_session_id(),
         base_branch: base_branch.clone(),
     };
-    let session = insert_with_audit(db, user, new, None).await?;
+    let session = insert_with_audit(db, user, new, None, None).await?;
     let owner = state.runtime.owner(session.id);
     state.workspaces.start_provisioning(owner.checkout.clone(), session.clone(), Start::Branch(base_branch));
     let mut shown = entity::convert::chat_session(session);
@@ -103,13 +103,14 @@ async fn insert_with_audit(
     user: &CurrentUser,
     new: NewSession,
     duplicated_from: Option<i32>,
+    up_to: Option<i64>,
 ) -> Result<chat_session::Model, ApiError> {
     let project_id = new.project_id;
     let try_default = !store::sessions::has_default(db, project_id).await?;
     let txn = crate::store::begin(db).await.map_err(ApiError::internal)?;
     let mut session = store::sessions::insert(&txn, new, try_default).await?;
     if let Some(source) = duplicated_from {
-        session = store::messages::copy_all(&txn, source, session).await?;
+        session = store::messages::copy_up_to(&txn, source, up_to, session).await?;
     }
     store::audit::record(
         &txn,
@@ -160,18 +161,31 @@ pub async fn duplicate(
             Err(_) => Ok(mirror.branch_head(&branch)?.to_string()),
         })
         .await?;
+    let session = create_from(state, user, &source, title, None).await?;
+    let copy = state.runtime.owner(session.id);
+    state.workspaces.start_provisioning(copy.checkout.clone(), session.clone(), Start::Commit(head));
+    Ok(entity::convert::chat_session(session))
+}
+
+/// A new session of the user beside `source` (its description and base branch), titled
+/// `wanted`, with the source's messages copied (up to and including `up_to`, when given); its
+/// checkout is for the caller to start.
+pub(crate) async fn create_from(
+    state: &AppState,
+    user: &CurrentUser,
+    source: &chat_session::Model,
+    wanted: String,
+    up_to: Option<i64>,
+) -> Result<chat_session::Model, ApiError> {
     let new = NewSession {
-        project_id,
+        project_id: source.project_id,
         user_id: user.id.clone(),
-        title,
+        title: title(&wanted)?,
         description: source.description.clone(),
         session_id: secret::new_session_id(),
         base_branch: source.base_branch.clone().unwrap_or_else(|| "main".to_owned()),
     };
-    let session = insert_with_audit(db, user, new, Some(source.id)).await?;
-    let copy = state.runtime.owner(session.id);
-    state.workspaces.start_provisioning(copy.checkout.clone(), session.clone(), Start::Commit(head));
-    Ok(entity::convert::chat_session(session))
+    insert_with_audit(&state.db, user, new, Some(source.id), up_to).await
 }
 
 /// The session's work lock, when no run is live (else 409 `session_busy`): for operations

@@ -47,6 +47,17 @@ pub async fn copy_all(
     from_session: i32,
     to: entity::chat_session::Model,
 ) -> Result<entity::chat_session::Model, StoreError> {
+    copy_up_to(db, from_session, None, to).await
+}
+
+/// Copies the session's messages up to and including `last` (all of them without one), as
+/// [`copy_all`] does; the turns a revert undid are left out.
+pub async fn copy_up_to(
+    db: &impl ConnectionTrait,
+    from_session: i32,
+    last: Option<i64>,
+    to: entity::chat_session::Model,
+) -> Result<entity::chat_session::Model, StoreError> {
     use chat_message::Column as C;
     use sea_orm::sea_query::{Expr, Order, Query};
     let kept = [C::UserId, C::Role, C::Content, C::Blocks, C::Model, C::InputTokens, C::OutputTokens, C::CommitSha];
@@ -58,6 +69,8 @@ pub async fn copy_all(
         .columns(times)
         .from(chat_message::Entity)
         .and_where(C::ChatSessionId.eq(from_session))
+        .and_where(C::RevertedAt.is_null())
+        .and_where_option(last.map(|last| C::Id.lte(last)))
         .order_by(C::Id, Order::Asc)
         .to_owned();
     let mut columns = vec![C::ProjectId, C::ChatSessionId];
@@ -85,6 +98,26 @@ pub async fn copy_all(
         session.last_activity_at = Set(last.max(to.last_activity_at));
     }
     Ok(session.update(db).await?)
+}
+
+/// Marks the session's turns after `message_id` as undone by a revert (at `at`); with `None`,
+/// takes back the marks of the revert made at `undone`.
+pub async fn mark_reverted(
+    db: &impl ConnectionTrait,
+    session_pk: i32,
+    after: i64,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+    undone: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<u64, StoreError> {
+    use sea_orm::sea_query::Expr;
+    let mut update = chat_message::Entity::update_many()
+        .col_expr(chat_message::Column::RevertedAt, Expr::value(at))
+        .filter(chat_message::Column::ChatSessionId.eq(session_pk));
+    update = match undone {
+        Some(undone) => update.filter(chat_message::Column::RevertedAt.eq(undone)),
+        None => update.filter(chat_message::Column::Id.gt(after)).filter(chat_message::Column::RevertedAt.is_null()),
+    };
+    Ok(update.exec(db).await?.rows_affected)
 }
 
 /// One message by id.

@@ -191,6 +191,18 @@ pub async fn update(
     Ok(active.update(db).await?)
 }
 
+/// Records the session's last revert (`None`: it can no longer be undone).
+pub async fn set_reverted_at(
+    db: &impl ConnectionTrait,
+    session: chat_session::Model,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<chat_session::Model, StoreError> {
+    let mut active: chat_session::ActiveModel = session.into();
+    active.reverted_at = Set(at);
+    active.updated_at = Set(now());
+    Ok(active.update(db).await?)
+}
+
 /// Deletes a session that is not the project's default; its messages go with it (cascade).
 pub async fn delete_non_default(db: &impl ConnectionTrait, session_pk: i32) -> Result<(), StoreError> {
     let result = chat_session::Entity::delete_many()

@@ -12,6 +12,7 @@ mod bad_input;
 mod chat;
 mod chat_events;
 mod chat_failures;
+mod checkpoints;
 mod cli;
 mod cross_site;
 mod database;

@@ -88,6 +88,27 @@ pub struct DuplicateChatSessionRequest {
     pub title: Option<String>,
 }
 
+/// `POST …/{session_pk}/revert`: move the chat's branch back to the commit of one of its
+/// turns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RevertRequest {
+    /// An assistant message of the chat that made a commit.
+    pub message_id: crate::MessageId,
+}
+
+/// `POST …/{session_pk}/fork`: a new chat whose branch starts at one turn's commit, with the
+/// conversation up to and including that turn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ForkRequest {
+    /// An assistant message of the chat that made a commit.
+    pub message_id: crate::MessageId,
+    /// Defaults to "Fork of {title}".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
 /// Query of `DELETE …/{session_pk}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]

@@ -36,6 +36,9 @@ pub struct ChatMessage {
     pub output_tokens: Option<i32>,
     /// The commit this turn made on the session branch.
     pub commit_sha: Option<String>,
+    /// When a revert to an earlier turn undid this turn (its commit is off the branch).
+    #[serde(default)]
+    pub reverted_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

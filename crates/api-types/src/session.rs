@@ -94,6 +94,9 @@ pub struct ChatSession {
     /// The checkout's size on disk in bytes (dependencies included), as last measured: after
     /// it was made and set up, and after each turn. `None` until measured or when not on disk.
     pub disk_bytes: Option<i64>,
+    /// The last revert can be undone (`POST …/{session_pk}/revert/undo`): no turn since.
+    #[serde(default)]
+    pub undo_revert: bool,
     /// Something the caller should know about this answer, e.g. that the remote could not be
     /// reached and the session starts from the mirror's last state. Only on creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]

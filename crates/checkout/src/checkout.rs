@@ -41,9 +41,9 @@ pub struct WorkspaceDiff {
 }
 
 pub struct Checkout {
-    repo: Repository,
+    pub(crate) repo: Repository,
     root: PathBuf,
-    lock: Arc<Mutex<()>>,
+    pub(crate) lock: Arc<Mutex<()>>,
 }
 
 impl Checkout {

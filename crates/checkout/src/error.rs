@@ -16,6 +16,12 @@ pub enum CheckoutError {
     AuthenticationFailed,
     #[error("the remote rejected the push of {reference}: {message}")]
     PushRejected { reference: String, message: String },
+    #[error("commit {0} is not one of the branch's own commits behind its head")]
+    NotBehindHead(String),
+    #[error("there is nothing to undo")]
+    NothingToUndo,
+    #[error("the branch has a commit made after the revert")]
+    MovedSinceRewind,
     #[error("git operation failed")]
     Git(#[from] git2::Error),
     #[error("file system operation failed")]

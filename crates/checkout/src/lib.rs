@@ -11,6 +11,7 @@
 //! URL or config. This crate knows nothing of HTTP, the database or the API.
 
 mod checkout;
+mod checkpoints;
 mod error;
 mod layout;
 mod lock;

@@ -201,6 +201,11 @@ impl Mirror {
         Err(CheckoutError::BranchNotFound(name.to_owned()))
     }
 
+    /// Whether the mirror holds the commit `sha`.
+    pub fn has_commit(&self, sha: &str) -> bool {
+        git2::Oid::from_str(sha).is_ok_and(|oid| self.repo.find_commit(oid).is_ok())
+    }
+
     pub fn branch_exists(&self, name: &str) -> bool {
         self.resolve_branch(name).is_ok()
     }

@@ -286,6 +286,25 @@ impl Client {
         self.get(&format!("/projects/{project}/chat-sessions/{session}/files/{path}")).await
     }
 
+    /// Moves the chat back to the turn `message` (an assistant message with a commit).
+    pub async fn revert(&self, project: ProjectId, session: ChatSessionPk, message: MessageId) -> Result<ChatSession> {
+        let path = format!("/projects/{project}/chat-sessions/{session}/revert");
+        self.with_body(Method::Post, &path, &RevertRequest { message_id: message }).await
+    }
+
+    pub async fn undo_revert(&self, project: ProjectId, session: ChatSessionPk) -> Result<ChatSession> {
+        decode(
+            &self
+                .call(Method::Post, &format!("/projects/{project}/chat-sessions/{session}/revert/undo"), "", None)
+                .await?,
+        )
+    }
+
+    /// A new chat from the turn `message`.
+    pub async fn fork(&self, project: ProjectId, session: ChatSessionPk, request: &ForkRequest) -> Result<ChatSession> {
+        self.with_body(Method::Post, &format!("/projects/{project}/chat-sessions/{session}/fork"), request).await
+    }
+
     pub async fn get_diff(&self, project: ProjectId, session: ChatSessionPk) -> Result<SessionDiff> {
         self.get(&format!("/projects/{project}/chat-sessions/{session}/diff")).await
     }

@@ -19,6 +19,8 @@ pub struct Model {
     pub input_tokens: Option<i32>,
     pub output_tokens: Option<i32>,
     pub commit_sha: Option<String>,
+    /// When a revert to an earlier turn undid this message's turn.
+    pub reverted_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -30,6 +30,8 @@ pub struct Model {
     /// `None` when no setup ran in the checkout.
     pub setup_state: Option<SetupState>,
     pub disk_bytes: Option<i64>,
+    /// The last revert, while Undo can still take it back (until the next turn).
+    pub reverted_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -80,6 +80,7 @@ pub fn chat_session(model: super::chat_session::Model) -> ChatSession {
         workspace_state: model.workspace_state.with_setup(model.setup_state),
         workspace_error: model.workspace_error,
         disk_bytes: model.disk_bytes,
+        undo_revert: model.reverted_at.is_some(),
         notice: None,
     }
 }
@@ -97,6 +98,7 @@ pub fn chat_message(model: super::chat_message::Model) -> ChatMessage {
         input_tokens: model.input_tokens,
         output_tokens: model.output_tokens,
         commit_sha: model.commit_sha,
+        reverted_at: model.reverted_at,
         created_at: model.created_at,
         updated_at: model.updated_at,
     }

@@ -98,6 +98,9 @@ pub fn Sidebar(
                                 <span class="session-meta">
                                     <span class="badge" title="Messages">{session.message_count}</span>
                                     <span>{relative(session.last_activity_at)}</span>
+                                    {session.disk_bytes.filter(|b| *b > 0).map(|b| view! {
+                                        <span class="disk" title="Its checkout on disk, dependencies included">{size(b)}</span>
+                                    })}
                                     {move || match previews.get().get(&id.0) {
                                         Some(PreviewState::Running) => Some(view! {
                                             <span class="preview-dot running" title="Its preview is running" data-testid="preview-dot">"● preview"</span>
@@ -290,5 +293,16 @@ pub fn NewChatModal(
             }
             }
         </Show>
+    }
+}
+
+/// A size on disk as people read it: 512 B, 3.4 MB, 1.2 GB.
+fn size(bytes: i64) -> String {
+    let bytes = bytes as f64;
+    match bytes {
+        b if b >= 1e9 => format!("{:.1} GB", b / 1e9),
+        b if b >= 1e6 => format!("{:.1} MB", b / 1e6),
+        b if b >= 1e3 => format!("{:.0} KB", b / 1e3),
+        b => format!("{b:.0} B"),
     }
 }

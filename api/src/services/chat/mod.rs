@@ -186,6 +186,11 @@ pub async fn send(
             err.into()
         }
     })?;
+    // A turn on top of a revert: the revert can no longer be undone.
+    let session = match session.reverted_at {
+        Some(_) => store::sessions::set_reverted_at(&state.db, session, None).await?,
+        None => session,
+    };
     let live = LiveRun::new(started.run.id, started.assistant_message.id, slot.is_some());
     owner.set_live(live.clone());
     drop(admitting);
