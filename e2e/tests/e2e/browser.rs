@@ -478,3 +478,44 @@ async fn the_preview_tab_works_on_a_phone() {
     assert_console_clean(&c).await;
     c.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_is_a_checkpoint_to_revert_to_undo_and_fork_from() {
+    let stack = stack().await;
+    let shop = stack.remotes.path().join("steps.git");
+    origin(&shop);
+    let c = browser(&stack, 1280, 800).await;
+    sign_up(&c, &stack, "Kai").await;
+    create_project(&c, "Steps", "local", shop.to_str().unwrap()).await;
+    new_chat(&c, "Steps").await;
+    send(&c, "write alpha").await;
+    send(&c, "write beta").await;
+    wait_text(&c, "[data-testid=file-tree]", "lists beta.txt", |t| t.contains("beta.txt")).await;
+
+    // Back to the first turn: the second is marked, Undo offered.
+    click_text(&c, ".message.assistant", "Revert to here").await;
+    wait_text(&c, ".undo-revert", "offers Undo", |t| t.contains("Undo revert")).await;
+    let reverted = c.find_all(Locator::Css(".message.reverted")).await.unwrap();
+    assert_eq!(reverted.len(), 2, "the second turn (prompt and answer) is marked");
+    screenshot(&c, "reverted-desktop").await;
+    click_text(&c, ".undo-revert", "Undo revert").await;
+    wait_gone(&c, ".undo-revert", "the revert is undone").await;
+    wait_gone(&c, ".message.reverted", "no turn is marked").await;
+
+    // A new chat from the first turn: its conversation is that turn only.
+    click_text(&c, ".message.assistant", "Fork from here").await;
+    wait_text(&c, ".session-card.active", "opens the fork", |t| t.contains("Fork of Steps")).await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let shown = c.find_all(Locator::Css("[data-testid=message]")).await.unwrap().len();
+        if shown == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the fork shows {shown} messages, not 2");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let files = wait_text(&c, "[data-testid=file-tree]", "lists alpha.txt", |t| t.contains("alpha.txt")).await;
+    assert!(!files.contains("beta.txt"), "the fork starts at the first turn: {files}");
+    assert_console_clean(&c).await;
+    c.close().await.unwrap();
+}

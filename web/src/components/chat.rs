@@ -2,6 +2,7 @@
 //! included), and the composer with its Stop button.
 
 use crate::components::markdown::Markdown;
+use crate::components::sidebar::SessionAction;
 use api_types::{ChatMessage, ContentBlock, MessageRole};
 use leptos::prelude::*;
 
@@ -83,9 +84,17 @@ fn block_view(block: ContentBlock) -> AnyView {
     }
 }
 
-fn message_view(message: ChatMessage, commit_url_base: Option<String>) -> impl IntoView {
+fn message_view(
+    message: ChatMessage,
+    commit_url_base: Option<String>,
+    running: Signal<bool>,
+    on_checkpoint: Callback<SessionAction>,
+) -> impl IntoView {
     let blocks = message.blocks.clone().unwrap_or_default();
     let is_user = message.role == MessageRole::User;
+    let reverted = message.reverted_at.is_some();
+    // A turn that made a commit is a checkpoint: the chat can go back to it or fork from it.
+    let checkpoint = (!is_user && !reverted && message.commit_sha.is_some()).then_some(message.id);
     let body = if blocks.is_empty() {
         if message.content.is_empty() && !is_user {
             view! { <p class="muted">"…"</p> }.into_any()
@@ -96,8 +105,10 @@ fn message_view(message: ChatMessage, commit_url_base: Option<String>) -> impl I
         blocks.into_iter().map(block_view).collect_view().into_any()
     };
     view! {
-        <article class=if is_user { "message user" } else { "message assistant" } data-testid="message">
-            <div class="who">{if is_user { "You" } else { "Agent" }}</div>
+        <article class=if is_user { "message user" } else { "message assistant" } class:reverted=reverted data-testid="message">
+            <div class="who">{if is_user { "You" } else { "Agent" }}
+                {reverted.then(|| view! { <span class="reverted-tag" title="A revert to an earlier turn undid this">" · reverted"</span> })}
+            </div>
             {body}
             {message.commit_sha.map(|sha| {
                 let short = sha[..sha.len().min(7)].to_owned();
@@ -109,6 +120,16 @@ fn message_view(message: ChatMessage, commit_url_base: Option<String>) -> impl I
             })}
             {message.input_tokens.zip(message.output_tokens).map(|(input, output)| view! {
                 <p class="tokens" title="Tokens the model read and wrote in this turn">{format!("{input} tokens in · {output} out")}</p>
+            })}
+            {checkpoint.map(|id| view! {
+                <Show when=move || !running.get()>
+                    <div class="checkpoint row">
+                        <button class="ghost small" title="Move this chat's branch back to this turn (Undo brings the later turns back)"
+                            on:click=move |_| on_checkpoint.run(SessionAction::RevertTo(id))>"Revert to here"</button>
+                        <button class="ghost small" title="A new chat starting from this turn, with the conversation up to it"
+                            on:click=move |_| on_checkpoint.run(SessionAction::ForkFrom(id))>"Fork from here"</button>
+                    </div>
+                </Show>
             })}
         </article>
     }
@@ -127,6 +148,11 @@ pub fn ChatPane(
     #[prop(into)]
     commit_url_base: Signal<Option<String>>,
     draft: RwSignal<String>,
+    /// The chat's last revert can be undone.
+    #[prop(into)]
+    undo_revert: Signal<bool>,
+    /// Revert to a turn, fork from one, undo the revert.
+    on_checkpoint: Callback<SessionAction>,
     on_send: Callback<String>,
     on_stop: Callback<()>,
     on_load_older: Callback<()>,
@@ -155,9 +181,15 @@ pub fn ChatPane(
                 </Show>
                 <For
                     each=move || messages.get()
-                    key=|m| (m.id, m.content.len(), m.blocks.as_deref().map(shown_size), m.commit_sha.clone(), m.output_tokens)
-                    children=move |m| message_view(m, commit_url_base.get_untracked())
+                    key=|m| (m.id, m.content.len(), m.blocks.as_deref().map(shown_size), m.commit_sha.clone(), m.output_tokens, m.reverted_at)
+                    children=move |m| message_view(m, commit_url_base.get_untracked(), running, on_checkpoint)
                 />
+                <Show when=move || undo_revert.get() && !running.get()>
+                    <p class="undo-revert row" role="status">
+                        "This chat was moved back to an earlier turn. "
+                        <button class="small" on:click=move |_| on_checkpoint.run(SessionAction::UndoRevert)>"Undo revert"</button>
+                    </p>
+                </Show>
                 <Show when=move || queued.get()>
                     <p class="queued" role="status">"Queued: the server runs as many turns as it can at once; this one starts when a slot is free."</p>
                 </Show>

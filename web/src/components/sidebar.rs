@@ -18,6 +18,11 @@ pub enum SessionAction {
     Archive,
     Unarchive,
     Delete,
+    /// From the chat's messages: move it back to this turn.
+    RevertTo(api_types::MessageId),
+    UndoRevert,
+    /// From the chat's messages: a new chat from this turn.
+    ForkFrom(api_types::MessageId),
 }
 
 #[component]

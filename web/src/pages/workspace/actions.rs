@@ -9,7 +9,9 @@ use client::ClientError;
 pub enum After {
     /// With what the server said happened besides (a live run stopped first).
     Stay(Option<String>),
-    /// A new chat to open (a duplicate).
+    /// The open chat's messages and files changed (a revert).
+    Reload,
+    /// A new chat to open (a duplicate, a fork).
     Open(ChatSessionPk),
     /// The chat is gone; what else happened (a run stopped, the remote branch kept).
     Deleted(Option<String>),
@@ -39,5 +41,11 @@ pub async fn perform(project: ProjectId, session: ChatSessionPk, action: Session
             .await
             .map(|copy| After::Open(copy.id)),
         SessionAction::Delete => api.delete_chat_session(project, session).await.map(|d| After::Deleted(d.notice)),
+        SessionAction::RevertTo(message) => api.revert(project, session, message).await.map(|_| After::Reload),
+        SessionAction::UndoRevert => api.undo_revert(project, session).await.map(|_| After::Reload),
+        SessionAction::ForkFrom(message) => api
+            .fork(project, session, &ForkRequest { message_id: message, title: None })
+            .await
+            .map(|fork| After::Open(fork.id)),
     }
 }

@@ -16,6 +16,7 @@ pub fn placeholder(id: MessageId, session: ChatSessionPk) -> ChatMessage {
         input_tokens: None,
         output_tokens: None,
         commit_sha: None,
+        reverted_at: None,
         created_at: now,
         updated_at: now,
     }

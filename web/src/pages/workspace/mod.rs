@@ -269,6 +269,12 @@ pub fn Workspace() -> impl IntoView {
                     }
                 }
                 Ok(After::Open(copy)) => navigate(&session_path(p, copy), Default::default()),
+                Ok(After::Reload) => {
+                    if is_open(s) {
+                        load_messages();
+                        refresh_branch();
+                    }
+                }
                 Ok(After::Deleted(notice)) => {
                     if let Some(notice) = notice {
                         toasts.show(crate::state::ToastKind::Info, notice);
@@ -381,6 +387,8 @@ pub fn Workspace() -> impl IntoView {
                             _ => None,
                         })
                         draft=draft
+                        undo_revert=Signal::derive(move || current.get().is_some_and(|s| s.undo_revert))
+                        on_checkpoint=Callback::new(move |action| if let Some(s) = selected.get_untracked() { act.run((s, action)) })
                         on_send=send
                         on_stop=stop
                         on_load_older=load_older
