@@ -120,6 +120,9 @@ impl Application {
                 }
             }
         });
+        // Messages queued before a restart start as their chats' next turns.
+        let queued = state.clone();
+        tokio::spawn(async move { services::chat::queue::resume(&queued).await });
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()

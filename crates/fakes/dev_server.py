@@ -13,6 +13,7 @@ import hashlib
 import http.server
 import json
 import os
+import socket
 import struct
 import sys
 import urllib.parse
@@ -22,6 +23,12 @@ WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 class Handler(http.server.SimpleHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        # Headers and body go in separate writes: without this a keep-alive client's delayed
+        # ACK holds the body back ~40 ms (Node's servers set it too).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format, *args):
         print("request " + (format % args), flush=True)

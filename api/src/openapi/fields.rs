@@ -48,6 +48,7 @@ const BODY_RULES: &[(&str, &str, Rule)] = &[
     ("CreateApiTokenRequest", "name", Rule::Line(validate::MAX_NAME_CHARS)),
     ("ConnectGitHubRequest", "token", Rule::Pattern(TOKEN_PATTERN, github::MAX_TOKEN_CHARS)),
     ("ChatRequest", "prompt", Rule::NotBlank(api_types::MAX_PROMPT_CHARS)),
+    ("UpdateQueuedPromptRequest", "prompt", Rule::NotBlank(api_types::MAX_PROMPT_CHARS)),
     ("CreateProjectRequest", "name", Rule::Line(validate::MAX_NAME_CHARS)),
     ("CreateProjectRequest", "description", Rule::Text(api_types::MAX_DESCRIPTION_CHARS)),
     ("CreateProjectRequest", "default_branch", Rule::Pattern(BRANCH_PATTERN, validate::MAX_BRANCH_CHARS)),

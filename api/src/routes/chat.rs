@@ -10,8 +10,8 @@ use crate::state::AppState;
 use crate::store;
 use actix_web::http::header::{ACCEPT, CACHE_CONTROL, ContentEncoding};
 use actix_web::web::Bytes;
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use api_types::{AgentInfo, AgentRun, AgentRunList, ChatAccepted, ChatRequest, ErrorBody, MessageId, RunEvent, RunId};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
+use api_types::{AgentInfo, AgentRun, AgentRunList, ChatAnswer, ChatRequest, ErrorBody, MessageId, RunEvent, RunId};
 use futures_util::Stream;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -26,9 +26,11 @@ pub async fn get_agent(state: web::Data<AppState>, user: CurrentUser) -> web::Js
 }
 
 /// Send a prompt to a session: stores it and starts an agent run (202). With
-/// `Accept: text/event-stream`, streams the run's events instead, until it finishes.
+/// `Accept: text/event-stream`, streams the run's events instead, until it finishes. With
+/// `queue: true` while the session is busy, keeps the prompt to start as a next turn (202,
+/// `queued` with its place).
 #[utoipa::path(tag = "chat", request_body = ChatRequest, responses(
-    (status = 202, body = ChatAccepted), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+    (status = 202, body = ChatAnswer), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
     (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 #[post("/api/chat")]
 pub async fn post_chat(
@@ -44,12 +46,22 @@ pub async fn post_chat(
         .is_some_and(|accept| accept.contains("text/event-stream"));
     let session_pk = body.0.chat_session_id.0;
     let after = state.runtime.events.latest();
-    let accepted = chat::send(&state, &user, body.0).await?;
+    let accepted = match chat::send(&state, &user, body.0).await? {
+        ChatAnswer::Accepted(accepted) => accepted,
+        queued @ ChatAnswer::Queued(_) => {
+            // Queued with nothing live (a queued start that failed earlier): start it now.
+            if state.runtime.existing(session_pk).is_none_or(|owner| owner.live().is_none()) {
+                let state = state.clone();
+                tokio::spawn(async move { chat::queue::start_next(&state, session_pk).await });
+            }
+            return Ok(HttpResponse::Accepted().json(queued));
+        }
+    };
     if wants_stream && let Some(owner) = state.runtime.existing(session_pk) {
         let (backlog, receiver) = owner.events.subscribe(after);
         return Ok(sse_response(events(state, owner, backlog, receiver, after, Some(accepted.run_id))));
     }
-    Ok(HttpResponse::Accepted().json(accepted))
+    Ok(HttpResponse::Accepted().json(ChatAnswer::Accepted(accepted)))
 }
 
 /// Where an events stream starts when no `Last-Event-ID` is sent.
@@ -222,4 +234,47 @@ fn events(
             }
         }
     })
+}
+
+/// Messages waiting for the session's live run to end, in the order they start.
+#[utoipa::path(tag = "chat", params(("id" = i32, Path), ("session_pk" = i32, Path)), responses(
+    (status = 200, body = api_types::QueuedPromptList), (status = 404, body = ErrorBody)))]
+#[get("/api/projects/{id}/chat-sessions/{session_pk}/queue")]
+pub async fn list_queue(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(PathId, PathId)>,
+) -> Result<web::Json<api_types::QueuedPromptList>, ApiError> {
+    let (project_id, session_pk) = path.into_inner();
+    Ok(web::Json(chat::queue::list(&state, &user, project_id.0, session_pk.0).await?))
+}
+
+/// Change a queued message before it starts.
+#[utoipa::path(tag = "chat", params(("id" = i32, Path), ("session_pk" = i32, Path), ("queued_id" = i32, Path)),
+    request_body = api_types::UpdateQueuedPromptRequest, responses(
+    (status = 200, body = api_types::QueuedPrompt), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[put("/api/projects/{id}/chat-sessions/{session_pk}/queue/{queued_id}")]
+pub async fn edit_queued(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(PathId, PathId, PathId)>,
+    body: Json<api_types::UpdateQueuedPromptRequest>,
+) -> Result<web::Json<api_types::QueuedPrompt>, ApiError> {
+    let (project_id, session_pk, queued_id) = path.into_inner();
+    let shown = chat::queue::edit(&state, &user, project_id.0, session_pk.0, queued_id.0, &body.0.prompt).await?;
+    Ok(web::Json(shown))
+}
+
+/// Cancel a queued message before it starts.
+#[utoipa::path(tag = "chat", params(("id" = i32, Path), ("session_pk" = i32, Path), ("queued_id" = i32, Path)), responses(
+    (status = 204), (status = 404, body = ErrorBody)))]
+#[delete("/api/projects/{id}/chat-sessions/{session_pk}/queue/{queued_id}")]
+pub async fn cancel_queued(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(PathId, PathId, PathId)>,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, session_pk, queued_id) = path.into_inner();
+    chat::queue::cancel(&state, &user, project_id.0, session_pk.0, queued_id.0).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -10,6 +10,7 @@ pub mod env_vars;
 pub mod members;
 pub mod messages;
 pub mod projects;
+pub mod queue;
 pub mod run_settings;
 pub mod runs;
 pub mod sessions;

@@ -31,7 +31,13 @@ pub async fn setup(app: &TestApp) -> (Client, Project, ChatSession) {
 }
 
 pub fn chat(project: &Project, session: &ChatSession, prompt: &str) -> ChatRequest {
-    ChatRequest { project_id: project.id, chat_session_id: session.id, prompt: prompt.into(), github_token: None }
+    ChatRequest {
+        project_id: project.id,
+        chat_session_id: session.id,
+        prompt: prompt.into(),
+        github_token: None,
+        queue: false,
+    }
 }
 
 /// Waits for the session's newest run to end and returns it.

@@ -62,7 +62,7 @@ fn migrate_reports_and_rolls_back_migrations() {
     };
     run(&["migrate", "up"]);
     let status = run(&["migrate", "status"]);
-    assert_eq!(status.lines().filter(|l| l.starts_with("applied")).count(), 10, "{status}");
+    assert_eq!(status.lines().filter(|l| l.starts_with("applied")).count(), 11, "{status}");
     run(&["migrate", "down", "--steps", "2"]);
     let status = run(&["migrate", "status"]);
     assert_eq!(status.lines().filter(|l| l.starts_with("pending")).count(), 2, "{status}");
@@ -137,8 +137,13 @@ async fn a_server_killed_mid_run_restarts_with_the_run_interrupted_and_its_outpu
         )
         .await
         .unwrap();
-    let chat =
-        ChatRequest { project_id: project.id, chat_session_id: session.id, prompt: "Start".into(), github_token: None };
+    let chat = ChatRequest {
+        project_id: project.id,
+        chat_session_id: session.id,
+        prompt: "Start".into(),
+        github_token: None,
+        queue: false,
+    };
     let accepted = client.send_chat(&chat).await.unwrap();
     let saved = |client: client::Client| async move {
         let messages = client.list_messages(project.id, session.id, &MessageQuery::default()).await.unwrap();

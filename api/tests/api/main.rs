@@ -24,6 +24,7 @@ mod preview;
 mod previews;
 mod projects;
 mod providers;
+mod queue;
 mod read_cache;
 mod repository_sources;
 mod run_command;

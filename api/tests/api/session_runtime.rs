@@ -358,6 +358,7 @@ db_test!(
                     chat_session_id: ChatSessionPk(1_000_000 + n),
                     prompt: "hello".into(),
                     github_token: None,
+                    queue: false,
                 };
                 let owner = owner.clone();
                 async move { owner.send_chat(&request).await.unwrap_err() }

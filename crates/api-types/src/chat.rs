@@ -30,6 +30,53 @@ pub struct ChatRequest {
     /// Use this GitHub token for the push instead of the connected one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub github_token: Option<String>,
+    /// While a run is live (or messages wait already), keep the prompt to start as a next
+    /// turn (202 with its place in the queue) instead of answering 409 `session_busy`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub queue: bool,
+}
+
+/// A message waiting to start as one of its chat's next turns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct QueuedPrompt {
+    pub id: crate::ids::QueuedPromptId,
+    pub chat_session_id: ChatSessionPk,
+    pub prompt: String,
+    /// 1 starts next.
+    pub position: u32,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// `GET …/{session_pk}/queue`: in the order they start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct QueuedPromptList {
+    pub queued: Vec<QueuedPrompt>,
+}
+
+/// `PUT …/{session_pk}/queue/{queued_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpdateQueuedPromptRequest {
+    pub prompt: String,
+}
+
+/// The 202 answer to `POST /api/chat` with `queue: true` when the prompt waits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChatQueued {
+    pub queued: QueuedPrompt,
+}
+
+/// The 202 answer to `POST /api/chat`: a run started (or waiting for a slot), or, with
+/// `queue: true` while the chat is busy, the prompt queued.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum ChatAnswer {
+    Accepted(ChatAccepted),
+    Queued(ChatQueued),
 }
 
 /// The 202 answer to `POST /api/chat`: the run goes on without the client.

@@ -40,6 +40,10 @@ id_type!(
     ProjectFileId(i32)
 );
 id_type!(
+    /// `queued_prompts.id`: a message waiting for its chat's live run to end.
+    QueuedPromptId(i32)
+);
+id_type!(
     /// `audit_events.id`.
     AuditEventId(i64)
 );

@@ -64,6 +64,7 @@ pub async fn run() -> serde_json::Value {
             chat_session_id: session.id,
             prompt: "work".into(),
             github_token: None,
+            queue: false,
         };
         client.send_chat(&chat).await.unwrap();
     }

@@ -26,6 +26,7 @@ async fn turns(sandbox: &str) -> Vec<Duration> {
             chat_session_id: session.id,
             prompt: format!("turn {n}"),
             github_token: None,
+            queue: false,
         };
         let started = Instant::now();
         let accepted = client.send_chat(&chat).await.unwrap();

@@ -286,6 +286,36 @@ impl Client {
         self.get(&format!("/projects/{project}/chat-sessions/{session}/files/{path}")).await
     }
 
+    /// `POST /api/chat` with `queue: true`: a run started, or the prompt queued behind one.
+    pub async fn send_chat_or_queue(&self, request: &ChatRequest) -> Result<ChatAnswer> {
+        let request = ChatRequest { queue: true, ..request.clone() };
+        self.with_body(Method::Post, "/chat", &request).await
+    }
+
+    pub async fn list_queue(&self, project: ProjectId, session: ChatSessionPk) -> Result<QueuedPromptList> {
+        self.get(&format!("/projects/{project}/chat-sessions/{session}/queue")).await
+    }
+
+    pub async fn edit_queued(
+        &self,
+        project: ProjectId,
+        session: ChatSessionPk,
+        queued: QueuedPromptId,
+        prompt: &str,
+    ) -> Result<QueuedPrompt> {
+        let path = format!("/projects/{project}/chat-sessions/{session}/queue/{queued}");
+        self.with_body(Method::Put, &path, &UpdateQueuedPromptRequest { prompt: prompt.to_owned() }).await
+    }
+
+    pub async fn cancel_queued(
+        &self,
+        project: ProjectId,
+        session: ChatSessionPk,
+        queued: QueuedPromptId,
+    ) -> Result<()> {
+        self.delete(&format!("/projects/{project}/chat-sessions/{session}/queue/{queued}")).await
+    }
+
     /// Moves the chat back to the turn `message` (an assistant message with a commit).
     pub async fn revert(&self, project: ProjectId, session: ChatSessionPk, message: MessageId) -> Result<ChatSession> {
         let path = format!("/projects/{project}/chat-sessions/{session}/revert");

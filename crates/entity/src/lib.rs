@@ -15,6 +15,7 @@ pub mod project_env_var;
 pub mod project_file;
 pub mod project_member;
 pub mod project_run_settings;
+pub mod queued_prompt;
 pub mod run_journal;
 pub mod server_setting;
 pub mod session_setup;

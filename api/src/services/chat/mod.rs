@@ -5,6 +5,7 @@
 //! `recovery.rs` gives interrupted runs their message and commit.
 
 mod commit;
+pub mod queue;
 mod recovery;
 mod run;
 mod transcript;
@@ -19,7 +20,8 @@ use crate::store;
 use actix_web::web;
 use agent::{Agent, AgentConfig, Limits, ProviderKind};
 use api_types::{
-    AgentInfo, ChatAccepted, ChatRequest, ChatSessionStatus, ErrorCode, MAX_PROMPT_CHARS, MessageId, RunId, RunStatus,
+    AgentInfo, ChatAccepted, ChatAnswer, ChatQueued, ChatRequest, ChatSessionStatus, ErrorCode, MAX_PROMPT_CHARS,
+    MessageId, QueuedPrompt, RunId, RunStatus,
 };
 pub use recovery::commit_interrupted;
 use run::Job;
@@ -119,11 +121,51 @@ pub fn agent_info(state: &AppState, user: &CurrentUser) -> AgentInfo {
 }
 
 /// Stores the prompt, starts the run in the background and answers at once.
+/// What a prompt came to.
+pub(crate) enum Answer {
+    Started(ChatAccepted),
+    Queued(QueuedPrompt),
+    /// A queued message that another start (or a cancel) took first.
+    Gone,
+}
+
+/// Starts a turn with the prompt, or with `queue: true` while the session is busy keeps it
+/// for later (`queue.rs`).
 pub async fn send(
     state: &web::Data<AppState>,
     user: &CurrentUser,
     request: ChatRequest,
-) -> Result<ChatAccepted, ApiError> {
+) -> Result<ChatAnswer, ApiError> {
+    match start_turn(state, user, request, None).await? {
+        Answer::Started(accepted) => Ok(ChatAnswer::Accepted(accepted)),
+        Answer::Queued(queued) => Ok(ChatAnswer::Queued(ChatQueued { queued })),
+        Answer::Gone => Err(ApiError::internal("a prompt sent was taken as a queued one")),
+    }
+}
+
+/// The prompt as stored: trimmed, not empty, within the limit.
+pub(crate) fn checked_prompt(prompt: &str) -> Result<String, ApiError> {
+    if prompt.chars().count() > MAX_PROMPT_CHARS {
+        return Err(ApiError::validation(
+            "prompt",
+            format!("The prompt is longer than {MAX_PROMPT_CHARS} characters."),
+        ));
+    }
+    let prompt = prompt.trim().to_owned();
+    if prompt.is_empty() {
+        return Err(ApiError::validation("prompt", "The prompt must not be empty."));
+    }
+    Ok(prompt)
+}
+
+/// Starts a turn; `from_queue` names the queued message it is (taken off the queue here, and
+/// put back if the turn cannot start).
+pub(crate) async fn start_turn(
+    state: &web::Data<AppState>,
+    user: &CurrentUser,
+    request: ChatRequest,
+    from_queue: Option<i32>,
+) -> Result<Answer, ApiError> {
     let agent = state
         .agent
         .clone()
@@ -136,16 +178,7 @@ pub async fn send(
             message: format!("The agent runs commands and no sandbox can be enforced here: {unavailable}."),
         });
     }
-    if request.prompt.chars().count() > MAX_PROMPT_CHARS {
-        return Err(ApiError::validation(
-            "prompt",
-            format!("The prompt is longer than {MAX_PROMPT_CHARS} characters."),
-        ));
-    }
-    let prompt = request.prompt.trim().to_owned();
-    if prompt.is_empty() {
-        return Err(ApiError::validation("prompt", "The prompt must not be empty."));
-    }
+    let prompt = checked_prompt(&request.prompt)?;
     let access = ProjectAccess::load(&state.db, request.project_id.0, user).await?;
     let session = store::sessions::load_for_user(&state.db, access.id(), request.chat_session_id.0, &user.id).await?;
     if session.status == ChatSessionStatus::Archived {
@@ -163,6 +196,23 @@ pub async fn send(
     }
     let owner = state.runtime.owner(session.id);
     let admitting = owner.admitting().await;
+    let mut taken = None;
+    match from_queue {
+        None if request.queue => {
+            let waiting = store::queue::list(&state.db, session.id).await?;
+            if owner.live().is_some() || !waiting.is_empty() {
+                let row = store::queue::push(&state.db, session.id, &user.id, state.secrets.seal(&prompt)).await?;
+                return Ok(Answer::Queued(queue::shown(state, &row, waiting.len() + 1)));
+            }
+        }
+        // A run started meanwhile: its end starts the queue.
+        Some(_) if owner.live().is_some() => return Ok(Answer::Gone),
+        Some(id) => match store::queue::find(&state.db, session.id, id).await {
+            Ok(row) if store::queue::take(&state.db, id).await? => taken = Some(row),
+            _ => return Ok(Answer::Gone),
+        },
+        None => {}
+    }
     let slot = state.runtime.try_slot();
     let status = if slot.is_some() { RunStatus::Running } else { RunStatus::Queued };
     let start = || {
@@ -185,7 +235,17 @@ pub async fn send(
         } else {
             err.into()
         }
-    })?;
+    });
+    let started = match started {
+        Ok(started) => started,
+        Err(err) => {
+            // A queued message that could not start goes back where it was.
+            if let Some(row) = taken {
+                store::queue::restore(&state.db, row).await?;
+            }
+            return Err(err);
+        }
+    };
     // A turn on top of a revert: the revert can no longer be undone.
     let session = match session.reverted_at {
         Some(_) => store::sessions::set_reverted_at(&state.db, session, None).await?,
@@ -205,11 +265,11 @@ pub async fn send(
         github_token: request.github_token,
     };
     run::spawn(state.clone(), owner, agent, job, live, slot);
-    Ok(ChatAccepted {
+    Ok(Answer::Started(ChatAccepted {
         run_id: RunId(started.run.id),
         user_message: entity::convert::chat_message(state.secrets.open_message(started.user_message)),
         assistant_message_id: MessageId(started.assistant_message.id),
-    })
+    }))
 }
 
 /// Stops the session's live run.

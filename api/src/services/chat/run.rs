@@ -47,7 +47,7 @@ pub fn spawn(
 ) {
     let runtime = state.clone();
     runtime.runtime.spawn_run(async move {
-        let (run_id, message_id) = (job.run_id, job.assistant_message_id);
+        let (run_id, message_id, session_pk) = (job.run_id, job.assistant_message_id, job.session.id);
         let inner = tokio::spawn(execute(state.clone(), owner.clone(), agent, job, live.clone(), slot));
         let finished = match inner.await {
             Ok(finished) => finished,
@@ -68,6 +68,10 @@ pub fn spawn(
             }
         };
         owner.set_finished(finished);
+        // The next queued message starts as the next turn. (Boxed: a turn starts this task.)
+        let next: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> =
+            Box::pin(super::queue::start_next(&state, session_pk));
+        next.await;
     });
 }
 

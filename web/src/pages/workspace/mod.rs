@@ -164,7 +164,7 @@ pub fn Workspace() -> impl IntoView {
         };
         running.set(true);
         spawn_local(async move {
-            let request = ChatRequest { project_id: p, chat_session_id: s, prompt, github_token: None };
+            let request = ChatRequest { project_id: p, chat_session_id: s, prompt, github_token: None, queue: false };
             let answer = client().send_chat(&request).await;
             if !is_open(s) {
                 return;

@@ -1,0 +1,119 @@
+//! Messages sent while a chat's run is live (`queue: true`): kept in order, shown greyed,
+//! edited or cancelled by their author, and started one by one as the chat's next turns when
+//! the run before ends — after a restart too (`resume`).
+
+use super::{Answer, start_turn};
+use crate::auth::CurrentUser;
+use crate::error::ApiError;
+use crate::services::sessions;
+use crate::state::AppState;
+use crate::store;
+use actix_web::web;
+use api_types::{ChatRequest, QueuedPrompt, QueuedPromptId, QueuedPromptList};
+use entity::queued_prompt;
+
+/// A queued row as the API shows it (its prompt opened), at `position` (1 starts next).
+pub(super) fn shown(state: &AppState, row: &queued_prompt::Model, position: usize) -> QueuedPrompt {
+    QueuedPrompt {
+        id: QueuedPromptId(row.id),
+        chat_session_id: api_types::ChatSessionPk(row.chat_session_id),
+        prompt: state.secrets.open(&row.prompt).unwrap_or_default(),
+        position: u32::try_from(position).unwrap_or(u32::MAX),
+        created_at: row.created_at,
+    }
+}
+
+pub async fn list(
+    state: &AppState,
+    user: &CurrentUser,
+    project_id: i32,
+    session_pk: i32,
+) -> Result<QueuedPromptList, ApiError> {
+    let session = sessions::load(&state.db, user, project_id, session_pk).await?;
+    let rows = store::queue::list(&state.db, session.id).await?;
+    Ok(QueuedPromptList { queued: rows.iter().enumerate().map(|(n, row)| shown(state, row, n + 1)).collect() })
+}
+
+pub async fn edit(
+    state: &AppState,
+    user: &CurrentUser,
+    project_id: i32,
+    session_pk: i32,
+    id: i32,
+    prompt: &str,
+) -> Result<QueuedPrompt, ApiError> {
+    let session = sessions::load(&state.db, user, project_id, session_pk).await?;
+    let prompt = super::checked_prompt(prompt)?;
+    let row = store::queue::find(&state.db, session.id, id).await?;
+    let row = store::queue::replace(&state.db, row, state.secrets.seal(&prompt)).await?;
+    let position = store::queue::list(&state.db, session.id).await?.iter().position(|r| r.id == row.id).unwrap_or(0);
+    Ok(shown(state, &row, position + 1))
+}
+
+pub async fn cancel(
+    state: &AppState,
+    user: &CurrentUser,
+    project_id: i32,
+    session_pk: i32,
+    id: i32,
+) -> Result<(), ApiError> {
+    let session = sessions::load(&state.db, user, project_id, session_pk).await?;
+    let row = store::queue::find(&state.db, session.id, id).await?;
+    if !store::queue::take(&state.db, row.id).await? {
+        return Err(ApiError::NotFound("queued message"));
+    }
+    Ok(())
+}
+
+/// Starts the session's first queued message as its next turn, when there is one and the
+/// session is free. Called when a run ends and at start-up.
+pub async fn start_next(state: &web::Data<AppState>, session_pk: i32) {
+    if state.runtime.is_stopping() {
+        return;
+    }
+    let first = match store::queue::list(&state.db, session_pk).await {
+        Ok(rows) => rows.into_iter().next(),
+        Err(err) => return tracing::error!(session_pk, error = %crate::error::Report(&err), "could not read the queue"),
+    };
+    let Some(first) = first else { return };
+    let outcome = async {
+        let session = store::sessions::find(&state.db, session_pk).await?;
+        let user = store::accounts::find_user(&state.db, &first.user_id).await?;
+        if user.disabled_at.is_some() {
+            return Err(ApiError::forbidden("the account that queued the message is disabled"));
+        }
+        let user = CurrentUser {
+            id: user.id,
+            email: user.email,
+            display_name: user.display_name,
+            created_at: user.created_at,
+            is_admin: user.is_admin,
+        };
+        let request = ChatRequest {
+            project_id: api_types::ProjectId(session.project_id),
+            chat_session_id: api_types::ChatSessionPk(session.id),
+            prompt: state.secrets.open(&first.prompt).map_err(ApiError::internal)?,
+            github_token: None,
+            queue: false,
+        };
+        start_turn(state, &user, request, Some(first.id)).await
+    };
+    match outcome.await {
+        Ok(Answer::Started(accepted)) => {
+            tracing::info!(session_pk, run_id = accepted.run_id.0, "a queued message started as the next turn")
+        }
+        Ok(Answer::Queued(_) | Answer::Gone) => {}
+        Err(err) => tracing::warn!(session_pk, error = %err, "a queued message could not start; it stays queued"),
+    }
+}
+
+/// Starts the next turn of every session with a queue (after a restart).
+pub async fn resume(state: &web::Data<AppState>) {
+    let sessions = match store::queue::sessions(&state.db).await {
+        Ok(sessions) => sessions,
+        Err(err) => return tracing::error!(error = %crate::error::Report(&err), "could not read the queues"),
+    };
+    for session_pk in sessions {
+        start_next(state, session_pk).await;
+    }
+}
