@@ -497,6 +497,7 @@ async fn a_turn_is_a_checkpoint_to_revert_to_undo_and_fork_from() {
     wait_text(&c, ".undo-revert", "offers Undo", |t| t.contains("Undo revert")).await;
     let reverted = c.find_all(Locator::Css(".message.reverted")).await.unwrap();
     assert_eq!(reverted.len(), 2, "the second turn (prompt and answer) is marked");
+    wait_text(&c, "[data-testid=file-tree]", "the files are the first turn's", |t| !t.contains("beta.txt")).await;
     screenshot(&c, "reverted-desktop").await;
     click_text(&c, ".undo-revert", "Undo revert").await;
     wait_gone(&c, ".undo-revert", "the revert is undone").await;
@@ -516,6 +517,33 @@ async fn a_turn_is_a_checkpoint_to_revert_to_undo_and_fork_from() {
     }
     let files = wait_text(&c, "[data-testid=file-tree]", "lists alpha.txt", |t| t.contains("alpha.txt")).await;
     assert!(!files.contains("beta.txt"), "the fork starts at the first turn: {files}");
+    assert_console_clean(&c).await;
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_sent_during_a_turn_waits_and_runs_after_it() {
+    let stack = stack().await;
+    let c = browser(&stack, 1280, 800).await;
+    sign_up(&c, &stack, "Quinn").await;
+    create_project(&c, "Queue", "empty", "").await;
+    new_chat(&c, "Busy").await;
+    stack.model.script([
+        Reply::Slow { chunks: 60, every: Duration::from_millis(50) },
+        Reply::Parts(vec![text("The queued one ran.")]),
+    ]);
+    type_into(&c, "textarea[name=prompt]", "a slow one").await;
+    click(&c, ".composer button[type=submit]").await;
+    wait_text(&c, ".composer", "offers Stop while it runs", |t| t.contains("Stop") && t.contains("Queue")).await;
+    type_into(&c, "textarea[name=prompt]", "then this").await;
+    click(&c, ".composer button[type=submit]").await;
+    wait_text(&c, "[data-testid=queued-message]", "shows the waiting message", |t| t.contains("then this")).await;
+    screenshot(&c, "queued-desktop").await;
+    wait_gone(&c, "[data-testid=queued-message]", "the waiting message starts").await;
+    wait_text(&c, ".messages", "runs it after the first", |t| t.contains("The queued one ran.")).await;
+    let shown = c.find(Locator::Css(".messages")).await.unwrap().text().await.unwrap();
+    let (first, second) = (shown.find("a slow one").unwrap(), shown.find("then this").unwrap());
+    assert!(first < second, "in the order sent: {shown}");
     assert_console_clean(&c).await;
     c.close().await.unwrap();
 }

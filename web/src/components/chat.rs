@@ -3,7 +3,7 @@
 
 use crate::components::markdown::Markdown;
 use crate::components::sidebar::SessionAction;
-use api_types::{ChatMessage, ContentBlock, MessageRole};
+use api_types::{ChatMessage, ContentBlock, MessageRole, QueuedPrompt, QueuedPromptId};
 use leptos::prelude::*;
 
 #[component]
@@ -135,6 +135,43 @@ fn message_view(
     }
 }
 
+/// A message waiting for its turn: greyed, with Edit and Cancel.
+fn waiting_view(queued: QueuedPrompt, on_edit: Callback<(QueuedPromptId, Option<String>)>) -> impl IntoView {
+    let id = queued.id;
+    let editing = RwSignal::new(None::<String>);
+    let text = queued.prompt.clone();
+    view! {
+        <article class="message user waiting" data-testid="queued-message">
+            <div class="who">"You · waiting ("{queued.position}")"</div>
+            {move || match editing.get() {
+                Some(draft) => view! {
+                    <textarea class="edit-queued" aria-label="Edit the waiting message" prop:value=draft
+                        on:input=move |ev| editing.set(Some(event_target_value(&ev)))></textarea>
+                    <div class="row">
+                        <button class="small primary" on:click=move |_| {
+                            if let Some(changed) = editing.get_untracked() {
+                                on_edit.run((id, Some(changed)));
+                            }
+                            editing.set(None);
+                        }>"Save"</button>
+                        <button class="small" on:click=move |_| editing.set(None)>"Keep as it was"</button>
+                    </div>
+                }.into_any(),
+                None => {
+                    let original = text.clone();
+                    view! {
+                        <p>{text.clone()}</p>
+                        <div class="row">
+                            <button class="ghost small" on:click=move |_| editing.set(Some(original.clone()))>"Edit"</button>
+                            <button class="ghost small" on:click=move |_| on_edit.run((id, None))>"Cancel"</button>
+                        </div>
+                    }.into_any()
+                }
+            }}
+        </article>
+    }
+}
+
 #[component]
 pub fn ChatPane(
     #[prop(into)] messages: Signal<Vec<ChatMessage>>,
@@ -148,6 +185,11 @@ pub fn ChatPane(
     #[prop(into)]
     commit_url_base: Signal<Option<String>>,
     draft: RwSignal<String>,
+    /// Messages sent during the run, waiting to start.
+    #[prop(into)]
+    waiting: Signal<Vec<QueuedPrompt>>,
+    /// Change a waiting message (`Some`) or cancel it (`None`).
+    on_edit_waiting: Callback<(QueuedPromptId, Option<String>)>,
     /// The chat's last revert can be undone.
     #[prop(into)]
     undo_revert: Signal<bool>,
@@ -159,7 +201,7 @@ pub fn ChatPane(
 ) -> impl IntoView {
     let send = move || {
         let text = draft.get();
-        if !text.trim().is_empty() && disabled_reason.get().is_none() && !running.get() {
+        if !text.trim().is_empty() && disabled_reason.get().is_none() {
             on_send.run(text);
             draft.set(String::new());
         }
@@ -190,6 +232,11 @@ pub fn ChatPane(
                         <button class="small" on:click=move |_| on_checkpoint.run(SessionAction::UndoRevert)>"Undo revert"</button>
                     </p>
                 </Show>
+                <For
+                    each=move || waiting.get()
+                    key=|q| (q.id, q.prompt.clone(), q.position)
+                    children=move |q| waiting_view(q, on_edit_waiting)
+                />
                 <Show when=move || queued.get()>
                     <p class="queued" role="status">"Queued: the server runs as many turns as it can at once; this one starts when a slot is free."</p>
                 </Show>
@@ -198,7 +245,11 @@ pub fn ChatPane(
                 <textarea
                     name="prompt"
                     aria-label="Message"
-                    placeholder=move || disabled_reason.get().unwrap_or_else(|| "Describe a change… (Enter sends, Shift+Enter for a new line)".to_owned())
+                    placeholder=move || disabled_reason.get().unwrap_or_else(|| if running.get() {
+                        "The agent is working; what you send now waits for its turn.".to_owned()
+                    } else {
+                        "Describe a change… (Enter sends, Shift+Enter for a new line)".to_owned()
+                    })
                     disabled=move || disabled_reason.get().is_some()
                     prop:value=move || draft.get()
                     on:input=move |ev| draft.set(event_target_value(&ev))
@@ -209,12 +260,11 @@ pub fn ChatPane(
                         }
                     }
                 ></textarea>
-                <Show
-                    when=move || running.get()
-                    fallback=move || view! {
-                        <button type="submit" class="primary" disabled=move || disabled_reason.get().is_some()>"Send"</button>
-                    }
-                >
+                <button type="submit" class="primary" disabled=move || disabled_reason.get().is_some()
+                    title=move || if running.get() { "Sent after the turn that runs" } else { "Send" }>
+                    {move || if running.get() { "Queue" } else { "Send" }}
+                </button>
+                <Show when=move || running.get()>
                     <button type="button" class="danger" on:click=move |_| on_stop.run(())>"Stop"</button>
                 </Show>
             </form>

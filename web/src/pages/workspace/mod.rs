@@ -53,6 +53,9 @@ pub fn Workspace() -> impl IntoView {
     let streaming_message = RwSignal::new(None::<MessageId>);
     let queued = RwSignal::new(false);
     let branch_status = RwSignal::new(None::<BranchStatus>);
+    // Messages sent during a run, waiting to start as the next turns.
+    let waiting = RwSignal::new(Vec::<QueuedPrompt>::new());
+    let revision = RwSignal::new(0u32);
     let drafts = StoredValue::new(HashMap::<i32, String>::new());
     let draft = RwSignal::new(String::new());
     let tab = RwSignal::new(Tab::Code);
@@ -111,6 +114,19 @@ pub fn Workspace() -> impl IntoView {
         });
     };
 
+    let load_queue = move || {
+        let (Some(Some(p)), Some(Some(s))) = (project_id.try_get_untracked(), selected.try_get_untracked()) else {
+            return;
+        };
+        spawn_local(async move {
+            if let Ok(list) = client().list_queue(p, s).await
+                && is_open(s)
+            {
+                waiting.try_set(list.queued);
+            }
+        });
+    };
+
     // Switching chats: keep the old draft, load the new chat, follow its live events.
     let previous = StoredValue::new(None::<ChatSessionPk>);
     let following = StoredValue::new(None::<u64>);
@@ -129,6 +145,7 @@ pub fn Workspace() -> impl IntoView {
         queued.set(false);
         streaming_message.set(None);
         branch_status.set(None);
+        waiting.set(Vec::new());
         sidebar_open.set(false);
         let (Some(p), Some(s)) = (project_id.get_untracked(), now) else {
             if let Some(generation) = following.get_value() {
@@ -137,6 +154,7 @@ pub fn Workspace() -> impl IntoView {
             return;
         };
         load_messages();
+        load_queue();
         refresh_branch();
         // A live run announces itself first on the stream (`run_snapshot`), with its message
         // as it stands; the events after it are exactly what the snapshot lacks.
@@ -144,11 +162,24 @@ pub fn Workspace() -> impl IntoView {
             if !is_open(s) {
                 return;
             }
+            // A turn that started from the queue: its prompt leaves the queue for the chat.
+            let unknown_turn = match &event {
+                RunEvent::RunStarted { assistant_message_id, .. }
+                | RunEvent::RunQueued { assistant_message_id, .. } => {
+                    messages.with_untracked(|list| !list.iter().any(|m| m.id == *assistant_message_id))
+                }
+                _ => false,
+            };
             on_event(event, messages, running, queued, streaming_message, s, move || {
                 load_messages();
+                load_queue();
                 refresh_branch();
                 reload_sessions();
-            })
+            });
+            if unknown_turn && !waiting.get_untracked().is_empty() {
+                load_messages();
+                load_queue();
+            }
         });
         following.set_value(Some(generation));
     });
@@ -162,15 +193,24 @@ pub fn Workspace() -> impl IntoView {
         let (Some(Some(p)), Some(Some(s))) = (project_id.try_get_untracked(), selected.try_get_untracked()) else {
             return;
         };
+        // While a turn runs, what is sent waits for it.
+        let behind = running.get_untracked();
         running.set(true);
         spawn_local(async move {
             let request = ChatRequest { project_id: p, chat_session_id: s, prompt, github_token: None, queue: false };
-            let answer = client().send_chat(&request).await;
+            let answer = if behind {
+                client().send_chat_or_queue(&request).await
+            } else {
+                client().send_chat(&request).await.map(ChatAnswer::Accepted)
+            };
             if !is_open(s) {
                 return;
             }
             match answer {
-                Ok(accepted) => {
+                Ok(ChatAnswer::Queued(ChatQueued { queued })) => {
+                    waiting.update(|list| list.push(queued));
+                }
+                Ok(ChatAnswer::Accepted(accepted)) => {
                     // A quick run can end before this answer is read: its `run_finished` has
                     // then cleared `running` and loaded the saved messages, and nothing may
                     // mark its message as streaming again (it would never be replaced).
@@ -188,10 +228,25 @@ pub fn Workspace() -> impl IntoView {
                     });
                 }
                 Err(err) => {
-                    running.set(false);
+                    if !behind {
+                        running.set(false);
+                    }
                     toasts.error(say(&err));
                 }
             }
+        });
+    });
+    let edit_waiting = Callback::new(move |(id, prompt): (QueuedPromptId, Option<String>)| {
+        let (Some(p), Some(s)) = (project_id.get_untracked(), selected.get_untracked()) else { return };
+        spawn_local(async move {
+            let done = match prompt {
+                Some(prompt) => client().edit_queued(p, s, id, &prompt).await.map(drop),
+                None => client().cancel_queued(p, s, id).await,
+            };
+            if let Err(err) = done {
+                toasts.error(say(&err));
+            }
+            load_queue();
         });
     });
     let stop = Callback::new(move |()| {
@@ -273,6 +328,7 @@ pub fn Workspace() -> impl IntoView {
                     if is_open(s) {
                         load_messages();
                         refresh_branch();
+                        revision.update(|n| *n += 1);
                     }
                 }
                 Ok(After::Deleted(notice)) => {
@@ -387,6 +443,8 @@ pub fn Workspace() -> impl IntoView {
                             _ => None,
                         })
                         draft=draft
+                        waiting=waiting
+                        on_edit_waiting=edit_waiting
                         undo_revert=Signal::derive(move || current.get().is_some_and(|s| s.undo_revert))
                         on_checkpoint=Callback::new(move |action| if let Some(s) = selected.get_untracked() { act.run((s, action)) })
                         on_send=send
@@ -396,7 +454,7 @@ pub fn Workspace() -> impl IntoView {
                 </div>
                 <section class="details" role="tabpanel" id=TAB_PANEL aria-labelledby=move || tab.get().id()>
                     {move || match tab.get() {
-                        Tab::Code => view! { <CodeTab project_id=project_id selected=selected running=running /> }.into_any(),
+                        Tab::Code => view! { <CodeTab project_id=project_id selected=selected running=running revision=revision /> }.into_any(),
                         Tab::Settings => view! { <SettingsTab project_id=project_id is_owner=is_owner /> }.into_any(),
                         Tab::Preview => view! { <PreviewTab project_id=project_id selected=selected running=running previews=sessions.previews /> }.into_any(),
                         Tab::Branding => view! { <BrandingTab project_id=project_id is_owner=is_owner /> }.into_any(),

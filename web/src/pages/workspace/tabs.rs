@@ -14,6 +14,8 @@ pub fn CodeTab(
     project_id: Memo<Option<ProjectId>>,
     selected: Memo<Option<ChatSessionPk>>,
     running: RwSignal<bool>,
+    /// Bumped when the chat's files change outside a run (a revert).
+    revision: RwSignal<u32>,
 ) -> impl IntoView {
     let tree = RwSignal::new(None::<Result<FileTree, String>>);
     let file = RwSignal::new(None::<Result<FileContent, String>>);
@@ -24,6 +26,7 @@ pub fn CodeTab(
             tree.set(None);
             return;
         };
+        revision.track();
         if running.get() {
             return;
         }
