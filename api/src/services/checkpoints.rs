@@ -31,17 +31,16 @@ async fn turn(
         .await?
         .filter(|m| m.chat_session_id == session.id)
         .ok_or(ApiError::NotFound("message"))?;
+    // The message exists but is no checkpoint (now): a conflict with its state.
+    let refuse = |why: &str| ApiError::conflict(ErrorCode::Conflict, why);
     if message.role != MessageRole::Assistant {
-        return Err(ApiError::validation("message_id", "Only a turn of the agent (its answer) is a checkpoint."));
+        return Err(refuse("Only a turn of the agent (its answer) is a checkpoint, not your message."));
     }
     if message.reverted_at.is_some() {
-        return Err(ApiError::validation("message_id", "That turn was reverted; undo the revert first."));
+        return Err(refuse("That turn was reverted; undo the revert first."));
     }
     let Some(commit) = message.commit_sha.clone() else {
-        return Err(ApiError::validation(
-            "message_id",
-            "That turn changed no file, so it has no commit to go back to.",
-        ));
+        return Err(refuse("That turn changed no file, so it has no commit to go back to."));
     };
     Ok((message, commit))
 }

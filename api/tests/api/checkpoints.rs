@@ -58,7 +58,7 @@ db_test!(
         let refused = owner.revert(project.id, session.id, first.id).await.unwrap_err();
         assert_eq!(refused.status(), Some(409), "the branch is at that turn already");
         let refused = owner.revert(project.id, session.id, second.id).await.unwrap_err();
-        assert_eq!(refused.status(), Some(422), "a reverted turn is not a checkpoint until undone");
+        assert_eq!(refused.status(), Some(409), "a reverted turn is not a checkpoint until undone");
 
         let undone = owner.undo_revert(project.id, session.id).await.unwrap();
         assert!(!undone.undo_revert);
@@ -80,7 +80,7 @@ db_test!(
 
         // Bad ids: a user message, another chat's message, a stranger.
         let user_message = messages(&owner, &project, &session).await[0].id;
-        assert_eq!(owner.revert(project.id, session.id, user_message).await.unwrap_err().status(), Some(422));
+        assert_eq!(owner.revert(project.id, session.id, user_message).await.unwrap_err().status(), Some(409));
         let other = crate::chat::ready_session(&app, &owner, project.id, "other").await;
         assert_eq!(owner.revert(project.id, other.id, first.id).await.unwrap_err().status(), Some(404));
         let (eve, _) = app.user("eve").await;

@@ -105,6 +105,9 @@ async fn run(database_url: Option<String>) {
         wait_until_idle(&api, project_id, session_id).await;
     }
     api.set_env_var(main.id, "API_URL", "https://api.example.com").await.unwrap();
+    // A turn with a commit: what revert and fork take.
+    let messages = api.list_messages(main.id, chat.id, &MessageQuery::default()).await.unwrap().messages;
+    let turn = messages.iter().find(|m| m.commit_sha.is_some()).expect("the seeded turn made a commit").id;
     // The seeded chat's preview is the test dev server (started and stopped by the run).
     let dev = UpdateRunSettingsRequest {
         setup: None,
@@ -139,6 +142,7 @@ bearer = "{token}"
 "body.target_branch" = "main"
 "body.email" = "member@example.com"
 "body.token" = "ghp_schemathesis"
+"body.message_id" = {turn}
 
 # Deletes take what was made to be deleted.
 [[operations]]
@@ -163,6 +167,7 @@ parameters = {{ "path.id" = {hello}, "path.session_pk" = {pull} }}
         doomed = doomed.id,
         hello = hello.id,
         pull = pull.id,
+        turn = turn,
     )
     .unwrap();
     let config_path = work.path().join("schemathesis.toml");
