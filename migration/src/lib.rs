@@ -18,6 +18,7 @@ mod m20251202_000008_run_journal;
 mod m20251203_000009_session_runtime;
 mod m20251204_000010_checkpoints;
 mod m20251205_000011_queued_prompts;
+mod m20251206_000012_attention;
 mod sql;
 
 pub use sea_orm_migration::MigratorTrait;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20251203_000009_session_runtime::Migration),
             Box::new(m20251204_000010_checkpoints::Migration),
             Box::new(m20251205_000011_queued_prompts::Migration),
+            Box::new(m20251206_000012_attention::Migration),
         ]
     }
 }

@@ -47,6 +47,7 @@ pub use contract::PUBLIC;
         sessions::delete_session,
         sessions::list_messages,
         sessions::duplicate_session,
+        sessions::mark_read,
         code::list_files,
         code::get_file,
         code::get_diff,

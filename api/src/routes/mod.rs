@@ -51,6 +51,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(sessions::delete_session)
         .service(sessions::list_messages)
         .service(sessions::duplicate_session)
+        .service(sessions::mark_read)
         .service(code::list_files)
         .service(code::get_file)
         .service(code::get_diff)

@@ -134,3 +134,18 @@ pub async fn list_messages(
     let page = sessions::messages(db, secrets, &user, project_id.0, session_pk.0, query, None);
     cache::json(&state.reads.messages, &user, &request, page).await
 }
+
+/// Its user has read the chat: its finished turns are no longer unread.
+#[utoipa::path(tag = "chat sessions", params(("id" = i32, Path), ("session_pk" = i32, Path)), responses(
+    (status = 204), (status = 404, body = ErrorBody)))]
+#[post("/api/projects/{id}/chat-sessions/{session_pk}/read")]
+pub async fn mark_read(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: SessionPath,
+) -> Result<HttpResponse, ApiError> {
+    let (project_id, session_pk) = path.into_inner();
+    let session = sessions::load(&state.db, &user, project_id.0, session_pk.0).await?;
+    crate::store::runs::mark_read(&state.db, session.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -54,6 +54,13 @@ pub async fn start<C: ConnectionTrait + TransactionTrait>(
     active.user_message_id = Set(Some(user_message.id));
     active.assistant_message_id = Set(Some(assistant_message.id));
     let run = active.update(&txn).await?;
+    // Its user is sending: what ended before is read.
+    chat_session::Entity::update_many()
+        .col_expr(chat_session::Column::TurnState, Expr::value("running"))
+        .col_expr(chat_session::Column::UnreadTurns, Expr::value(0))
+        .filter(chat_session::Column::Id.eq(session.id))
+        .exec(&txn)
+        .await?;
     super::commit(txn).await?;
     Ok(StartedRun { run, user_message, assistant_message })
 }
@@ -162,15 +169,48 @@ pub struct RunEnd {
     pub message_id: i64,
     pub message: AssistantMessage,
     pub commit_sha: Option<String>,
+    /// Its answer ends asking the user something.
+    pub question: bool,
 }
 
-/// Records a run's end in one transaction: its message whole, its journal gone, its status.
+/// Records a run's end in one transaction: its message whole, its journal gone, its status,
+/// and on its session how the turn ended, one more turn unread (a stopped one is not news).
 pub async fn finish<C: ConnectionTrait + TransactionTrait>(db: &C, end: RunEnd) -> Result<(), StoreError> {
     let txn = crate::store::begin(db).await?;
     save_assistant(&txn, end.message_id, end.message, end.commit_sha).await?;
     run_journal::Entity::delete_many().filter(run_journal::Column::AgentRunId.eq(end.run_id)).exec(&txn).await?;
     record_end(&txn, end.run_id, end.status, end.error).await?;
+    let (state, news) = match end.status {
+        RunStatus::Succeeded if end.question => ("question", 1),
+        RunStatus::Succeeded => ("succeeded", 1),
+        RunStatus::Cancelled => ("succeeded", 0),
+        // Counted when it was marked interrupted at start-up (`interrupt_live`).
+        RunStatus::Interrupted => ("failed", 0),
+        _ => ("failed", 1),
+    };
+    let session = sea_orm::sea_query::Query::select()
+        .column(agent_run::Column::ChatSessionId)
+        .from(agent_run::Entity)
+        .and_where(agent_run::Column::Id.eq(end.run_id))
+        .to_owned();
+    chat_session::Entity::update_many()
+        .col_expr(chat_session::Column::TurnState, Expr::value(state))
+        .col_expr(chat_session::Column::UnreadTurns, Expr::col(chat_session::Column::UnreadTurns).add(news))
+        .filter(chat_session::Column::Id.in_subquery(session))
+        .exec(&txn)
+        .await?;
     super::commit(txn).await?;
+    Ok(())
+}
+
+/// Its user has read the session: no turn is unread.
+pub async fn mark_read(db: &impl ConnectionTrait, session_pk: i32) -> Result<(), StoreError> {
+    chat_session::Entity::update_many()
+        .col_expr(chat_session::Column::UnreadTurns, Expr::value(0))
+        .filter(chat_session::Column::Id.eq(session_pk))
+        .filter(chat_session::Column::UnreadTurns.gt(0))
+        .exec(db)
+        .await?;
     Ok(())
 }
 
@@ -218,6 +258,12 @@ pub async fn interrupt_live(db: &impl ConnectionTrait) -> Result<Vec<agent_run::
         .col_expr(agent_run::Column::Error, Expr::value("The server stopped while the run was live."))
         .col_expr(agent_run::Column::FinishedAt, Expr::value(now()))
         .filter(agent_run::Column::Id.is_in(live.iter().map(|run| run.id)))
+        .exec(db)
+        .await?;
+    chat_session::Entity::update_many()
+        .col_expr(chat_session::Column::TurnState, Expr::value("failed"))
+        .col_expr(chat_session::Column::UnreadTurns, Expr::col(chat_session::Column::UnreadTurns).add(1))
+        .filter(chat_session::Column::Id.is_in(live.iter().map(|run| run.chat_session_id)))
         .exec(db)
         .await?;
     Ok(live)

@@ -8,6 +8,7 @@ mod logs;
 
 mod access;
 mod accounts;
+mod attention;
 mod bad_input;
 mod chat;
 mod chat_events;

@@ -94,6 +94,13 @@ pub struct ChatSession {
     /// The checkout's size on disk in bytes (dependencies included), as last measured: after
     /// it was made and set up, and after each turn. `None` until measured or when not on disk.
     pub disk_bytes: Option<i64>,
+    /// Whether the chat needs its user: idle, running, finished or failed unread, waiting for
+    /// you (its last turn ended asking something).
+    #[serde(default)]
+    pub activity: SessionActivity,
+    /// Turns ended since its user last read it (`POST …/{session_pk}/read`).
+    #[serde(default)]
+    pub unread: u32,
     /// The last revert can be undone (`POST …/{session_pk}/revert/undo`): no turn since.
     #[serde(default)]
     pub undo_revert: bool,
@@ -115,6 +122,38 @@ pub struct CreateChatSessionRequest {
     /// The branch to start from; the project's default branch when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_branch: Option<String>,
+}
+
+/// Whether a chat needs its user.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SessionActivity {
+    #[default]
+    Idle,
+    Running,
+    FinishedUnread,
+    FailedUnread,
+    /// Its last turn ended asking something.
+    WaitingForYou,
+}
+
+impl SessionActivity {
+    /// Its user should look at it.
+    pub fn needs_you(self) -> bool {
+        matches!(self, SessionActivity::FinishedUnread | SessionActivity::FailedUnread | SessionActivity::WaitingForYou)
+    }
+
+    /// From a session's last turn and unread count.
+    pub fn of(turn_state: Option<&str>, unread: i32) -> SessionActivity {
+        match (turn_state, unread > 0) {
+            (Some("running"), _) => SessionActivity::Running,
+            (_, false) => SessionActivity::Idle,
+            (Some("failed"), true) => SessionActivity::FailedUnread,
+            (Some("question"), true) => SessionActivity::WaitingForYou,
+            (_, true) => SessionActivity::FinishedUnread,
+        }
+    }
 }
 
 /// `PUT /api/projects/{id}/chat-sessions/{session_pk}`: only the fields given change.

@@ -316,6 +316,11 @@ impl Client {
         self.delete(&format!("/projects/{project}/chat-sessions/{session}/queue/{queued}")).await
     }
 
+    /// Its user has read the chat.
+    pub async fn mark_read(&self, project: ProjectId, session: ChatSessionPk) -> Result<()> {
+        self.call(Method::Post, &format!("/projects/{project}/chat-sessions/{session}/read"), "", None).await.map(drop)
+    }
+
     /// Moves the chat back to the turn `message` (an assistant message with a commit).
     pub async fn revert(&self, project: ProjectId, session: ChatSessionPk, message: MessageId) -> Result<ChatSession> {
         let path = format!("/projects/{project}/chat-sessions/{session}/revert");

@@ -32,6 +32,10 @@ pub struct Model {
     pub disk_bytes: Option<i64>,
     /// The last revert, while Undo can still take it back (until the next turn).
     pub reverted_at: Option<DateTimeUtc>,
+    /// How its last turn went: running, succeeded, failed, question (it ended asking).
+    pub turn_state: Option<String>,
+    /// Turns ended since its user last read it.
+    pub unread_turns: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

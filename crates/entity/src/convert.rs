@@ -2,7 +2,7 @@
 
 use api_types::{
     ApiToken, AuditEvent, AuditEventId, ChatMessage, ChatSession, ChatSessionPk, MessageId, Project, ProjectId,
-    ProjectMember, ProjectRole, RepositoryKind, RepositorySource, TokenId, User, UserId,
+    ProjectMember, ProjectRole, RepositoryKind, RepositorySource, SessionActivity, TokenId, User, UserId,
 };
 
 pub fn user(model: super::user::Model) -> User {
@@ -81,6 +81,8 @@ pub fn chat_session(model: super::chat_session::Model) -> ChatSession {
         workspace_error: model.workspace_error,
         disk_bytes: model.disk_bytes,
         undo_revert: model.reverted_at.is_some(),
+        activity: SessionActivity::of(model.turn_state.as_deref(), model.unread_turns),
+        unread: u32::try_from(model.unread_turns).unwrap_or(0),
         notice: None,
     }
 }

@@ -75,6 +75,7 @@ async fn recover_message(
         message_id,
         message,
         commit_sha,
+        question: false,
     };
     store::runs::finish(db, end).await
 }

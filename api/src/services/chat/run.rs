@@ -63,6 +63,7 @@ pub fn spawn(
                     message_id,
                     message,
                     commit_sha: None,
+                    question: false,
                 };
                 record_end(&state, &owner, end).await
             }
@@ -182,7 +183,16 @@ async fn execute(
     };
     let errors: Vec<&str> = notes.iter().chain(&error).map(String::as_str).collect();
     let message = transcript.lock().unwrap_or_else(|p| p.into_inner()).sealed(&state.secrets, &errors);
-    let end = RunEnd { run_id: job.run_id, status, error, message_id: job.assistant_message_id, message, commit_sha };
+    let question = transcript.lock().unwrap_or_else(|p| p.into_inner()).text().trim_end().ends_with('?');
+    let end = RunEnd {
+        run_id: job.run_id,
+        status,
+        error,
+        message_id: job.assistant_message_id,
+        message,
+        commit_sha,
+        question,
+    };
     record_end(&state, &owner, end).await
 }
 
@@ -194,8 +204,15 @@ async fn end_unstarted(state: &web::Data<AppState>, owner: &SessionOwner, job: &
         (RunStatus::Cancelled, None)
     };
     let message = Transcript::default().sealed(&state.secrets, &[]);
-    let end =
-        RunEnd { run_id: job.run_id, status, error, message_id: job.assistant_message_id, message, commit_sha: None };
+    let end = RunEnd {
+        run_id: job.run_id,
+        status,
+        error,
+        message_id: job.assistant_message_id,
+        message,
+        commit_sha: None,
+        question: false,
+    };
     record_end(state, owner, end).await
 }
 
