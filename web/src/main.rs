@@ -1,6 +1,7 @@
 //! kosuke's browser app (Leptos CSR). `main` only mounts; `app` holds the route table.
 
 mod app;
+mod attention;
 mod components;
 mod live;
 mod pages;

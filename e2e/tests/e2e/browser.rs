@@ -547,3 +547,39 @@ async fn a_message_sent_during_a_turn_waits_and_runs_after_it() {
     assert_console_clean(&c).await;
     c.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_that_finished_out_of_sight_says_so_in_the_sidebar_and_the_tab_title() {
+    let stack = stack().await;
+    let c = browser(&stack, 1280, 800).await;
+    sign_up(&c, &stack, "Uma").await;
+    create_project(&c, "Many", "empty", "").await;
+    new_chat(&c, "Background").await;
+    new_chat(&c, "Foreground").await;
+    open_chat(&c, "Background").await;
+    stack.model.script([Reply::Slow { chunks: 40, every: Duration::from_millis(50) }]);
+    type_into(&c, "textarea[name=prompt]", "take a while").await;
+    click(&c, ".composer button[type=submit]").await;
+    wait_text(&c, ".session-card.active [data-testid=attention]", "marks the chat working", |t| t.contains("working"))
+        .await;
+    open_chat(&c, "Foreground").await;
+    let card = ".session-card:not(.active) [data-testid=attention]";
+    wait_text(&c, card, "says the other chat's turn ended unread", |t| t.contains("1 unread")).await;
+    let deadline = Instant::now() + WAIT;
+    while c.title().await.unwrap() != "(1) kosuke" {
+        assert!(Instant::now() < deadline, "the tab title is {:?}", c.title().await.unwrap());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    screenshot(&c, "unread-desktop").await;
+    open_chat(&c, "Background").await;
+    wait_gone(&c, "[data-testid=attention]", "reading it clears the mark").await;
+    let deadline = Instant::now() + WAIT;
+    while c.title().await.unwrap() != "kosuke" {
+        assert!(Instant::now() < deadline, "the tab title is {:?}", c.title().await.unwrap());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.goto(&format!("{}/account", stack.address)).await.unwrap();
+    wait_text(&c, "[data-testid=notifications]", "offers notifications", |t| t.contains("Allow notifications")).await;
+    assert_console_clean(&c).await;
+    c.close().await.unwrap();
+}

@@ -5,7 +5,7 @@ use crate::components::focus::{focus_left, focus_soon, modal, modal_keys, move_a
 use crate::components::time::relative;
 use api_types::{
     BranchStatus, ChatSession, ChatSessionPk, ChatSessionStatus, CreateChatSessionRequest, PreviewState,
-    SessionBranchStatus,
+    SessionActivity, SessionBranchStatus,
 };
 use leptos::html;
 use leptos::prelude::*;
@@ -102,6 +102,7 @@ pub fn Sidebar(
                                 <span class="session-title">{title.clone()}</span>
                                 <span class="session-meta">
                                     <span class="badge" title="Messages">{session.message_count}</span>
+                                    {attention_tag(session.activity, session.unread)}
                                     <span>{relative(session.last_activity_at)}</span>
                                     {session.disk_bytes.filter(|b| *b > 0).map(|b| view! {
                                         <span class="disk" title="Its checkout on disk, dependencies included">{size(b)}</span>
@@ -204,7 +205,7 @@ pub fn Sidebar(
                 <p class="muted">{move || if search.get().is_empty() { "No chats yet." } else { "No chat matches." }}</p>
             </Show>
             <ul class="sessions">
-                <For each=move || active_sessions.get() key=|s| (s.id, s.title.clone(), s.message_count, s.last_activity_at, s.status) children=card />
+                <For each=move || active_sessions.get() key=|s| (s.id, s.title.clone(), s.message_count, s.last_activity_at, s.status, s.activity, s.unread, s.disk_bytes) children=card />
             </ul>
             <Show when=move || has_more.get()>
                 <button class="ghost" on:click=move |_| on_more.run(())>"Show more chats"</button>
@@ -299,6 +300,22 @@ pub fn NewChatModal(
             }
         </Show>
     }
+}
+
+/// What the chat's activity asks of its user, on its card.
+fn attention_tag(activity: SessionActivity, unread: u32) -> Option<AnyView> {
+    let (class, text, title) = match activity {
+        SessionActivity::Idle => return None,
+        SessionActivity::Running => ("attention running", "● working".to_owned(), "The agent is working in this chat"),
+        SessionActivity::FinishedUnread => {
+            ("attention unread", format!("{unread} unread"), "Turns that ended since you last looked")
+        }
+        SessionActivity::FailedUnread => ("attention failed", "✕ failed".to_owned(), "The last turn failed"),
+        SessionActivity::WaitingForYou => {
+            ("attention waiting", "? needs you".to_owned(), "The agent asks you something")
+        }
+    };
+    Some(view! { <span class=class title=title data-testid="attention">{text}</span> }.into_any())
 }
 
 /// A size on disk as people read it: 512 B, 3.4 MB, 1.2 GB.

@@ -64,6 +64,7 @@ pub fn Account() -> impl IntoView {
                 </form>
                 <ErrorLine result=Signal::derive(move || connect.value().get().and_then(Result::err)) />
             </section>
+            <Notifications />
             <section>
                 <h2>"Personal access tokens"</h2>
                 <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -177,6 +178,29 @@ fn Administration() -> impl IntoView {
                     Err(err) => view! { <p class="error">{err}</p> }.into_any(),
                 })}
             </Transition>
+        </section>
+    }
+}
+
+/// Whether kosuke may tell of chats that finished while it was in the background.
+#[component]
+fn Notifications() -> impl IntoView {
+    let allowed = RwSignal::new(crate::attention::allowed());
+    view! {
+        <section data-testid="notifications">
+            <h2>"Notifications"</h2>
+            {move || if allowed.get() {
+                view! { <p class="muted">"This browser tells you when a chat's turn ends while kosuke is in the background."</p> }.into_any()
+            } else {
+                view! {
+                    <p class="muted">"Be told when a chat's turn ends while kosuke is in the background."</p>
+                    <button on:click=move |_| {
+                        crate::attention::ask();
+                        // The browser answers later; look again then.
+                        set_timeout(move || { allowed.try_set(crate::attention::allowed()); }, std::time::Duration::from_secs(2));
+                    }>"Allow notifications"</button>
+                }.into_any()
+            }}
         </section>
     }
 }

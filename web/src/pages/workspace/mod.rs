@@ -71,6 +71,24 @@ pub fn Workspace() -> impl IntoView {
     let sessions = SessionList::new(project_id, toasts);
     let reload_sessions = move || sessions.reload();
     let current = Memo::new(move |_| sessions.find(selected.get()?));
+    // Other chats' states (a turn that ended in the background) every few seconds.
+    let refresher = set_interval_with_handle(move || sessions.refresh(), std::time::Duration::from_secs(5)).ok();
+    on_cleanup(move || {
+        if let Some(handle) = refresher {
+            handle.clear();
+        }
+    });
+    // The open chat, in sight, is read.
+    Effect::new(move |_| {
+        let Some(session) = current.get() else { return };
+        if session.activity.needs_you() && !crate::attention::page_hidden() {
+            let (p, s) = (session.project_id, session.id);
+            sessions.mark_read(s);
+            spawn_local(async move {
+                let _ = client().mark_read(p, s).await;
+            });
+        }
+    });
 
     let refresh_branch = move || {
         let (Some(Some(p)), Some(Some(s))) = (project_id.try_get_untracked(), selected.try_get_untracked()) else {
@@ -211,6 +229,8 @@ pub fn Workspace() -> impl IntoView {
                     waiting.update(|list| list.push(queued));
                 }
                 Ok(ChatAnswer::Accepted(accepted)) => {
+                    // The card says the chat is working.
+                    sessions.refresh();
                     // A quick run can end before this answer is read: its `run_finished` has
                     // then cleared `running` and loaded the saved messages, and nothing may
                     // mark its message as streaming again (it would never be replaced).

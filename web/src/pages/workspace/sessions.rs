@@ -69,6 +69,55 @@ impl SessionList {
         self.fetch(None);
     }
 
+    /// The first page asked again (every few seconds): the chats shown take their new state
+    /// (activity, unread, counts) in place, and a turn that ended in the background is told.
+    pub fn refresh(self) {
+        let (Some(Some(id)), Some(q)) = (self.project_id.try_get_untracked(), self.query.try_get_untracked()) else {
+            return;
+        };
+        let q = Some(q).filter(|q| !q.is_empty());
+        spawn_local(async move {
+            let query = ChatSessionQuery { q, limit: Some(100), ..Default::default() };
+            let Ok(page) = client().list_chat_sessions(id, &query).await else { return };
+            let fresh: HashMap<i32, ChatSession> = page.sessions.into_iter().map(|s| (s.id.0, s)).collect();
+            for list in [self.active, self.archived] {
+                list.try_update(|shown| {
+                    for session in shown.iter_mut() {
+                        if let Some(now) = fresh.get(&session.id.0) {
+                            crate::attention::notify_ended(session.activity, now);
+                            *session = now.clone();
+                        }
+                    }
+                });
+            }
+            self.previews_and_title(id).await;
+        });
+    }
+
+    async fn previews_and_title(self, id: ProjectId) {
+        self.load_previews(id).await;
+        if let Some(active) = self.active.try_get_untracked() {
+            crate::attention::show_in_title(&active);
+        }
+    }
+
+    /// The chat `id` as its user has read it.
+    pub fn mark_read(self, id: ChatSessionPk) {
+        for list in [self.active, self.archived] {
+            list.try_update(|shown| {
+                if let Some(session) = shown.iter_mut().find(|s| s.id == id) {
+                    session.unread = 0;
+                    if session.activity.needs_you() {
+                        session.activity = SessionActivity::Idle;
+                    }
+                }
+            });
+        }
+        if let Some(active) = self.active.try_get_untracked() {
+            crate::attention::show_in_title(&active);
+        }
+    }
+
     /// The next page, after the ones shown.
     pub fn show_more(self) {
         self.fetch(self.more.get_untracked());
@@ -107,7 +156,7 @@ impl SessionList {
                     }
                     self.more.set(list.next_cursor);
                     self.load_statuses(id).await;
-                    self.load_previews(id).await;
+                    self.previews_and_title(id).await;
                 }
                 Err(err) => self.toasts.error(say(&err)),
             }
