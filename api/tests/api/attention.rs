@@ -52,7 +52,12 @@ db_test!(
         // A stopped turn is not news.
         owner.mark_read(project.id, session.id).await.unwrap();
         app.model.script([Reply::Slow { chunks: 600, every: Duration::from_millis(50) }]);
+        let asked = app.model.requests().len();
         owner.send_chat(&chat(&project, &session, "long")).await.unwrap();
+        // Stopped once the model streams (so no other turn gets the long answer).
+        while app.model.requests().len() == asked {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         owner.cancel_run(project.id, session.id).await.unwrap();
         assert_eq!(finished(&owner, project.id, session.id).await.status, RunStatus::Cancelled);
         assert_eq!(shown(&owner, &session).await, (SessionActivity::Idle, 0));
