@@ -5,7 +5,6 @@
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::{Json, PathId};
-use crate::process_log::resume_after;
 use crate::services::preview;
 use crate::state::AppState;
 use actix_files::NamedFile;
@@ -58,8 +57,7 @@ pub async fn get_preview_events(
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, session_pk) = path.into_inner();
     let log = preview::log(&state, &user, project_id.0, session_pk.0).await?;
-    let after = resume_after(req.headers().get("last-event-id").and_then(|v| v.to_str().ok()));
-    Ok(super::chat::sse_response(log.events(after)))
+    Ok(super::runtime::log_stream(&req, log))
 }
 
 /// The user's dev servers in the project that are not stopped.

@@ -109,8 +109,13 @@ pub async fn get_setup_events(
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, session_pk) = path.into_inner();
     let log = setup::log(&state, &user, project_id.0, session_pk.0).await?;
+    Ok(log_stream(&req, log))
+}
+
+/// A process log as server-sent events, from after the `Last-Event-ID` the client sends.
+pub(super) fn log_stream(req: &HttpRequest, log: std::sync::Arc<crate::process_log::ProcessLog>) -> HttpResponse {
     let after = resume_after(req.headers().get("last-event-id").and_then(|v| v.to_str().ok()));
-    Ok(super::chat::sse_response(log.events(after)))
+    super::chat::sse_response(log.events(after))
 }
 
 /// What the project takes on disk: mirror, spare checkout, each session's checkout.

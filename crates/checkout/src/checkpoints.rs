@@ -49,8 +49,9 @@ impl Checkout {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
-    use crate::{Author, Checkout, Mirror, StartPoint};
+    use crate::{Author, Mirror, StartPoint};
 
     fn author() -> Author {
         Author { name: "Test".into(), email: "test@example.test".into() }
