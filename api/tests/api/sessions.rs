@@ -34,7 +34,8 @@ db_test!(
         let expected: HashSet<&str> = [
             "id", "project_id", "user_id", "title", "description", "session_id", "github_branch_name", "status",
             "created_at", "updated_at", "last_activity_at", "message_count", "is_default", "base_branch",
-            "pull_request_number", "pull_request_url", "workspace_state", "workspace_error", "disk_bytes",
+            "pull_request_number", "pull_request_url", "workspace_state", "workspace_error", "disk_bytes", "activity",
+            "unread", "undo_revert",
         ]
         .into_iter()
         .collect();
