@@ -147,6 +147,11 @@ async fn start(binary: &Path, database_url: Option<String>) -> Stack {
             .env("KOSUKE_AGENT_API_KEY", "sk-test")
             .env("KOSUKE_GITHUB_API_URL", &github.url)
             .env("KOSUKE_GITHUB_GIT_URL", remotes.path())
+            // Dev server ports of its own (stacks of tests running at once never meet).
+            .env("KOSUKE_PREVIEW_PORTS", {
+                let base = 60000 + (std::process::id() % 50) * 100;
+                format!("{base}-{}", base + 99)
+            })
             // Chats titled "Slow chat…" answer their message pages late (a slow network).
             .env("KOSUKE_TEST_SLOW_MESSAGE_PAGES", format!("{SLOW_CHAT}={}", SLOW_PAGE.as_millis())),
     );

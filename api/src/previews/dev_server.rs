@@ -210,7 +210,7 @@ mod tests {
     #[tokio::test]
     async fn it_runs_until_it_crashes_and_says_how() {
         let dir = checkout();
-        let leases = ports::PortLeases::new(42000..=42999);
+        let leases = ports::PortLeases::new(56000..=56999);
         let port = leases.lease(1).expect("a port");
         let server = DevServer::start(launch(dir.path(), DEV, port, Duration::from_secs(20)));
         assert_eq!(server.settled().await, DevState::Running);
@@ -225,7 +225,7 @@ mod tests {
     #[tokio::test]
     async fn one_that_exits_or_never_listens_fails_and_a_stopped_one_frees_its_port() {
         let dir = checkout();
-        let leases = ports::PortLeases::new(43000..=43999);
+        let leases = ports::PortLeases::new(57000..=57999);
         let port = leases.lease(1).expect("a port");
         let quits = DevServer::start(launch(dir.path(), "echo no such script; exit 4", port, Duration::from_secs(20)));
         let DevState::Failed { why } = quits.settled().await else { panic!("it did not fail") };
@@ -251,7 +251,7 @@ mod tests {
     #[tokio::test]
     async fn a_port_taken_by_another_process_is_not_taken_for_the_dev_servers() {
         let dir = checkout();
-        let leases = ports::PortLeases::new(44000..=44999);
+        let leases = ports::PortLeases::new(58000..=58999);
         let port = leases.lease(1).expect("a port");
         // Another session's process took the port after it was leased.
         let thief = std::net::TcpListener::bind(("127.0.0.1", port)).expect("take the port");
@@ -266,7 +266,7 @@ mod tests {
     #[tokio::test]
     async fn a_sandboxed_dev_server_on_its_leased_port_is_its_own() {
         let dir = checkout();
-        let leases = ports::PortLeases::new(41000..=41999);
+        let leases = ports::PortLeases::new(59000..=59999);
         let port = leases.lease(1).expect("a port");
         let Launch { sandbox, place, .. } = launch(dir.path(), DEV, port, Duration::from_secs(20));
         let (pid_tx, pid_rx) = oneshot::channel();

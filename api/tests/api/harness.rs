@@ -177,11 +177,15 @@ impl Surroundings {
     }
 }
 
-/// Dev server ports of this test process's servers: 25 of 45000-54999 by process id, so that
-/// tests running at once seldom meet (a port taken anyway is skipped when it is leased).
+/// Dev server ports for one server of this test process: a block of 100 of 45000-54999 by
+/// process id (nextest runs each test in its own process), and 5 of that block per server
+/// (`cargo test` runs every test in one process), so that servers running at once do not
+/// meet (a port taken anyway is skipped when it is leased).
 pub fn preview_ports() -> std::ops::RangeInclusive<u16> {
-    let base = 45000 + (std::process::id() % 400) as u16 * 25;
-    base..=base + 24
+    static SERVERS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let server = SERVERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 20;
+    let base = 45000 + (std::process::id() % 100) as u16 * 100 + server * 5;
+    base..=base + 4
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {

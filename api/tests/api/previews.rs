@@ -384,7 +384,7 @@ db_test!(
         let (owner, _) = app.user("ann").await;
         let project = dev_project(&app, &owner).await;
         let session = ready_session(&app, &owner, project.id, "one").await;
-        let marker = format!("marker-{}-{}", std::process::id(), session.id);
+        let marker = format!("marker-{proxy}-{}", session.id);
         let dev = UpdateRunSettingsRequest {
             setup: None,
             dev: Some(format!("/usr/bin/python3 dev_server.py {marker}")),
@@ -413,7 +413,7 @@ async fn the_agent_restarts_the_preview(app: TestApp) {
     let (owner, _) = app.user("ann").await;
     let project = dev_project(&app, &owner).await;
     let session = ready_session(&app, &owner, project.id, "agent").await;
-    let marker = format!("restart-{}-{}", std::process::id(), session.id);
+    let marker = format!("restart-{}-{}", proxy_port(&app), session.id);
     let dev = format!("/usr/bin/python3 dev_server.py {marker}");
     let settings = UpdateRunSettingsRequest { setup: None, dev: Some(dev), readiness_path: None };
     owner.put_run_settings(project.id, &settings).await.unwrap();
