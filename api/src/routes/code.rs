@@ -37,17 +37,18 @@ pub async fn get_file(
 }
 
 /// The session's changes against its base branch, as a unified diff (cut at 2 MiB).
-#[utoipa::path(tag = "code", params(("id" = i32, Path), ("session_pk" = i32, Path)), responses(
+#[utoipa::path(tag = "code", params(("id" = i32, Path), ("session_pk" = i32, Path), api_types::DiffQuery), responses(
     (status = 200, body = SessionDiff), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[get("/api/projects/{id}/chat-sessions/{session_pk}/diff")]
 pub async fn get_diff(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<(PathId, PathId)>,
+    query: web::Query<api_types::DiffQuery>,
 ) -> Result<web::Json<SessionDiff>, ApiError> {
     let (project_id, session_pk) = path.into_inner();
     let session = sessions::load(&state.db, &user, project_id.0, session_pk.0).await?;
-    Ok(web::Json(code::diff(&state, &session).await?))
+    Ok(web::Json(code::diff(&state, &session, query.message_id).await?))
 }
 
 /// Ahead/behind the base branch, pushed, uncommitted changes, the open pull request.

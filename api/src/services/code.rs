@@ -57,26 +57,109 @@ pub async fn file(state: &AppState, session: &chat_session::Model, relative: Str
     })
 }
 
-pub async fn diff(state: &AppState, session: &chat_session::Model) -> Result<SessionDiff, ApiError> {
+pub async fn diff(
+    state: &AppState,
+    session: &chat_session::Model,
+    message_id: Option<i64>,
+) -> Result<SessionDiff, ApiError> {
     let path = checkout_path(state, session).await?;
+    if let Some(message_id) = message_id {
+        return turn_diff(state, session, path, message_id).await;
+    }
     let mirror_path = state.workspaces.project_dir(session.project_id).mirror();
     let (branch, base) = (session.github_branch_name.clone(), base_branch(session));
     let base_for_diff = base.clone();
-    let (base_sha, diff) = blocking(move || {
+    let (base_sha, diff, files) = blocking(move || {
         let base_oid = Mirror::open(&mirror_path)?.merge_base(&branch, &base_for_diff)?;
-        let diff = Checkout::open(&path)?.diff_from(base_oid, MAX_DIFF_BYTES)?;
-        Ok((base_oid.to_string(), diff))
+        let checkout = Checkout::open(&path)?;
+        let diff = checkout.diff_from(base_oid, MAX_DIFF_BYTES)?;
+        let files = checkout.changes_from(base_oid, MAX_DIFF_BYTES)?;
+        Ok((base_oid.to_string(), diff, files))
     })
     .await?;
     Ok(SessionDiff {
         base_branch: base,
         base_sha,
         patch: diff.patch,
-        truncated: diff.truncated,
+        truncated: diff.truncated || files.iter().any(|f| f.truncated),
         files_changed: diff.files_changed as u64,
         insertions: diff.insertions as u64,
         deletions: diff.deletions as u64,
+        files: files.into_iter().map(shown_file).collect(),
+        message_id: None,
     })
+}
+
+/// One turn's changes: its commit against its parent (`patch` is left empty).
+async fn turn_diff(
+    state: &AppState,
+    session: &chat_session::Model,
+    path: PathBuf,
+    message_id: i64,
+) -> Result<SessionDiff, ApiError> {
+    let message = crate::store::messages::find(&state.db, message_id)
+        .await?
+        .filter(|m| m.chat_session_id == session.id)
+        .ok_or(ApiError::NotFound("message"))?;
+    let Some(commit) = message.commit_sha else {
+        return Err(ApiError::conflict(api_types::ErrorCode::Conflict, "That message made no commit."));
+    };
+    let sha = commit.clone();
+    let files = blocking(move || Checkout::open(&path)?.changes_of_commit(&sha, MAX_DIFF_BYTES)).await?;
+    Ok(SessionDiff {
+        base_branch: base_branch(session),
+        base_sha: commit,
+        patch: String::new(),
+        truncated: files.iter().any(|f| f.truncated),
+        files_changed: files.len() as u64,
+        insertions: files.iter().map(|f| f.additions as u64).sum(),
+        deletions: files.iter().map(|f| f.deletions as u64).sum(),
+        files: files.into_iter().map(shown_file).collect(),
+        message_id: Some(api_types::MessageId(message.id)),
+    })
+}
+
+fn shown_file(file: checkout::FileChange) -> api_types::DiffFile {
+    use api_types::{DiffFile, DiffHunk, DiffLine, DiffLineKind, FileChangeStatus};
+    DiffFile {
+        path: file.path,
+        old_path: file.old_path,
+        status: match file.status {
+            checkout::ChangeStatus::Added => FileChangeStatus::Added,
+            checkout::ChangeStatus::Modified => FileChangeStatus::Modified,
+            checkout::ChangeStatus::Deleted => FileChangeStatus::Deleted,
+            checkout::ChangeStatus::Renamed => FileChangeStatus::Renamed,
+        },
+        additions: file.additions as u64,
+        deletions: file.deletions as u64,
+        binary: file.binary,
+        truncated: file.truncated,
+        hunks: file
+            .hunks
+            .into_iter()
+            .map(|hunk| DiffHunk {
+                header: hunk.header,
+                old_start: hunk.old_start,
+                old_lines: hunk.old_lines,
+                new_start: hunk.new_start,
+                new_lines: hunk.new_lines,
+                lines: hunk
+                    .lines
+                    .into_iter()
+                    .map(|line| DiffLine {
+                        kind: match line.kind {
+                            checkout::LineKind::Added => DiffLineKind::Added,
+                            checkout::LineKind::Removed => DiffLineKind::Removed,
+                            checkout::LineKind::Context => DiffLineKind::Context,
+                        },
+                        old: line.old,
+                        new: line.new,
+                        text: line.text,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
 }
 
 /// Ahead/behind the base, pushed or not, uncommitted changes, the pull request. Works for

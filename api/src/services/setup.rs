@@ -42,6 +42,9 @@ pub async fn log(
     if let Some(live) = state.workspaces.live_setup(session.id) {
         return Ok(live);
     }
+    // Read again: a setup that ended since the first read recorded its end before its live
+    // log went away.
+    let session = store::sessions::find(&state.db, session.id).await?;
     let kept = store::run_settings::setup(&state.db, session.id).await?;
     let shown = session.workspace_state.with_setup(session.setup_state);
     Ok(ProcessLog::ended_with(&kept.map(|kept| kept.log).unwrap_or_default(), shown.as_str()))

@@ -19,7 +19,7 @@ fn head(app: &TestApp, project: &Project, session: &ChatSession) -> String {
 }
 
 /// One turn whose model writes `file`; the turn's assistant message.
-async fn turn(app: &TestApp, owner: &Client, project: &Project, session: &ChatSession, file: &str) -> ChatMessage {
+pub async fn turn(app: &TestApp, owner: &Client, project: &Project, session: &ChatSession, file: &str) -> ChatMessage {
     app.model.script([
         Reply::Parts(vec![tool("write_file", json!({"path": file, "content": format!("{file}\n")}))]),
         Reply::Parts(vec![text(&format!("Wrote {file}."))]),

@@ -10,6 +10,7 @@ mod access;
 mod accounts;
 mod attention;
 mod bad_input;
+mod changes;
 mod chat;
 mod chat_events;
 mod chat_failures;

@@ -51,6 +51,79 @@ pub struct SessionDiff {
     pub files_changed: u64,
     pub insertions: u64,
     pub deletions: u64,
+    /// The changed files with their hunks and numbered lines (in file order).
+    #[serde(default)]
+    pub files: Vec<DiffFile>,
+    /// The turn these are the changes of (`?message_id=`); none: all of the chat's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<crate::MessageId>,
+}
+
+/// What happened to a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum FileChangeStatus {
+    Added,
+    Modified,
+    Deleted,
+    Renamed,
+}
+
+/// One changed file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DiffFile {
+    pub path: String,
+    /// Where a renamed file was.
+    pub old_path: Option<String>,
+    pub status: FileChangeStatus,
+    pub additions: u64,
+    pub deletions: u64,
+    pub binary: bool,
+    /// Its lines were cut at the size limit (the file is still listed).
+    pub truncated: bool,
+    pub hunks: Vec<DiffHunk>,
+}
+
+/// A run of changed lines with their context.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DiffHunk {
+    /// `@@ -a,b +c,d @@ …`
+    pub header: String,
+    pub old_start: u32,
+    pub old_lines: u32,
+    pub new_start: u32,
+    pub new_lines: u32,
+    pub lines: Vec<DiffLine>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DiffLineKind {
+    Context,
+    Added,
+    Removed,
+}
+
+/// One line: its number before (none when added) and after (none when removed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DiffLine {
+    pub kind: DiffLineKind,
+    pub old: Option<u32>,
+    pub new: Option<u32>,
+    pub text: String,
+}
+
+/// Query of `GET …/{session_pk}/diff`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+pub struct DiffQuery {
+    /// One turn's changes alone: an assistant message of the chat with a commit.
+    pub message_id: Option<i64>,
 }
 
 /// A pull request opened from a session.

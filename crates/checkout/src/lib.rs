@@ -10,6 +10,7 @@
 //! git's lock files. Credentials reach git only through the credentials callback, never in a
 //! URL or config. This crate knows nothing of HTTP, the database or the API.
 
+mod changes;
 mod checkout;
 mod checkpoints;
 mod error;
@@ -20,6 +21,7 @@ mod remote;
 mod run_files;
 mod spare;
 
+pub use changes::{ChangeStatus, ChangedLine, FileChange, Hunk, LineKind};
 pub use checkout::{Checkout, FileContent, FileEntry, WorkspaceDiff};
 pub use error::CheckoutError;
 pub use layout::ProjectDir;

@@ -344,6 +344,17 @@ impl Client {
         self.get(&format!("/projects/{project}/chat-sessions/{session}/diff")).await
     }
 
+    /// One turn's changes (`Some`), or all of the chat's.
+    pub async fn get_diff_of(
+        &self,
+        project: ProjectId,
+        session: ChatSessionPk,
+        turn: Option<MessageId>,
+    ) -> Result<SessionDiff> {
+        let query = DiffQuery { message_id: turn.map(|m| m.0) };
+        self.get_query(&format!("/projects/{project}/chat-sessions/{session}/diff"), &query).await
+    }
+
     /// Branch statuses of several chats at once (none asked, none answered, without a request).
     pub async fn branch_statuses(&self, project: ProjectId, sessions: &[ChatSessionPk]) -> Result<BranchStatusList> {
         if sessions.is_empty() {

@@ -583,3 +583,35 @@ async fn a_chat_that_finished_out_of_sight_says_so_in_the_sidebar_and_the_tab_ti
     assert_console_clean(&c).await;
     c.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_changes_list_each_file_with_numbered_lines_for_the_chat_or_one_turn() {
+    let stack = stack().await;
+    let c = browser(&stack, 1280, 800).await;
+    sign_up(&c, &stack, "Vic").await;
+    create_project(&c, "Diffs", "empty", "").await;
+    new_chat(&c, "Changes").await;
+    send(&c, "write alpha").await;
+    send(&c, "write beta").await;
+    click_text(&c, ".code", "Changes").await;
+    let files = wait_text(&c, "[data-testid=changed-files]", "lists the changed files", |t| {
+        t.contains("alpha.txt") && t.contains("beta.txt")
+    })
+    .await;
+    assert!(files.contains("A") && files.contains("+1"), "status and counts: {files}");
+    let line = wait_text(&c, "[data-testid=diff-line]", "shows numbered lines", |t| t.contains('1')).await;
+    assert!(line.contains("alpha") || line.contains("beta"), "{line}");
+    screenshot(&c, "changes-desktop").await;
+    // One turn: the first wrote alpha.txt only.
+    let first_turn = c.find(Locator::Css(".changes select option:nth-child(2)")).await.unwrap();
+    let value = first_turn.attr("value").await.unwrap().unwrap();
+    find(&c, ".changes select").await.select_by_value(&value).await.unwrap();
+    wait_text(&c, "[data-testid=changed-files]", "shows the first turn's files", |t| {
+        t.contains("alpha.txt") && !t.contains("beta.txt")
+    })
+    .await;
+    click(&c, ".changes input[type=checkbox]").await;
+    wait_text(&c, ".hunk", "shows the lines side by side", |t| t.contains("alpha")).await;
+    assert_console_clean(&c).await;
+    c.close().await.unwrap();
+}

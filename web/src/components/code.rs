@@ -1,6 +1,7 @@
 //! The Code tab: the session's files, one file's content, and its diff against the base.
 
-use api_types::{FileContent, FileTree, SessionDiff};
+use crate::components::diff::DiffView;
+use api_types::{FileContent, FileTree, MessageId, SessionDiff};
 use leptos::prelude::*;
 
 #[component]
@@ -9,6 +10,10 @@ pub fn CodeView(
     #[prop(into)] file: Signal<Option<Result<FileContent, String>>>,
     #[prop(into)] diff: Signal<Option<Result<SessionDiff, String>>>,
     show_diff: RwSignal<bool>,
+    /// The chat's turns with a commit, and the one whose changes are shown (none: all).
+    #[prop(into)]
+    turns: Signal<Vec<(MessageId, String)>>,
+    turn: RwSignal<Option<MessageId>>,
     on_open: Callback<String>,
 ) -> impl IntoView {
     view! {
@@ -56,19 +61,7 @@ pub fn CodeView(
                     </div>
                 }
             >
-                {move || match diff.get() {
-                    None => view! { <p class="muted">"Loading changes…"</p> }.into_any(),
-                    Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
-                    Some(Ok(d)) if d.patch.is_empty() => view! { <p class="muted">{format!("No changes against {}.", d.base_branch)}</p> }.into_any(),
-                    Some(Ok(d)) => view! {
-                        <p class="muted">{format!("{} files changed, +{} −{} against {}", d.files_changed, d.insertions, d.deletions, d.base_branch)}
-                            {d.truncated.then_some(" (cut at 2 MiB)")}</p>
-                        <pre class="diff">{d.patch.lines().map(|line| {
-                            let class = if line.starts_with('+') { "add" } else if line.starts_with('-') { "del" } else { "" };
-                            view! { <span class=class>{line.to_owned()}"\n"</span> }
-                        }).collect_view()}</pre>
-                    }.into_any(),
-                }}
+                <DiffView diff=diff turns=turns turn=turn />
             </Show>
         </div>
     }

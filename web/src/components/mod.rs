@@ -2,6 +2,7 @@
 
 pub mod chat;
 pub mod code;
+pub mod diff;
 pub mod focus;
 pub mod markdown;
 pub mod navbar;

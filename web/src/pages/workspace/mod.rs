@@ -56,6 +56,20 @@ pub fn Workspace() -> impl IntoView {
     // Messages sent during a run, waiting to start as the next turns.
     let waiting = RwSignal::new(Vec::<QueuedPrompt>::new());
     let revision = RwSignal::new(0u32);
+    // The open chat's turns with a commit, for the Changes of one turn.
+    let turns = Signal::derive(move || {
+        messages
+            .get()
+            .iter()
+            .filter(|m| m.role == MessageRole::Assistant && m.reverted_at.is_none())
+            .filter_map(|m| m.commit_sha.as_ref().map(|sha| (m.id, sha.clone(), m.content.clone())))
+            .enumerate()
+            .map(|(n, (id, sha, content))| {
+                let gist: String = content.lines().next().unwrap_or_default().chars().take(40).collect();
+                (id, format!("Turn {} ({}): {gist}", n + 1, &sha[..sha.len().min(7)]))
+            })
+            .collect::<Vec<_>>()
+    });
     let drafts = StoredValue::new(HashMap::<i32, String>::new());
     let draft = RwSignal::new(String::new());
     let tab = RwSignal::new(Tab::Code);
@@ -474,7 +488,7 @@ pub fn Workspace() -> impl IntoView {
                 </div>
                 <section class="details" role="tabpanel" id=TAB_PANEL aria-labelledby=move || tab.get().id()>
                     {move || match tab.get() {
-                        Tab::Code => view! { <CodeTab project_id=project_id selected=selected running=running revision=revision /> }.into_any(),
+                        Tab::Code => view! { <CodeTab project_id=project_id selected=selected running=running revision=revision turns=turns /> }.into_any(),
                         Tab::Settings => view! { <SettingsTab project_id=project_id is_owner=is_owner /> }.into_any(),
                         Tab::Preview => view! { <PreviewTab project_id=project_id selected=selected running=running previews=sessions.previews /> }.into_any(),
                         Tab::Branding => view! { <BrandingTab project_id=project_id is_owner=is_owner /> }.into_any(),

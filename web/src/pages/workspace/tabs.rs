@@ -16,7 +16,11 @@ pub fn CodeTab(
     running: RwSignal<bool>,
     /// Bumped when the chat's files change outside a run (a revert).
     revision: RwSignal<u32>,
+    /// The chat's turns with a commit (for the changes of one).
+    #[prop(into)]
+    turns: Signal<Vec<(MessageId, String)>>,
 ) -> impl IntoView {
+    let turn = RwSignal::new(None::<MessageId>);
     let tree = RwSignal::new(None::<Result<FileTree, String>>);
     let file = RwSignal::new(None::<Result<FileContent, String>>);
     let diff = RwSignal::new(None::<Result<SessionDiff, String>>);
@@ -31,9 +35,10 @@ pub fn CodeTab(
             return;
         }
         let showing_diff = show_diff.get();
+        let shown_turn = turn.get();
         spawn_local(async move {
             if showing_diff {
-                diff.set(Some(client().get_diff(p, s).await.map_err(|e| say(&e))));
+                diff.set(Some(client().get_diff_of(p, s, shown_turn).await.map_err(|e| say(&e))));
             } else {
                 tree.set(Some(client().list_files(p, s).await.map_err(|e| say(&e))));
             }
@@ -42,6 +47,7 @@ pub fn CodeTab(
     Effect::new(move |_| {
         selected.track();
         file.set(None);
+        turn.set(None);
     });
     let open = Callback::new(move |path: String| {
         let (Some(p), Some(s)) = (project_id.get_untracked(), selected.get_untracked()) else { return };
@@ -52,7 +58,7 @@ pub fn CodeTab(
             when=move || selected.get().is_some()
             fallback=|| view! { <p class="empty">"Pick a chat to see its files."</p> }
         >
-            <CodeView tree=tree file=file diff=diff show_diff=show_diff on_open=open />
+            <CodeView tree=tree file=file diff=diff show_diff=show_diff turns=turns turn=turn on_open=open />
         </Show>
     }
 }

@@ -1,0 +1,59 @@
+//! The Changes view's data: the chat's changed files with status and +/− counts, each file's
+//! hunks with old and new line numbers, against the base and for one turn.
+
+use crate::chat::setup;
+use crate::checkpoints::turn;
+use crate::db_test;
+use crate::harness::spawn_app;
+use api_types::*;
+
+db_test!(
+    async fn changes_list_files_hunks_and_line_numbers_for_the_chat_and_for_one_turn(backend) {
+        let app = spawn_app(backend).await;
+        let (owner, project, session) = setup(&app).await;
+        let first = turn(&app, &owner, &project, &session, "a.txt").await;
+        let second = turn(&app, &owner, &project, &session, "README.md").await;
+
+        let all = owner.get_diff_of(project.id, session.id, None).await.unwrap();
+        assert_eq!(all.message_id, None);
+        let summary: Vec<(&str, FileChangeStatus, u64, u64)> =
+            all.files.iter().map(|f| (f.path.as_str(), f.status, f.additions, f.deletions)).collect();
+        assert_eq!(
+            summary,
+            [("README.md", FileChangeStatus::Modified, 1, 2), ("a.txt", FileChangeStatus::Added, 1, 0)],
+            "against the base, in file order"
+        );
+        let readme = &all.files[0].hunks[0];
+        assert_eq!((readme.old_start, readme.new_start), (1, 1));
+        let numbered: Vec<(DiffLineKind, Option<u32>, Option<u32>, &str)> =
+            readme.lines.iter().map(|l| (l.kind, l.old, l.new, l.text.as_str())).collect();
+        assert_eq!(
+            numbered,
+            [
+                (DiffLineKind::Removed, Some(1), None, "# Shop"),
+                (DiffLineKind::Removed, Some(2), None, "Hello"),
+                (DiffLineKind::Added, None, Some(1), "README.md"),
+            ]
+        );
+        assert!(all.patch.contains("+README.md"), "the unified text stays: {}", all.patch);
+
+        // One turn alone: the first wrote a.txt and nothing else.
+        let of_first = owner.get_diff_of(project.id, session.id, Some(first.id)).await.unwrap();
+        assert_eq!(of_first.message_id, Some(first.id));
+        let paths: Vec<&str> = of_first.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["a.txt"]);
+        assert_eq!((of_first.insertions, of_first.deletions), (1, 0));
+        let of_second = owner.get_diff_of(project.id, session.id, Some(second.id)).await.unwrap();
+        assert_eq!(of_second.files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["README.md"]);
+
+        // Not a turn of this chat with a commit.
+        let prompt = owner.list_messages(project.id, session.id, &MessageQuery::default()).await.unwrap().messages[0].id;
+        assert_eq!(owner.get_diff_of(project.id, session.id, Some(prompt)).await.unwrap_err().status(), Some(409));
+        let other = crate::chat::ready_session(&app, &owner, project.id, "other").await;
+        assert_eq!(owner.get_diff_of(project.id, other.id, Some(first.id)).await.unwrap_err().status(), Some(404));
+        let url = app.url(&format!("/api/projects/{}/chat-sessions/{}/diff?message_id=first", project.id, session.id));
+        let token = owner.create_api_token(&CreateApiTokenRequest { name: "raw".into() }).await.unwrap().token;
+        let bad = app.http().get(url).bearer_auth(token).send().await.unwrap();
+        assert_eq!(bad.status().as_u16(), 400);
+    }
+);

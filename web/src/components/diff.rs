@@ -1,0 +1,181 @@
+//! The Changes view: the chat's changes against its base or one turn's, as a file list (with
+//! status and +/− counts) and each file's hunks with old and new line numbers, unified or
+//! side by side.
+
+use api_types::{DiffFile, DiffHunk, DiffLine, DiffLineKind, FileChangeStatus, MessageId, SessionDiff};
+use leptos::prelude::*;
+
+#[component]
+pub fn DiffView(
+    #[prop(into)] diff: Signal<Option<Result<SessionDiff, String>>>,
+    /// The chat's turns with a commit, to show one of them alone.
+    #[prop(into)]
+    turns: Signal<Vec<(MessageId, String)>>,
+    turn: RwSignal<Option<MessageId>>,
+) -> impl IntoView {
+    let split = RwSignal::new(false);
+    view! {
+        <div class="changes" data-testid="changes">
+            <div class="row changes-bar">
+                <select aria-label="Which changes" on:change=move |ev| {
+                    let value = event_target_value(&ev);
+                    turn.set(value.parse::<i64>().ok().map(MessageId));
+                }>
+                    <option value="" selected=move || turn.get().is_none()>"All of this chat's changes"</option>
+                    {move || turns.get().into_iter().map(|(id, label)| view! {
+                        <option value=id.0.to_string() selected=move || turn.get() == Some(id)>{label}</option>
+                    }).collect_view()}
+                </select>
+                <label class="inline"><input type="checkbox" prop:checked=move || split.get()
+                    on:change=move |ev| split.set(event_target_checked(&ev)) />" Side by side"</label>
+            </div>
+            {move || match diff.get() {
+                None => view! { <p class="muted">"Loading changes…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
+                Some(Ok(d)) if d.files.is_empty() => view! {
+                    <p class="muted">{if d.message_id.is_some() { "This turn changed no file.".to_owned() } else { format!("No changes against {}.", d.base_branch) }}</p>
+                }.into_any(),
+                Some(Ok(d)) => {
+                    let against = if d.message_id.is_some() { "in this turn".to_owned() } else { format!("against {}", d.base_branch) };
+                    let files = d.files.clone();
+                    view! {
+                        <p class="muted">{format!("{} files changed, +{} −{} {against}", d.files.len(), d.insertions, d.deletions)}
+                            {d.truncated.then_some(" (long files cut)")}</p>
+                        <ul class="changed-files" data-testid="changed-files">
+                            {files.iter().enumerate().map(|(n, f)| view! {
+                                <li><a href=format!("#changed-{n}")>{f.path.clone()}</a>" "{status_tag(f.status)}
+                                    <span class="add">{format!(" +{}", f.additions)}</span><span class="del">{format!(" −{}", f.deletions)}</span></li>
+                            }).collect_view()}
+                        </ul>
+                        {files.into_iter().enumerate().map(|(n, f)| file_view(n, f, split)).collect_view()}
+                    }.into_any()
+                }
+            }}
+        </div>
+    }
+}
+
+fn status_tag(status: FileChangeStatus) -> AnyView {
+    let (class, text, title) = match status {
+        FileChangeStatus::Added => ("status added", "A", "Added"),
+        FileChangeStatus::Modified => ("status modified", "M", "Modified"),
+        FileChangeStatus::Deleted => ("status deleted", "D", "Deleted"),
+        FileChangeStatus::Renamed => ("status renamed", "R", "Renamed"),
+    };
+    view! { <span class=class title=title>{text}</span> }.into_any()
+}
+
+fn file_view(n: usize, file: DiffFile, split: RwSignal<bool>) -> impl IntoView {
+    let name = match &file.old_path {
+        Some(old) => format!("{old} → {}", file.path),
+        None => file.path.clone(),
+    };
+    let hunks = file.hunks.clone();
+    view! {
+        <details class="diff-file" id=format!("changed-{n}") open=true data-testid="diff-file">
+            <summary><code>{name}</code>" "{status_tag(file.status)}
+                <span class="add">{format!(" +{}", file.additions)}</span><span class="del">{format!(" −{}", file.deletions)}</span></summary>
+            {if file.binary {
+                view! { <p class="muted">"A binary file."</p> }.into_any()
+            } else {
+                view! {
+                    {move || {
+                        let side_by_side = split.get();
+                        hunks.clone().into_iter().map(|hunk| hunk_view(hunk, side_by_side)).collect_view()
+                    }}
+                    {file.truncated.then(|| view! { <p class="muted">"The rest of this file's changes is too long to show."</p> })}
+                }.into_any()
+            }}
+        </details>
+    }
+}
+
+fn number(n: Option<u32>) -> String {
+    n.map(|n| n.to_string()).unwrap_or_default()
+}
+
+fn line_class(kind: DiffLineKind) -> &'static str {
+    match kind {
+        DiffLineKind::Added => "add",
+        DiffLineKind::Removed => "del",
+        DiffLineKind::Context => "ctx",
+    }
+}
+
+fn sign(kind: DiffLineKind) -> &'static str {
+    match kind {
+        DiffLineKind::Added => "+",
+        DiffLineKind::Removed => "−",
+        DiffLineKind::Context => " ",
+    }
+}
+
+fn hunk_view(hunk: DiffHunk, side_by_side: bool) -> impl IntoView {
+    let rows = if side_by_side { split_rows(&hunk.lines) } else { Vec::new() };
+    view! {
+        <table class="hunk">
+            <tr class="hunk-header"><td colspan=if side_by_side { "4" } else { "3" }><code>{hunk.header.clone()}</code></td></tr>
+            {if side_by_side {
+                rows.into_iter().map(|(old, new)| view! {
+                    <tr>
+                        {half(old.as_ref(), true)}
+                        {half(new.as_ref(), false)}
+                    </tr>
+                }).collect_view().into_any()
+            } else {
+                hunk.lines.into_iter().map(|line| view! {
+                    <tr class=line_class(line.kind) data-testid="diff-line">
+                        <td class="num">{number(line.old)}</td>
+                        <td class="num">{number(line.new)}</td>
+                        <td class="text"><code>{sign(line.kind)}{line.text}</code></td>
+                    </tr>
+                }).collect_view().into_any()
+            }}
+        </table>
+    }
+}
+
+fn half(line: Option<&DiffLine>, old: bool) -> impl IntoView {
+    match line {
+        Some(line) => {
+            let n = if old { line.old } else { line.new };
+            view! {
+                <td class=format!("num {}", line_class(line.kind))>{number(n)}</td>
+                <td class=format!("text {}", line_class(line.kind))><code>{line.text.clone()}</code></td>
+            }
+            .into_any()
+        }
+        None => view! { <td class="num"></td><td class="text empty"></td> }.into_any(),
+    }
+}
+
+/// Lines side by side: context on both sides, each run of removed lines beside the added lines
+/// that follow it.
+fn split_rows(lines: &[DiffLine]) -> Vec<(Option<DiffLine>, Option<DiffLine>)> {
+    let mut rows = Vec::new();
+    let (mut removed, mut added): (Vec<DiffLine>, Vec<DiffLine>) = (Vec::new(), Vec::new());
+    let flush = |rows: &mut Vec<_>, removed: &mut Vec<DiffLine>, added: &mut Vec<DiffLine>| {
+        let count = removed.len().max(added.len());
+        let (mut r, mut a) = (removed.drain(..), added.drain(..));
+        for _ in 0..count {
+            rows.push((r.next(), a.next()));
+        }
+    };
+    for line in lines {
+        match line.kind {
+            DiffLineKind::Removed => {
+                if !added.is_empty() {
+                    flush(&mut rows, &mut removed, &mut added);
+                }
+                removed.push(line.clone());
+            }
+            DiffLineKind::Added => added.push(line.clone()),
+            DiffLineKind::Context => {
+                flush(&mut rows, &mut removed, &mut added);
+                rows.push((Some(line.clone()), Some(line.clone())));
+            }
+        }
+    }
+    flush(&mut rows, &mut removed, &mut added);
+    rows
+}
