@@ -29,6 +29,18 @@ pub struct CurrentUser {
     pub is_admin: bool,
 }
 
+impl From<entity::user::Model> for CurrentUser {
+    fn from(user: entity::user::Model) -> Self {
+        CurrentUser {
+            id: user.id,
+            email: user.email,
+            display_name: user.display_name,
+            created_at: user.created_at,
+            is_admin: user.is_admin,
+        }
+    }
+}
+
 impl CurrentUser {
     pub fn to_api(&self) -> api_types::User {
         api_types::User {
@@ -69,14 +81,7 @@ impl FromRequest for CurrentUser {
                     TokenKind::Login => store::credentials::user_for_login(db, &hash).await?,
                 };
                 let (user, until) = found.ok_or(ApiError::Unauthenticated)?;
-                let user = CurrentUser {
-                    id: user.id,
-                    email: user.email,
-                    display_name: user.display_name,
-                    created_at: user.created_at,
-                    is_admin: user.is_admin,
-                };
-                Ok::<_, ApiError>((user, until))
+                Ok::<_, ApiError>((CurrentUser::from(user), until))
             };
             let now = chrono::Utc::now();
             let (user, _) =

@@ -82,13 +82,7 @@ pub async fn start_next(state: &web::Data<AppState>, session_pk: i32) {
         if user.disabled_at.is_some() {
             return Err(ApiError::forbidden("the account that queued the message is disabled"));
         }
-        let user = CurrentUser {
-            id: user.id,
-            email: user.email,
-            display_name: user.display_name,
-            created_at: user.created_at,
-            is_admin: user.is_admin,
-        };
+        let user = CurrentUser::from(user);
         let request = ChatRequest {
             project_id: api_types::ProjectId(session.project_id),
             chat_session_id: api_types::ChatSessionPk(session.id),
