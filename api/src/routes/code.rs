@@ -8,18 +8,19 @@ use crate::state::AppState;
 use actix_web::{get, web};
 use api_types::{BranchStatus, BranchStatusList, ErrorBody, FileContent, FileTree, SessionDiff};
 
-/// Every file and directory in the session's checkout.
-#[utoipa::path(tag = "code", params(("id" = i32, Path), ("session_pk" = i32, Path)), responses(
+/// Every file and directory in the session's checkout, or (`dir`) one directory's entries.
+#[utoipa::path(tag = "code", params(("id" = i32, Path), ("session_pk" = i32, Path), api_types::FilesQuery), responses(
     (status = 200, body = FileTree), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[get("/api/projects/{id}/chat-sessions/{session_pk}/files")]
 pub async fn list_files(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<(PathId, PathId)>,
+    query: web::Query<api_types::FilesQuery>,
 ) -> Result<web::Json<FileTree>, ApiError> {
     let (project_id, session_pk) = path.into_inner();
     let session = sessions::load(&state.db, &user, project_id.0, session_pk.0).await?;
-    Ok(web::Json(code::files(&state, &session).await?))
+    Ok(web::Json(code::files(&state, &session, query.into_inner().dir).await?))
 }
 
 /// One file's content (text up to 1 MiB; binary files are flagged, not sent).

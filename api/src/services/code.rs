@@ -35,9 +35,16 @@ async fn checkout_path(state: &AppState, session: &chat_session::Model) -> Resul
     state.workspaces.ensure_checkout(&owner.checkout, session, Start::Branch(base_branch(session))).await
 }
 
-pub async fn files(state: &AppState, session: &chat_session::Model) -> Result<FileTree, ApiError> {
+pub async fn files(state: &AppState, session: &chat_session::Model, dir: Option<String>) -> Result<FileTree, ApiError> {
     let path = checkout_path(state, session).await?;
-    let (entries, truncated) = blocking(move || Checkout::open(&path)?.files(MAX_FILES)).await?;
+    let (entries, truncated) = blocking(move || {
+        let checkout = Checkout::open(&path)?;
+        match dir {
+            Some(dir) => checkout.files_in(&dir, MAX_FILES),
+            None => checkout.files(MAX_FILES),
+        }
+    })
+    .await?;
     let files = entries
         .into_iter()
         .map(|e| FileEntry { path: e.path, is_dir: e.is_dir, is_symlink: e.is_symlink, size: e.size })

@@ -57,3 +57,33 @@ db_test!(
         assert_eq!(bad.status().as_u16(), 400);
     }
 );
+
+db_test!(
+    async fn a_ten_thousand_file_tree_is_listed_one_directory_at_a_time(backend) {
+        let app = spawn_app(backend).await;
+        let (owner, project, session) = setup(&app).await;
+        let root = app.checkout_dir(&session);
+        for dir in 0..100 {
+            let dir_path = root.join(format!("dir{dir:02}"));
+            std::fs::create_dir_all(&dir_path).unwrap();
+            for n in 0..100 {
+                std::fs::write(dir_path.join(format!("file{n:02}.rs")), "// x\n").unwrap();
+            }
+        }
+        let top = owner.list_dir(project.id, session.id, "").await.unwrap();
+        assert!(!top.truncated);
+        assert_eq!(top.files.len(), 101, "the hundred directories and README.md, not their files");
+        assert!(top.files.iter().filter(|e| e.is_dir).count() == 100 && top.files.iter().all(|e| !e.path.contains('/')));
+        let one = owner.list_dir(project.id, session.id, "dir07").await.unwrap();
+        assert_eq!(one.files.len(), 100);
+        assert!(one.files.iter().all(|e| e.path.starts_with("dir07/file") && !e.is_dir), "{:?}", &one.files[..2]);
+        // Against the whole tree in one answer (what the tree no longer asks for).
+        let whole = owner.list_files(project.id, session.id).await.unwrap();
+        assert_eq!(whole.files.len(), 10_101);
+        // Outside the checkout, or not a directory: refused.
+        for bad in ["..", "../..", "/etc", "README.md", ".git"] {
+            let refused = owner.list_dir(project.id, session.id, bad).await.unwrap_err();
+            assert!(matches!(refused.status(), Some(400 | 404)), "{bad}: {refused}");
+        }
+    }
+);

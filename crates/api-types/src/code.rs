@@ -25,6 +25,15 @@ pub struct FileTree {
     pub truncated: bool,
 }
 
+/// Query of `GET …/{session_pk}/files`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+pub struct FilesQuery {
+    /// One directory's own entries (`""` for the root), for a tree loaded a directory at a
+    /// time; without it, the whole tree (up to the listing's limit).
+    pub dir: Option<String>,
+}
+
 /// `GET …/{session_pk}/files/{path}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

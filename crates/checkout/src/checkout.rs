@@ -101,16 +101,15 @@ impl Checkout {
     /// `true`). Through the path-safe layer (`jail`): a symlink is listed, never entered.
     pub fn files(&self, limit: usize) -> Result<(Vec<FileEntry>, bool)> {
         let (entries, truncated) = self.jail()?.walk(".", limit).map_err(|err| jail_error(".", err))?;
-        let entries = entries
-            .into_iter()
-            .map(|entry| FileEntry {
-                path: entry.path,
-                is_dir: entry.kind == jail::Kind::Dir,
-                is_symlink: entry.kind == jail::Kind::Symlink,
-                size: entry.size,
-            })
-            .collect();
-        Ok((entries, truncated))
+        Ok((entries.into_iter().map(file_entry).collect(), truncated))
+    }
+
+    /// The entries of one directory (`""` or `.` for the root), by the same rules: a tree
+    /// loaded a directory at a time.
+    pub fn files_in(&self, dir: &str, limit: usize) -> Result<(Vec<FileEntry>, bool)> {
+        let dir = if dir.trim_matches('/').is_empty() { "." } else { dir.trim_matches('/') };
+        let (entries, truncated) = self.jail()?.list(dir, limit).map_err(|err| jail_error(dir, err))?;
+        Ok((entries.into_iter().map(file_entry).collect(), truncated))
     }
 
     fn jail(&self) -> Result<Jail> {
@@ -188,6 +187,15 @@ impl Checkout {
             insertions: stats.insertions(),
             deletions: stats.deletions(),
         })
+    }
+}
+
+fn file_entry(entry: jail::Entry) -> FileEntry {
+    FileEntry {
+        path: entry.path,
+        is_dir: entry.kind == jail::Kind::Dir,
+        is_symlink: entry.kind == jail::Kind::Symlink,
+        size: entry.size,
     }
 }
 

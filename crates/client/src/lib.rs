@@ -281,6 +281,12 @@ impl Client {
         self.get(&format!("/projects/{project}/chat-sessions/{session}/files")).await
     }
 
+    /// One directory's own entries (`""` for the root).
+    pub async fn list_dir(&self, project: ProjectId, session: ChatSessionPk, dir: &str) -> Result<FileTree> {
+        let query = FilesQuery { dir: Some(dir.to_owned()) };
+        self.get_query(&format!("/projects/{project}/chat-sessions/{session}/files"), &query).await
+    }
+
     /// `path` is relative to the checkout, `/`-separated.
     pub async fn get_file(&self, project: ProjectId, session: ChatSessionPk, path: &str) -> Result<FileContent> {
         self.get(&format!("/projects/{project}/chat-sessions/{session}/files/{path}")).await

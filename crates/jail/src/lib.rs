@@ -190,6 +190,16 @@ impl Jail {
     /// Every entry below `relative` (`.git` aside), breadth first, sorted by path; at most
     /// `limit` of them (then `true`). Symlinks are listed, never entered.
     pub fn walk(&self, relative: &str, limit: usize) -> Result<(Vec<Entry>, bool)> {
+        self.below(relative, limit, true)
+    }
+
+    /// The entries of the directory `relative` itself (`.git` aside), sorted by path; at most
+    /// `limit` of them (then `true`).
+    pub fn list(&self, relative: &str, limit: usize) -> Result<(Vec<Entry>, bool)> {
+        self.below(relative, limit, false)
+    }
+
+    fn below(&self, relative: &str, limit: usize, deep: bool) -> Result<(Vec<Entry>, bool)> {
         let start = Self::check(relative)?;
         let prefix = if start == Path::new(".") { String::new() } else { slashed(&start) };
         let top = if start == Path::new(".") {
@@ -214,7 +224,8 @@ impl Jail {
                 let Ok(file_type) = child.file_type() else { continue };
                 let kind = kind_of(&file_type);
                 let size = if kind == Kind::File { child.metadata().map(|m| m.len()).unwrap_or(0) } else { 0 };
-                if kind == Kind::Dir
+                if deep
+                    && kind == Kind::Dir
                     && let Ok(sub) = dir.open_dir_nofollow(Path::new(&name))
                 {
                     pending.push_back((sub, path.clone()));
