@@ -65,7 +65,7 @@ pub async fn revert(
     let (message, commit) = turn(state, &session, message_id).await?;
     let owner = state.runtime.owner(session.id);
     let _work = sessions::idle_work(&owner, "revert").await?;
-    let root = checkout_of(state, &owner, &session).await?;
+    let root = sessions::checkout(state, &session).await?;
     let (backup, author) = (undo_ref(&session), user.author());
     let previous = blocking(move || {
         let checkout = Checkout::open(&root)?;
@@ -99,7 +99,7 @@ pub async fn undo(
     };
     let owner = state.runtime.owner(session.id);
     let _work = sessions::idle_work(&owner, "undo the revert of").await?;
-    let root = checkout_of(state, &owner, &session).await?;
+    let root = sessions::checkout(state, &session).await?;
     let backup = undo_ref(&session);
     let head = blocking(move || Checkout::open(&root)?.undo_rewind(&backup)).await?;
     let txn = store::begin(&state.db).await.map_err(ApiError::internal)?;
@@ -134,16 +134,6 @@ pub async fn fork(
     let owner = state.runtime.owner(session.id);
     state.workspaces.start_provisioning(owner.checkout.clone(), session.clone(), Start::Commit(commit));
     Ok(entity::convert::chat_session(session))
-}
-
-/// The session's checkout, made again if it is not on disk.
-async fn checkout_of(
-    state: &AppState,
-    owner: &crate::runtime::SessionOwner,
-    session: &chat_session::Model,
-) -> Result<std::path::PathBuf, ApiError> {
-    let base = session.base_branch.clone().unwrap_or_else(|| "main".to_owned());
-    state.workspaces.ensure_checkout(&owner.checkout, session, Start::Branch(base)).await
 }
 
 async fn audit(

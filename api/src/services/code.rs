@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::workspaces::{Start, blocking};
+use crate::workspaces::blocking;
 use api_types::{
     BranchStatus, BranchStatusList, ChatSessionStatus, ErrorCode, FileContent, FileEntry, FileTree, PullRequestRef,
     SessionBranchStatus, SessionDiff,
@@ -31,8 +31,7 @@ async fn checkout_path(state: &AppState, session: &chat_session::Model) -> Resul
             "The session is archived; unarchive it to see its files.",
         ));
     }
-    let owner = state.runtime.owner(session.id);
-    state.workspaces.ensure_checkout(&owner.checkout, session, Start::Branch(base_branch(session))).await
+    crate::services::sessions::checkout(state, session).await
 }
 
 pub async fn files(state: &AppState, session: &chat_session::Model, dir: Option<String>) -> Result<FileTree, ApiError> {

@@ -17,7 +17,7 @@ use crate::process_log::ProcessLog;
 use crate::services::sessions;
 use crate::state::AppState;
 use crate::store;
-use crate::workspaces::{Start, blocking};
+use crate::workspaces::blocking;
 use api_types::{
     ErrorCode, Preview, PreviewAction, PreviewKind, PreviewList, PreviewState, PreviewSummary, SetupState,
 };
@@ -48,7 +48,7 @@ fn refuse_archived(session: &entity::chat_session::Model) -> Result<(), ApiError
 pub async fn get(state: &AppState, user: &CurrentUser, project_id: i32, session_pk: i32) -> Result<Preview, ApiError> {
     let session = sessions::load(&state.db, user, project_id, session_pk).await?;
     refuse_archived(&session)?;
-    let (_, values, _) = dev_values(state, &session).await?;
+    let (_, values) = dev_values(state, &session).await?;
     Ok(match values.dev {
         Some(command) => shown(state, user, session.id, command),
         None => static_preview(state, session.id),
@@ -66,7 +66,7 @@ pub async fn act(
 ) -> Result<Preview, ApiError> {
     let session = sessions::load(&state.db, user, project_id, session_pk).await?;
     refuse_archived(&session)?;
-    let (root, values, env) = dev_values(state, &session).await?;
+    let (root, values) = dev_values(state, &session).await?;
     let Some(command) = values.dev else {
         return Err(ApiError::conflict(
             ErrorCode::Conflict,
@@ -86,6 +86,8 @@ pub async fn act(
     if action == PreviewAction::Restart {
         state.previews.stop(session.id, None).await;
     }
+    // The variables (each opened) only for a start.
+    let env = crate::services::env_vars::for_processes(&state.db, &state.secrets, session.project_id).await?;
     let place = state.workspaces.place(&root, env).await?;
     let request = StartRequest {
         session_pk: session.id,
@@ -153,16 +155,14 @@ impl agent::PreviewControl for SessionPreview {
     }
 }
 
-/// The session's checkout (made if need be), the run values in force there, the variables.
+/// The session's checkout (made if need be) and the run values in force there.
 async fn dev_values(
     state: &AppState,
     session: &chat_session::Model,
-) -> Result<(PathBuf, crate::workspaces::RunValues, Vec<(String, String)>), ApiError> {
-    let base = session.base_branch.clone().unwrap_or_else(|| "main".to_owned());
-    let owner = state.runtime.owner(session.id);
-    let root = state.workspaces.ensure_checkout(&owner.checkout, session, Start::Branch(base)).await?;
-    let (values, env) = state.workspaces.run_values(session.project_id, &root).await?;
-    Ok((root, values, env))
+) -> Result<(PathBuf, crate::workspaces::RunValues), ApiError> {
+    let root = sessions::checkout(state, session).await?;
+    let values = state.workspaces.run_values(session.project_id, &root).await?;
+    Ok((root, values))
 }
 
 fn refused(err: PreviewError) -> ApiError {
@@ -236,9 +236,7 @@ pub async fn resolve(state: &AppState, token: &str, path: &str) -> Result<(std::
     }
     let session = store::sessions::find(&state.db, session_pk).await?;
     refuse_archived(&session)?;
-    let base = session.base_branch.clone().unwrap_or_else(|| "main".to_owned());
-    let owner = state.runtime.owner(session.id);
-    let root = state.workspaces.ensure_checkout(&owner.checkout, &session, Start::Branch(base)).await?;
+    let root = sessions::checkout(state, &session).await?;
     let relative = if path.is_empty() || path.ends_with('/') { format!("{path}index.html") } else { path.to_owned() };
     blocking(move || {
         let checkout = Checkout::open(&root)?;

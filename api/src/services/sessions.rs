@@ -188,6 +188,13 @@ pub(crate) async fn create_from(
     insert_with_audit(&state.db, user, new, Some(source.id), up_to).await
 }
 
+/// The session's checkout, made (from its base branch) if it is not on disk.
+pub(crate) async fn checkout(state: &AppState, session: &chat_session::Model) -> Result<std::path::PathBuf, ApiError> {
+    let base = session.base_branch.clone().unwrap_or_else(|| "main".to_owned());
+    let owner = state.runtime.owner(session.id);
+    state.workspaces.ensure_checkout(&owner.checkout, session, Start::Branch(base)).await
+}
+
 /// The session's work lock, when no run is live (else 409 `session_busy`): for operations
 /// that commit what the checkout holds and must not do it beside a run.
 pub(crate) async fn idle_work(

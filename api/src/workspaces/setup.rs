@@ -159,18 +159,13 @@ impl Workspaces {
         Ok(Plan { own, files, env })
     }
 
-    /// The run values in force in the checkout at `root` (the project's own over its
-    /// `kosuke.json`), and the project's variables, for a session process (the dev server).
-    pub async fn run_values(
-        &self,
-        project_id: i32,
-        root: &Path,
-    ) -> Result<(RunValues, Vec<(String, String)>), ApiError> {
+    /// The run values in force in the checkout at `root`: the project's own over its
+    /// `kosuke.json`.
+    pub async fn run_values(&self, project_id: i32, root: &Path) -> Result<RunValues, ApiError> {
         let own = store::run_settings::find(&self.db, project_id).await?;
         let checkout = root.to_owned();
         let repo = blocking(move || Ok(RunValues::of_checkout(&checkout))).await?;
-        let env = crate::services::env_vars::for_processes(&self.db, &self.setups.secrets, project_id).await?;
-        Ok((resolve(own.as_ref(), &repo), env))
+        Ok(resolve(own.as_ref(), &repo))
     }
 
     /// Runs the session's setup again in the background (`retry_setup`).

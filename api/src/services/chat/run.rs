@@ -278,8 +278,10 @@ async fn run_agent(
     let workdir =
         state.workspaces.ensure_checkout(&owner.checkout, &job.session, Start::Branch(base)).await.map_err(failed)?;
     let history = history(state, job).await.map_err(failed)?;
-    let (run_values, env) = state.workspaces.run_values(job.project.id, &workdir).await.map_err(failed)?;
+    let env =
+        crate::services::env_vars::for_processes(&state.db, &state.secrets, job.project.id).await.map_err(failed)?;
     let place = state.workspaces.place(&workdir, env).await.map_err(failed)?;
+    let run_values = state.workspaces.run_values(job.project.id, &workdir).await.map_err(failed)?;
     // `restart_preview` is offered where there is a dev server to restart.
     let preview = run_values.dev.map(|_| {
         agent::PreviewHandle(Arc::new(crate::services::preview::SessionPreview {
