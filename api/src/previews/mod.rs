@@ -10,9 +10,13 @@
 //! into its origin and checks the cookie they set. What a dev server runs (the command, the
 //! checkout, the variables) is chosen by `services::preview`; this module knows no database.
 
+mod access;
 pub mod dev_server;
 pub mod ports;
 pub mod proxy;
+
+pub use access::Admission;
+use access::Ticket;
 
 use crate::process_log::ProcessLog;
 use dev_server::{DevServer, DevState, Launch};
@@ -22,9 +26,6 @@ use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-
-/// How long a link from `GET …/preview` opens the preview.
-const TICKET_LIFETIME: Duration = Duration::from_secs(120);
 
 /// The operator's choices for previews (`--preview-*`).
 #[derive(Debug, Clone)]
@@ -99,18 +100,6 @@ pub struct Status {
     pub log: Option<Arc<ProcessLog>>,
 }
 
-/// What the proxy may do with a request for a session's origin.
-pub enum Admission {
-    /// No such preview (never started on this server, or removed).
-    Unknown,
-    /// The request does not carry the cookie the owner's link set.
-    Denied,
-    /// The dev server is not running; what it is instead.
-    NotRunning(String),
-    /// Forward it to this port; hold `tunnel` while a WebSocket is open.
-    Forward { port: u16, tunnels: Arc<AtomicUsize> },
-}
-
 struct Entry {
     user_id: String,
     project_id: i32,
@@ -128,12 +117,6 @@ impl Entry {
     fn is_live(&self) -> bool {
         self.server.as_ref().is_some_and(|s| matches!(s.state(), DevState::Starting | DevState::Running))
     }
-}
-
-struct Ticket {
-    session_pk: i32,
-    user_id: String,
-    expires: Instant,
 }
 
 pub struct Previews {
@@ -307,49 +290,6 @@ impl Previews {
             self.entries().iter().filter(|(_, e)| e.project_id == project_id).map(|(pk, _)| *pk).collect();
         for session_pk in sessions {
             self.remove(session_pk).await;
-        }
-    }
-
-    /// A one-time link into the session's origin for its owner, valid for two minutes.
-    pub fn open_url(&self, session_pk: i32, user_id: &str) -> String {
-        let token = crate::auth::secret::new_token();
-        let mut tickets = self.tickets();
-        let now = Instant::now();
-        tickets.retain(|_, ticket| ticket.expires > now);
-        tickets
-            .insert(token.clone(), Ticket { session_pk, user_id: user_id.to_owned(), expires: now + TICKET_LIFETIME });
-        format!("{}{}?token={token}", self.origin(session_pk), proxy::OPEN_PATH)
-    }
-
-    /// The cookie value a one-time link gives, once, on the origin it was made for.
-    pub fn redeem(&self, session_pk: i32, token: &str) -> Option<String> {
-        let ticket = self.tickets().remove(token)?;
-        if ticket.session_pk != session_pk || ticket.expires < Instant::now() {
-            return None;
-        }
-        let entries = self.entries();
-        let entry = entries.get(&session_pk).filter(|entry| entry.user_id == ticket.user_id)?;
-        Some(entry.access.clone())
-    }
-
-    /// What the proxy does with a request for the session's origin carrying `access`.
-    pub fn admit(&self, session_pk: i32, access: Option<&str>) -> Admission {
-        let mut entries = self.entries();
-        let Some(entry) = entries.get_mut(&session_pk) else { return Admission::Unknown };
-        if !access.is_some_and(|given| crate::secrets::same(given.as_bytes(), entry.access.as_bytes())) {
-            return Admission::Denied;
-        }
-        let Some(server) = &entry.server else {
-            return Admission::NotRunning("stopped".to_owned());
-        };
-        match server.state() {
-            DevState::Running => {
-                entry.last_used = Instant::now();
-                Admission::Forward { port: server.port, tunnels: entry.tunnels.clone() }
-            }
-            DevState::Starting => Admission::NotRunning("starting".to_owned()),
-            DevState::Crashed { .. } => Admission::NotRunning("crashed".to_owned()),
-            DevState::Failed { .. } => Admission::NotRunning("failed".to_owned()),
         }
     }
 
