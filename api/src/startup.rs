@@ -16,6 +16,10 @@ use std::sync::Arc;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The Code tab's highlighting cache holds this much source text (its tokens take about as
+/// much again).
+const HIGHLIGHT_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
 /// A server bound to its port, not yet running.
 pub struct Application {
     port: u16,
@@ -102,6 +106,7 @@ impl Application {
             runtime: crate::runtime::Runtime::new(settings.max_concurrent_runs),
             reads: Reads::new(settings.read_cache, writes),
             faults: Default::default(),
+            highlights: Arc::new(highlight::Cache::new(HIGHLIGHT_CACHE_BYTES)),
             previews,
             login_throttle: LoginThrottle::new(settings.login_attempts, settings.login_window),
             signup_throttle: crate::auth::throttle::Window::new(settings.signup_attempts, settings.login_window),

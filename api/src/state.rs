@@ -29,6 +29,8 @@ pub struct AppState {
     pub previews: Arc<crate::previews::Previews>,
     /// Failures tests inject (all off otherwise).
     pub faults: Faults,
+    /// The Code tab's syntax highlighting, kept per blob.
+    pub highlights: Arc<highlight::Cache>,
 }
 
 impl CurrentUser {

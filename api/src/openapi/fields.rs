@@ -3,7 +3,7 @@
 //! `api_types::validate`'s constants, beside the functions that check them). A test fails when
 //! a request string field has no rule and is not named free.
 
-use crate::services::{env_vars, github, projects, run_settings};
+use crate::services::{chat, env_vars, github, projects, run_settings};
 use api_types::validate::{self, BRANCH_PATTERN, COLOR_PATTERN, FONT_PATTERN, LINE_PATTERN, TEXT_PATTERN};
 use serde_json::{Value, json};
 
@@ -49,6 +49,8 @@ const BODY_RULES: &[(&str, &str, Rule)] = &[
     ("ConnectGitHubRequest", "token", Rule::Pattern(TOKEN_PATTERN, github::MAX_TOKEN_CHARS)),
     ("ChatRequest", "prompt", Rule::NotBlank(api_types::MAX_PROMPT_CHARS)),
     ("UpdateQueuedPromptRequest", "prompt", Rule::NotBlank(api_types::MAX_PROMPT_CHARS)),
+    ("ReviewComment", "path", Rule::Pattern(chat::COMMENT_PATH_PATTERN, chat::MAX_COMMENT_PATH_CHARS)),
+    ("ReviewComment", "body", Rule::NotBlank(chat::MAX_COMMENT_CHARS)),
     ("CreateProjectRequest", "name", Rule::Line(validate::MAX_NAME_CHARS)),
     ("CreateProjectRequest", "description", Rule::Text(api_types::MAX_DESCRIPTION_CHARS)),
     ("CreateProjectRequest", "default_branch", Rule::Pattern(BRANCH_PATTERN, validate::MAX_BRANCH_CHARS)),
@@ -98,6 +100,8 @@ const FREE_FIELDS: &[(&str, &str)] = &[
     ("LoginRequest", "password"),
     ("ChatRequest", "github_token"),
     ("CreatePullRequestRequest", "github_token"),
+    // Cut at its bound, never refused.
+    ("ReviewComment", "quote"),
 ];
 
 /// Writes [`BODY_RULES`] into the document's component schemas.
@@ -158,7 +162,9 @@ mod tests {
         let schemas = doc["components"]["schemas"].as_object().unwrap();
         let mut missing = Vec::new();
         for (name, schema) in schemas {
-            if !(name.ends_with("Request") || name == "Branding" || name == "RepositorySource") {
+            if !(name.ends_with("Request")
+                || ["Branding", "RepositorySource", "ReviewComment"].contains(&name.as_str()))
+            {
                 continue;
             }
             let variants: Vec<&Value> = match schema.get("oneOf").and_then(Value::as_array) {

@@ -20,7 +20,7 @@ pub async fn list_files(
 ) -> Result<web::Json<FileTree>, ApiError> {
     let (project_id, session_pk) = path.into_inner();
     let session = sessions::load(&state.db, &user, project_id.0, session_pk.0).await?;
-    Ok(web::Json(code::files(&state, &session, query.into_inner().dir).await?))
+    Ok(web::Json(code::files(&state, &session, query.into_inner()).await?))
 }
 
 /// One file's content (text up to 1 MiB; binary files are flagged, not sent).

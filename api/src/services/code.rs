@@ -5,8 +5,8 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::workspaces::blocking;
 use api_types::{
-    BranchStatus, BranchStatusList, ChatSessionStatus, ErrorCode, FileContent, FileEntry, FileTree, PullRequestRef,
-    SessionBranchStatus, SessionDiff,
+    BranchStatus, BranchStatusList, ChatSessionStatus, ErrorCode, FileContent, FileEntry, FileTree, FilesQuery,
+    PullRequestRef, SessionBranchStatus, SessionDiff,
 };
 use checkout::{Checkout, Mirror};
 use entity::chat_session;
@@ -14,6 +14,9 @@ use std::path::PathBuf;
 
 /// At most this many entries in a file listing.
 const MAX_FILES: usize = 20_000;
+/// A filter's matches are cut here, and its text at this length.
+const MAX_FILTERED: usize = 500;
+const MAX_FILTER_CHARS: usize = 200;
 /// Files larger than this are listed but not shown.
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
 /// Diffs are cut at this size.
@@ -34,13 +37,32 @@ async fn checkout_path(state: &AppState, session: &chat_session::Model) -> Resul
     crate::services::sessions::checkout(state, session).await
 }
 
-pub async fn files(state: &AppState, session: &chat_session::Model, dir: Option<String>) -> Result<FileTree, ApiError> {
+pub async fn files(state: &AppState, session: &chat_session::Model, query: FilesQuery) -> Result<FileTree, ApiError> {
+    let filter = match query.q {
+        Some(_) if query.dir.is_some() => {
+            return Err(ApiError::bad_request(ErrorCode::InvalidQuery, "Give dir or q, not both."));
+        }
+        Some(q) if q.trim().is_empty() || q.chars().count() > MAX_FILTER_CHARS => {
+            return Err(ApiError::validation("q", format!("q must be 1 to {MAX_FILTER_CHARS} characters.")));
+        }
+        Some(q) => Some(q.trim().to_lowercase()),
+        None => None,
+    };
     let path = checkout_path(state, session).await?;
+    let dir = query.dir;
     let (entries, truncated) = blocking(move || {
         let checkout = Checkout::open(&path)?;
-        match dir {
-            Some(dir) => checkout.files_in(&dir, MAX_FILES),
-            None => checkout.files(MAX_FILES),
+        match (dir, filter) {
+            (Some(dir), _) => checkout.files_in(&dir, MAX_FILES),
+            (None, Some(filter)) => {
+                let (all, _) = checkout.files(MAX_FILES)?;
+                let mut found: Vec<_> =
+                    all.into_iter().filter(|e| !e.is_dir && e.path.to_lowercase().contains(&filter)).collect();
+                let truncated = found.len() > MAX_FILTERED;
+                found.truncate(MAX_FILTERED);
+                Ok((found, truncated))
+            }
+            (None, None) => checkout.files(MAX_FILES),
         }
     })
     .await?;
@@ -53,14 +75,29 @@ pub async fn files(state: &AppState, session: &chat_session::Model, dir: Option<
 
 pub async fn file(state: &AppState, session: &chat_session::Model, relative: String) -> Result<FileContent, ApiError> {
     let path = checkout_path(state, session).await?;
-    let content = blocking(move || Checkout::open(&path)?.read_file(&relative, MAX_FILE_BYTES)).await?;
-    Ok(FileContent {
-        path: content.path,
-        size: content.size,
-        is_binary: content.is_binary,
-        content: content.text,
-        too_large: content.too_large,
+    let highlights = state.highlights.clone();
+    blocking(move || {
+        let content = Checkout::open(&path)?.read_file(&relative, MAX_FILE_BYTES)?;
+        let highlighted = match (&content.blob, &content.text) {
+            (Some(blob), Some(text)) => highlights.get_or_highlight(blob, &content.path, text),
+            _ => Default::default(),
+        };
+        let (language, highlighted) = match highlighted.as_ref() {
+            Some(h) => (Some(h.language.clone()), Some(h.lines.clone())),
+            None => (None, None),
+        };
+        Ok(FileContent {
+            path: content.path,
+            size: content.size,
+            is_binary: content.is_binary,
+            content: content.text,
+            too_large: content.too_large,
+            blob: content.blob,
+            language,
+            highlighted,
+        })
     })
+    .await
 }
 
 pub async fn diff(

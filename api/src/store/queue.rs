@@ -10,12 +10,14 @@ pub async fn push(
     session_pk: i32,
     user_id: &str,
     sealed: String,
+    sealed_comments: Option<String>,
 ) -> Result<queued_prompt::Model, StoreError> {
     let at = now();
     let row = queued_prompt::ActiveModel {
         chat_session_id: Set(session_pk),
         user_id: Set(user_id.to_owned()),
         prompt: Set(sealed),
+        comments: Set(sealed_comments),
         created_at: Set(at),
         updated_at: Set(at),
         ..Default::default()

@@ -34,6 +34,7 @@ pub async fn start<C: ConnectionTrait + TransactionTrait>(
     session: &chat_session::Model,
     user_id: &str,
     prompt: String,
+    prompt_blocks: Option<serde_json::Value>,
     empty_answer: String,
     status: RunStatus,
 ) -> Result<StartedRun, StoreError> {
@@ -48,8 +49,8 @@ pub async fn start<C: ConnectionTrait + TransactionTrait>(
     }
     .insert(&txn)
     .await?;
-    let user_message = insert_message(&txn, session, Some(user_id), MessageRole::User, prompt).await?;
-    let assistant_message = insert_message(&txn, session, None, MessageRole::Assistant, empty_answer).await?;
+    let user_message = insert_message(&txn, session, Some(user_id), MessageRole::User, prompt, prompt_blocks).await?;
+    let assistant_message = insert_message(&txn, session, None, MessageRole::Assistant, empty_answer, None).await?;
     let mut active: agent_run::ActiveModel = run.into();
     active.user_message_id = Set(Some(user_message.id));
     active.assistant_message_id = Set(Some(assistant_message.id));
@@ -71,6 +72,7 @@ async fn insert_message(
     user_id: Option<&str>,
     role: MessageRole,
     content: String,
+    blocks: Option<serde_json::Value>,
 ) -> Result<chat_message::Model, StoreError> {
     let at = now();
     chat_session::Entity::update_many()
@@ -85,6 +87,7 @@ async fn insert_message(
         user_id: Set(user_id.map(str::to_owned)),
         role: Set(role),
         content: Set(content),
+        blocks: Set(blocks),
         created_at: Set(at),
         updated_at: Set(at),
         ..Default::default()

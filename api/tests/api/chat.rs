@@ -37,6 +37,7 @@ pub fn chat(project: &Project, session: &ChatSession, prompt: &str) -> ChatReque
         prompt: prompt.into(),
         github_token: None,
         queue: false,
+        comments: Vec::new(),
     }
 }
 

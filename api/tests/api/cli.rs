@@ -62,7 +62,7 @@ fn migrate_reports_and_rolls_back_migrations() {
     };
     run(&["migrate", "up"]);
     let status = run(&["migrate", "status"]);
-    assert_eq!(status.lines().filter(|l| l.starts_with("applied")).count(), 12, "{status}");
+    assert_eq!(status.lines().filter(|l| l.starts_with("applied")).count(), 13, "{status}");
     run(&["migrate", "down", "--steps", "2"]);
     let status = run(&["migrate", "status"]);
     assert_eq!(status.lines().filter(|l| l.starts_with("pending")).count(), 2, "{status}");
@@ -143,6 +143,7 @@ async fn a_server_killed_mid_run_restarts_with_the_run_interrupted_and_its_outpu
         prompt: "Start".into(),
         github_token: None,
         queue: false,
+        comments: Vec::new(),
     };
     let accepted = client.send_chat(&chat).await.unwrap();
     let saved = |client: client::Client| async move {

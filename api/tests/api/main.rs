@@ -29,6 +29,7 @@ mod providers;
 mod queue;
 mod read_cache;
 mod repository_sources;
+mod review;
 mod run_command;
 mod run_settings;
 mod session_runtime;

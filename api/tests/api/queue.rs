@@ -94,7 +94,17 @@ db_test!(
             Reply::Parts(vec![text("After the restart.")]),
         ]);
         owner.send_chat(&chat(&project, &session, "long one")).await.unwrap();
-        queued(&owner, &project, &session, "waits for the restart").await;
+        // Its review comment is kept with it (sealed) through the restart.
+        let mut waiting = chat(&project, &session, "waits for the restart");
+        waiting.comments = vec![ReviewComment {
+            path: "README.md".into(),
+            start_line: 1,
+            end_line: 1,
+            side: CommentSide::New,
+            quote: "# Shop".into(),
+            body: "A better title, please.".into(),
+        }];
+        assert!(matches!(owner.send_chat_or_queue(&waiting).await.unwrap(), ChatAnswer::Queued(_)));
         // Killed while the model streams its answer.
         for _ in 0..400 {
             if !app.model.requests().is_empty() {
@@ -112,5 +122,7 @@ db_test!(
         assert!(statuses.contains(&RunStatus::Interrupted) && statuses.contains(&RunStatus::Succeeded), "{statuses:?}");
         assert_eq!(user_prompts(&owner, &project, &session).await, ["long one", "waits for the restart"]);
         assert_eq!(crate::chat::assistant(&owner, project.id, session.id).await.content, "After the restart.");
+        let resumed = serde_json::to_string(app.model.requests().last().unwrap()).unwrap();
+        assert!(resumed.contains("README.md:1") && resumed.contains("A better title, please."), "{resumed}");
     }
 );

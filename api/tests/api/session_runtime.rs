@@ -359,6 +359,7 @@ db_test!(
                     prompt: "hello".into(),
                     github_token: None,
                     queue: false,
+                    comments: Vec::new(),
                 };
                 let owner = owner.clone();
                 async move { owner.send_chat(&request).await.unwrap_err() }

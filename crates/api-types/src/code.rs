@@ -32,6 +32,9 @@ pub struct FilesQuery {
     /// One directory's own entries (`""` for the root), for a tree loaded a directory at a
     /// time; without it, the whole tree (up to the listing's limit).
     pub dir: Option<String>,
+    /// The files whose path contains this text (any case), at most 500: the tree's filter.
+    /// Not with `dir`.
+    pub q: Option<String>,
 }
 
 /// `GET …/{session_pk}/files/{path}`.
@@ -44,6 +47,64 @@ pub struct FileContent {
     /// The text, unless the file is binary or larger than the limit.
     pub content: Option<String>,
     pub too_large: bool,
+    /// The git blob id of the content (what the highlighting is cached by).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob: Option<String>,
+    /// The language it was highlighted as, when one was recognised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// `content` split into lines of classed tokens (server-side highlighting), when a language
+    /// was recognised and the file is within the highlighter's limits; the lines' texts joined
+    /// are `content` without its line ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub highlighted: Option<Vec<Vec<Token>>>,
+}
+
+/// A run of text of one kind in a highlighted line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Token {
+    pub kind: TokenKind,
+    pub text: String,
+}
+
+/// What a token is, as a small set of classes a stylesheet colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    Plain,
+    Comment,
+    String,
+    Number,
+    Constant,
+    Keyword,
+    Function,
+    Type,
+    Tag,
+    Attribute,
+    Variable,
+    Operator,
+}
+
+impl TokenKind {
+    /// Its CSS class (`tok-keyword`, …).
+    pub fn class(self) -> &'static str {
+        match self {
+            TokenKind::Plain => "tok-plain",
+            TokenKind::Comment => "tok-comment",
+            TokenKind::String => "tok-string",
+            TokenKind::Number => "tok-number",
+            TokenKind::Constant => "tok-constant",
+            TokenKind::Keyword => "tok-keyword",
+            TokenKind::Function => "tok-function",
+            TokenKind::Type => "tok-type",
+            TokenKind::Tag => "tok-tag",
+            TokenKind::Attribute => "tok-attribute",
+            TokenKind::Variable => "tok-variable",
+            TokenKind::Operator => "tok-operator",
+        }
+    }
 }
 
 /// `GET …/{session_pk}/diff`: the session's changes against where it left its base branch,

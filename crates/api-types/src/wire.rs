@@ -114,6 +114,7 @@ enum ContentBlockType {
     ToolUse,
     Error,
     Retry,
+    Review,
 }
 
 /// Every field any `ContentBlock` variant has.
@@ -131,6 +132,7 @@ pub(crate) struct ContentBlockWire {
     live: Option<String>,
     message: Option<String>,
     discarded: Option<String>,
+    comments: Option<Vec<crate::chat::ReviewComment>>,
 }
 
 impl TryFrom<ContentBlockWire> for ContentBlock {
@@ -152,6 +154,7 @@ impl TryFrom<ContentBlockWire> for ContentBlock {
                 message: need(wire.message, "message")?,
                 discarded: need(wire.discarded, "discarded")?,
             },
+            ContentBlockType::Review => ContentBlock::Review { comments: need(wire.comments, "comments")? },
         })
     }
 }

@@ -65,6 +65,7 @@ pub async fn run() -> serde_json::Value {
             prompt: "work".into(),
             github_token: None,
             queue: false,
+            comments: Vec::new(),
         };
         client.send_chat(&chat).await.unwrap();
     }

@@ -27,6 +27,7 @@ async fn turns(sandbox: &str) -> Vec<Duration> {
             prompt: format!("turn {n}"),
             github_token: None,
             queue: false,
+            comments: Vec::new(),
         };
         let started = Instant::now();
         let accepted = client.send_chat(&chat).await.unwrap();

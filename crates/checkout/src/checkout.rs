@@ -28,6 +28,8 @@ pub struct FileContent {
     /// `None` when binary or larger than the limit.
     pub text: Option<String>,
     pub too_large: bool,
+    /// The git blob id of the text (a cache key), when there is a text.
+    pub blob: Option<String>,
 }
 
 /// A unified diff, cut at a size limit.
@@ -138,7 +140,7 @@ impl Checkout {
         }
         let (bytes, size) = self.jail()?.read(relative, limit).map_err(|err| jail_error(relative, err))?;
         let mut content =
-            FileContent { path: relative.to_owned(), size, is_binary: false, text: None, too_large: false };
+            FileContent { path: relative.to_owned(), size, is_binary: false, text: None, too_large: false, blob: None };
         if size > limit {
             content.too_large = true;
             return Ok(content);
@@ -148,6 +150,7 @@ impl Checkout {
             content.is_binary = true;
             return Ok(content);
         }
+        content.blob = Some(git2::Oid::hash_object(git2::ObjectType::Blob, &bytes)?.to_string());
         content.text = Some(String::from_utf8_lossy(&bytes).into_owned());
         Ok(content)
     }

@@ -283,7 +283,13 @@ impl Client {
 
     /// One directory's own entries (`""` for the root).
     pub async fn list_dir(&self, project: ProjectId, session: ChatSessionPk, dir: &str) -> Result<FileTree> {
-        let query = FilesQuery { dir: Some(dir.to_owned()) };
+        let query = FilesQuery { dir: Some(dir.to_owned()), q: None };
+        self.get_query(&format!("/projects/{project}/chat-sessions/{session}/files"), &query).await
+    }
+
+    /// The files whose path contains `filter` (any case), at most 500.
+    pub async fn find_files(&self, project: ProjectId, session: ChatSessionPk, filter: &str) -> Result<FileTree> {
+        let query = FilesQuery { dir: None, q: Some(filter.to_owned()) };
         self.get_query(&format!("/projects/{project}/chat-sessions/{session}/files"), &query).await
     }
 

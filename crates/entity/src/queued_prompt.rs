@@ -11,6 +11,8 @@ pub struct Model {
     pub chat_session_id: i32,
     pub user_id: String,
     pub prompt: String,
+    /// The review comments sent with it (sealed JSON), if any.
+    pub comments: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

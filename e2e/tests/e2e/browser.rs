@@ -615,3 +615,125 @@ async fn the_changes_list_each_file_with_numbered_lines_for_the_chat_or_one_turn
     assert_console_clean(&c).await;
     c.close().await.unwrap();
 }
+
+/// A bare repository with a nested Rust file, for the tree and the viewer.
+fn nested_origin(path: &std::path::Path) {
+    let repo = git2::Repository::init_bare(path).unwrap();
+    let signature = git2::Signature::now("Origin", "origin@example.test").unwrap();
+    let util = "// Helpers.\npub fn add(a: u32, b: u32) -> u32 {\n    a + b\n}\n";
+    let mut lib = repo.treebuilder(None).unwrap();
+    lib.insert("util.rs", repo.blob(util.as_bytes()).unwrap(), 0o100644).unwrap();
+    let lib = lib.write().unwrap();
+    let mut src = repo.treebuilder(None).unwrap();
+    src.insert("lib", lib, 0o040000).unwrap();
+    let src = src.write().unwrap();
+    let mut root = repo.treebuilder(None).unwrap();
+    root.insert("src", src, 0o040000).unwrap();
+    root.insert("README.md", repo.blob(b"# Nested\n").unwrap(), 0o100644).unwrap();
+    let tree = repo.find_tree(root.write().unwrap()).unwrap();
+    repo.commit(Some("refs/heads/main"), &signature, &signature, "first", &tree, &[]).unwrap();
+    repo.set_head("refs/heads/main").unwrap();
+}
+
+/// The Code tab's core: the tree opened a directory at a time, a file highlighted, a comment
+/// on a line that reaches the agent with the next message, the tree still open after the turn.
+async fn review_a_file(width: u32, height: u32, tag: &str) -> (Stack, fantoccini::Client) {
+    let stack = stack().await;
+    let repo = stack.remotes.path().join("nested.git");
+    nested_origin(&repo);
+    let c = browser(&stack, width, height).await;
+    sign_up(&c, &stack, &format!("Rey {tag}")).await;
+    create_project(&c, "Nested", "local", repo.to_str().unwrap()).await;
+    if width < 640 {
+        click(&c, ".drawer-toggle").await;
+    }
+    new_chat(&c, "Review").await;
+    let tree = wait_text(&c, "[data-testid=file-tree]", "lists the root", |t| t.contains("README.md")).await;
+    assert!(tree.contains("src") && !tree.contains("util.rs"), "directories start closed: {tree}");
+    click_text(&c, "[data-testid=file-tree]", "src").await;
+    wait_text(&c, "[data-testid=file-tree]", "opens src", |t| t.contains("lib")).await;
+    click_text(&c, "[data-testid=file-tree]", "lib").await;
+    wait_text(&c, "[data-testid=file-tree]", "opens src/lib", |t| t.contains("util.rs")).await;
+    click_text(&c, "[data-testid=file-tree]", "util.rs").await;
+    let viewer = find(&c, "[data-testid=code-lines][data-language=Rust]").await;
+    let keyword = find(&c, "[data-testid=code-lines] .tok-keyword").await.text().await.unwrap();
+    assert!(["pub", "fn"].contains(&keyword.as_str()), "highlighted keyword: {keyword}");
+    assert!(viewer.text().await.unwrap().contains("a + b"));
+    find(&c, "[data-testid=code-lines] .tok-comment").await;
+
+    click(&c, "[data-testid=code-lines] button[aria-label='Line 3']").await;
+    let boxed =
+        wait_text(&c, "[data-testid=comment-box]", "offers a comment", |t| t.contains("src/lib/util.rs:3")).await;
+    assert!(boxed.contains("a + b"), "quotes the line: {boxed}");
+    type_into(&c, "[data-testid=comment-box] textarea", "Check for overflow here.").await;
+    screenshot(&c, &format!("review-comment-{tag}")).await;
+    click_text(&c, "[data-testid=comment-box]", "Add comment").await;
+    wait_text(&c, "[data-testid=pending-comments]", "lists the pending comment", |t| {
+        t.contains("src/lib/util.rs:3") && t.contains("Check for overflow here.")
+    })
+    .await;
+    type_into(&c, "textarea[name=prompt]", "please fix").await;
+    click(&c, ".composer button[type=submit]").await;
+    let deadline = Instant::now() + WAIT;
+    let request = loop {
+        let sent = stack.model.requests().iter().map(|r| r.to_string()).find(|r| r.contains("please fix"));
+        if let Some(sent) = sent {
+            break sent;
+        }
+        assert!(Instant::now() < deadline, "the prompt never reached the model");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for expected in ["<review_comments>", "src/lib/util.rs:3", "> ", "a + b", "Check for overflow here."] {
+        assert!(request.contains(expected), "the provider's request has {expected}: {request}");
+    }
+    wait_gone(&c, "[data-testid=pending-comments]", "the sent comment is no longer pending").await;
+    wait_text(&c, "[data-testid=sent-comments]", "the transcript shows it resolved", |t| {
+        t.contains("resolved") && t.contains("Check for overflow here.")
+    })
+    .await;
+    let tree =
+        wait_text(&c, "[data-testid=file-tree]", "the tree stays open after the turn", |t| t.contains("util.rs")).await;
+    assert!(tree.contains("lib"), "{tree}");
+    screenshot(&c, &format!("review-sent-{tag}")).await;
+    (stack, c)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_code_tab_opens_a_tree_highlights_a_file_and_sends_line_comments_to_the_agent() {
+    let (stack, c) = review_a_file(1280, 800, "desktop").await;
+    // The filter finds a file at any depth.
+    type_into(&c, ".tree-filter", "UTIL").await;
+    let found = wait_text(&c, "[data-testid=file-matches]", "finds the file", |t| t.contains("src/lib/util.rs")).await;
+    assert!(!found.contains("README.md"), "{found}");
+    replace_text(&c, ".tree-filter", "\u{E003}").await;
+    wait_text(&c, "[data-testid=file-tree]", "the tree is back", |t| t.contains("README.md")).await;
+
+    // A comment on a line of the changes.
+    send(&c, "write alpha").await;
+    click_text(&c, ".code", "Changes").await;
+    wait_text(&c, "[data-testid=changed-files]", "lists alpha.txt", |t| t.contains("alpha.txt")).await;
+    click(&c, "[data-testid=diff-line] .line-number").await;
+    wait_text(&c, "[data-testid=comment-box]", "comments on the changed line", |t| t.contains("alpha.txt:1")).await;
+    find(&c, "[data-testid=diff-line].picked").await;
+    type_into(&c, "[data-testid=comment-box] textarea", "Say more.").await;
+    click_text(&c, "[data-testid=comment-box]", "Add comment").await;
+    wait_text(&c, "[data-testid=pending-comments]", "lists it", |t| t.contains("alpha.txt:1")).await;
+    stack.model.script([Reply::Parts(vec![text("Said more.")])]);
+    type_into(&c, "textarea[name=prompt]", "\u{E007}").await;
+    wait_gone(&c, "[data-testid=pending-comments]", "comments alone are sent").await;
+    let deadline = Instant::now() + WAIT;
+    while !stack.model.requests().iter().any(|r| r.to_string().contains("Say more.")) {
+        assert!(Instant::now() < deadline, "the diff comment never reached the model");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    screenshot(&c, "review-changes-desktop").await;
+    assert_console_clean(&c).await;
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_code_tabs_review_works_on_a_phone() {
+    let (_stack, c) = review_a_file(390, 844, "phone").await;
+    assert_console_clean(&c).await;
+    c.close().await.unwrap();
+}

@@ -97,9 +97,16 @@ async fn run(database_url: Option<String>) {
     // commit for the pull request.
     for (project_id, chat_session_id) in [(main.id, chat.id), (hello.id, pull.id)] {
         let prompt = "write notes".to_owned();
-        api.send_chat(&ChatRequest { project_id, chat_session_id, prompt, github_token: None, queue: false })
-            .await
-            .unwrap();
+        api.send_chat(&ChatRequest {
+            project_id,
+            chat_session_id,
+            prompt,
+            github_token: None,
+            queue: false,
+            comments: Vec::new(),
+        })
+        .await
+        .unwrap();
     }
     for (project_id, session_id) in [(main.id, chat.id), (hello.id, pull.id)] {
         wait_until_idle(&api, project_id, session_id).await;

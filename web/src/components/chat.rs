@@ -2,8 +2,9 @@
 //! included), and the composer with its Stop button.
 
 use crate::components::markdown::Markdown;
+use crate::components::review::{PendingComments, sent_comments};
 use crate::components::sidebar::SessionAction;
-use api_types::{ChatMessage, ContentBlock, MessageRole, QueuedPrompt, QueuedPromptId};
+use api_types::{ChatMessage, ContentBlock, MessageRole, QueuedPrompt, QueuedPromptId, ReviewComment};
 use leptos::prelude::*;
 
 #[component]
@@ -50,13 +51,15 @@ fn shown_size(blocks: &[ContentBlock]) -> usize {
             }
             ContentBlock::Error { message } => message.len(),
             ContentBlock::Retry { message, discarded } => message.len() + discarded.len(),
+            ContentBlock::Review { comments } => comments.len(),
         })
         .sum::<usize>()
         + blocks.len()
 }
 
-fn block_view(block: ContentBlock) -> AnyView {
+fn block_view(block: ContentBlock, addressing: Signal<bool>) -> AnyView {
     match block {
+        ContentBlock::Review { comments } => sent_comments(comments, addressing).into_any(),
         ContentBlock::Text { text } => view! { <Markdown text=text /> }.into_any(),
         ContentBlock::ToolUse { name, input, output, is_error, live, .. } => {
             // A command's output shows as it comes, open while it runs.
@@ -88,8 +91,15 @@ fn message_view(
     message: ChatMessage,
     commit_url_base: Option<String>,
     running: Signal<bool>,
+    messages: Signal<Vec<ChatMessage>>,
     on_checkpoint: Callback<SessionAction>,
 ) -> impl IntoView {
+    // A message's review comments are being addressed while its turn is the one that runs.
+    let id = message.id;
+    let addressing = Signal::derive(move || {
+        running.get()
+            && messages.with(|all| all.iter().rev().find(|m| m.role == MessageRole::User).map(|m| m.id) == Some(id))
+    });
     let blocks = message.blocks.clone().unwrap_or_default();
     let is_user = message.role == MessageRole::User;
     let reverted = message.reverted_at.is_some();
@@ -102,7 +112,7 @@ fn message_view(
             view! { <Markdown text=message.content.clone() /> }.into_any()
         }
     } else {
-        blocks.into_iter().map(block_view).collect_view().into_any()
+        blocks.into_iter().map(|block| block_view(block, addressing)).collect_view().into_any()
     };
     view! {
         <article class=if is_user { "message user" } else { "message assistant" } class:reverted=reverted data-testid="message">
@@ -142,7 +152,13 @@ fn waiting_view(queued: QueuedPrompt, on_edit: Callback<(QueuedPromptId, Option<
     let text = queued.prompt.clone();
     view! {
         <article class="message user waiting" data-testid="queued-message">
-            <div class="who">"You · waiting ("{queued.position}")"</div>
+            <div class="who">"You · waiting ("{queued.position}")"
+                {match queued.comments.len() {
+                    0 => None,
+                    1 => Some(" · with 1 review comment".to_owned()),
+                    n => Some(format!(" · with {n} review comments")),
+                }}
+            </div>
             {move || match editing.get() {
                 Some(draft) => view! {
                     <textarea class="edit-queued" aria-label="Edit the waiting message" prop:value=draft
@@ -185,6 +201,10 @@ pub fn ChatPane(
     #[prop(into)]
     commit_url_base: Signal<Option<String>>,
     draft: RwSignal<String>,
+    /// Review comments that go with the next message (from the Code tab).
+    #[prop(into)]
+    comments: Signal<Vec<ReviewComment>>,
+    on_remove_comment: Callback<usize>,
     /// Messages sent during the run, waiting to start.
     #[prop(into)]
     waiting: Signal<Vec<QueuedPrompt>>,
@@ -201,7 +221,7 @@ pub fn ChatPane(
 ) -> impl IntoView {
     let send = move || {
         let text = draft.get();
-        if !text.trim().is_empty() && disabled_reason.get().is_none() {
+        if (!text.trim().is_empty() || !comments.get_untracked().is_empty()) && disabled_reason.get().is_none() {
             on_send.run(text);
             draft.set(String::new());
         }
@@ -224,7 +244,7 @@ pub fn ChatPane(
                 <For
                     each=move || messages.get()
                     key=|m| (m.id, m.content.len(), m.blocks.as_deref().map(shown_size), m.commit_sha.clone(), m.output_tokens, m.reverted_at)
-                    children=move |m| message_view(m, commit_url_base.get_untracked(), running, on_checkpoint)
+                    children=move |m| message_view(m, commit_url_base.get_untracked(), running, messages, on_checkpoint)
                 />
                 <Show when=move || undo_revert.get() && !running.get()>
                     <p class="undo-revert row" role="status">
@@ -241,6 +261,7 @@ pub fn ChatPane(
                     <p class="queued" role="status">"Queued: the server runs as many turns as it can at once; this one starts when a slot is free."</p>
                 </Show>
             </div>
+            <PendingComments comments=comments on_remove=on_remove_comment />
             <form class="composer" on:submit=move |ev| { ev.prevent_default(); send(); }>
                 <textarea
                     name="prompt"

@@ -2,8 +2,10 @@
 //! status and +/− counts) and each file's hunks with old and new line numbers, unified or
 //! side by side.
 
-use api_types::{DiffFile, DiffHunk, DiffLine, DiffLineKind, FileChangeStatus, MessageId, SessionDiff};
+use crate::components::review::LinePick;
+use api_types::{CommentSide, DiffFile, DiffHunk, DiffLine, DiffLineKind, FileChangeStatus, MessageId, SessionDiff};
 use leptos::prelude::*;
+use std::sync::Arc;
 
 #[component]
 pub fn DiffView(
@@ -12,6 +14,8 @@ pub fn DiffView(
     #[prop(into)]
     turns: Signal<Vec<(MessageId, String)>>,
     turn: RwSignal<Option<MessageId>>,
+    /// Lines picked for a review comment (a click on a line number).
+    pick: RwSignal<Option<LinePick>>,
 ) -> impl IntoView {
     let split = RwSignal::new(false);
     view! {
@@ -47,7 +51,7 @@ pub fn DiffView(
                                     <span class="add">{format!(" +{}", f.additions)}</span><span class="del">{format!(" −{}", f.deletions)}</span></li>
                             }).collect_view()}
                         </ul>
-                        {files.into_iter().enumerate().map(|(n, f)| file_view(n, f, split)).collect_view()}
+                        {files.into_iter().enumerate().map(|(n, f)| file_view(n, f, split, pick)).collect_view()}
                     }.into_any()
                 }
             }}
@@ -65,12 +69,13 @@ fn status_tag(status: FileChangeStatus) -> AnyView {
     view! { <span class=class title=title>{text}</span> }.into_any()
 }
 
-fn file_view(n: usize, file: DiffFile, split: RwSignal<bool>) -> impl IntoView {
+fn file_view(n: usize, file: DiffFile, split: RwSignal<bool>, pick: RwSignal<Option<LinePick>>) -> impl IntoView {
     let name = match &file.old_path {
         Some(old) => format!("{old} → {}", file.path),
         None => file.path.clone(),
     };
     let hunks = file.hunks.clone();
+    let path = file.path.clone();
     view! {
         <details class="diff-file" id=format!("changed-{n}") open=true data-testid="diff-file">
             <summary><code>{name}</code>" "{status_tag(file.status)}
@@ -81,7 +86,8 @@ fn file_view(n: usize, file: DiffFile, split: RwSignal<bool>) -> impl IntoView {
                 view! {
                     {move || {
                         let side_by_side = split.get();
-                        hunks.clone().into_iter().map(|hunk| hunk_view(hunk, side_by_side)).collect_view()
+                        let path = path.clone();
+                        hunks.clone().into_iter().map(move |hunk| hunk_view(hunk, side_by_side, &path, pick)).collect_view()
                     }}
                     {file.truncated.then(|| view! { <p class="muted">"The rest of this file's changes is too long to show."</p> })}
                 }.into_any()
@@ -110,37 +116,125 @@ fn sign(kind: DiffLineKind) -> &'static str {
     }
 }
 
-fn hunk_view(hunk: DiffHunk, side_by_side: bool) -> impl IntoView {
+/// The side and number a line is commented on: removed lines by their old number, the others
+/// by their new one.
+fn commented_as(line: &DiffLine) -> Option<(CommentSide, u32)> {
+    match line.kind {
+        DiffLineKind::Removed => line.old.map(|n| (CommentSide::Old, n)),
+        _ => line.new.map(|n| (CommentSide::New, n)),
+    }
+}
+
+/// A hunk's lines as each side numbers them, to quote a pick from.
+struct HunkSides {
+    old: Arc<Vec<(u32, String)>>,
+    new: Arc<Vec<(u32, String)>>,
+}
+
+impl HunkSides {
+    fn of(lines: &[DiffLine]) -> Self {
+        let side = |keep: fn(&DiffLine) -> Option<u32>| {
+            Arc::new(
+                lines.iter().filter_map(|l| keep(l).map(|n| (n, l.text.trim_end_matches('\n').to_owned()))).collect(),
+            )
+        };
+        HunkSides {
+            old: side(|l| if l.kind == DiffLineKind::Added { None } else { l.old }),
+            new: side(|l| if l.kind == DiffLineKind::Removed { None } else { l.new }),
+        }
+    }
+
+    fn of_side(&self, side: CommentSide) -> &Arc<Vec<(u32, String)>> {
+        if side == CommentSide::Old { &self.old } else { &self.new }
+    }
+}
+
+/// A line number that picks its line for a comment (Shift extends the pick).
+fn number_cell(
+    line: &DiffLine,
+    shown: Option<u32>,
+    path: &str,
+    sides: &Arc<HunkSides>,
+    pick: RwSignal<Option<LinePick>>,
+) -> AnyView {
+    let class = format!("num {}", line_class(line.kind));
+    let Some((side, at)) = commented_as(line) else {
+        return view! { <td class=class>{number(shown)}</td> }.into_any();
+    };
+    let (path, sides) = (path.to_owned(), sides.clone());
+    view! {
+        <td class=class><button class="line-number" title="Comment on this line (Shift+click for a range)"
+            on:click=move |ev| {
+                let next = LinePick::click(pick.get_untracked(), &path, side, at, sides.of_side(side), ev.shift_key());
+                pick.set(Some(next));
+            }>{number(shown)}</button></td>
+    }
+    .into_any()
+}
+
+fn hunk_view(hunk: DiffHunk, side_by_side: bool, path: &str, pick: RwSignal<Option<LinePick>>) -> AnyView {
     let rows = if side_by_side { split_rows(&hunk.lines) } else { Vec::new() };
+    let sides = Arc::new(HunkSides::of(&hunk.lines));
+    let picked = move |path: String, line: &DiffLine| {
+        let at = commented_as(line);
+        move || matches!((pick.get(), at), (Some(p), Some((side, n))) if p.contains(&path, side, n))
+    };
     view! {
         <table class="hunk">
             <tr class="hunk-header"><td colspan=if side_by_side { "4" } else { "3" }><code>{hunk.header.clone()}</code></td></tr>
             {if side_by_side {
                 rows.into_iter().map(|(old, new)| view! {
                     <tr>
-                        {half(old.as_ref(), true)}
-                        {half(new.as_ref(), false)}
+                        {half(old.as_ref(), true, path, &sides, pick)}
+                        {half(new.as_ref(), false, path, &sides, pick)}
                     </tr>
                 }).collect_view().into_any()
             } else {
-                hunk.lines.into_iter().map(|line| view! {
-                    <tr class=line_class(line.kind) data-testid="diff-line">
-                        <td class="num">{number(line.old)}</td>
-                        <td class="num">{number(line.new)}</td>
-                        <td class="text"><code>{sign(line.kind)}{line.text}</code></td>
-                    </tr>
+                hunk.lines.into_iter().map(|line| {
+                    let is_picked = picked(path.to_owned(), &line);
+                    let removed = line.kind == DiffLineKind::Removed;
+                    let old_cell = if removed {
+                        number_cell(&line, line.old, path, &sides, pick)
+                    } else {
+                        view! { <td class="num">{number(line.old)}</td> }.into_any()
+                    };
+                    let new_cell = if removed {
+                        view! { <td class="num">{number(line.new)}</td> }.into_any()
+                    } else {
+                        number_cell(&line, line.new, path, &sides, pick)
+                    };
+                    view! {
+                        <tr class=line_class(line.kind) class:picked=is_picked data-testid="diff-line">
+                            {old_cell}
+                            {new_cell}
+                            <td class="text"><code>{sign(line.kind)}{line.text}</code></td>
+                        </tr>
+                    }
                 }).collect_view().into_any()
             }}
         </table>
     }
+    .into_any()
 }
 
-fn half(line: Option<&DiffLine>, old: bool) -> impl IntoView {
+fn half(
+    line: Option<&DiffLine>,
+    old: bool,
+    path: &str,
+    sides: &Arc<HunkSides>,
+    pick: RwSignal<Option<LinePick>>,
+) -> AnyView {
     match line {
         Some(line) => {
             let n = if old { line.old } else { line.new };
+            // A context line is commented on from its new side only.
+            let cell = if old && line.kind == DiffLineKind::Context {
+                view! { <td class=format!("num {}", line_class(line.kind))>{number(n)}</td> }.into_any()
+            } else {
+                number_cell(line, n, path, sides, pick)
+            };
             view! {
-                <td class=format!("num {}", line_class(line.kind))>{number(n)}</td>
+                {cell}
                 <td class=format!("text {}", line_class(line.kind))><code>{line.text.clone()}</code></td>
             }
             .into_any()

@@ -20,8 +20,8 @@ use crate::store;
 use actix_web::web;
 use agent::{Agent, AgentConfig, Limits, ProviderKind};
 use api_types::{
-    AgentInfo, ChatAccepted, ChatAnswer, ChatQueued, ChatRequest, ChatSessionStatus, ErrorCode, MAX_PROMPT_CHARS,
-    MessageId, QueuedPrompt, RunId, RunStatus,
+    AgentInfo, ChatAccepted, ChatAnswer, ChatQueued, ChatRequest, ChatSessionStatus, ContentBlock, ErrorCode,
+    MAX_PROMPT_CHARS, MessageId, QueuedPrompt, ReviewComment, RunId, RunStatus,
 };
 pub use recovery::commit_interrupted;
 use run::Job;
@@ -158,6 +158,69 @@ pub(crate) fn checked_prompt(prompt: &str) -> Result<String, ApiError> {
     Ok(prompt)
 }
 
+/// At most this many review comments go with one prompt.
+const MAX_COMMENTS: usize = 50;
+/// A comment's text and its quoted code are each cut at this many characters.
+pub const MAX_COMMENT_CHARS: usize = 10_000;
+
+/// A review comment's path: relative to the checkout, no `..` segment, no NUL.
+pub const COMMENT_PATH_PATTERN: &str = r"^(?!/)(?!(?:.*/)?\.\.(?:/|$))[^\x00]+$";
+pub const MAX_COMMENT_PATH_CHARS: usize = 4096;
+
+/// Review comments as stored: each on a path of the checkout, lines from 1 (first to last), a
+/// comment that says something (trimmed); the quote cut to its bound.
+pub(crate) fn checked_comments(comments: &[ReviewComment]) -> Result<Vec<ReviewComment>, ApiError> {
+    if comments.len() > MAX_COMMENTS {
+        return Err(ApiError::validation(
+            "comments",
+            format!("At most {MAX_COMMENTS} review comments go with one message."),
+        ));
+    }
+    comments
+        .iter()
+        .map(|comment| {
+            let path = &comment.path;
+            if path.is_empty()
+                || path.starts_with('/')
+                || path.chars().count() > MAX_COMMENT_PATH_CHARS
+                || path.split('/').any(|part| part == "..")
+                || path.contains('\0')
+            {
+                return Err(ApiError::validation(
+                    "comments",
+                    "A comment's path must be a file of the checkout, relative to it.",
+                ));
+            }
+            if comment.start_line == 0 || comment.end_line == 0 {
+                return Err(ApiError::validation("comments", "A comment's lines are numbered from 1."));
+            }
+            let body = comment.body.trim();
+            if body.is_empty() || comment.body.chars().count() > MAX_COMMENT_CHARS {
+                return Err(ApiError::validation(
+                    "comments",
+                    format!("A comment must be 1 to {MAX_COMMENT_CHARS} characters."),
+                ));
+            }
+            Ok(ReviewComment {
+                path: path.clone(),
+                start_line: comment.start_line.min(comment.end_line),
+                end_line: comment.start_line.max(comment.end_line),
+                side: comment.side,
+                body: body.to_owned(),
+                quote: comment.quote.chars().take(MAX_COMMENT_CHARS).collect(),
+            })
+        })
+        .collect()
+}
+
+/// What the agent is sent: the prompt, then the review comments' block.
+fn agent_prompt(prompt: String, comments: &[ReviewComment]) -> String {
+    if comments.is_empty() {
+        return prompt;
+    }
+    format!("{prompt}\n\n{}", ReviewComment::block_for_agent(comments))
+}
+
 /// Starts a turn; `from_queue` names the queued message it is (taken off the queue here, and
 /// put back if the turn cannot start).
 pub(crate) async fn start_turn(
@@ -179,6 +242,7 @@ pub(crate) async fn start_turn(
         });
     }
     let prompt = checked_prompt(&request.prompt)?;
+    let comments = checked_comments(&request.comments)?;
     let access = ProjectAccess::load(&state.db, request.project_id.0, user).await?;
     let session = store::sessions::load_for_user(&state.db, access.id(), request.chat_session_id.0, &user.id).await?;
     if session.status == ChatSessionStatus::Archived {
@@ -201,7 +265,11 @@ pub(crate) async fn start_turn(
         None if request.queue => {
             let waiting = store::queue::list(&state.db, session.id).await?;
             if owner.live().is_some() || !waiting.is_empty() {
-                let row = store::queue::push(&state.db, session.id, &user.id, state.secrets.seal(&prompt)).await?;
+                let sealed_comments = (!comments.is_empty())
+                    .then(|| state.secrets.seal(&serde_json::to_string(&comments).unwrap_or_default()));
+                let row =
+                    store::queue::push(&state.db, session.id, &user.id, state.secrets.seal(&prompt), sealed_comments)
+                        .await?;
                 return Ok(Answer::Queued(queue::shown(state, &row, waiting.len() + 1)));
             }
         }
@@ -215,10 +283,18 @@ pub(crate) async fn start_turn(
     }
     let slot = state.runtime.try_slot();
     let status = if slot.is_some() { RunStatus::Running } else { RunStatus::Queued };
+    // With review comments the message is the prompt's text and the comments' block.
+    let blocks = (!comments.is_empty()).then(|| {
+        serde_json::to_value([
+            ContentBlock::Text { text: prompt.clone() },
+            ContentBlock::Review { comments: comments.clone() },
+        ])
+        .unwrap_or_default()
+    });
     let start = || {
-        let (sealed_prompt, _) = state.secrets.seal_message(&prompt, None);
+        let (sealed_prompt, sealed_blocks) = state.secrets.seal_message(&prompt, blocks.as_ref());
         let (sealed_empty, _) = state.secrets.seal_message("", None);
-        store::runs::start(&state.db, &session, &user.id, sealed_prompt, sealed_empty, status)
+        store::runs::start(&state.db, &session, &user.id, sealed_prompt, sealed_blocks, sealed_empty, status)
     };
     let started = match start().await {
         // A row recorded live with no run behind it: its end could not be recorded.
@@ -258,7 +334,7 @@ pub(crate) async fn start_turn(
         run_id: started.run.id,
         assistant_message_id: started.assistant_message.id,
         user_message_id: started.user_message.id,
-        prompt,
+        prompt: agent_prompt(prompt, &comments),
         project: access.project,
         session,
         user: user.clone(),

@@ -18,9 +18,17 @@ pub(super) fn shown(state: &AppState, row: &queued_prompt::Model, position: usiz
         id: QueuedPromptId(row.id),
         chat_session_id: api_types::ChatSessionPk(row.chat_session_id),
         prompt: state.secrets.open(&row.prompt).unwrap_or_default(),
+        comments: comments_of(state, row).unwrap_or_default(),
         position: u32::try_from(position).unwrap_or(u32::MAX),
         created_at: row.created_at,
     }
+}
+
+/// The review comments a queued row keeps.
+fn comments_of(state: &AppState, row: &queued_prompt::Model) -> Result<Vec<api_types::ReviewComment>, ApiError> {
+    let Some(sealed) = &row.comments else { return Ok(Vec::new()) };
+    let json = state.secrets.open(sealed).map_err(ApiError::internal)?;
+    serde_json::from_str(&json).map_err(ApiError::internal)
 }
 
 pub async fn list(
@@ -89,6 +97,7 @@ pub async fn start_next(state: &web::Data<AppState>, session_pk: i32) {
             prompt: state.secrets.open(&first.prompt).map_err(ApiError::internal)?,
             github_token: None,
             queue: false,
+            comments: comments_of(state, &first)?,
         };
         start_turn(state, &user, request, Some(first.id)).await
     };

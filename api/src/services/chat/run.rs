@@ -359,6 +359,9 @@ fn history_block(block: ContentBlock) -> Option<HistoryBlock> {
         ContentBlock::ToolUse { id, name, input, output: Some(output), is_error, .. } => {
             Some(HistoryBlock::ToolUse { id, name, input, output, is_error })
         }
+        ContentBlock::Review { comments } => {
+            Some(HistoryBlock::Text(api_types::ReviewComment::block_for_agent(&comments)))
+        }
         ContentBlock::ToolUse { output: None, .. } | ContentBlock::Error { .. } | ContentBlock::Retry { .. } => None,
     }
 }

@@ -2,6 +2,7 @@
 //! (Preview, Code, Branding, Settings). The open chat is in the URL; each chat keeps its draft.
 
 mod actions;
+mod code;
 mod events;
 mod preview;
 mod pull_request;
@@ -18,6 +19,7 @@ use crate::live;
 use crate::state::{ToastList, client, say, use_toasts};
 use actions::After;
 use api_types::*;
+use code::{CodeState, CodeTab};
 use events::{on_event, placeholder};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -25,7 +27,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use preview::PreviewTab;
 use sessions::SessionList;
 use std::collections::HashMap;
-use tabs::{BrandingTab, CodeTab, SettingsTab};
+use tabs::{BrandingTab, SettingsTab};
 
 fn parse_id(raw: Option<String>) -> Option<i32> {
     raw.and_then(|s| s.parse().ok())
@@ -56,6 +58,7 @@ pub fn Workspace() -> impl IntoView {
     // Messages sent during a run, waiting to start as the next turns.
     let waiting = RwSignal::new(Vec::<QueuedPrompt>::new());
     let revision = RwSignal::new(0u32);
+    let code_state = CodeState::new();
     // The open chat's turns with a commit, for the Changes of one turn.
     let turns = Signal::derive(move || {
         messages
@@ -227,14 +230,27 @@ pub fn Workspace() -> impl IntoView {
         };
         // While a turn runs, what is sent waits for it.
         let behind = running.get_untracked();
+        let comments = code_state.comments_of(s);
+        // Comments alone are a message too.
+        let prompt = if prompt.trim().is_empty() { "Please address my review comments.".to_owned() } else { prompt };
         running.set(true);
         spawn_local(async move {
-            let request = ChatRequest { project_id: p, chat_session_id: s, prompt, github_token: None, queue: false };
+            let request = ChatRequest {
+                project_id: p,
+                chat_session_id: s,
+                prompt,
+                github_token: None,
+                queue: false,
+                comments: comments.clone(),
+            };
             let answer = if behind {
                 client().send_chat_or_queue(&request).await
             } else {
                 client().send_chat(&request).await.map(ChatAnswer::Accepted)
             };
+            if answer.is_ok() {
+                code_state.sent(s, &comments);
+            }
             if !is_open(s) {
                 return;
             }
@@ -477,6 +493,8 @@ pub fn Workspace() -> impl IntoView {
                             _ => None,
                         })
                         draft=draft
+                        comments=Signal::derive(move || selected.get().map(|s| code_state.comments_of(s)).unwrap_or_default())
+                        on_remove_comment=Callback::new(move |n: usize| if let Some(s) = selected.get_untracked() { code_state.remove(s, n) })
                         waiting=waiting
                         on_edit_waiting=edit_waiting
                         undo_revert=Signal::derive(move || current.get().is_some_and(|s| s.undo_revert))
@@ -488,7 +506,7 @@ pub fn Workspace() -> impl IntoView {
                 </div>
                 <section class="details" role="tabpanel" id=TAB_PANEL aria-labelledby=move || tab.get().id()>
                     {move || match tab.get() {
-                        Tab::Code => view! { <CodeTab project_id=project_id selected=selected running=running revision=revision turns=turns /> }.into_any(),
+                        Tab::Code => view! { <CodeTab project_id=project_id selected=selected running=running revision=revision turns=turns state=code_state /> }.into_any(),
                         Tab::Settings => view! { <SettingsTab project_id=project_id is_owner=is_owner /> }.into_any(),
                         Tab::Preview => view! { <PreviewTab project_id=project_id selected=selected running=running previews=sessions.previews /> }.into_any(),
                         Tab::Branding => view! { <BrandingTab project_id=project_id is_owner=is_owner /> }.into_any(),

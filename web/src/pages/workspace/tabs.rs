@@ -1,67 +1,11 @@
-//! The workspace's tabs other than the chat: Code, Settings, Preview and Branding. Each loads
+//! The workspace's Settings and Branding tabs (Code is `code.rs`, Preview `preview.rs`). Each loads
 //! its own data for the open project and chat.
 
-use crate::components::code::CodeView;
 use crate::components::settings::SettingsView;
 use crate::state::{client, say, use_toasts};
 use api_types::*;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-
-/// The Code tab's data: files, the open file, the diff; reloaded after each run.
-#[component]
-pub fn CodeTab(
-    project_id: Memo<Option<ProjectId>>,
-    selected: Memo<Option<ChatSessionPk>>,
-    running: RwSignal<bool>,
-    /// Bumped when the chat's files change outside a run (a revert).
-    revision: RwSignal<u32>,
-    /// The chat's turns with a commit (for the changes of one).
-    #[prop(into)]
-    turns: Signal<Vec<(MessageId, String)>>,
-) -> impl IntoView {
-    let turn = RwSignal::new(None::<MessageId>);
-    let tree = RwSignal::new(None::<Result<FileTree, String>>);
-    let file = RwSignal::new(None::<Result<FileContent, String>>);
-    let diff = RwSignal::new(None::<Result<SessionDiff, String>>);
-    let show_diff = RwSignal::new(false);
-    Effect::new(move |_| {
-        let (Some(p), Some(s)) = (project_id.get(), selected.get()) else {
-            tree.set(None);
-            return;
-        };
-        revision.track();
-        if running.get() {
-            return;
-        }
-        let showing_diff = show_diff.get();
-        let shown_turn = turn.get();
-        spawn_local(async move {
-            if showing_diff {
-                diff.set(Some(client().get_diff_of(p, s, shown_turn).await.map_err(|e| say(&e))));
-            } else {
-                tree.set(Some(client().list_files(p, s).await.map_err(|e| say(&e))));
-            }
-        });
-    });
-    Effect::new(move |_| {
-        selected.track();
-        file.set(None);
-        turn.set(None);
-    });
-    let open = Callback::new(move |path: String| {
-        let (Some(p), Some(s)) = (project_id.get_untracked(), selected.get_untracked()) else { return };
-        spawn_local(async move { file.set(Some(client().get_file(p, s, &path).await.map_err(|e| say(&e)))) });
-    });
-    view! {
-        <Show
-            when=move || selected.get().is_some()
-            fallback=|| view! { <p class="empty">"Pick a chat to see its files."</p> }
-        >
-            <CodeView tree=tree file=file diff=diff show_diff=show_diff turns=turns turn=turn on_open=open />
-        </Show>
-    }
-}
 
 /// The Settings tab's data: branches and environment variables (owners only).
 #[component]
