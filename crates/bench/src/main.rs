@@ -10,13 +10,16 @@
 //! - the web bundle's sizes and the sidebar's first paint with 5,000 chats (`web.rs`);
 //! - what the sandbox costs a command turn (`sandbox.rs`);
 //! - previews: New Chat until its dev server answers, with and without the spare made ahead;
-//!   the preview proxy against the dev server itself; each session's disk (`previews.rs`).
+//!   the preview proxy against the dev server itself; each session's disk (`previews.rs`);
+//! - the Code tab on 10,000 files: first listing against the whole tree, opening a file
+//!   highlighted (first time and cached), the filter (`code.rs`).
 //!
 //! `bench baseline-server PORT FILE` is the baseline process itself.
 
 #![allow(clippy::unwrap_used)]
 
 mod api_load;
+mod code;
 mod load;
 mod memory;
 mod previews;
@@ -55,6 +58,10 @@ fn main() {
     if only.as_deref().is_none_or(|o| o == "previews") {
         let results = runtime.block_on(previews::run());
         write_json("previews.json", &results);
+    }
+    if only.as_deref().is_none_or(|o| o == "code") {
+        let results = runtime.block_on(code::run());
+        write_json("code.json", &results);
     }
     if only.as_deref().is_none_or(|o| o == "web") {
         let results = runtime.block_on(web::run());

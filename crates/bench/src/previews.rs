@@ -44,7 +44,7 @@ fn generate(path: &Path) {
 }
 
 /// A kosuke server in this process, signed in: its client and the preview proxy's port.
-async fn server(data: &Path, spare_checkouts: bool) -> (client::Client, u16) {
+pub(crate) async fn server(data: &Path, spare_checkouts: bool) -> (client::Client, u16) {
     let mut settings = Settings::new("127.0.0.1:0", data);
     settings.spare_checkouts = spare_checkouts;
     settings.previews.max_per_user = 64;
@@ -61,7 +61,7 @@ async fn server(data: &Path, spare_checkouts: bool) -> (client::Client, u16) {
     (client, proxy)
 }
 
-async fn project(client: &client::Client, origin: &Path) -> ProjectId {
+pub(crate) async fn project(client: &client::Client, origin: &Path) -> ProjectId {
     let source = RepositorySource::Local { path: origin.display().to_string() };
     let request =
         CreateProjectRequest { name: "site".into(), description: None, repository: source, default_branch: None };
