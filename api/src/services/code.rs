@@ -39,11 +39,11 @@ async fn checkout_path(state: &AppState, session: &chat_session::Model) -> Resul
 
 pub async fn files(state: &AppState, session: &chat_session::Model, query: FilesQuery) -> Result<FileTree, ApiError> {
     let filter = match query.q {
-        Some(_) if query.dir.is_some() => {
-            return Err(ApiError::bad_request(ErrorCode::InvalidQuery, "Give dir or q, not both."));
-        }
         Some(q) if q.trim().is_empty() || q.chars().count() > MAX_FILTER_CHARS => {
-            return Err(ApiError::validation("q", format!("q must be 1 to {MAX_FILTER_CHARS} characters.")));
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidQuery,
+                format!("q must be 1 to {MAX_FILTER_CHARS} characters, not only spaces."),
+            ));
         }
         Some(q) => Some(q.trim().to_lowercase()),
         None => None,
@@ -53,11 +53,16 @@ pub async fn files(state: &AppState, session: &chat_session::Model, query: Files
     let (entries, truncated) = blocking(move || {
         let checkout = Checkout::open(&path)?;
         match (dir, filter) {
-            (Some(dir), _) => checkout.files_in(&dir, MAX_FILES),
-            (None, Some(filter)) => {
+            (Some(dir), None) => checkout.files_in(&dir, MAX_FILES),
+            // With `dir` too, the files under it.
+            (dir, Some(filter)) => {
+                let under = dir.map(|d| d.trim_matches('/').to_owned()).filter(|d| !d.is_empty() && d != ".");
                 let (all, _) = checkout.files(MAX_FILES)?;
-                let mut found: Vec<_> =
-                    all.into_iter().filter(|e| !e.is_dir && e.path.to_lowercase().contains(&filter)).collect();
+                let mut found: Vec<_> = all
+                    .into_iter()
+                    .filter(|e| !e.is_dir && e.path.to_lowercase().contains(&filter))
+                    .filter(|e| under.as_ref().is_none_or(|d| e.path.starts_with(&format!("{d}/"))))
+                    .collect();
                 let truncated = found.len() > MAX_FILTERED;
                 found.truncate(MAX_FILTERED);
                 Ok((found, truncated))

@@ -70,10 +70,14 @@ db_test!(
         // Bad filters say so.
         let url = |query: &str| app.url(&format!("/api/projects/{}/chat-sessions/{}/files?{query}", project.id, session.id));
         let token = owner.create_api_token(&CreateApiTokenRequest { name: "raw".into() }).await.unwrap().token;
-        for (query, status) in [("q=", 422), ("q=%20%20", 422), ("dir=src&q=main", 400), (&format!("q={}", "x".repeat(201)) as &str, 422)] {
+        for (query, status) in [("q=", 400), ("q=%20%20", 400), (&format!("q={}", "x".repeat(201)) as &str, 400)] {
             let answer = app.http().get(url(query)).bearer_auth(&token).send().await.unwrap();
             assert_eq!(answer.status().as_u16(), status, "{query}");
         }
+        // With `dir`, the matches under it.
+        let under = app.http().get(url("dir=src/deep&q=r")).bearer_auth(&token).send().await.unwrap();
+        let under: FileTree = under.json().await.unwrap();
+        assert_eq!(under.files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["src/deep/er/Button.tsx"]);
         let (eve, _) = app.user("eve").await;
         assert_eq!(eve.find_files(project.id, session.id, "main").await.unwrap_err().status(), Some(404));
     }

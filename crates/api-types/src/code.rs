@@ -33,7 +33,8 @@ pub struct FilesQuery {
     /// time; without it, the whole tree (up to the listing's limit).
     pub dir: Option<String>,
     /// The files whose path contains this text (any case), at most 500: the tree's filter.
-    /// Not with `dir`.
+    /// With `dir`, only the files under that directory.
+    #[cfg_attr(feature = "openapi", param(min_length = 1, max_length = 200, pattern = r"\S"))]
     pub q: Option<String>,
 }
 
