@@ -307,6 +307,24 @@ pub async fn create_project(c: &Client, name: &str, kind: &str, location: &str) 
     .await;
 }
 
+/// Opens the phone layout's sidebar drawer and waits until it has slid in (its 0.2 s
+/// transition), so what is in it can be clicked.
+pub async fn open_drawer(c: &Client) {
+    click(c, ".drawer-toggle").await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = c
+            .execute("return document.querySelector('.sidebar.open')?.getBoundingClientRect().left ?? -1", vec![])
+            .await
+            .unwrap();
+        if left.as_f64().is_some_and(|left| left >= 0.0) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the drawer did not open");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 pub async fn new_chat(c: &Client, title: &str) {
     click(c, ".new-chat").await;
     type_into(c, ".dialog input[name=title]", title).await;

@@ -56,12 +56,15 @@ pub async fn files(state: &AppState, session: &chat_session::Model, query: Files
             (Some(dir), None) => checkout.files_in(&dir, MAX_FILES),
             // With `dir` too, the files under it.
             (dir, Some(filter)) => {
-                let under = dir.map(|d| d.trim_matches('/').to_owned()).filter(|d| !d.is_empty() && d != ".");
+                let under = dir
+                    .map(|d| d.trim_matches('/').to_owned())
+                    .filter(|d| !d.is_empty() && d != ".")
+                    .map(|d| format!("{d}/"));
                 let (all, _) = checkout.files(MAX_FILES)?;
                 let mut found: Vec<_> = all
                     .into_iter()
                     .filter(|e| !e.is_dir && e.path.to_lowercase().contains(&filter))
-                    .filter(|e| under.as_ref().is_none_or(|d| e.path.starts_with(&format!("{d}/"))))
+                    .filter(|e| under.as_ref().is_none_or(|prefix| e.path.starts_with(prefix.as_str())))
                     .collect();
                 let truncated = found.len() > MAX_FILTERED;
                 found.truncate(MAX_FILTERED);

@@ -94,11 +94,12 @@ fn syntax_for<'a>(set: &'a SyntaxSet, path: &str, text: &str) -> Option<&'a Synt
     (syntax.name != "Plain Text").then_some(syntax)
 }
 
-/// Whether a text is within the highlighter's bounds.
+/// Whether a text is within the highlighter's bounds (one pass over its lines).
 fn within_bounds(text: &str) -> bool {
-    text.len() <= MAX_BYTES
-        && text.lines().count() <= MAX_LINES
-        && text.lines().all(|line| line.len() <= MAX_LINE_BYTES)
+    text.len() <= MAX_BYTES && {
+        let mut lines = text.lines();
+        lines.by_ref().take(MAX_LINES).all(|line| line.len() <= MAX_LINE_BYTES) && lines.next().is_none()
+    }
 }
 
 /// Highlights `text` as the file at `path` says it is; none for plain text, an unknown

@@ -645,7 +645,7 @@ async fn review_a_file(width: u32, height: u32, tag: &str) -> (Stack, fantoccini
     sign_up(&c, &stack, &format!("Rey {tag}")).await;
     create_project(&c, "Nested", "local", repo.to_str().unwrap()).await;
     if width < 640 {
-        click(&c, ".drawer-toggle").await;
+        open_drawer(&c).await;
     }
     new_chat(&c, "Review").await;
     let tree = wait_text(&c, "[data-testid=file-tree]", "lists the root", |t| t.contains("README.md")).await;

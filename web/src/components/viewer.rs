@@ -38,12 +38,13 @@ fn lines_view(file: FileContent, pick: RwSignal<Option<LinePick>>) -> impl IntoV
     let numbered: Arc<Vec<(u32, String)>> =
         Arc::new(text.lines().enumerate().map(|(n, line)| (n as u32 + 1, line.to_owned())).collect());
     let tokens: Vec<Vec<Token>> = file.highlighted.clone().unwrap_or_default();
-    let path = file.path.clone();
+    // Shared by every line's button (10,000 lines: one string, not 10,000 copies).
+    let path: Arc<str> = Arc::from(file.path.as_str());
     // The picked lines are marked by one rule, so picking never re-renders the lines.
     let marked = {
         let path = path.clone();
         move || match pick.get() {
-            Some(p) if p.path == path && p.side == CommentSide::New => format!(
+            Some(p) if *p.path == *path && p.side == CommentSide::New => format!(
                 ".code-lines tr:nth-child(n+{}):nth-child(-n+{}) {{ background: var(--pick); }}",
                 p.start, p.end
             ),
