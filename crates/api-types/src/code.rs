@@ -1,6 +1,7 @@
 //! A session's code as the Code tab and the sidebar see it: files, a diff against the base,
 //! the branch's standing.
 
+use crate::tokens::Token;
 use serde::{Deserialize, Serialize};
 
 /// A file or directory in a session's checkout.
@@ -59,53 +60,6 @@ pub struct FileContent {
     /// are `content` without its line ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub highlighted: Option<Vec<Vec<Token>>>,
-}
-
-/// A run of text of one kind in a highlighted line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Token {
-    pub kind: TokenKind,
-    pub text: String,
-}
-
-/// What a token is, as a small set of classes a stylesheet colours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum TokenKind {
-    Plain,
-    Comment,
-    String,
-    Number,
-    Constant,
-    Keyword,
-    Function,
-    Type,
-    Tag,
-    Attribute,
-    Variable,
-    Operator,
-}
-
-impl TokenKind {
-    /// Its CSS class (`tok-keyword`, …).
-    pub fn class(self) -> &'static str {
-        match self {
-            TokenKind::Plain => "tok-plain",
-            TokenKind::Comment => "tok-comment",
-            TokenKind::String => "tok-string",
-            TokenKind::Number => "tok-number",
-            TokenKind::Constant => "tok-constant",
-            TokenKind::Keyword => "tok-keyword",
-            TokenKind::Function => "tok-function",
-            TokenKind::Type => "tok-type",
-            TokenKind::Tag => "tok-tag",
-            TokenKind::Attribute => "tok-attribute",
-            TokenKind::Variable => "tok-variable",
-            TokenKind::Operator => "tok-operator",
-        }
-    }
 }
 
 /// `GET …/{session_pk}/diff`: the session's changes against where it left its base branch,

@@ -14,9 +14,11 @@ pub mod ids;
 pub mod message;
 pub mod page;
 pub mod project;
+pub mod review;
 pub mod runtime;
 pub mod session;
 pub mod settings;
+pub mod tokens;
 pub mod validate;
 mod wire;
 
@@ -29,9 +31,11 @@ pub use ids::*;
 pub use message::*;
 pub use page::*;
 pub use project::*;
+pub use review::*;
 pub use runtime::*;
 pub use session::*;
 pub use settings::*;
+pub use tokens::*;
 
 use serde::{Deserialize, Serialize};
 

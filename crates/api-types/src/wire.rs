@@ -132,7 +132,7 @@ pub(crate) struct ContentBlockWire {
     live: Option<String>,
     message: Option<String>,
     discarded: Option<String>,
-    comments: Option<Vec<crate::chat::ReviewComment>>,
+    comments: Option<Vec<crate::review::ReviewComment>>,
 }
 
 impl TryFrom<ContentBlockWire> for ContentBlock {
