@@ -221,6 +221,10 @@ impl From<CheckoutError> for ApiError {
                 ErrorCode::Conflict,
                 "A turn was made since the revert, so it can no longer be undone; fork from a turn instead.",
             ),
+            CheckoutError::UpdateInProgress => ApiError::conflict(
+                ErrorCode::Conflict,
+                "The chat's update from its base branch stopped on conflicts: hand them to the agent or abort the update first.",
+            ),
             other => ApiError::internal(other),
         }
     }

@@ -107,6 +107,7 @@ impl Application {
             reads: Reads::new(settings.read_cache, writes),
             faults: Default::default(),
             highlights: Arc::new(highlight::Cache::new(HIGHLIGHT_CACHE_BYTES)),
+            radar: Arc::default(),
             previews,
             login_throttle: LoginThrottle::new(settings.login_attempts, settings.login_window),
             signup_throttle: crate::auth::throttle::Window::new(settings.signup_attempts, settings.login_window),

@@ -31,6 +31,8 @@ pub struct AppState {
     pub faults: Faults,
     /// The Code tab's syntax highlighting, kept per blob.
     pub highlights: Arc<highlight::Cache>,
+    /// The conflict radar's merges, kept per pair of commits.
+    pub radar: Arc<crate::services::radar::RadarCache>,
 }
 
 impl CurrentUser {

@@ -20,6 +20,7 @@ mod m20251204_000010_checkpoints;
 mod m20251205_000011_queued_prompts;
 mod m20251206_000012_attention;
 mod m20251207_000013_queued_comments;
+mod m20251208_000014_session_updates;
 mod sql;
 
 pub use sea_orm_migration::MigratorTrait;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20251205_000011_queued_prompts::Migration),
             Box::new(m20251206_000012_attention::Migration),
             Box::new(m20251207_000013_queued_comments::Migration),
+            Box::new(m20251208_000014_session_updates::Migration),
         ]
     }
 }

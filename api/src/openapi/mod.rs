@@ -3,7 +3,7 @@
 
 use crate::routes::{
     admin, auth, branding, chat, checkpoints, code, env_vars, github, health, members, preview, projects, runtime,
-    sessions, settings,
+    sessions, settings, update,
 };
 use utoipa::OpenApi;
 
@@ -72,6 +72,9 @@ pub use contract::PUBLIC;
         checkpoints::revert,
         checkpoints::undo_revert,
         checkpoints::fork,
+        update::update_session,
+        update::abort_update,
+        update::get_conflicts,
         preview::get_preview,
         preview::post_preview,
         preview::get_preview_events,

@@ -49,7 +49,7 @@ pub async fn get_diff(
 ) -> Result<web::Json<SessionDiff>, ApiError> {
     let (project_id, session_pk) = path.into_inner();
     let session = sessions::load(&state.db, &user, project_id.0, session_pk.0).await?;
-    Ok(web::Json(code::diff(&state, &session, query.message_id).await?))
+    Ok(web::Json(code::diff(&state, &session, query.into_inner()).await?))
 }
 
 /// Ahead/behind the base branch, pushed, uncommitted changes, the open pull request.

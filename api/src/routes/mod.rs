@@ -16,6 +16,7 @@ pub mod projects;
 pub mod runtime;
 pub mod sessions;
 pub mod settings;
+pub mod update;
 pub mod web_app;
 
 use actix_web::web::ServiceConfig;
@@ -76,6 +77,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(checkpoints::revert)
         .service(checkpoints::undo_revert)
         .service(checkpoints::fork)
+        .service(update::update_session)
+        .service(update::abort_update)
+        .service(update::get_conflicts)
         .service(preview::get_preview)
         .service(preview::post_preview)
         .service(preview::get_preview_events)

@@ -8,7 +8,7 @@ use api_types::{
     BranchStatus, BranchStatusList, ChatSessionStatus, ErrorCode, FileContent, FileEntry, FileTree, FilesQuery,
     PullRequestRef, SessionBranchStatus, SessionDiff,
 };
-use checkout::{Checkout, Mirror};
+use checkout::{Checkout, DiffScope, Mirror};
 use entity::chat_session;
 use std::path::PathBuf;
 
@@ -111,11 +111,12 @@ pub async fn file(state: &AppState, session: &chat_session::Model, relative: Str
 pub async fn diff(
     state: &AppState,
     session: &chat_session::Model,
-    message_id: Option<i64>,
+    query: api_types::DiffQuery,
 ) -> Result<SessionDiff, ApiError> {
+    let scope = diff_scope(&query)?;
     let path = checkout_path(state, session).await?;
-    if let Some(message_id) = message_id {
-        return turn_diff(state, session, path, message_id).await;
+    if let Some(message_id) = query.message_id {
+        return turn_diff(state, session, path, message_id, scope).await;
     }
     let mirror_path = state.workspaces.project_dir(session.project_id).mirror();
     let (branch, base) = (session.github_branch_name.clone(), base_branch(session));
@@ -124,7 +125,7 @@ pub async fn diff(
         let base_oid = Mirror::open(&mirror_path)?.merge_base(&branch, &base_for_diff)?;
         let checkout = Checkout::open(&path)?;
         let diff = checkout.diff_from(base_oid, MAX_DIFF_BYTES)?;
-        let files = checkout.changes_from(base_oid, MAX_DIFF_BYTES)?;
+        let files = checkout.changes_from(base_oid, &scope)?;
         Ok((base_oid.to_string(), diff, files))
     })
     .await?;
@@ -141,12 +142,26 @@ pub async fn diff(
     })
 }
 
+/// The query's file and context lines, checked.
+fn diff_scope(query: &api_types::DiffQuery) -> Result<DiffScope, ApiError> {
+    let context = query.context.unwrap_or(3);
+    if context > api_types::MAX_DIFF_CONTEXT {
+        let message = format!("context must be at most {} lines.", api_types::MAX_DIFF_CONTEXT);
+        return Err(ApiError::bad_request(ErrorCode::InvalidQuery, message));
+    }
+    if query.path.as_ref().is_some_and(|p| p.is_empty() || p.chars().count() > 4096) {
+        return Err(ApiError::bad_request(ErrorCode::InvalidQuery, "path must be 1 to 4096 characters."));
+    }
+    Ok(DiffScope { context, only: query.path.clone(), ..DiffScope::new(MAX_DIFF_BYTES) })
+}
+
 /// One turn's changes: its commit against its parent (`patch` is left empty).
 async fn turn_diff(
     state: &AppState,
     session: &chat_session::Model,
     path: PathBuf,
     message_id: i64,
+    scope: DiffScope,
 ) -> Result<SessionDiff, ApiError> {
     let message = crate::store::messages::find(&state.db, message_id)
         .await?
@@ -156,7 +171,7 @@ async fn turn_diff(
         return Err(ApiError::conflict(api_types::ErrorCode::Conflict, "That message made no commit."));
     };
     let sha = commit.clone();
-    let files = blocking(move || Checkout::open(&path)?.changes_of_commit(&sha, MAX_DIFF_BYTES)).await?;
+    let files = blocking(move || Checkout::open(&path)?.changes_of_commit(&sha, &scope)).await?;
     Ok(SessionDiff {
         base_branch: base_branch(session),
         base_sha: commit,

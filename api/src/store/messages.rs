@@ -120,6 +120,26 @@ pub async fn mark_reverted(
     Ok(update.exec(db).await?.rows_affected)
 }
 
+/// Points the session's turns at the commits a rebase made of theirs (old, new).
+pub async fn rewrite_commits(
+    db: &impl ConnectionTrait,
+    session_pk: i32,
+    rewritten: &[(String, String)],
+) -> Result<u64, StoreError> {
+    use sea_orm::sea_query::Expr;
+    let mut changed = 0;
+    for (old, new) in rewritten {
+        changed += chat_message::Entity::update_many()
+            .col_expr(chat_message::Column::CommitSha, Expr::value(new.clone()))
+            .filter(chat_message::Column::ChatSessionId.eq(session_pk))
+            .filter(chat_message::Column::CommitSha.eq(old.clone()))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    Ok(changed)
+}
+
 /// One message by id.
 pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<chat_message::Model>, StoreError> {
     Ok(chat_message::Entity::find_by_id(id).one(db).await?)

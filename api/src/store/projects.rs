@@ -88,10 +88,14 @@ pub async fn update(
     project: project::Model,
     name: Option<String>,
     description: Option<Option<String>>,
+    update_strategy: Option<api_types::UpdateStrategy>,
 ) -> Result<project::Model, StoreError> {
     let mut active: project::ActiveModel = project.into();
     if let Some(name) = name {
         active.name = Set(name);
+    }
+    if let Some(strategy) = update_strategy {
+        active.update_strategy = Set(strategy);
     }
     if let Some(description) = description {
         active.description = Set(description);

@@ -260,6 +260,35 @@ pub async fn all_in_project(
         .await?)
 }
 
+/// The user's active sessions of the project, oldest first, at most `limit` (the radar).
+pub async fn active_for_user(
+    db: &impl ConnectionTrait,
+    project_id: i32,
+    user_id: &str,
+    limit: u64,
+) -> Result<Vec<chat_session::Model>, StoreError> {
+    Ok(chat_session::Entity::find()
+        .filter(chat_session::Column::ProjectId.eq(project_id))
+        .filter(chat_session::Column::UserId.eq(user_id))
+        .filter(chat_session::Column::Status.eq(ChatSessionStatus::Active))
+        .order_by_asc(chat_session::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Records (or, with `None`, clears) the session's update stopped on conflicts (JSON).
+pub async fn set_update_conflict(
+    db: &impl ConnectionTrait,
+    session: chat_session::Model,
+    conflict: Option<String>,
+) -> Result<chat_session::Model, StoreError> {
+    let mut active: chat_session::ActiveModel = session.into();
+    active.update_conflict = Set(conflict);
+    active.updated_at = Set(now());
+    Ok(active.update(db).await?)
+}
+
 /// Remembers the pull request opened from the session.
 pub async fn set_pull_request(
     db: &impl ConnectionTrait,

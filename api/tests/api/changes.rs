@@ -14,7 +14,7 @@ db_test!(
         let first = turn(&app, &owner, &project, &session, "a.txt").await;
         let second = turn(&app, &owner, &project, &session, "README.md").await;
 
-        let all = owner.get_diff_of(project.id, session.id, None).await.unwrap();
+        let all = owner.get_diff_of(project.id, session.id, &DiffQuery::default()).await.unwrap();
         assert_eq!(all.message_id, None);
         let summary: Vec<(&str, FileChangeStatus, u64, u64)> =
             all.files.iter().map(|f| (f.path.as_str(), f.status, f.additions, f.deletions)).collect();
@@ -38,23 +38,70 @@ db_test!(
         assert!(all.patch.contains("+README.md"), "the unified text stays: {}", all.patch);
 
         // One turn alone: the first wrote a.txt and nothing else.
-        let of_first = owner.get_diff_of(project.id, session.id, Some(first.id)).await.unwrap();
+        let of_first = owner.get_diff_of(project.id, session.id, &of_turn(first.id)).await.unwrap();
         assert_eq!(of_first.message_id, Some(first.id));
         let paths: Vec<&str> = of_first.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["a.txt"]);
         assert_eq!((of_first.insertions, of_first.deletions), (1, 0));
-        let of_second = owner.get_diff_of(project.id, session.id, Some(second.id)).await.unwrap();
+        let of_second = owner.get_diff_of(project.id, session.id, &of_turn(second.id)).await.unwrap();
         assert_eq!(of_second.files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["README.md"]);
 
         // Not a turn of this chat with a commit.
         let prompt = owner.list_messages(project.id, session.id, &MessageQuery::default()).await.unwrap().messages[0].id;
-        assert_eq!(owner.get_diff_of(project.id, session.id, Some(prompt)).await.unwrap_err().status(), Some(409));
+        assert_eq!(owner.get_diff_of(project.id, session.id, &of_turn(prompt)).await.unwrap_err().status(), Some(409));
         let other = crate::chat::ready_session(&app, &owner, project.id, "other").await;
-        assert_eq!(owner.get_diff_of(project.id, other.id, Some(first.id)).await.unwrap_err().status(), Some(404));
+        assert_eq!(owner.get_diff_of(project.id, other.id, &of_turn(first.id)).await.unwrap_err().status(), Some(404));
         let url = app.url(&format!("/api/projects/{}/chat-sessions/{}/diff?message_id=first", project.id, session.id));
         let token = owner.create_api_token(&CreateApiTokenRequest { name: "raw".into() }).await.unwrap().token;
         let bad = app.http().get(url).bearer_auth(token).send().await.unwrap();
         assert_eq!(bad.status().as_u16(), 400);
+    }
+);
+
+fn of_turn(id: MessageId) -> DiffQuery {
+    DiffQuery { message_id: Some(id.0), ..DiffQuery::default() }
+}
+
+db_test!(
+    async fn a_files_collapsed_context_is_expanded_by_asking_for_that_file_whole(backend) {
+        let app = spawn_app(backend).await;
+        let (owner, project, session) = setup(&app).await;
+        // Forty lines committed by one turn, then two changes far apart by the next: two hunks
+        // with the lines between them collapsed.
+        let root = app.checkout_dir(&session);
+        let lines: String = (1..=40).map(|n| format!("line {n}\n")).collect();
+        std::fs::write(root.join("long.txt"), &lines).unwrap();
+        turn(&app, &owner, &project, &session, "a.txt").await;
+        let changed = lines.replace("line 2\n", "line two\n").replace("line 39\n", "line thirty-nine\n");
+        std::fs::write(root.join("long.txt"), changed).unwrap();
+        let message = turn(&app, &owner, &project, &session, "b.txt").await;
+
+        let collapsed = owner.get_diff_of(project.id, session.id, &of_turn(message.id)).await.unwrap();
+        let long = collapsed.files.iter().find(|f| f.path == "long.txt").unwrap();
+        assert_eq!(long.hunks.len(), 2, "{long:?}");
+
+        let whole = DiffQuery { path: Some("long.txt".into()), context: Some(MAX_DIFF_CONTEXT), ..of_turn(message.id) };
+        let expanded = owner.get_diff_of(project.id, session.id, &whole).await.unwrap();
+        assert_eq!(expanded.files.len(), collapsed.files.len(), "every file still listed");
+        let long = expanded.files.iter().find(|f| f.path == "long.txt").unwrap();
+        assert_eq!(long.hunks.len(), 1);
+        let news: Vec<u32> = long.hunks[0].lines.iter().filter_map(|l| l.new).collect();
+        assert_eq!(news, (1..=40).collect::<Vec<_>>(), "every line of the file, numbered");
+        let others: Vec<&DiffFile> = expanded.files.iter().filter(|f| f.path != "long.txt").collect();
+        assert!(!others.is_empty() && others.iter().all(|f| f.hunks.is_empty() && f.additions > 0), "{others:?}");
+
+        // Against the base too (the file is new there: one hunk either way); no context at
+        // all; and out of bounds.
+        let all_whole = DiffQuery { message_id: None, ..whole.clone() };
+        let all = owner.get_diff_of(project.id, session.id, &all_whole).await.unwrap();
+        assert_eq!(all.files.iter().find(|f| f.path == "long.txt").unwrap().hunks[0].lines.len(), 40);
+        let bare = DiffQuery { context: Some(0), ..of_turn(message.id) };
+        let bare = owner.get_diff_of(project.id, session.id, &bare).await.unwrap();
+        let long = bare.files.iter().find(|f| f.path == "long.txt").unwrap();
+        assert!(long.hunks.iter().flat_map(|h| &h.lines).all(|l| l.kind != DiffLineKind::Context), "{long:?}");
+        let too_many = DiffQuery { context: Some(MAX_DIFF_CONTEXT + 1), ..DiffQuery::default() };
+        let refused = owner.get_diff_of(project.id, session.id, &too_many).await.unwrap_err();
+        assert_eq!(refused.status(), Some(400));
     }
 );
 

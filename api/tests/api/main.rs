@@ -35,5 +35,6 @@ mod run_settings;
 mod session_runtime;
 mod sessions;
 mod transcripts;
+mod update;
 mod web_app;
 mod workspaces;

@@ -149,7 +149,18 @@ pub struct DiffLine {
 pub struct DiffQuery {
     /// One turn's changes alone: an assistant message of the chat with a commit.
     pub message_id: Option<i64>,
+    /// Only this file's hunks (by its path after the change); the other files are listed
+    /// with their counts and no hunks. What the Changes view asks for to expand a file.
+    #[cfg_attr(feature = "openapi", param(min_length = 1, max_length = 4096))]
+    pub path: Option<String>,
+    /// Unchanged lines around each change, 3 when absent; up to 100,000 (a whole file: its
+    /// collapsed context expanded).
+    #[cfg_attr(feature = "openapi", param(minimum = 0, maximum = 100000))]
+    pub context: Option<u32>,
 }
+
+/// The most context lines `GET …/diff` gives.
+pub const MAX_DIFF_CONTEXT: u32 = 100_000;
 
 /// A pull request opened from a session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

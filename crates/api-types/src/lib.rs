@@ -19,6 +19,7 @@ pub mod runtime;
 pub mod session;
 pub mod settings;
 pub mod tokens;
+pub mod update;
 pub mod validate;
 mod wire;
 
@@ -36,6 +37,7 @@ pub use runtime::*;
 pub use session::*;
 pub use settings::*;
 pub use tokens::*;
+pub use update::*;
 
 use serde::{Deserialize, Serialize};
 

@@ -97,6 +97,9 @@ pub struct Project {
     pub description: Option<String>,
     pub repository: RepositorySource,
     pub default_branch: String,
+    /// How sessions are updated from their base when the request does not say.
+    #[serde(default)]
+    pub update_strategy: crate::UpdateStrategy,
     pub repository_state: RepositoryState,
     /// Why the repository could not be cloned, when `repository_state` is `failed`.
     pub repository_error: Option<String>,
@@ -130,6 +133,8 @@ pub struct UpdateProjectRequest {
     /// An empty string clears the description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_strategy: Option<crate::UpdateStrategy>,
 }
 
 /// `GET /api/projects`.

@@ -104,6 +104,9 @@ pub struct ChatSession {
     /// The last revert can be undone (`POST …/{session_pk}/revert/undo`): no turn since.
     #[serde(default)]
     pub undo_revert: bool,
+    /// An update from the base branch stopped on conflicts (`POST …/{session_pk}/update`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_conflict: Option<crate::UpdateConflict>,
     /// Something the caller should know about this answer, e.g. that the remote could not be
     /// reached and the session starts from the mirror's last state. Only on creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]

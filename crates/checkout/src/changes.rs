@@ -55,28 +55,53 @@ pub struct FileChange {
     pub hunks: Vec<Hunk>,
 }
 
-impl Checkout {
-    /// What changed from `base` to the working tree (committed or not, new files too), with
-    /// at most `limit` bytes of line text.
-    pub fn changes_from(&self, base: Oid, limit: usize) -> Result<Vec<FileChange>> {
-        let base_tree = self.repo.find_commit(base)?.tree()?;
-        let mut options = DiffOptions::new();
-        options.include_untracked(true).recurse_untracked_dirs(true).show_untracked_content(true);
-        let mut diff = self.repo.diff_tree_to_workdir_with_index(Some(&base_tree), Some(&mut options))?;
-        files(&mut diff, limit)
-    }
+/// How much of a diff to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffScope {
+    /// At most this many bytes of line text (every file is still listed).
+    pub limit: usize,
+    /// Unchanged lines shown around each change (git's default is 3); hunks closer than twice
+    /// this are one hunk, so a large number shows a file whole.
+    pub context: u32,
+    /// Only this file's lines (by its new path); the others are listed without hunks.
+    pub only: Option<String>,
+}
 
-    /// What the commit `sha` changed against its first parent (a turn's own changes).
-    pub fn changes_of_commit(&self, sha: &str, limit: usize) -> Result<Vec<FileChange>> {
-        let oid = Oid::from_str(sha).map_err(|_| CheckoutError::NotBehindHead(sha.to_owned()))?;
-        let commit = self.repo.find_commit(oid)?;
-        let parent = commit.parent(0).ok().map(|p| p.tree()).transpose()?;
-        let mut diff = self.repo.diff_tree_to_tree(parent.as_ref(), Some(&commit.tree()?), None)?;
-        files(&mut diff, limit)
+impl DiffScope {
+    pub fn new(limit: usize) -> Self {
+        Self { limit, context: 3, only: None }
     }
 }
 
-fn files(diff: &mut Diff<'_>, limit: usize) -> Result<Vec<FileChange>> {
+impl Checkout {
+    /// What changed from `base` to the working tree (committed or not, new files too).
+    pub fn changes_from(&self, base: Oid, scope: &DiffScope) -> Result<Vec<FileChange>> {
+        let base_tree = self.repo.find_commit(base)?.tree()?;
+        let mut options = options(scope);
+        options.include_untracked(true).recurse_untracked_dirs(true).show_untracked_content(true);
+        let mut diff = self.repo.diff_tree_to_workdir_with_index(Some(&base_tree), Some(&mut options))?;
+        files(&mut diff, scope)
+    }
+
+    /// What the commit `sha` changed against its first parent (a turn's own changes).
+    pub fn changes_of_commit(&self, sha: &str, scope: &DiffScope) -> Result<Vec<FileChange>> {
+        let oid = Oid::from_str(sha).map_err(|_| CheckoutError::NotBehindHead(sha.to_owned()))?;
+        let commit = self.repo.find_commit(oid)?;
+        let parent = commit.parent(0).ok().map(|p| p.tree()).transpose()?;
+        let mut diff =
+            self.repo.diff_tree_to_tree(parent.as_ref(), Some(&commit.tree()?), Some(&mut options(scope)))?;
+        files(&mut diff, scope)
+    }
+}
+
+fn options(scope: &DiffScope) -> DiffOptions {
+    let mut options = DiffOptions::new();
+    options.context_lines(scope.context);
+    options
+}
+
+fn files(diff: &mut Diff<'_>, scope: &DiffScope) -> Result<Vec<FileChange>> {
+    let limit = scope.limit;
     let mut find = DiffFindOptions::new();
     find.renames(true).for_untracked(true);
     diff.find_similar(Some(&mut find))?;
@@ -103,8 +128,15 @@ fn files(diff: &mut Diff<'_>, limit: usize) -> Result<Vec<FileChange>> {
             truncated: false,
             hunks: Vec::new(),
         };
-        let patch = if change.binary { None } else { Patch::from_diff(diff, index)? };
-        if let Some(patch) = patch {
+        let skipped = scope.only.as_ref().is_some_and(|only| *only != change.path);
+        let patch = if change.binary || skipped { None } else { Patch::from_diff(diff, index)? };
+        if skipped {
+            // Listed with its counts, without its lines.
+            if let Some(patch) = Patch::from_diff(diff, index)? {
+                let (_, additions, deletions) = patch.line_stats()?;
+                (change.additions, change.deletions) = (additions, deletions);
+            }
+        } else if let Some(patch) = patch {
             change.binary = patch.delta().flags().is_binary();
             let (_, additions, deletions) = patch.line_stats()?;
             (change.additions, change.deletions) = (additions, deletions);
@@ -169,7 +201,7 @@ mod tests {
         let turn = checkout.commit_all("turn", &author).unwrap().unwrap();
         std::fs::write(root.join("uncommitted.txt"), "later\n").unwrap();
 
-        let changes = checkout.changes_from(base, 1 << 20).unwrap();
+        let changes = checkout.changes_from(base, &DiffScope::new(1 << 20)).unwrap();
         let summary: Vec<(&str, ChangeStatus, usize, usize)> =
             changes.iter().map(|c| (c.path.as_str(), c.status, c.additions, c.deletions)).collect();
         assert!(summary.contains(&("kept.txt", ChangeStatus::Modified, 1, 1)), "{summary:?}");
@@ -189,13 +221,26 @@ mod tests {
         assert_eq!((context.kind, context.old, context.new), (LineKind::Context, Some(7), Some(7)));
 
         // One turn: its commit only (not what is uncommitted).
-        let of_turn = checkout.changes_of_commit(&turn.to_string(), 1 << 20).unwrap();
+        let of_turn = checkout.changes_of_commit(&turn.to_string(), &DiffScope::new(1 << 20)).unwrap();
         assert!(of_turn.iter().all(|c| c.path != "uncommitted.txt"));
         assert_eq!(of_turn.len(), 4);
 
         // A small limit keeps every file listed, its lines cut.
-        let cut = checkout.changes_from(base, 10).unwrap();
+        let cut = checkout.changes_from(base, &DiffScope::new(10)).unwrap();
         assert_eq!(cut.len(), changes.len());
         assert!(cut.iter().any(|c| c.truncated));
+
+        // One file whole (its collapsed context expanded): every line of kept.txt in one hunk,
+        // the other files listed with their counts and no lines.
+        let whole = DiffScope { context: u32::MAX, only: Some("kept.txt".into()), ..DiffScope::new(1 << 20) };
+        let expanded = checkout.changes_from(base, &whole).unwrap();
+        assert_eq!(expanded.len(), changes.len());
+        let kept = expanded.iter().find(|c| c.path == "kept.txt").unwrap();
+        assert_eq!(kept.hunks.len(), 1);
+        assert_eq!(kept.hunks[0].lines.len(), 21, "20 lines, one of them changed: {:?}", kept.hunks[0]);
+        assert_eq!(kept.hunks[0].new_start, 1);
+        let others = expanded.iter().filter(|c| c.path != "kept.txt");
+        assert!(others.clone().all(|c| c.hunks.is_empty()));
+        assert!(others.clone().any(|c| c.additions > 0), "counts kept: {expanded:?}");
     }
 }

@@ -76,7 +76,11 @@ impl Checkout {
 
     /// Commits every change (new, modified, deleted; `.gitignore` respected) on the checkout's
     /// branch. `None` when there was nothing to commit.
+    /// Refused while an update from the base is stopped on conflicts (it is concluded instead).
     pub fn commit_all(&self, message: &str, author: &Author) -> Result<Option<Oid>> {
+        if self.update_in_progress() {
+            return Err(crate::CheckoutError::UpdateInProgress);
+        }
         let mut index = self.repo.index()?;
         index.add_all(["*"], IndexAddOption::DEFAULT, None)?;
         index.update_all(["*"], None)?;

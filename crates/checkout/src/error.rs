@@ -22,6 +22,8 @@ pub enum CheckoutError {
     NothingToUndo,
     #[error("the branch has a commit made after the revert")]
     MovedSinceRewind,
+    #[error("an update from the base branch is stopped on conflicts; conclude or abort it first")]
+    UpdateInProgress,
     #[error("git operation failed")]
     Git(#[from] git2::Error),
     #[error("file system operation failed")]

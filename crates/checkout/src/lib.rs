@@ -17,17 +17,21 @@ mod error;
 mod layout;
 mod lock;
 mod mirror;
+mod radar;
 mod remote;
 mod run_files;
 mod spare;
+mod update;
 
-pub use changes::{ChangeStatus, ChangedLine, FileChange, Hunk, LineKind};
+pub use changes::{ChangeStatus, ChangedLine, DiffScope, FileChange, Hunk, LineKind};
 pub use checkout::{Checkout, FileContent, FileEntry, WorkspaceDiff};
 pub use error::CheckoutError;
+pub use git2::Oid;
 pub use layout::ProjectDir;
 pub use mirror::{Branch, BranchStatus, Mirror, StartPoint};
 pub use remote::{Credentials, FetchOutcome, Progress, set_network_timeouts};
 pub use run_files::disk_usage;
+pub use update::{UpdateOutcome, UpdateStrategy};
 
 /// Who a commit is by.
 #[derive(Debug, Clone)]

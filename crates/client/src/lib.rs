@@ -352,19 +352,43 @@ impl Client {
         self.with_body(Method::Post, &format!("/projects/{project}/chat-sessions/{session}/fork"), request).await
     }
 
+    /// Brings the base branch's tip into the chat's branch (merge or rebase).
+    pub async fn update_session(
+        &self,
+        project: ProjectId,
+        session: ChatSessionPk,
+        request: &UpdateSessionRequest,
+    ) -> Result<UpdateResult> {
+        self.with_body(Method::Post, &format!("/projects/{project}/chat-sessions/{session}/update"), request).await
+    }
+
+    /// Abandons the chat's update stopped on conflicts.
+    pub async fn abort_update(&self, project: ProjectId, session: ChatSessionPk) -> Result<ChatSession> {
+        decode(
+            &self
+                .call(Method::Post, &format!("/projects/{project}/chat-sessions/{session}/update/abort"), "", None)
+                .await?,
+        )
+    }
+
+    /// The conflict radar: which of the caller's chats conflict with their base or each other.
+    pub async fn get_conflicts(&self, project: ProjectId) -> Result<ConflictMatrix> {
+        self.get(&format!("/projects/{project}/conflicts")).await
+    }
+
     pub async fn get_diff(&self, project: ProjectId, session: ChatSessionPk) -> Result<SessionDiff> {
         self.get(&format!("/projects/{project}/chat-sessions/{session}/diff")).await
     }
 
-    /// One turn's changes (`Some`), or all of the chat's.
+    /// One turn's changes or all of the chat's, one file's or every file's, with as many
+    /// lines of context as asked.
     pub async fn get_diff_of(
         &self,
         project: ProjectId,
         session: ChatSessionPk,
-        turn: Option<MessageId>,
+        query: &DiffQuery,
     ) -> Result<SessionDiff> {
-        let query = DiffQuery { message_id: turn.map(|m| m.0) };
-        self.get_query(&format!("/projects/{project}/chat-sessions/{session}/diff"), &query).await
+        self.get_query(&format!("/projects/{project}/chat-sessions/{session}/diff"), query).await
     }
 
     /// Branch statuses of several chats at once (none asked, none answered, without a request).

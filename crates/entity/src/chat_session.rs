@@ -36,6 +36,8 @@ pub struct Model {
     pub turn_state: Option<String>,
     /// Turns ended since its user last read it.
     pub unread_turns: i32,
+    /// An update from the base stopped on conflicts: `api_types::UpdateConflict` as JSON.
+    pub update_conflict: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

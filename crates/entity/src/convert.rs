@@ -39,6 +39,7 @@ pub fn project(model: super::project::Model, role: ProjectRole) -> Project {
         name: model.name,
         description: model.description,
         default_branch: model.default_branch,
+        update_strategy: model.update_strategy,
         repository_state: model.repository_state,
         repository_error: model.repository_error,
         repository_progress: None,
@@ -83,6 +84,7 @@ pub fn chat_session(model: super::chat_session::Model) -> ChatSession {
         undo_revert: model.reverted_at.is_some(),
         activity: SessionActivity::of(model.turn_state.as_deref(), model.unread_turns),
         unread: u32::try_from(model.unread_turns).unwrap_or(0),
+        update_conflict: model.update_conflict.as_deref().and_then(|json| serde_json::from_str(json).ok()),
         notice: None,
     }
 }

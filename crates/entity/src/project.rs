@@ -16,6 +16,7 @@ pub struct Model {
     /// `owner/repo` for GitHub, the URL for git, the path for local, empty for a new repo.
     pub repository_location: String,
     pub default_branch: String,
+    pub update_strategy: api_types::UpdateStrategy,
     pub repository_state: RepositoryState,
     pub repository_error: Option<String>,
     /// `api_types::Branding` as JSON; absent until set.

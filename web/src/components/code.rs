@@ -24,6 +24,8 @@ pub fn CodeView(
     on_open: Callback<String>,
     /// A review comment written on picked lines.
     on_comment: Callback<ReviewComment>,
+    /// A changed file shown whole (its collapsed context expanded).
+    on_expand: Callback<String>,
 ) -> impl IntoView {
     view! {
         <div class="code">
@@ -41,7 +43,7 @@ pub fn CodeView(
                     </div>
                 }
             >
-                <DiffView diff=diff turns=turns turn=turn pick=pick />
+                <DiffView diff=diff turns=turns turn=turn pick=pick on_expand=on_expand />
             </Show>
         </div>
     }

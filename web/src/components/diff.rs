@@ -16,6 +16,8 @@ pub fn DiffView(
     turn: RwSignal<Option<MessageId>>,
     /// Lines picked for a review comment (a click on a line number).
     pick: RwSignal<Option<LinePick>>,
+    /// Show a file whole: its collapsed unchanged lines expanded (by its path).
+    on_expand: Callback<String>,
 ) -> impl IntoView {
     let split = RwSignal::new(false);
     view! {
@@ -51,7 +53,7 @@ pub fn DiffView(
                                     <span class="add">{format!(" +{}", f.additions)}</span><span class="del">{format!(" −{}", f.deletions)}</span></li>
                             }).collect_view()}
                         </ul>
-                        {files.into_iter().enumerate().map(|(n, f)| file_view(n, f, split, pick)).collect_view()}
+                        {files.into_iter().enumerate().map(|(n, f)| file_view(n, f, split, pick, on_expand)).collect_view()}
                     }.into_any()
                 }
             }}
@@ -69,7 +71,13 @@ fn status_tag(status: FileChangeStatus) -> AnyView {
     view! { <span class=class title=title>{text}</span> }.into_any()
 }
 
-fn file_view(n: usize, file: DiffFile, split: RwSignal<bool>, pick: RwSignal<Option<LinePick>>) -> impl IntoView {
+fn file_view(
+    n: usize,
+    file: DiffFile,
+    split: RwSignal<bool>,
+    pick: RwSignal<Option<LinePick>>,
+    on_expand: Callback<String>,
+) -> impl IntoView {
     let name = match &file.old_path {
         Some(old) => format!("{old} → {}", file.path),
         None => file.path.clone(),
@@ -87,13 +95,40 @@ fn file_view(n: usize, file: DiffFile, split: RwSignal<bool>, pick: RwSignal<Opt
                     {move || {
                         let side_by_side = split.get();
                         let path = path.clone();
-                        hunks.clone().into_iter().map(move |hunk| hunk_view(hunk, side_by_side, &path, pick)).collect_view()
+                        let gaps = collapsed_before(&hunks);
+                        hunks.clone().into_iter().zip(gaps).map(move |(hunk, gap)| {
+                            let expand = path.clone();
+                            view! {
+                                {(gap > 0).then(|| view! {
+                                    <button class="ghost diff-gap" data-testid="expand-context"
+                                        on:click=move |_| on_expand.run(expand.clone())>
+                                        {format!("⋯ {gap} unchanged line{} (show the whole file)", if gap == 1 { "" } else { "s" })}
+                                    </button>
+                                })}
+                                {hunk_view(hunk, side_by_side, &path, pick)}
+                            }
+                        }).collect_view()
                     }}
                     {file.truncated.then(|| view! { <p class="muted">"The rest of this file's changes is too long to show."</p> })}
                 }.into_any()
             }}
         </details>
     }
+}
+
+/// How many unchanged lines are collapsed before each hunk (from the old side's numbers, which
+/// every hunk but an added file's has; the lines after the last hunk are not counted).
+fn collapsed_before(hunks: &[DiffHunk]) -> Vec<u32> {
+    let mut next_old = 1;
+    hunks
+        .iter()
+        .map(|hunk| {
+            let gap =
+                if hunk.old_lines == 0 && hunk.old_start == 0 { 0 } else { hunk.old_start.saturating_sub(next_old) };
+            next_old = hunk.old_start + hunk.old_lines;
+            gap
+        })
+        .collect()
 }
 
 fn number(n: Option<u32>) -> String {

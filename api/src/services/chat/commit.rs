@@ -21,11 +21,17 @@ pub(super) async fn commit_turn(
         message.push_str(&format!("\n\nThe agent's turn ended early ({}).", status_word(status)));
     }
     let author = job.user.author();
-    let committed = blocking(move || match Checkout::open(&path) {
-        Ok(checkout) => Ok(checkout.commit_all(&message, &author)?.map(|oid| oid.to_string())),
-        Err(_) => Ok(None),
-    })
-    .await
+    let committed = if job.session.update_conflict.is_some() {
+        // The turn on a conflicted update concludes it (its commit is the merge commit), or
+        // commits nothing while markers remain.
+        crate::services::update::conclude_after_turn(state, job.session.id, path, author).await
+    } else {
+        blocking(move || match Checkout::open(&path) {
+            Ok(checkout) => Ok(checkout.commit_all(&message, &author)?.map(|oid| oid.to_string())),
+            Err(_) => Ok(None),
+        })
+        .await
+    }
     .map_err(|err| err.body().error)?;
     let Some(sha) = committed else { return Ok(None) };
     let credentials = push_credentials(state, job).await;

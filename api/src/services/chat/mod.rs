@@ -213,12 +213,17 @@ pub(crate) fn checked_comments(comments: &[ReviewComment]) -> Result<Vec<ReviewC
         .collect()
 }
 
-/// What the agent is sent: the prompt, then the review comments' block.
-fn agent_prompt(prompt: String, comments: &[ReviewComment]) -> String {
-    if comments.is_empty() {
-        return prompt;
+/// What the agent is sent: the prompt, then the review comments' block, then what an update
+/// from the base stopped on.
+fn agent_prompt(prompt: String, comments: &[ReviewComment], conflicts: Option<String>) -> String {
+    let mut sent = prompt;
+    if !comments.is_empty() {
+        sent = format!("{sent}\n\n{}", ReviewComment::block_for_agent(comments));
     }
-    format!("{prompt}\n\n{}", ReviewComment::block_for_agent(comments))
+    if let Some(conflicts) = conflicts {
+        sent = format!("{sent}\n\n{conflicts}");
+    }
+    sent
 }
 
 /// Starts a turn; `from_queue` names the queued message it is (taken off the queue here, and
@@ -327,6 +332,17 @@ pub(crate) async fn start_turn(
         Some(_) => store::sessions::set_reverted_at(&state.db, session, None).await?,
         None => session,
     };
+    // An update stopped on conflicts: the agent is told where they are.
+    let conflicts = match session.update_conflict {
+        Some(_) => {
+            let root = state.workspaces.project_dir(session.project_id).checkout(&session.session_id);
+            crate::services::update::instructions(&session, root).await.unwrap_or_else(|err| {
+                tracing::warn!(session_pk = session.id, error = %err.body().error, "the conflicts could not be read");
+                None
+            })
+        }
+        None => None,
+    };
     let live = LiveRun::new(started.run.id, started.assistant_message.id, slot.is_some());
     owner.set_live(live.clone());
     drop(admitting);
@@ -334,7 +350,7 @@ pub(crate) async fn start_turn(
         run_id: started.run.id,
         assistant_message_id: started.assistant_message.id,
         user_message_id: started.user_message.id,
-        prompt: agent_prompt(prompt, &comments),
+        prompt: agent_prompt(prompt, &comments, conflicts),
         project: access.project,
         session,
         user: user.clone(),

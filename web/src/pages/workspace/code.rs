@@ -5,7 +5,7 @@
 use crate::components::code::CodeView;
 use crate::components::review::LinePick;
 use crate::components::tree::TreeState;
-use crate::state::{client, say};
+use crate::state::{client, say, use_toasts};
 use api_types::*;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -105,7 +105,8 @@ pub fn CodeTab(
         if show_diff.get() {
             let shown_turn = turn.get();
             spawn_local(async move {
-                let changes = client().get_diff_of(p, s, shown_turn).await.map_err(|e| say(&e));
+                let query = DiffQuery { message_id: shown_turn.map(|m| m.0), ..DiffQuery::default() };
+                let changes = client().get_diff_of(p, s, &query).await.map_err(|e| say(&e));
                 if selected.get_untracked() == Some(s) {
                     diff.set(Some(changes));
                 }
@@ -158,13 +159,40 @@ pub fn CodeTab(
         let Some(s) = selected.get_untracked() else { return };
         state.comments.update(|all| all.push((s, comment)));
     });
+    // A changed file whole: its hunks replaced by one with every line.
+    let toasts = use_toasts();
+    let expand = Callback::new(move |path: String| {
+        let (Some(p), Some(s)) = (project_id.get_untracked(), selected.get_untracked()) else { return };
+        let shown_turn = turn.get_untracked();
+        spawn_local(async move {
+            let query = DiffQuery {
+                message_id: shown_turn.map(|m| m.0),
+                path: Some(path.clone()),
+                context: Some(MAX_DIFF_CONTEXT),
+            };
+            match client().get_diff_of(p, s, &query).await {
+                Ok(whole) if selected.get_untracked() == Some(s) && turn.get_untracked() == shown_turn => {
+                    let Some(hunks) = whole.files.into_iter().find(|f| f.path == path).map(|f| f.hunks) else { return };
+                    diff.update(|shown| {
+                        if let Some(Ok(shown)) = shown {
+                            if let Some(file) = shown.files.iter_mut().find(|f| f.path == path) {
+                                file.hunks = hunks;
+                            }
+                        }
+                    });
+                }
+                Ok(_) => {}
+                Err(e) => toasts.error(say(&e)),
+            }
+        });
+    });
     view! {
         <Show
             when=move || selected.get().is_some()
             fallback=|| view! { <p class="empty">"Pick a chat to see its files."</p> }
         >
             <CodeView tree=tree current=current file=file diff=diff show_diff=show_diff turns=turns turn=turn
-                pick=pick on_toggle=toggle on_open=open on_comment=comment />
+                pick=pick on_toggle=toggle on_open=open on_comment=comment on_expand=expand />
         </Show>
     }
 }
