@@ -123,6 +123,9 @@ db_test!(
         let marked = std::fs::read_to_string(root.join("README.md")).unwrap();
         assert!(marked.contains("<<<<<<< ") && marked.contains("main's") && marked.contains("the chat's"), "{marked}");
         assert!(root.join("draft.txt").exists());
+        let diff = owner.get_diff(project.id, session.id).await.unwrap();
+        let readme = diff.files.iter().find(|f| f.path == "README.md").expect("the conflicted file is a change");
+        assert!(readme.hunks.iter().flat_map(|h| &h.lines).any(|l| l.text.starts_with("<<<<<<< ")), "{readme:?}");
         let listed = owner.get_chat_session(project.id, session.id).await.unwrap();
         assert!(listed.update_conflict.is_some(), "reads show it");
         let again = owner.update_session(project.id, session.id, &update(UpdateStrategy::Merge)).await.unwrap_err();

@@ -165,7 +165,12 @@ impl Checkout {
         let base_tree = self.repo.find_commit(base)?.tree()?;
         let mut options = DiffOptions::new();
         options.include_untracked(true).recurse_untracked_dirs(true).show_untracked_content(true);
-        let diff = self.repo.diff_tree_to_workdir_with_index(Some(&base_tree), Some(&mut options))?;
+        // As `changes_from`: an update stopped on conflicts is shown from its files.
+        let diff = if self.update_in_progress() {
+            self.repo.diff_tree_to_workdir(Some(&base_tree), Some(&mut options))?
+        } else {
+            self.repo.diff_tree_to_workdir_with_index(Some(&base_tree), Some(&mut options))?
+        };
         let stats = diff.stats()?;
         let mut patch = String::new();
         let mut truncated = false;

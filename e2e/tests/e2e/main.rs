@@ -4,4 +4,5 @@
 
 mod browser;
 mod contract;
+mod mergeable;
 mod review;

@@ -26,6 +26,9 @@ pub fn CodeView(
     on_comment: Callback<ReviewComment>,
     /// A changed file shown whole (its collapsed context expanded).
     on_expand: Callback<String>,
+    /// Files on which the chat's branch conflicts with its base or another chat's.
+    #[prop(into)]
+    conflicting: Signal<Vec<String>>,
 ) -> impl IntoView {
     view! {
         <div class="code">
@@ -43,7 +46,7 @@ pub fn CodeView(
                     </div>
                 }
             >
-                <DiffView diff=diff turns=turns turn=turn pick=pick on_expand=on_expand />
+                <DiffView diff=diff turns=turns turn=turn pick=pick on_expand=on_expand conflicting=conflicting />
             </Show>
         </div>
     }

@@ -18,6 +18,9 @@ pub fn DiffView(
     pick: RwSignal<Option<LinePick>>,
     /// Show a file whole: its collapsed unchanged lines expanded (by its path).
     on_expand: Callback<String>,
+    /// Files on which the chat's branch conflicts with its base or another chat's.
+    #[prop(into)]
+    conflicting: Signal<Vec<String>>,
 ) -> impl IntoView {
     let split = RwSignal::new(false);
     view! {
@@ -45,11 +48,14 @@ pub fn DiffView(
                     let against = if d.message_id.is_some() { "in this turn".to_owned() } else { format!("against {}", d.base_branch) };
                     let files = d.files.clone();
                     view! {
-                        <p class="muted">{format!("{} files changed, +{} −{} {against}", d.files.len(), d.insertions, d.deletions)}
+                        <p class="muted">{format!("{} file{} changed, +{} −{} {against}", d.files.len(), if d.files.len() == 1 { "" } else { "s" }, d.insertions, d.deletions)}
                             {d.truncated.then_some(" (long files cut)")}</p>
                         <ul class="changed-files" data-testid="changed-files">
                             {files.iter().enumerate().map(|(n, f)| view! {
                                 <li><a href=format!("#changed-{n}")>{f.path.clone()}</a>" "{status_tag(f.status)}
+                                    {conflicting.get().contains(&f.path).then(|| view! {
+                                        <span class="conflict-tag" title="Merging would conflict on this file" data-testid="conflict-tag">" conflicts"</span>
+                                    })}
                                     <span class="add">{format!(" +{}", f.additions)}</span><span class="del">{format!(" −{}", f.deletions)}</span></li>
                             }).collect_view()}
                         </ul>

@@ -23,6 +23,10 @@ pub enum SessionAction {
     UndoRevert,
     /// From the chat's messages: a new chat from this turn.
     ForkFrom(api_types::MessageId),
+    /// Bring the base branch's new commits in (the project's strategy).
+    Update,
+    /// Abandon an update stopped on conflicts.
+    AbortUpdate,
 }
 
 #[component]
@@ -40,6 +44,9 @@ pub fn Sidebar(
     /// `https://github.com/owner/repo/tree/` for GitHub projects.
     #[prop(into)]
     branch_url_base: Signal<Option<String>>,
+    /// What the conflict radar says of each chat ("conflicts with main (2 files)"), by id.
+    #[prop(into)]
+    radar: Signal<std::collections::HashMap<i32, String>>,
     search: RwSignal<String>,
     show_archived: RwSignal<bool>,
     #[prop(into)] loading: Signal<bool>,
@@ -119,6 +126,9 @@ pub fn Sidebar(
                                         }.into_any()),
                                         _ => None,
                                     }}
+                                    {move || radar.get().get(&id.0).cloned().map(|said| view! {
+                                        <span class="radar" title="Merging this chat's branch would conflict" data-testid="radar">"⚠ "{said}</span>
+                                    })}
                                     {move || {
                                         let status = status_line();
                                         (!status.is_empty()).then(|| view! {
@@ -173,6 +183,9 @@ pub fn Sidebar(
                             }>
                                 <li><button role="menuitem" on:click=move |_| { renaming.set(Some(id)); menu_open.set(None); }>"Rename"</button></li>
                                 <li><button role="menuitem" on:click=move |_| { on_action.run((id, SessionAction::Duplicate)); menu_open.set(None); }>"Duplicate"</button></li>
+                                {(!archived).then(|| view! {
+                                    <li><button role="menuitem" on:click=move |_| { on_action.run((id, SessionAction::Update)); menu_open.set(None); }>"Update from base"</button></li>
+                                })}
                                 <li><button role="menuitem" on:click=move |_| {
                                     on_action.run((id, if archived { SessionAction::Unarchive } else { SessionAction::Archive }));
                                     menu_open.set(None);

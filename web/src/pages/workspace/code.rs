@@ -54,8 +54,21 @@ pub fn CodeTab(
     #[prop(into)]
     turns: Signal<Vec<(MessageId, String)>>,
     state: CodeState,
+    /// The conflict radar of the project's chats (this chat's conflicting files are marked).
+    #[prop(into)]
+    radar: Signal<ConflictMatrix>,
 ) -> impl IntoView {
     let tree = state.tree;
+    let conflicting = Signal::derive(move || {
+        let Some(s) = selected.get() else { return Vec::new() };
+        let matrix = radar.get();
+        let mut paths: Vec<String> =
+            matrix.base.iter().filter(|c| c.chat_session_id == s).flat_map(|c| c.paths.clone()).collect();
+        paths.extend(matrix.pairs.iter().filter(|p| p.a == s || p.b == s).flat_map(|p| p.paths.clone()));
+        paths.sort();
+        paths.dedup();
+        paths
+    });
     let turn = RwSignal::new(None::<MessageId>);
     let current = RwSignal::new(None::<String>);
     let file = RwSignal::new(None::<Result<FileContent, String>>);
@@ -192,7 +205,7 @@ pub fn CodeTab(
             fallback=|| view! { <p class="empty">"Pick a chat to see its files."</p> }
         >
             <CodeView tree=tree current=current file=file diff=diff show_diff=show_diff turns=turns turn=turn
-                pick=pick on_toggle=toggle on_open=open on_comment=comment on_expand=expand />
+                pick=pick on_toggle=toggle on_open=open on_comment=comment on_expand=expand conflicting=conflicting />
         </Show>
     }
 }

@@ -10,6 +10,7 @@ mod run_settings;
 mod sessions;
 mod setup;
 mod tabs;
+mod update;
 
 use crate::app::session_path;
 use crate::components::chat::{ChatPane, ModelBanner};
@@ -374,6 +375,14 @@ pub fn Workspace() -> impl IntoView {
                     }
                 }
                 Ok(After::Open(copy)) => navigate(&session_path(p, copy), Default::default()),
+                Ok(After::Changed(said)) => {
+                    toasts.show(crate::state::ToastKind::Info, said);
+                    if is_open(s) {
+                        load_messages();
+                        refresh_branch();
+                        revision.update(|n| *n += 1);
+                    }
+                }
                 Ok(After::Reload) => {
                     if is_open(s) {
                         load_messages();
@@ -458,6 +467,7 @@ pub fn Workspace() -> impl IntoView {
                     card_statuses=sessions.statuses
                     previews=sessions.previews
                     branch_url_base=branch_url_base
+                    radar=sessions.radar_lines()
                     search=sessions.search
                     show_archived=show_archived
                     loading=sessions.loading
@@ -480,6 +490,9 @@ pub fn Workspace() -> impl IntoView {
                 <div class="chat-column">
                     <ModelBanner model=model_name branch=branch_name
                         base=Signal::derive(move || current.get().and_then(|s| s.base_branch)) />
+                    <update::ConflictBanner current=current
+                        on_resolve=Callback::new(move |prompt: String| send.run(prompt))
+                        on_abort=Callback::new(move |()| if let Some(s) = selected.get_untracked() { act.run((s, SessionAction::AbortUpdate)) }) />
                     <setup::SetupBanner project_id=project_id current=current
                         on_changed=Callback::new(move |()| reload_sessions()) />
                     <ChatPane
@@ -506,7 +519,7 @@ pub fn Workspace() -> impl IntoView {
                 </div>
                 <section class="details" role="tabpanel" id=TAB_PANEL aria-labelledby=move || tab.get().id()>
                     {move || match tab.get() {
-                        Tab::Code => view! { <CodeTab project_id=project_id selected=selected running=running revision=revision turns=turns state=code_state /> }.into_any(),
+                        Tab::Code => view! { <CodeTab project_id=project_id selected=selected running=running revision=revision turns=turns state=code_state radar=sessions.conflicts /> }.into_any(),
                         Tab::Settings => view! { <SettingsTab project_id=project_id is_owner=is_owner /> }.into_any(),
                         Tab::Preview => view! { <PreviewTab project_id=project_id selected=selected running=running previews=sessions.previews /> }.into_any(),
                         Tab::Branding => view! { <BrandingTab project_id=project_id is_owner=is_owner /> }.into_any(),

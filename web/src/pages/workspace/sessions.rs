@@ -17,6 +17,8 @@ pub struct SessionList {
     pub more: RwSignal<Option<String>>,
     /// Branch statuses of the listed chats, by chat id.
     pub statuses: RwSignal<HashMap<i32, SessionBranchStatus>>,
+    /// The conflict radar of the project's active chats.
+    pub conflicts: RwSignal<ConflictMatrix>,
     /// The user's dev servers in the project that are not stopped, by chat id.
     pub previews: RwSignal<HashMap<i32, PreviewState>>,
     /// What the search box holds.
@@ -36,6 +38,7 @@ impl SessionList {
             loading: RwSignal::new(true),
             more: RwSignal::new(None),
             statuses: RwSignal::new(HashMap::new()),
+            conflicts: RwSignal::new(ConflictMatrix::default()),
             previews: RwSignal::new(HashMap::new()),
             search: RwSignal::new(String::new()),
             query: RwSignal::new(String::new()),
@@ -171,8 +174,38 @@ impl SessionList {
         }
     }
 
-    /// Every listed chat's branch status, in one request.
+    /// What the radar says of each chat: its base first, then the chats it overlaps with.
+    pub fn radar_lines(self) -> Signal<HashMap<i32, String>> {
+        Signal::derive(move || {
+            let (matrix, active) = (self.conflicts.get(), self.active.get());
+            let title = |id: ChatSessionPk| active.iter().find(|s| s.id == id).map(|s| s.title.clone());
+            let mut lines: HashMap<i32, Vec<String>> = HashMap::new();
+            for entry in &matrix.base {
+                let base = active.iter().find(|s| s.id == entry.chat_session_id).and_then(|s| s.base_branch.clone());
+                let n = entry.paths.len();
+                let said = format!(
+                    "conflicts with {} ({n} file{})",
+                    base.unwrap_or_else(|| "its base".into()),
+                    if n == 1 { "" } else { "s" }
+                );
+                lines.entry(entry.chat_session_id.0).or_default().push(said);
+            }
+            for pair in &matrix.pairs {
+                for (me, other) in [(pair.a, pair.b), (pair.b, pair.a)] {
+                    if let Some(other) = title(other) {
+                        lines.entry(me.0).or_default().push(format!("overlaps with ‹{other}›"));
+                    }
+                }
+            }
+            lines.into_iter().map(|(id, said)| (id, said.join(" · "))).collect()
+        })
+    }
+
+    /// Every listed chat's branch status, in one request; and the conflict radar.
     async fn load_statuses(self, id: ProjectId) {
+        if let Ok(matrix) = client().get_conflicts(id).await {
+            self.conflicts.try_set(matrix);
+        }
         let (Some(active), Some(archived)) = (self.active.try_get_untracked(), self.archived.try_get_untracked())
         else {
             return;

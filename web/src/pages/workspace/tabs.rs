@@ -66,6 +66,7 @@ pub fn SettingsTab(project_id: Memo<Option<ProjectId>>, #[prop(into)] is_owner: 
             on_retry=Callback::new(move |()| load()) on_save=save env=env on_set_env=set_env on_delete_env=delete_env />
         <Show when=move || is_owner.get()>
             <super::run_settings::RunSettingsSection project_id=project_id />
+            <super::update::UpdateStrategySection project_id=project_id />
         </Show>
     }
 }
