@@ -72,6 +72,13 @@ pub struct ServeArgs {
     /// Base URL GitHub repositories are cloned from.
     #[arg(long, env = "KOSUKE_GITHUB_GIT_URL", default_value = "https://github.com")]
     pub github_git_url: String,
+    /// The secret GitHub signs webhook deliveries with (`POST /api/github/webhook`); without
+    /// it the webhook answers 404 and pull requests are only polled.
+    #[arg(long, env = "KOSUKE_GITHUB_WEBHOOK_SECRET", hide_env_values = true)]
+    pub github_webhook_secret: Option<String>,
+    /// Seconds between polls of open pull requests (conditional requests); 0 turns polling off.
+    #[arg(long, env = "KOSUKE_GITHUB_POLL_SECS", default_value_t = 120)]
+    pub github_poll_secs: u64,
     /// Base64 of a 32-byte key sealing stored secrets (default: `secret.key` in the data dir).
     #[arg(long, env = "KOSUKE_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
@@ -211,6 +218,8 @@ impl ServeArgs {
         settings.secure_cookies = self.secure_cookies;
         settings.github_api_url = self.github_api_url;
         settings.github_git_url = self.github_git_url;
+        settings.github_webhook_secret = self.github_webhook_secret.filter(|s| !s.is_empty());
+        settings.github_poll = std::time::Duration::from_secs(self.github_poll_secs);
         settings.fetch_timeout = std::time::Duration::from_secs(self.fetch_timeout_secs);
         settings.secret_key = self.secret_key;
         settings.read_cache = !self.no_read_cache;

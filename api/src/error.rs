@@ -22,6 +22,9 @@ pub enum ApiError {
     /// 401: no valid sign-in or token.
     #[error("You need to sign in.")]
     Unauthenticated,
+    /// 401: a webhook delivery not signed with the configured secret.
+    #[error("The webhook's signature does not match its body.")]
+    BadSignature,
     /// 401: wrong email or password.
     #[error("The email or password is wrong.")]
     InvalidCredentials,
@@ -106,6 +109,7 @@ impl ApiError {
             | ApiError::Conflict { code, .. }
             | ApiError::Unprocessable { code, .. } => *code,
             ApiError::Unauthenticated => ErrorCode::Unauthenticated,
+            ApiError::BadSignature => ErrorCode::InvalidSignature,
             ApiError::InvalidCredentials => ErrorCode::InvalidCredentials,
             ApiError::Forbidden(_) => ErrorCode::Forbidden,
             ApiError::CrossSite => ErrorCode::CrossSiteRequest,
@@ -140,7 +144,9 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Unauthenticated | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthenticated | ApiError::InvalidCredentials | ApiError::BadSignature => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::Forbidden(_) | ApiError::CrossSite | ApiError::Refused { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,

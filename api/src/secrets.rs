@@ -128,21 +128,28 @@ impl SecretBox {
 impl SecretBox {
     /// HMAC-SHA256 of `message`, hex.
     pub fn sign(&self, message: &str) -> String {
-        let mut inner_key = [0x36u8; 64];
-        let mut outer_key = [0x5cu8; 64];
-        for (n, byte) in self.mac_key.iter().enumerate() {
-            inner_key[n] ^= byte;
-            outer_key[n] ^= byte;
-        }
-        let inner = Sha256::new().chain_update(inner_key).chain_update(message.as_bytes()).finalize();
-        let outer = Sha256::new().chain_update(outer_key).chain_update(inner).finalize();
-        outer.iter().map(|b| format!("{b:02x}")).collect()
+        hmac_sha256_hex(&self.mac_key, message.as_bytes())
     }
 
     /// Whether `signature` is `message`'s, compared in constant time.
     pub fn verify(&self, message: &str, signature: &str) -> bool {
         same(self.sign(message).as_bytes(), signature.as_bytes())
     }
+}
+
+/// HMAC-SHA256 (the `hmac` crate) of `message` under `key`, as lowercase hex.
+pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    // HMAC takes a key of any length: this never fails.
+    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key) else { return String::new() };
+    mac.update(message);
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `hex` is the HMAC-SHA256 of `message` under `key` (as GitHub signs a webhook
+/// delivery), compared in constant time.
+pub fn hmac_sha256_matches(key: &[u8], message: &[u8], hex: &str) -> bool {
+    same(hmac_sha256_hex(key, message).as_bytes(), hex.to_ascii_lowercase().as_bytes())
 }
 
 /// Whether two secrets are equal, compared in constant time (`subtle`).

@@ -27,6 +27,10 @@ pub struct Settings {
     pub github_api_url: String,
     /// Where GitHub repositories are cloned from: `{github_git_url}/{owner}/{repo}.git`.
     pub github_git_url: String,
+    /// What GitHub signs webhook deliveries with; `None`: no webhook.
+    pub github_webhook_secret: Option<String>,
+    /// Time between polls of open pull requests; zero: no polling.
+    pub github_poll: Duration,
     /// How long a fetch before a new session may take before the mirror's last state is used.
     pub fetch_timeout: Duration,
     /// Base64 of the 32-byte key that seals secrets; `None` uses `secret.key` in the data dir.
@@ -125,6 +129,8 @@ impl Settings {
             login_window: Duration::from_secs(15 * 60),
             github_api_url: "https://api.github.com".to_owned(),
             github_git_url: "https://github.com".to_owned(),
+            github_webhook_secret: None,
+            github_poll: Duration::from_secs(120),
             fetch_timeout: Duration::from_secs(10),
             secret_key: None,
             agent: AgentSettings::default(),

@@ -108,6 +108,7 @@ impl Application {
             faults: Default::default(),
             highlights: Arc::new(highlight::Cache::new(HIGHLIGHT_CACHE_BYTES)),
             radar: Arc::default(),
+            pull_etags: Arc::default(),
             previews,
             login_throttle: LoginThrottle::new(settings.login_attempts, settings.login_window),
             signup_throttle: crate::auth::throttle::Window::new(settings.signup_attempts, settings.login_window),
@@ -129,6 +130,8 @@ impl Application {
         // Messages queued before a restart start as their chats' next turns.
         let queued = state.clone();
         tokio::spawn(async move { services::chat::queue::resume(&queued).await });
+        // Open pull requests are refreshed from GitHub every `--github-poll-secs`.
+        services::pull_life::spawn_poller(state.clone());
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()

@@ -21,6 +21,7 @@ mod m20251205_000011_queued_prompts;
 mod m20251206_000012_attention;
 mod m20251207_000013_queued_comments;
 mod m20251208_000014_session_updates;
+mod m20251209_000015_pull_request_life;
 mod sql;
 
 pub use sea_orm_migration::MigratorTrait;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20251206_000012_attention::Migration),
             Box::new(m20251207_000013_queued_comments::Migration),
             Box::new(m20251208_000014_session_updates::Migration),
+            Box::new(m20251209_000015_pull_request_life::Migration),
         ]
     }
 }

@@ -20,8 +20,15 @@ use serde_json::{Map, Value, json};
 
 /// The operations anyone may call, signed in or not. Every other operation needs the cookie or
 /// a token (`security`, 401).
-pub const PUBLIC: [&str; 5] =
-    ["/api/health", "/api/openapi.json", "/api/auth/signup", "/api/auth/login", "/api/auth/logout"];
+pub const PUBLIC: [&str; 6] = [
+    "/api/health",
+    "/api/openapi.json",
+    "/api/auth/signup",
+    "/api/auth/login",
+    "/api/auth/logout",
+    // Signed by GitHub with the webhook secret instead.
+    "/api/github/webhook",
+];
 
 /// The schemas of the ids in paths and bodies: positive integers.
 const ID_SCHEMAS: [&str; 6] = ["ProjectId", "ChatSessionPk", "MessageId", "TokenId", "AuditEventId", "ProjectFileId"];

@@ -58,6 +58,8 @@ pub use contract::PUBLIC;
         github::put_github,
         github::delete_github,
         github::create_pull_request,
+        github::refresh_pull_request,
+        github::webhook,
         chat::get_agent,
         chat::post_chat,
         chat::get_events,

@@ -3,10 +3,12 @@
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::{Json, PathId};
-use crate::services::github;
+use crate::services::{github, pull_life};
 use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, post, put, web};
-use api_types::{ConnectGitHubRequest, CreatePullRequestRequest, CreatePullRequestResponse, ErrorBody, GitHubAccount};
+use api_types::{
+    ChatSession, ConnectGitHubRequest, CreatePullRequestRequest, CreatePullRequestResponse, ErrorBody, GitHubAccount,
+};
 
 /// The connected GitHub account (404 when none).
 #[utoipa::path(tag = "github", responses((status = 200, body = GitHubAccount), (status = 404, body = ErrorBody)))]
@@ -54,4 +56,50 @@ pub async fn create_pull_request(
     let (project_id, session_pk) = path.into_inner();
     let (created, pull_request) = github::open_pull_request(&state, &user, project_id.0, session_pk.0, body.0).await?;
     Ok(if created { HttpResponse::Created() } else { HttpResponse::Ok() }.json(pull_request))
+}
+
+/// Ask GitHub now how the chat's pull request stands (state, checks, reviews); kosuke also
+/// polls open pull requests and takes GitHub's webhooks.
+#[utoipa::path(tag = "github", params(("id" = i32, Path), ("session_pk" = i32, Path)),
+    responses((status = 200, body = ChatSession), (status = 404, body = ErrorBody),
+    (status = 409, description = "The chat has no pull request.", body = ErrorBody),
+    (status = 429, body = ErrorBody), (status = 502, body = ErrorBody)))]
+#[post("/api/projects/{id}/chat-sessions/{session_pk}/pull-request/refresh")]
+pub async fn refresh_pull_request(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(PathId, PathId)>,
+) -> Result<web::Json<ChatSession>, ApiError> {
+    let (project_id, session_pk) = path.into_inner();
+    Ok(web::Json(pull_life::refresh_now(&state, &user, project_id.0, session_pk.0).await?))
+}
+
+/// GitHub's webhook deliveries (`pull_request`, `check_suite`, `pull_request_review`; other
+/// events are taken and ignored), signed with the server's `--github-webhook-secret`
+/// (`X-Hub-Signature-256`). 404 when no secret is configured.
+#[utoipa::path(tag = "github", request_body(content = Object, content_type = "application/json"),
+    params(
+        ("X-GitHub-Event" = Option<String>, Header, description = "The event's name."),
+        ("X-Hub-Signature-256" = Option<String>, Header, description = "`sha256=` and the HMAC-SHA256 of the body, hex."),
+    ),
+    responses((status = 204, description = "Taken."), (status = 400, body = ErrorBody),
+    (status = 401, description = "The signature does not match (`invalid_signature`).", body = ErrorBody),
+    (status = 404, description = "No webhook secret is configured.", body = ErrorBody),
+    (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+#[post("/api/github/webhook")]
+pub async fn webhook(
+    state: web::Data<AppState>,
+    request: actix_web::HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+    let json = header("content-type")
+        .is_some_and(|t| t.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+    if !json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let event = header("x-github-event").unwrap_or_default().to_owned();
+    let signature = header("x-hub-signature-256").map(str::to_owned);
+    pull_life::webhook(&state, &event, signature.as_deref(), &body).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

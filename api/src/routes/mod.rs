@@ -63,6 +63,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(github::put_github)
         .service(github::delete_github)
         .service(github::create_pull_request)
+        .service(github::refresh_pull_request)
+        .service(github::webhook)
         .service(chat::get_agent)
         .service(chat::post_chat)
         .service(chat::get_events)

@@ -9,7 +9,8 @@ use crate::state::AppState;
 use crate::store;
 use crate::workspaces::blocking;
 use api_types::{
-    CreatePullRequestRequest, CreatePullRequestResponse, ErrorCode, GitHubAccount, RepositoryKind, validate,
+    ChecksState, CreatePullRequestRequest, CreatePullRequestResponse, ErrorCode, GitHubAccount, PullRequestState,
+    RepositoryKind, validate,
 };
 use checkout::{Checkout, Credentials};
 use entity::project;
@@ -54,17 +55,21 @@ fn account(saved: entity::github_credential::Model) -> GitHubAccount {
     GitHubAccount { login: saved.login, scopes, updated_at: saved.updated_at }
 }
 
-fn client(state: &AppState, token: &str) -> Result<GitHub, ApiError> {
+pub(crate) fn client(state: &AppState, token: &str) -> Result<GitHub, ApiError> {
     Ok(GitHub::new(&state.settings.github_api_url, token)?)
 }
 
 /// A user's token: the request's own, else the connected one (with its classic scopes).
-struct Token {
-    secret: String,
+pub(crate) struct Token {
+    pub(crate) secret: String,
     scopes: Option<Vec<String>>,
 }
 
-async fn token_for(state: &AppState, user_id: &str, from_request: Option<String>) -> Result<Option<Token>, ApiError> {
+pub(crate) async fn token_for(
+    state: &AppState,
+    user_id: &str,
+    from_request: Option<String>,
+) -> Result<Option<Token>, ApiError> {
     if let Some(secret) = from_request.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) {
         return Ok(Some(Token { secret, scopes: None }));
     }
@@ -86,7 +91,7 @@ pub async fn git_credentials(
     Ok(token_for(state, user_id, None).await?.map(|token| Credentials::github_token(token.secret)))
 }
 
-fn github_repo(project: &project::Model) -> Result<(String, String), ApiError> {
+pub(crate) fn github_repo(project: &project::Model) -> Result<(String, String), ApiError> {
     if project.repository_kind != RepositoryKind::Github {
         return Err(ApiError::validation_with_code(
             ErrorCode::NotGithub,
@@ -125,6 +130,7 @@ pub async fn open_pull_request(
     let access = ProjectAccess::load(&state.db, project_id, user).await?;
     let session = store::sessions::load_for_user(&state.db, project_id, session_pk, &user.id).await?;
     let (owner, repo) = github_repo(&access.project)?;
+    let request_draft = request.draft;
     let target = request.target_branch.clone().unwrap_or_else(|| access.project.default_branch.clone());
     validate::branch_name(&target).map_err(|message| ApiError::validation("target_branch", message))?;
     let title = validate::session_title(request.title.as_deref().unwrap_or(&session.title))
@@ -199,8 +205,16 @@ pub async fn open_pull_request(
         Some(existing) => (existing, false),
         None => {
             let body = request.description.unwrap_or_else(|| describe(session.description.as_deref(), &commits));
-            let new =
-                NewPullRequest { owner: &owner, repo: &repo, title: &title, head: &branch, base: &target, body: &body };
+            let draft = request_draft;
+            let new = NewPullRequest {
+                owner: &owner,
+                repo: &repo,
+                title: &title,
+                head: &branch,
+                base: &target,
+                body: &body,
+                draft,
+            };
             match github.create_pull_request(&new).await {
                 Ok(created) => (created, true),
                 Err(GitHubError::PullRequestExists) => {
@@ -213,6 +227,11 @@ pub async fn open_pull_request(
     };
     let number = i32::try_from(pull_request.number).unwrap_or(i32::MAX);
     store::sessions::set_pull_request(&state.db, session.id, number, pull_request.url.clone()).await?;
+    if created {
+        let opened = if request_draft { PullRequestState::Draft } else { PullRequestState::Open };
+        store::sessions::set_pull_request_life(&state.db, session.id, opened, None, Some(ChecksState::Pending), None)
+            .await?;
+    }
     Ok((
         created,
         CreatePullRequestResponse {

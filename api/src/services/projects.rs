@@ -155,10 +155,17 @@ pub async fn update(
     let access = ProjectAccess::load_as_owner(db, project_id, user).await?;
     let name = request.name.as_deref().map(project_name).transpose()?;
     let description = request.description.as_deref().map(project_description).transpose()?;
-    let detail =
-        json!({"name": name, "description_changed": description.is_some(), "update_strategy": request.update_strategy});
+    let detail = json!({"name": name, "description_changed": description.is_some(), "update_strategy": request.update_strategy, "archive_merged": request.archive_merged});
     let txn = crate::store::begin(db).await.map_err(ApiError::internal)?;
-    let project = store::projects::update(&txn, access.project, name, description, request.update_strategy).await?;
+    let project = store::projects::update(
+        &txn,
+        access.project,
+        name,
+        description,
+        request.update_strategy,
+        request.archive_merged,
+    )
+    .await?;
     store::audit::record(
         &txn,
         AuditRecord {

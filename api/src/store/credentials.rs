@@ -27,6 +27,10 @@ pub async fn insert_user(db: &impl ConnectionTrait, new: NewUser) -> Result<user
     Ok(model.insert(db).await?)
 }
 
+pub async fn find_user(db: &impl ConnectionTrait, id: &str) -> Result<Option<user::Model>, StoreError> {
+    Ok(user::Entity::find_by_id(id.to_owned()).one(db).await?)
+}
+
 pub async fn find_user_by_email(db: &impl ConnectionTrait, email: &str) -> Result<Option<user::Model>, StoreError> {
     Ok(user::Entity::find().filter(user::Column::Email.eq(email)).one(db).await?)
 }

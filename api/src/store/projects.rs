@@ -89,8 +89,12 @@ pub async fn update(
     name: Option<String>,
     description: Option<Option<String>>,
     update_strategy: Option<api_types::UpdateStrategy>,
+    archive_merged: Option<bool>,
 ) -> Result<project::Model, StoreError> {
     let mut active: project::ActiveModel = project.into();
+    if let Some(archive) = archive_merged {
+        active.archive_merged = Set(archive);
+    }
     if let Some(name) = name {
         active.name = Set(name);
     }
@@ -146,6 +150,15 @@ pub async fn set_repository_state(
 /// Every project (the start-up sweep).
 pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<project::Model>, StoreError> {
     Ok(project::Entity::find().order_by_asc(project::Column::Id).all(db).await?)
+}
+
+/// The GitHub projects on `owner/repo` (any case, as GitHub compares).
+pub async fn on_github(db: &impl ConnectionTrait, full_name: &str) -> Result<Vec<project::Model>, StoreError> {
+    let all = project::Entity::find()
+        .filter(project::Column::RepositoryKind.eq(api_types::RepositoryKind::Github))
+        .all(db)
+        .await?;
+    Ok(all.into_iter().filter(|p| p.repository_location.eq_ignore_ascii_case(full_name)).collect())
 }
 
 pub async fn find(db: &impl ConnectionTrait, project_id: i32) -> Result<project::Model, StoreError> {

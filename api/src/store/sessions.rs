@@ -289,6 +289,71 @@ pub async fn set_update_conflict(
     Ok(active.update(db).await?)
 }
 
+/// What GitHub last said of the session's pull request.
+pub async fn set_pull_request_life(
+    db: &impl ConnectionTrait,
+    session_pk: i32,
+    state: api_types::PullRequestState,
+    head_sha: Option<String>,
+    checks: Option<api_types::ChecksState>,
+    review: Option<api_types::ReviewState>,
+) -> Result<chat_session::Model, StoreError> {
+    let mut active = chat_session::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(session_pk),
+        pull_request_state: Set(Some(state)),
+        pull_request_refreshed_at: Set(Some(now())),
+        ..Default::default()
+    };
+    if let Some(sha) = head_sha {
+        active.pull_request_head_sha = Set(Some(sha));
+    }
+    if let Some(checks) = checks {
+        active.pull_request_checks = Set(Some(checks));
+    }
+    if let Some(review) = review {
+        active.pull_request_review = Set(Some(review));
+    }
+    Ok(active.update(db).await?)
+}
+
+/// Active sessions with a pull request not known to be merged or closed, at most `limit`,
+/// the least recently refreshed first (the poller's next ones).
+pub async fn with_live_pull_requests(
+    db: &impl ConnectionTrait,
+    limit: usize,
+) -> Result<Vec<chat_session::Model>, StoreError> {
+    use api_types::PullRequestState as S;
+    let mut found = chat_session::Entity::find()
+        .filter(chat_session::Column::Status.eq(ChatSessionStatus::Active))
+        .filter(chat_session::Column::PullRequestNumber.is_not_null())
+        .filter(
+            Condition::any()
+                .add(chat_session::Column::PullRequestState.is_null())
+                .add(chat_session::Column::PullRequestState.is_in([S::Open, S::Draft])),
+        )
+        .order_by_asc(chat_session::Column::Id)
+        .limit(10_000)
+        .all(db)
+        .await?;
+    // Never refreshed first (NULLs sort differently on the two backends).
+    found.sort_by_key(|s| s.pull_request_refreshed_at);
+    found.truncate(limit);
+    Ok(found)
+}
+
+/// The active sessions of `project_id`s with pull request `number`.
+pub async fn with_pull_request(
+    db: &impl ConnectionTrait,
+    project_ids: &[i32],
+    number: i32,
+) -> Result<Vec<chat_session::Model>, StoreError> {
+    Ok(chat_session::Entity::find()
+        .filter(chat_session::Column::ProjectId.is_in(project_ids.iter().copied()))
+        .filter(chat_session::Column::PullRequestNumber.eq(number))
+        .all(db)
+        .await?)
+}
+
 /// Remembers the pull request opened from the session.
 pub async fn set_pull_request(
     db: &impl ConnectionTrait,

@@ -114,7 +114,7 @@ db_test!(
             note("project name", owner.create_project(&project_named).await.unwrap_err());
             let described = CreateProjectRequest { name: "ok".into(), description: Some(text.into()), repository: RepositorySource::Empty, default_branch: None };
             note("project description", owner.create_project(&described).await.unwrap_err());
-            let renamed = UpdateProjectRequest { name: Some(text.into()), description: None, update_strategy: None };
+            let renamed = UpdateProjectRequest { name: Some(text.into()), description: None, update_strategy: None, archive_merged: None };
             note("project rename", owner.update_project(project.id, &renamed).await.unwrap_err());
             let titled = CreateChatSessionRequest { title: text.into(), description: None, base_branch: None };
             note("session title", owner.create_chat_session(project.id, &titled).await.unwrap_err());

@@ -26,6 +26,7 @@ mod preview;
 mod previews;
 mod projects;
 mod providers;
+mod pull_life;
 mod queue;
 mod read_cache;
 mod repository_sources;

@@ -62,7 +62,7 @@ db_test!(
         assert_eq!(owner.list_projects(&PageQuery::default()).await.unwrap().total, 4);
 
         let updated = owner
-            .update_project(ids[0], &UpdateProjectRequest { name: Some("renamed".into()), description: Some(String::new()), update_strategy: None })
+            .update_project(ids[0], &UpdateProjectRequest { name: Some("renamed".into()), description: Some(String::new()), update_strategy: None, archive_merged: None })
             .await
             .unwrap();
         assert_eq!((updated.name.as_str(), updated.description.clone()), ("renamed", None));

@@ -255,6 +255,9 @@ pub struct CreatePullRequestRequest {
     /// Use this token instead of the one connected in account settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub github_token: Option<String>,
+    /// Open it as a draft.
+    #[serde(default)]
+    pub draft: bool,
 }
 
 /// The pull request opened (201) or already open (200) for the session's branch.

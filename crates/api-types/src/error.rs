@@ -26,6 +26,8 @@ pub enum ErrorCode {
     InvalidQuery,
     /// 401: not signed in.
     Unauthenticated,
+    /// A webhook delivery whose signature does not match its body.
+    InvalidSignature,
     /// 401: wrong email or password.
     InvalidCredentials,
     /// 400: a file path outside the session's checkout.

@@ -100,6 +100,9 @@ pub struct Project {
     /// How sessions are updated from their base when the request does not say.
     #[serde(default)]
     pub update_strategy: crate::UpdateStrategy,
+    /// A session whose pull request is merged or closed is archived by itself.
+    #[serde(default)]
+    pub archive_merged: bool,
     pub repository_state: RepositoryState,
     /// Why the repository could not be cloned, when `repository_state` is `failed`.
     pub repository_error: Option<String>,
@@ -135,6 +138,8 @@ pub struct UpdateProjectRequest {
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_strategy: Option<crate::UpdateStrategy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_merged: Option<bool>,
 }
 
 /// `GET /api/projects`.

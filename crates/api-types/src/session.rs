@@ -89,6 +89,9 @@ pub struct ChatSession {
     pub base_branch: Option<String>,
     pub pull_request_number: Option<i32>,
     pub pull_request_url: Option<String>,
+    /// Its pull request's state, checks and reviews, as last refreshed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request_life: Option<crate::PullRequestLife>,
     pub workspace_state: WorkspaceState,
     pub workspace_error: Option<String>,
     /// The checkout's size on disk in bytes (dependencies included), as last measured: after

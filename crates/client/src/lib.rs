@@ -371,6 +371,20 @@ impl Client {
         )
     }
 
+    /// Asks GitHub now how the chat's pull request stands.
+    pub async fn refresh_pull_request(&self, project: ProjectId, session: ChatSessionPk) -> Result<ChatSession> {
+        decode(
+            &self
+                .call(
+                    Method::Post,
+                    &format!("/projects/{project}/chat-sessions/{session}/pull-request/refresh"),
+                    "",
+                    None,
+                )
+                .await?,
+        )
+    }
+
     /// The conflict radar: which of the caller's chats conflict with their base or each other.
     pub async fn get_conflicts(&self, project: ProjectId) -> Result<ConflictMatrix> {
         self.get(&format!("/projects/{project}/conflicts")).await

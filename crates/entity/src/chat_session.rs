@@ -38,6 +38,11 @@ pub struct Model {
     pub unread_turns: i32,
     /// An update from the base stopped on conflicts: `api_types::UpdateConflict` as JSON.
     pub update_conflict: Option<String>,
+    pub pull_request_state: Option<api_types::PullRequestState>,
+    pub pull_request_head_sha: Option<String>,
+    pub pull_request_checks: Option<api_types::ChecksState>,
+    pub pull_request_review: Option<api_types::ReviewState>,
+    pub pull_request_refreshed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,7 +2,8 @@
 
 use api_types::{
     ApiToken, AuditEvent, AuditEventId, ChatMessage, ChatSession, ChatSessionPk, MessageId, Project, ProjectId,
-    ProjectMember, ProjectRole, RepositoryKind, RepositorySource, SessionActivity, TokenId, User, UserId,
+    ProjectMember, ProjectRole, PullRequestLife, RepositoryKind, RepositorySource, SessionActivity, TokenId, User,
+    UserId,
 };
 
 pub fn user(model: super::user::Model) -> User {
@@ -40,6 +41,7 @@ pub fn project(model: super::project::Model, role: ProjectRole) -> Project {
         description: model.description,
         default_branch: model.default_branch,
         update_strategy: model.update_strategy,
+        archive_merged: model.archive_merged,
         repository_state: model.repository_state,
         repository_error: model.repository_error,
         repository_progress: None,
@@ -78,6 +80,13 @@ pub fn chat_session(model: super::chat_session::Model) -> ChatSession {
         base_branch: model.base_branch,
         pull_request_number: model.pull_request_number,
         pull_request_url: model.pull_request_url,
+        pull_request_life: model.pull_request_state.map(|state| PullRequestLife {
+            state,
+            head_sha: model.pull_request_head_sha,
+            checks: model.pull_request_checks,
+            review: model.pull_request_review,
+            refreshed_at: model.pull_request_refreshed_at,
+        }),
         workspace_state: model.workspace_state.with_setup(model.setup_state),
         workspace_error: model.workspace_error,
         disk_bytes: model.disk_bytes,

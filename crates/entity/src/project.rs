@@ -17,6 +17,7 @@ pub struct Model {
     pub repository_location: String,
     pub default_branch: String,
     pub update_strategy: api_types::UpdateStrategy,
+    pub archive_merged: bool,
     pub repository_state: RepositoryState,
     pub repository_error: Option<String>,
     /// `api_types::Branding` as JSON; absent until set.

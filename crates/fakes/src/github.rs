@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-fn fixture(name: &str) -> Value {
+/// One of the GitHub fixtures (`fixtures/github/`), parsed.
+pub fn fixture(name: &str) -> Value {
     let path = format!("{}/fixtures/github/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture file")).expect("fixture JSON")
 }
@@ -42,6 +43,25 @@ struct State {
     open_pulls: HashMap<String, (u64, String, String)>,
     failure: Option<PullFailure>,
     next_number: u64,
+    /// What `GET …/pulls/{n}` says of each pull request.
+    pulls: HashMap<u64, PullFacts>,
+    /// The head commit's check run (status, conclusion) and combined commit status.
+    check_run: (String, Option<String>),
+    combined_status: String,
+    /// The one review's state (`APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`), or none.
+    review: Option<String>,
+    /// Conditional requests answered 304 (unchanged).
+    not_modified: usize,
+}
+
+/// A pull request as the fake serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullFacts {
+    /// `open` or `closed`.
+    pub state: String,
+    pub merged: bool,
+    pub draft: bool,
+    pub head_sha: String,
 }
 
 #[derive(Clone)]
@@ -52,7 +72,13 @@ pub struct FakeGitHub {
 
 impl FakeGitHub {
     pub async fn start() -> FakeGitHub {
-        let state = Arc::new(Mutex::new(State { page_size: 100, next_number: 1347, ..Default::default() }));
+        let state = Arc::new(Mutex::new(State {
+            page_size: 100,
+            next_number: 1347,
+            check_run: ("in_progress".into(), None),
+            combined_status: "pending".into(),
+            ..Default::default()
+        }));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind fake GitHub");
         let url = format!("http://127.0.0.1:{}", listener.local_addr().expect("address").port());
         let shared = web::Data::new(FakeGitHub { url: url.clone(), state: state.clone() });
@@ -85,6 +111,32 @@ impl FakeGitHub {
 
     pub fn fail_next_pull(&self, failure: PullFailure) {
         self.with(|s| s.failure = Some(failure));
+    }
+
+    /// What the pull request `number` is now (its state, merged, draft, head).
+    pub fn set_pull(&self, number: u64, facts: PullFacts) {
+        self.with(|s| s.pulls.insert(number, facts));
+    }
+
+    pub fn pull(&self, number: u64) -> Option<PullFacts> {
+        self.with(|s| s.pulls.get(&number).cloned())
+    }
+
+    /// The head's check run (`completed` and `success`, …) and its combined status (`success`).
+    pub fn set_checks(&self, status: &str, conclusion: Option<&str>, combined: &str) {
+        self.with(|s| {
+            s.check_run = (status.to_owned(), conclusion.map(str::to_owned));
+            s.combined_status = combined.to_owned();
+        });
+    }
+
+    pub fn set_review(&self, state: Option<&str>) {
+        self.with(|s| s.review = state.map(str::to_owned));
+    }
+
+    /// How many conditional requests were answered 304.
+    pub fn not_modified(&self) -> usize {
+        self.with(|s| s.not_modified)
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -199,14 +251,78 @@ async fn handle(req: HttpRequest, body: web::Bytes, fake: web::Data<FakeGitHub>)
                 let number = s.next_number;
                 s.next_number += 1;
                 s.open_pulls.insert(head.clone(), (number, base.clone(), title.clone()));
+                let draft = body["draft"].as_bool().unwrap_or(false);
+                let facts = PullFacts { state: "open".into(), merged: false, draft, head_sha: "0".repeat(40) };
+                s.pulls.insert(number, facts);
                 number
             });
             let mut pull = fixture("pull-created.json");
             patch_pull(&mut pull, &fake.url, owner, repo, number, &head, &base, &title);
             HttpResponse::Created().json(pull)
         }
+        ("GET", ["repos", owner, repo, "pulls", number]) => {
+            let Some((number, facts)) = number.parse::<u64>().ok().and_then(|n| Some((n, fake.pull(n)?))) else {
+                return error(404, "error-not-found.json");
+            };
+            let mut pull = fixture("pull-created.json");
+            let (head, base) = (pull["head"]["ref"].as_str().unwrap_or_default().to_owned(), "main".to_owned());
+            patch_pull(&mut pull, &fake.url, owner, repo, number, &head, &base, "");
+            pull["state"] = json!(facts.state);
+            pull["merged"] = json!(facts.merged);
+            pull["draft"] = json!(facts.draft);
+            pull["head"]["sha"] = json!(facts.head_sha);
+            if !facts.merged {
+                pull["merged_at"] = Value::Null;
+            }
+            conditional(&req, &fake, pull)
+        }
+        ("GET", ["repos", _, _, "pulls", _, "reviews"]) => {
+            let review = fake.with(|s| s.review.clone());
+            let items: Vec<Value> = review
+                .map(|state| {
+                    let mut item = fixture("reviews.json")[0].clone();
+                    item["state"] = json!(state);
+                    item
+                })
+                .into_iter()
+                .collect();
+            conditional(&req, &fake, json!(items))
+        }
+        ("GET", ["repos", _, _, "commits", sha, "check-runs"]) => {
+            let (status, conclusion) = fake.with(|s| s.check_run.clone());
+            let mut runs = fixture("check-runs.json");
+            runs["check_runs"][0]["head_sha"] = json!(sha);
+            runs["check_runs"][0]["status"] = json!(status);
+            runs["check_runs"][0]["conclusion"] = json!(conclusion);
+            conditional(&req, &fake, runs)
+        }
+        ("GET", ["repos", _, _, "commits", sha, "status"]) => {
+            let combined = fake.with(|s| s.combined_status.clone());
+            let mut status = fixture("combined-status.json");
+            status["sha"] = json!(sha);
+            status["state"] = json!(combined);
+            for entry in status["statuses"].as_array_mut().into_iter().flatten() {
+                entry["state"] = json!(combined);
+            }
+            conditional(&req, &fake, status)
+        }
         _ => error(404, "error-not-found.json"),
     }
+}
+
+/// A body with its `ETag`, or 304 when the request's `If-None-Match` names it (as GitHub
+/// answers conditional requests).
+fn conditional(req: &HttpRequest, fake: &FakeGitHub, body: Value) -> HttpResponse {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    body.to_string().hash(&mut hasher);
+    let etag = format!("\"{:016x}\"", hasher.finish());
+    let asked = req.headers().get("if-none-match").and_then(|v| v.to_str().ok());
+    if asked == Some(etag.as_str()) {
+        fake.with(|s| s.not_modified += 1);
+        return HttpResponse::NotModified().insert_header(("etag", etag)).finish();
+    }
+    HttpResponse::Ok().insert_header(("etag", etag)).json(body)
 }
 
 #[allow(clippy::too_many_arguments)]

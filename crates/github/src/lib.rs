@@ -7,8 +7,12 @@
 //! Tokens live only inside the octocrab client; no message here ever contains one.
 
 mod error;
+mod life;
 
 pub use error::{GitHubError, PERMISSION_HINT};
+pub use life::{
+    ChecksState, Conditional, PullLife, PullState, ReviewState, check_state, combine, pull_state, review_of,
+};
 
 use octocrab::Octocrab;
 use octocrab::params::State;
@@ -49,6 +53,7 @@ pub struct NewPullRequest<'a> {
     pub head: &'a str,
     pub base: &'a str,
     pub body: &'a str,
+    pub draft: bool,
 }
 
 /// A GitHub client signed in with one token.
@@ -142,6 +147,7 @@ impl GitHub {
             .pulls(new.owner, new.repo)
             .create(new.title, new.head, new.base)
             .body(new.body)
+            .draft(new.draft)
             .send()
             .await
             .map_err(GitHubError::from_octocrab)?;

@@ -1,0 +1,317 @@
+//! A pull request's life after a session opened it: its state (open, draft, merged, closed),
+//! its head commit's checks (check runs and commit statuses, combined) and its review state,
+//! kept on the session. Refreshed by polling — conditional requests with the last `ETag`, so
+//! an unchanged answer is a 304 that does not count against GitHub's rate limit; at most
+//! `POLL_BATCH` sessions a round, every `--github-poll-secs` — and by GitHub's webhooks
+//! (`POST /api/github/webhook`, signed with `--github-webhook-secret`). A merged or closed
+//! pull request archives its session when the project says so.
+
+use crate::auth::CurrentUser;
+use crate::error::ApiError;
+use crate::services::github::{client, github_repo, token_for};
+use crate::state::AppState;
+use crate::store;
+use api_types::{ChatSession, ChatSessionStatus, ChecksState, PullRequestState, ReviewState};
+use entity::chat_session;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Sessions refreshed per polling round (each takes up to four requests, most of them 304s).
+const POLL_BATCH: usize = 20;
+
+/// What a conditional request last answered, by its path: the `ETag` and what it said.
+#[derive(Default)]
+pub struct ETags {
+    seen: Mutex<HashMap<String, (String, Seen)>>,
+}
+
+#[derive(Clone, Copy)]
+enum Seen {
+    Pull(PullRequestState),
+    Checks(ChecksState),
+    Review(ReviewState),
+}
+
+impl ETags {
+    fn get(&self, key: &str) -> Option<(String, Seen)> {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned()
+    }
+
+    fn put(&self, key: String, etag: Option<String>, seen: Seen) {
+        let mut all = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if all.len() > 10_000 {
+            all.clear();
+        }
+        match etag {
+            Some(etag) => all.insert(key, (etag, seen)),
+            None => all.remove(&key),
+        };
+    }
+}
+
+fn pull_state(state: github::PullState) -> PullRequestState {
+    match state {
+        github::PullState::Open => PullRequestState::Open,
+        github::PullState::Draft => PullRequestState::Draft,
+        github::PullState::Merged => PullRequestState::Merged,
+        github::PullState::Closed => PullRequestState::Closed,
+    }
+}
+
+fn checks_state(state: github::ChecksState) -> ChecksState {
+    match state {
+        github::ChecksState::None => ChecksState::None,
+        github::ChecksState::Pending => ChecksState::Pending,
+        github::ChecksState::Success => ChecksState::Success,
+        github::ChecksState::Failure => ChecksState::Failure,
+    }
+}
+
+fn review_state(state: github::ReviewState) -> ReviewState {
+    match state {
+        github::ReviewState::None => ReviewState::None,
+        github::ReviewState::Commented => ReviewState::Commented,
+        github::ReviewState::Approved => ReviewState::Approved,
+        github::ReviewState::ChangesRequested => ReviewState::ChangesRequested,
+    }
+}
+
+/// Asks GitHub how the session's pull request stands and records it; `None` when the session
+/// has no pull request on GitHub or its user no token.
+pub async fn refresh(state: &AppState, session: &chat_session::Model) -> Result<Option<chat_session::Model>, ApiError> {
+    let Some(number) = session.pull_request_number.and_then(|n| u64::try_from(n).ok()) else { return Ok(None) };
+    let project = store::projects::find(&state.db, session.project_id).await?;
+    let Ok((owner, repo)) = github_repo(&project) else { return Ok(None) };
+    let Some(token) = token_for(state, &session.user_id, None).await? else { return Ok(None) };
+    let github = client(state, &token.secret)?;
+    let etags = &state.pull_etags;
+    let key = format!("{owner}/{repo}#{number}");
+
+    let pull_key = format!("{key}/pull");
+    let known = etags.get(&pull_key);
+    let (pull, head_sha) =
+        match github.pull_life(&owner, &repo, number, known.as_ref().map(|(e, _)| e.as_str())).await? {
+            github::Conditional::Fresh { value, etag } => {
+                let pull = pull_state(value.state);
+                etags.put(pull_key, etag, Seen::Pull(pull));
+                (pull, Some(value.head_sha))
+            }
+            github::Conditional::NotModified => match known {
+                Some((_, Seen::Pull(pull))) => (pull, session.pull_request_head_sha.clone()),
+                _ => return Ok(None),
+            },
+        };
+    let mut checks = None;
+    if let Some(sha) = head_sha.clone().filter(|s| !s.is_empty()) {
+        let runs_key = format!("{key}/runs/{sha}");
+        let known = etags.get(&runs_key);
+        let runs = match github.check_runs(&owner, &repo, &sha, known.as_ref().map(|(e, _)| e.as_str())).await? {
+            github::Conditional::Fresh { value, etag } => {
+                etags.put(runs_key, etag, Seen::Checks(checks_state(value)));
+                Some(value)
+            }
+            github::Conditional::NotModified => known.and_then(|(_, seen)| match seen {
+                Seen::Checks(c) => Some(to_github_checks(c)),
+                _ => None,
+            }),
+        };
+        let status_key = format!("{key}/status/{sha}");
+        let known = etags.get(&status_key);
+        let statuses =
+            match github.combined_status(&owner, &repo, &sha, known.as_ref().map(|(e, _)| e.as_str())).await? {
+                github::Conditional::Fresh { value, etag } => {
+                    etags.put(status_key, etag, Seen::Checks(checks_state(value)));
+                    Some(value)
+                }
+                github::Conditional::NotModified => known.and_then(|(_, seen)| match seen {
+                    Seen::Checks(c) => Some(to_github_checks(c)),
+                    _ => None,
+                }),
+            };
+        checks = Some(checks_state(github::combine(runs.into_iter().chain(statuses))));
+    }
+    let reviews_key = format!("{key}/reviews");
+    let known = etags.get(&reviews_key);
+    let review = match github.reviews(&owner, &repo, number, known.as_ref().map(|(e, _)| e.as_str())).await? {
+        github::Conditional::Fresh { value, etag } => {
+            let review = review_state(value);
+            etags.put(reviews_key, etag, Seen::Review(review));
+            Some(review)
+        }
+        github::Conditional::NotModified => known.and_then(|(_, seen)| match seen {
+            Seen::Review(r) => Some(r),
+            _ => None,
+        }),
+    };
+    record(state, session.id, pull, head_sha, checks, review).await.map(Some)
+}
+
+fn to_github_checks(state: ChecksState) -> github::ChecksState {
+    match state {
+        ChecksState::None => github::ChecksState::None,
+        ChecksState::Pending => github::ChecksState::Pending,
+        ChecksState::Success => github::ChecksState::Success,
+        ChecksState::Failure => github::ChecksState::Failure,
+    }
+}
+
+/// Stores what GitHub said; a merged or closed pull request archives the session when its
+/// project says so.
+async fn record(
+    state: &AppState,
+    session_pk: i32,
+    pull: PullRequestState,
+    head_sha: Option<String>,
+    checks: Option<ChecksState>,
+    review: Option<ReviewState>,
+) -> Result<chat_session::Model, ApiError> {
+    let session = store::sessions::set_pull_request_life(&state.db, session_pk, pull, head_sha, checks, review).await?;
+    let ended = matches!(pull, PullRequestState::Merged | PullRequestState::Closed);
+    if ended && session.status == ChatSessionStatus::Active {
+        let project = store::projects::find(&state.db, session.project_id).await?;
+        if project.archive_merged
+            && let Some(user) = store::credentials::find_user(&state.db, &session.user_id).await?
+        {
+            let user = CurrentUser::from(user);
+            let archive = api_types::UpdateChatSessionRequest {
+                title: None,
+                description: None,
+                status: Some(ChatSessionStatus::Archived),
+            };
+            crate::services::sessions::update(state, &user, session.project_id, session.id, archive).await?;
+            return Ok(store::sessions::find(&state.db, session.id).await?);
+        }
+    }
+    Ok(session)
+}
+
+/// `POST …/{session_pk}/pull-request/refresh`: the caller's session, refreshed now.
+pub async fn refresh_now(
+    state: &AppState,
+    user: &CurrentUser,
+    project_id: i32,
+    session_pk: i32,
+) -> Result<ChatSession, ApiError> {
+    let session = crate::services::sessions::load(&state.db, user, project_id, session_pk).await?;
+    if session.pull_request_number.is_none() {
+        return Err(ApiError::conflict(api_types::ErrorCode::Conflict, "The chat has no pull request yet."));
+    }
+    let refreshed = match refresh(state, &session).await? {
+        Some(refreshed) => refreshed,
+        None => session,
+    };
+    Ok(entity::convert::chat_session(refreshed))
+}
+
+/// One polling round: the least recently refreshed open pull requests.
+pub async fn poll_once(state: &AppState) -> usize {
+    let sessions = match store::sessions::with_live_pull_requests(&state.db, POLL_BATCH).await {
+        Ok(sessions) => sessions,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not list the pull requests to refresh");
+            return 0;
+        }
+    };
+    let mut refreshed = 0;
+    for session in sessions {
+        match refresh(state, &session).await {
+            Ok(Some(_)) => refreshed += 1,
+            Ok(None) => {}
+            Err(err) => {
+                tracing::info!(session_pk = session.id, error = %err.body().error, "pull request not refreshed")
+            }
+        }
+    }
+    refreshed
+}
+
+/// Polls every `github_poll` until the server stops (not at all when it is zero).
+pub fn spawn_poller(state: actix_web::web::Data<AppState>) {
+    let every = state.settings.github_poll;
+    if every.is_zero() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            if state.runtime.is_stopping() {
+                return;
+            }
+            poll_once(&state).await;
+        }
+    });
+}
+
+/// A GitHub webhook delivery, its signature checked: `pull_request` (state and head),
+/// `check_suite` (the head's checks), `pull_request_review` (the review state). Other events
+/// are accepted and ignored. Returns how many sessions it changed.
+pub async fn webhook(state: &AppState, event: &str, signature: Option<&str>, body: &[u8]) -> Result<usize, ApiError> {
+    let Some(secret) = state.settings.github_webhook_secret.as_deref() else {
+        return Err(ApiError::NotFound("webhook"));
+    };
+    let valid = signature
+        .and_then(|s| s.strip_prefix("sha256="))
+        .is_some_and(|given| crate::secrets::hmac_sha256_matches(secret.as_bytes(), body, given));
+    if !valid {
+        return Err(ApiError::BadSignature);
+    }
+    let payload: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|_| ApiError::bad_request(api_types::ErrorCode::MalformedJson, "The webhook's body is not JSON."))?;
+    let full_name = payload["repository"]["full_name"].as_str().unwrap_or_default();
+    let projects: Vec<i32> =
+        store::projects::on_github(&state.db, full_name).await?.into_iter().map(|p| p.id).collect();
+    if projects.is_empty() {
+        return Ok(0);
+    }
+    let numbers: Vec<i32> = match event {
+        "pull_request" | "pull_request_review" => {
+            payload["pull_request"]["number"].as_i64().into_iter().collect::<Vec<_>>()
+        }
+        "check_suite" => payload["check_suite"]["pull_requests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["number"].as_i64())
+            .collect(),
+        _ => return Ok(0),
+    }
+    .into_iter()
+    .filter_map(|n| i32::try_from(n).ok())
+    .collect();
+    let mut changed = 0;
+    for number in numbers {
+        for session in store::sessions::with_pull_request(&state.db, &projects, number).await? {
+            let known = session.pull_request_state.unwrap_or(PullRequestState::Open);
+            let (pull, head, checks, review) = match event {
+                "pull_request" => {
+                    let pull = &payload["pull_request"];
+                    let head = pull["head"]["sha"].as_str().map(str::to_owned);
+                    // A new head has checks still to come.
+                    let checks = (head != session.pull_request_head_sha).then_some(ChecksState::Pending);
+                    (pull_state(github::pull_state(pull)), head, checks, None)
+                }
+                "check_suite" => {
+                    let suite = &payload["check_suite"];
+                    let head = suite["head_sha"].as_str().map(str::to_owned);
+                    if head.is_some()
+                        && session.pull_request_head_sha.is_some()
+                        && head != session.pull_request_head_sha
+                    {
+                        continue;
+                    }
+                    let checks = github::check_state(suite["status"].as_str(), suite["conclusion"].as_str());
+                    (known, head, Some(checks_state(checks)), None)
+                }
+                _ => {
+                    let review = github::review_of(payload["review"]["state"].as_str()).map(review_state);
+                    (known, None, None, review)
+                }
+            };
+            record(state, session.id, pull, head, checks, review).await?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
