@@ -147,6 +147,7 @@ async fn start(binary: &Path, database_url: Option<String>) -> Stack {
             .env("KOSUKE_AGENT_API_KEY", "sk-test")
             .env("KOSUKE_GITHUB_API_URL", &github.url)
             .env("KOSUKE_GITHUB_GIT_URL", remotes.path())
+            .env("KOSUKE_GITHUB_WEBHOOK_SECRET", WEBHOOK_SECRET)
             // Dev server ports of its own (stacks of tests running at once never meet).
             .env("KOSUKE_PREVIEW_PORTS", {
                 let base = 60000 + (std::process::id() % 50) * 100;
@@ -220,6 +221,31 @@ pub fn origin(path: &Path) {
 }
 
 pub const WAIT: Duration = Duration::from_secs(20);
+
+/// What the stack's kosuke checks GitHub's webhook deliveries with.
+pub const WEBHOOK_SECRET: &str = "e2e webhook secret";
+
+/// Delivers a GitHub webhook to the stack's kosuke, signed as GitHub signs it; the status.
+pub fn deliver_webhook(stack: &Stack, event: &str, payload: &serde_json::Value) -> u16 {
+    use hmac::{Hmac, Mac};
+    use std::io::{Read, Write};
+    let body = serde_json::to_vec(payload).unwrap();
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(WEBHOOK_SECRET.as_bytes()).unwrap();
+    mac.update(&body);
+    let signature: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let host = stack.address.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    let head = format!(
+        "POST /api/github/webhook HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nX-GitHub-Event: {event}\r\n\
+         X-Hub-Signature-256: sha256={signature}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
+}
 
 pub async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
     c.wait().at_most(WAIT).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}"))

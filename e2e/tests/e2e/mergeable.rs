@@ -75,3 +75,61 @@ async fn the_radar_marks_overlapping_chats_and_a_conflicted_update_goes_to_the_a
     assert_console_clean(&c).await;
     c.close().await.unwrap();
 }
+
+/// A GitHub webhook payload (Octokit's examples) about pull request #`number` of
+/// octocat/Hello-World.
+fn about(name: &str, number: u64) -> serde_json::Value {
+    let mut payload = fakes::github::fixture(name);
+    payload["repository"]["full_name"] = serde_json::json!("octocat/Hello-World");
+    if payload.get("pull_request").is_some() {
+        payload["pull_request"]["number"] = serde_json::json!(number);
+    }
+    for pr in payload["check_suite"]["pull_requests"].as_array_mut().into_iter().flatten() {
+        pr["number"] = serde_json::json!(number);
+    }
+    payload
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_card_shows_the_pull_requests_checks_and_review_and_a_merge_offers_to_archive() {
+    let stack = stack().await;
+    stack.github.accept_token("ghp_e2eToken", "octocat", "repo");
+    origin(&stack.remotes.path().join("octocat/Hello-World.git"));
+    let c = browser(&stack, 1280, 800).await;
+    sign_up(&c, &stack, "Noor").await;
+    c.goto(&format!("{}/account", stack.address)).await.unwrap();
+    type_into(&c, "input[name=github_token]", "ghp_e2eToken").await;
+    click_text(&c, "main", "Connect").await;
+    wait_text(&c, "main", "shows the connected account", |t| t.contains("Connected as octocat")).await;
+    c.goto(&format!("{}/", stack.address)).await.unwrap();
+    create_project(&c, "Hello", "github", "octocat/Hello-World").await;
+    new_chat(&c, "Greeting").await;
+    send(&c, "write gamma").await;
+    let main_window = c.window().await.unwrap();
+    click(&c, "[data-testid=create-pr]").await;
+    wait_text(&c, ".toasts", "says the pull request is open", |t| t.contains("#1347 is open")).await;
+    c.switch_to_window(main_window).await.unwrap();
+
+    // GitHub says the checks passed and a reviewer approved.
+    assert_eq!(deliver_webhook(&stack, "check_suite", &about("webhook-check-suite-completed.json", 1347)), 204);
+    let mut review = about("webhook-pull-request-review-submitted.json", 1347);
+    review["review"]["state"] = serde_json::json!("approved");
+    assert_eq!(deliver_webhook(&stack, "pull_request_review", &review), 204);
+    c.refresh().await.unwrap();
+    let line =
+        wait_text(&c, "[data-testid=pull-life]", "shows the pull request's life", |t| t.contains("approved")).await;
+    assert!(line.contains("PR #1347 open") && line.contains("checks pass"), "{line}");
+    screenshot(&c, "pull-life-desktop").await;
+
+    // Merged on GitHub: the chat offers to archive itself.
+    let mut merged = about("webhook-pull-request-closed.json", 1347);
+    merged["pull_request"]["merged"] = serde_json::json!(true);
+    assert_eq!(deliver_webhook(&stack, "pull_request", &merged), 204);
+    c.refresh().await.unwrap();
+    wait_text(&c, "[data-testid=pull-life]", "says it was merged", |t| t.contains("PR #1347 merged")).await;
+    click_text(&c, "[data-testid=pr-ended-banner]", "Archive this chat").await;
+    wait_gone(&c, "[data-testid=pr-ended-banner]", "the chat is archived").await;
+    wait_text(&c, ".sidebar", "lists it as archived", |t| t.contains("Archived (1)") || t.contains("Archived")).await;
+    assert_console_clean(&c).await;
+    c.close().await.unwrap();
+}

@@ -68,6 +68,8 @@ pub fn Sidebar(
         let title = session.title.clone();
         let branch = session.github_branch_name.clone();
         let pr = session.pull_request_number;
+        // Its pull request's own line says it; the branch line does not repeat it.
+        let has_life = session.pull_request_life.is_some();
         let session_for_delete = session.clone();
         let menu_button = NodeRef::<html::Button>::new();
         let status_line = move || {
@@ -80,7 +82,7 @@ pub fn Sidebar(
                     parts.push(format!("↓{behind}"));
                 }
                 parts.push(if pushed { "pushed".to_owned() } else { "not pushed".to_owned() });
-                if let Some(number) = pr {
+                if let Some(number) = pr.filter(|_| !has_life) {
                     parts.push(format!("PR #{number}"));
                 }
                 parts.join(" · ")
@@ -92,7 +94,7 @@ pub fn Sidebar(
             }
             match card_statuses.get().get(&id.0) {
                 Some(s) => describe(s.ahead, s.behind, s.pushed, s.pull_request.as_ref().map(|p| p.number)),
-                None => pr.map(|n| format!("PR #{n}")).unwrap_or_default(),
+                None => pr.filter(|_| !has_life).map(|n| format!("PR #{n}")).unwrap_or_default(),
             }
         };
         view! {
@@ -125,6 +127,17 @@ pub fn Sidebar(
                                             <span class="preview-dot failed" title="Its preview stopped with an error">"✕ preview"</span>
                                         }.into_any()),
                                         _ => None,
+                                    }}
+                                    {pull_life_line(session.pull_request_number, session.pull_request_life.as_ref()).map(|said| view! {
+                                        <span class="pull-life" title="The pull request on GitHub" data-testid="pull-life">{said}</span>
+                                    })}
+                                    {move || {
+                                        // Turns committed since the last push: GitHub's pull request does not have them yet.
+                                        let unpushed = match (selected.get() == Some(id), branch_status.get()) {
+                                            (true, Some(s)) => s.pull_request.is_some() && !s.pushed,
+                                            _ => card_statuses.get().get(&id.0).is_some_and(|s| s.pull_request.is_some() && !s.pushed),
+                                        };
+                                        unpushed.then(|| view! { <span class="pull-life behind" data-testid="pr-behind">"PR behind session"</span> })
                                     }}
                                     {move || radar.get().get(&id.0).cloned().map(|said| view! {
                                         <span class="radar" title="Merging this chat's branch would conflict" data-testid="radar">"⚠ "{said}</span>
@@ -316,6 +329,36 @@ pub fn NewChatModal(
 }
 
 /// What the chat's activity asks of its user, on its card.
+/// "PR #12 open · checks pass · approved", from what kosuke last learnt of it.
+fn pull_life_line(number: Option<i32>, life: Option<&api_types::PullRequestLife>) -> Option<String> {
+    use api_types::{ChecksState, PullRequestState, ReviewState};
+    let (number, life) = (number?, life?);
+    let mut parts = vec![format!(
+        "PR #{number} {}",
+        match life.state {
+            PullRequestState::Open => "open",
+            PullRequestState::Draft => "draft",
+            PullRequestState::Merged => "merged",
+            PullRequestState::Closed => "closed",
+        }
+    )];
+    if matches!(life.state, PullRequestState::Open | PullRequestState::Draft) {
+        match life.checks {
+            Some(ChecksState::Success) => parts.push("✓ checks pass".to_owned()),
+            Some(ChecksState::Failure) => parts.push("✕ checks fail".to_owned()),
+            Some(ChecksState::Pending) => parts.push("◌ checks running".to_owned()),
+            _ => {}
+        }
+        match life.review {
+            Some(ReviewState::Approved) => parts.push("approved".to_owned()),
+            Some(ReviewState::ChangesRequested) => parts.push("changes requested".to_owned()),
+            Some(ReviewState::Commented) => parts.push("reviewed".to_owned()),
+            _ => {}
+        }
+    }
+    Some(parts.join(" · "))
+}
+
 fn attention_tag(activity: SessionActivity, unread: u32) -> Option<AnyView> {
     let (class, text, title) = match activity {
         SessionActivity::Idle => return None,

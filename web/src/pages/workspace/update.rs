@@ -74,3 +74,28 @@ pub fn UpdateStrategySection(project_id: Memo<Option<api_types::ProjectId>>) -> 
         </section>
     }
 }
+
+/// A chat whose pull request was merged or closed on GitHub: offer to archive it.
+#[component]
+pub fn PullRequestEndedBanner(
+    #[prop(into)] current: Signal<Option<ChatSession>>,
+    on_archive: Callback<()>,
+) -> impl IntoView {
+    use api_types::{ChatSessionStatus, PullRequestState};
+    move || {
+        let session = current.get().filter(|s| s.status == ChatSessionStatus::Active)?;
+        let life = session.pull_request_life?;
+        let said = match life.state {
+            PullRequestState::Merged => "was merged",
+            PullRequestState::Closed => "was closed without merging",
+            _ => return None,
+        };
+        let number = session.pull_request_number.unwrap_or_default();
+        Some(view! {
+            <div class="banner" role="status" data-testid="pr-ended-banner">
+                <span>{format!("Pull request #{number} {said}. ")}</span>
+                <button on:click=move |_| on_archive.run(())>"Archive this chat"</button>
+            </div>
+        })
+    }
+}
