@@ -22,7 +22,7 @@ fn source(n: usize) -> String {
 }
 
 /// A repository of `DIRS` directories of `FILES_PER_DIR` Rust files and a README.
-fn generate(path: &Path) {
+pub(crate) fn generate(path: &Path) {
     let repo = git2::Repository::init_bare(path).unwrap();
     let mut root = repo.treebuilder(None).unwrap();
     for d in 0..DIRS {

@@ -12,7 +12,9 @@
 //! - previews: New Chat until its dev server answers, with and without the spare made ahead;
 //!   the preview proxy against the dev server itself; each session's disk (`previews.rs`);
 //! - the Code tab on 10,000 files: first listing against the whole tree, opening a file
-//!   highlighted (first time and cached), the filter (`code.rs`).
+//!   highlighted (first time and cached), the filter (`code.rs`);
+//! - keeping 50 sessions on 10,000 files mergeable: the conflict radar whole, first, cached
+//!   and after one turn, and the update from the base (`mergeable.rs`).
 //!
 //! `bench baseline-server PORT FILE` is the baseline process itself.
 
@@ -22,6 +24,7 @@ mod api_load;
 mod code;
 mod load;
 mod memory;
+mod mergeable;
 mod previews;
 mod sandbox;
 mod server;
@@ -62,6 +65,10 @@ fn main() {
     if only.as_deref().is_none_or(|o| o == "code") {
         let results = runtime.block_on(code::run());
         write_json("code.json", &results);
+    }
+    if only.as_deref().is_none_or(|o| o == "mergeable") {
+        let results = runtime.block_on(mergeable::run());
+        write_json("mergeable.json", &results);
     }
     if only.as_deref().is_none_or(|o| o == "web") {
         let results = runtime.block_on(web::run());

@@ -27,7 +27,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <run [ARGS…] | test | web [--dev] | dist | bench [sessions|api|memory|sandbox|previews|code|web]>"
+                "usage: cargo xtask <run [ARGS…] | test | web [--dev] | dist | bench [sessions|api|memory|sandbox|previews|code|mergeable|web]>"
             );
             return ExitCode::from(2);
         }
