@@ -59,6 +59,7 @@ pub use contract::PUBLIC;
         github::delete_github,
         github::create_pull_request,
         github::refresh_pull_request,
+        github::describe_pull_request,
         github::webhook,
         chat::get_agent,
         chat::post_chat,

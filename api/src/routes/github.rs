@@ -3,11 +3,12 @@
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::extract::{Json, PathId};
-use crate::services::{github, pull_life};
+use crate::services::{github, pull_describe, pull_life};
 use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use api_types::{
     ChatSession, ConnectGitHubRequest, CreatePullRequestRequest, CreatePullRequestResponse, ErrorBody, GitHubAccount,
+    PullRequestDraft,
 };
 
 /// The connected GitHub account (404 when none).
@@ -56,6 +57,22 @@ pub async fn create_pull_request(
     let (project_id, session_pk) = path.into_inner();
     let (created, pull_request) = github::open_pull_request(&state, &user, project_id.0, session_pk.0, body.0).await?;
     Ok(if created { HttpResponse::Created() } else { HttpResponse::Ok() }.json(pull_request))
+}
+
+/// "Describe it for me": a pull request title and description the agent writes from the chat's
+/// changes and conversation (nothing is opened; the user edits it first).
+#[utoipa::path(tag = "github", params(("id" = i32, Path), ("session_pk" = i32, Path)),
+    responses((status = 200, body = PullRequestDraft), (status = 404, body = ErrorBody),
+    (status = 409, description = "The chat has no changes (`no_changes`), or its checkout is not ready.", body = ErrorBody),
+    (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[post("/api/projects/{id}/chat-sessions/{session_pk}/pull-request/describe")]
+pub async fn describe_pull_request(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(PathId, PathId)>,
+) -> Result<web::Json<PullRequestDraft>, ApiError> {
+    let (project_id, session_pk) = path.into_inner();
+    Ok(web::Json(pull_describe::describe(&state, &user, project_id.0, session_pk.0).await?))
 }
 
 /// Ask GitHub now how the chat's pull request stands (state, checks, reviews); kosuke also

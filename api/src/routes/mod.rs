@@ -64,6 +64,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(github::delete_github)
         .service(github::create_pull_request)
         .service(github::refresh_pull_request)
+        .service(github::describe_pull_request)
         .service(github::webhook)
         .service(chat::get_agent)
         .service(chat::post_chat)

@@ -13,6 +13,7 @@ pub mod env_vars;
 pub mod github;
 pub mod preview;
 pub mod projects;
+pub mod pull_describe;
 pub mod pull_life;
 pub mod radar;
 pub mod run_settings;

@@ -170,3 +170,37 @@ db_test!(
         assert_eq!(deliver(&app, "pull_request", &json!({}), SECRET).await, 404);
     }
 );
+
+db_test!(
+    async fn the_agent_describes_the_pull_request_from_the_changes_and_the_conversation(backend) {
+        let app = spawn_app(backend).await;
+        let (owner, project, session) = github_project(&app, true).await;
+        app.model.script([fakes::model::Reply::Parts(vec![fakes::model::text(
+            "Add a greeting\n\nAdds `greeting.txt`, which says hello.",
+        )])]);
+        let draft = owner.describe_pull_request(project.id, session.id).await.unwrap();
+        assert_eq!(draft.title, "Add a greeting");
+        assert_eq!(draft.body, "Adds `greeting.txt`, which says hello.");
+        let asked = app.model.requests().last().unwrap().to_string();
+        assert!(asked.contains("greeting.txt") && asked.contains("+hello"), "the diff is in the request: {asked}");
+        assert_eq!(app.github.requests_to("POST", "/pulls").len(), 0, "nothing is opened");
+        let checkout = app.checkout_dir(&session);
+        assert_eq!(std::fs::read_to_string(checkout.join("greeting.txt")).unwrap(), "hello\n", "the checkout is left alone");
+
+        // Opened as edited, as a draft.
+        let request = CreatePullRequestRequest {
+            title: Some(draft.title.clone()),
+            description: Some(format!("{}\n\nEdited.", draft.body)),
+            draft: true,
+            ..Default::default()
+        };
+        owner.create_pull_request(project.id, session.id, &request).await.unwrap();
+        let sent = app.github.requests_to("POST", "/pulls").last().unwrap().body.clone();
+        assert_eq!((sent["title"].as_str(), sent["draft"].as_bool()), (Some("Add a greeting"), Some(true)));
+        assert!(sent["body"].as_str().unwrap().ends_with("Edited."));
+
+        let other = crate::chat::ready_session(&app, &owner, project.id, "nothing yet").await;
+        let nothing = owner.describe_pull_request(project.id, other.id).await.unwrap_err();
+        assert_eq!(nothing.status(), Some(409));
+    }
+);

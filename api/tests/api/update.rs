@@ -89,14 +89,17 @@ db_test!(
         let other = ready_session(&app, &owner, project.id, "rebase").await;
         let own = turn(&app, &owner, &project, &other, "own.txt").await;
         let tip = commit_on_main(&origin, "later.txt", "later\n", "main moves again");
+        std::fs::write(app.checkout_dir(&other).join("draft.txt"), "kept across the rebase\n").unwrap();
         let rebased = owner.update_session(project.id, other.id, &UpdateSessionRequest::default()).await.unwrap();
         assert_eq!(rebased.outcome, UpdateOutcome::Updated);
         let other_root = app.checkout_dir(&other);
         assert_eq!(git(&other_root, &["rev-list", "--parents", "-n1", "HEAD"]).split(' ').count(), 2, "no merge commit");
-        assert_eq!(git(&other_root, &["rev-parse", "HEAD~1"]), tip.to_string(), "its commit sits on main's tip");
+        assert_eq!(git(&other_root, &["rev-parse", "HEAD~2"]), tip.to_string(), "its commits sit on main's tip");
+        assert_eq!(std::fs::read_to_string(other_root.join("draft.txt")).unwrap(), "kept across the rebase\n");
         let messages = owner.list_messages(project.id, other.id, &MessageQuery::default()).await.unwrap().messages;
         let moved = messages.iter().find(|m| m.id == own.id).unwrap();
-        assert_eq!(moved.commit_sha.as_deref(), Some(rebased.head_sha.as_str()), "the turn points at its new commit");
+        let new_turn_commit = git(&other_root, &["rev-parse", "HEAD~1"]);
+        assert_eq!(moved.commit_sha.as_deref(), Some(new_turn_commit.as_str()), "the turn points at its new commit");
         assert_ne!(moved.commit_sha, own.commit_sha);
         assert_eq!(origin_branch(&origin, &other.github_branch_name).as_deref(), Some(rebased.head_sha.as_str()));
         // The first chat's turn was not rewritten by the other's rebase.

@@ -67,3 +67,12 @@ pub struct PullRequestLife {
     pub review: Option<ReviewState>,
     pub refreshed_at: Option<DateTime<Utc>>,
 }
+
+/// `POST …/{session_pk}/pull-request/describe`: a title and description the agent wrote from
+/// the chat's changes and conversation, for the user to edit before opening the pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PullRequestDraft {
+    pub title: String,
+    pub body: String,
+}

@@ -371,6 +371,20 @@ impl Client {
         )
     }
 
+    /// A pull request title and description the agent writes from the chat's changes.
+    pub async fn describe_pull_request(&self, project: ProjectId, session: ChatSessionPk) -> Result<PullRequestDraft> {
+        decode(
+            &self
+                .call(
+                    Method::Post,
+                    &format!("/projects/{project}/chat-sessions/{session}/pull-request/describe"),
+                    "",
+                    None,
+                )
+                .await?,
+        )
+    }
+
     /// Asks GitHub now how the chat's pull request stands.
     pub async fn refresh_pull_request(&self, project: ProjectId, session: ChatSessionPk) -> Result<ChatSession> {
         decode(
