@@ -172,8 +172,10 @@ async fn a_person_works_through_chats_branches_and_a_pull_request() {
     assert!(button.attr("disabled").await.unwrap().is_some(), "disabled without a chat");
     new_chat(&c, "Greeting").await;
     send(&c, "write gamma").await;
-    let before = c.windows().await.unwrap();
     click(&c, "[data-testid=create-pr]").await;
+    find(&c, "[data-testid=pr-dialog]").await;
+    let before = c.windows().await.unwrap();
+    click(&c, "[data-testid=pr-dialog] button[type=submit]").await;
     let deadline = Instant::now() + WAIT;
     let opened = loop {
         let now = c.windows().await.unwrap();

@@ -107,7 +107,22 @@ async fn the_card_shows_the_pull_requests_checks_and_review_and_a_merge_offers_t
     send(&c, "write gamma").await;
     let main_window = c.window().await.unwrap();
     click(&c, "[data-testid=create-pr]").await;
+    // The agent writes the title and description; they are edited, and opened as a draft.
+    stack.model.script([Reply::Parts(vec![text("Add gamma\n\nWrites `gamma.txt`.")])]);
+    click_text(&c, "[data-testid=pr-dialog]", "Describe it for me").await;
+    let deadline = Instant::now() + WAIT;
+    while find(&c, "input[name=pr_title]").await.prop("value").await.unwrap().as_deref() != Some("Add gamma") {
+        assert!(Instant::now() < deadline, "the title was never written");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let body = find(&c, "textarea[name=pr_body]").await.prop("value").await.unwrap().unwrap_or_default();
+    assert_eq!(body, "Writes `gamma.txt`.");
+    click(&c, "input[name=pr_draft]").await;
+    screenshot(&c, "pull-request-dialog-desktop").await;
+    click(&c, "[data-testid=pr-dialog] button[type=submit]").await;
     wait_text(&c, ".toasts", "says the pull request is open", |t| t.contains("#1347 is open")).await;
+    let opened = stack.github.requests_to("POST", "/pulls").last().unwrap().body.clone();
+    assert_eq!((opened["title"].as_str(), opened["draft"].as_bool()), (Some("Add gamma"), Some(true)));
     c.switch_to_window(main_window).await.unwrap();
 
     // GitHub says the checks passed and a reviewer approved.
@@ -118,7 +133,7 @@ async fn the_card_shows_the_pull_requests_checks_and_review_and_a_merge_offers_t
     c.refresh().await.unwrap();
     let line =
         wait_text(&c, "[data-testid=pull-life]", "shows the pull request's life", |t| t.contains("approved")).await;
-    assert!(line.contains("PR #1347 open") && line.contains("checks pass"), "{line}");
+    assert!(line.contains("PR #1347 draft") && line.contains("checks pass"), "{line}");
     screenshot(&c, "pull-life-desktop").await;
 
     // Merged on GitHub: the chat offers to archive itself.

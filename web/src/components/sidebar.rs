@@ -328,7 +328,6 @@ pub fn NewChatModal(
     }
 }
 
-/// What the chat's activity asks of its user, on its card.
 /// "PR #12 open · checks pass · approved", from what kosuke last learnt of it.
 fn pull_life_line(number: Option<i32>, life: Option<&api_types::PullRequestLife>) -> Option<String> {
     use api_types::{ChecksState, PullRequestState, ReviewState};
@@ -359,6 +358,7 @@ fn pull_life_line(number: Option<i32>, life: Option<&api_types::PullRequestLife>
     Some(parts.join(" · "))
 }
 
+/// What the chat's activity asks of its user, on its card.
 fn attention_tag(activity: SessionActivity, unread: u32) -> Option<AnyView> {
     let (class, text, title) = match activity {
         SessionActivity::Idle => return None,

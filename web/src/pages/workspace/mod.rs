@@ -407,9 +407,10 @@ pub fn Workspace() -> impl IntoView {
         });
     });
 
-    // The pull-request button: disabled with a reason; opens the pull request in a new tab.
-    let (pull_request_disabled, open_pull_request) =
-        pull_request::button(project, project_id, selected, pull_request_pending, toasts, refresh_branch);
+    // The pull-request button: disabled with a reason; its dialog opens the pull request in a
+    // new tab.
+    let pull_request_dialog = RwSignal::new(false);
+    let (pull_request_disabled, open_pull_request) = pull_request::button(project, selected, pull_request_dialog);
 
     let model_name =
         Signal::derive(move || agent.get().flatten().map(|a| a.display_name).unwrap_or_else(|| "…".to_owned()));
@@ -528,6 +529,10 @@ pub fn Workspace() -> impl IntoView {
                     }}
                 </section>
             </div>
+            <pull_request::PullRequestDialog open=pull_request_dialog project_id=project_id selected=selected
+                chat_title=Signal::derive(move || current.get().map(|s| s.title).unwrap_or_default())
+                pending=pull_request_pending toasts=toasts
+                on_opened=Callback::new(move |()| { refresh_branch(); reload_sessions(); }) />
             <NewChatModal
                 open=new_chat_open
                 branches=Signal::derive(move || {
