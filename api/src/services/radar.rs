@@ -54,8 +54,24 @@ impl RadarCache {
 /// `GET /api/projects/{id}/conflicts`.
 pub async fn conflicts(state: &AppState, user: &CurrentUser, project_id: i32) -> Result<ConflictMatrix, ApiError> {
     let access = ProjectAccess::load(&state.db, project_id, user).await?;
-    let sessions = store::sessions::active_for_user(&state.db, access.id(), &user.id, MAX_RADAR_SESSIONS).await?;
-    let default_branch = access.project.default_branch.clone();
+    matrix(state, &access.project, &user.id).await
+}
+
+/// Computes the user's radar in the background, so the next `GET /conflicts` finds its merges
+/// made: after a turn's commit and after an update from the base.
+pub fn warm(state: &actix_web::web::Data<AppState>, project: entity::project::Model, user_id: String) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(err) = matrix(&state, &project, &user_id).await {
+            tracing::debug!(project_id = project.id, error = %err.body().error, "the radar was not computed ahead");
+        }
+    });
+}
+
+async fn matrix(state: &AppState, project: &entity::project::Model, user_id: &str) -> Result<ConflictMatrix, ApiError> {
+    let project_id = project.id;
+    let sessions = store::sessions::active_for_user(&state.db, project_id, user_id, MAX_RADAR_SESSIONS).await?;
+    let default_branch = project.default_branch.clone();
     let branches: Vec<(i32, String, String)> = sessions
         .into_iter()
         .map(|s| (s.id, s.github_branch_name, s.base_branch.unwrap_or_else(|| default_branch.clone())))

@@ -14,6 +14,9 @@ pub fn ModelBanner(
     /// The branch the open chat started from.
     #[prop(into)]
     base: Signal<Option<String>>,
+    /// Its pull request's line ("PR #12 open · ✓ checks pass").
+    #[prop(into)]
+    pull_request: Signal<Option<String>>,
 ) -> impl IntoView {
     view! {
         <div class="model-banner" data-testid="model-banner">
@@ -21,6 +24,7 @@ pub fn ModelBanner(
             <span class="branch" title="Current branch">
                 <span data-testid="current-branch">"⎇ "{branch}</span>
                 {move || base.get().map(|b| view! { <span class="muted" data-testid="base-branch">" from "{b}</span> })}
+                {move || pull_request.get().map(|line| view! { <span class="muted" data-testid="banner-pull-request">" · "{line}</span> })}
             </span>
         </div>
     }

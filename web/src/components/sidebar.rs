@@ -329,7 +329,7 @@ pub fn NewChatModal(
 }
 
 /// "PR #12 open · checks pass · approved", from what kosuke last learnt of it.
-fn pull_life_line(number: Option<i32>, life: Option<&api_types::PullRequestLife>) -> Option<String> {
+pub fn pull_life_line(number: Option<i32>, life: Option<&api_types::PullRequestLife>) -> Option<String> {
     use api_types::{ChecksState, PullRequestState, ReviewState};
     let (number, life) = (number?, life?);
     let mut parts = vec![format!(

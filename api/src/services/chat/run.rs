@@ -157,6 +157,8 @@ async fn execute(
     let mut notes = Vec::new();
     let commit_sha = match commit {
         Ok(Some((sha, pushed, push_error))) => {
+            // The branch moved: its merges with the base and the other chats, made ahead.
+            crate::services::radar::warm(&state, job.project.clone(), job.user.id.clone());
             state.runtime.publish(
                 &owner,
                 RunEvent::CommitCreated {

@@ -490,7 +490,10 @@ pub fn Workspace() -> impl IntoView {
                 />
                 <div class="chat-column">
                     <ModelBanner model=model_name branch=branch_name
-                        base=Signal::derive(move || current.get().and_then(|s| s.base_branch)) />
+                        base=Signal::derive(move || current.get().and_then(|s| s.base_branch))
+                        pull_request=Signal::derive(move || current.get().and_then(|s| {
+                            crate::components::sidebar::pull_life_line(s.pull_request_number, s.pull_request_life.as_ref())
+                        })) />
                     <update::ConflictBanner current=current
                         on_resolve=Callback::new(move |prompt: String| send.run(prompt))
                         on_abort=Callback::new(move |()| if let Some(s) = selected.get_untracked() { act.run((s, SessionAction::AbortUpdate)) }) />
