@@ -136,7 +136,8 @@ pub async fn fork(
     Ok(entity::convert::chat_session(session))
 }
 
-async fn audit(
+/// Records a change of the session's history or branch (`session_updated`) with `detail`.
+pub(crate) async fn audit(
     txn: &impl sea_orm::ConnectionTrait,
     user: &CurrentUser,
     session: &chat_session::Model,

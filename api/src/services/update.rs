@@ -8,14 +8,14 @@
 use crate::access::ProjectAccess;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
+use crate::services::checkpoints::audit;
 use crate::services::sessions;
 use crate::state::AppState;
 use crate::store;
-use crate::store::audit::AuditRecord;
 use crate::workspaces::blocking;
 use api_types::{
-    AuditAction, ChatSession, ChatSessionStatus, ErrorCode, UpdateConflict, UpdateOutcome, UpdateResult,
-    UpdateSessionRequest, UpdateStrategy,
+    ChatSession, ChatSessionStatus, ErrorCode, UpdateConflict, UpdateOutcome, UpdateResult, UpdateSessionRequest,
+    UpdateStrategy,
 };
 use checkout::{Author, Checkout, Credentials, Mirror};
 use entity::chat_session;
@@ -221,15 +221,7 @@ async fn push(
     session: &chat_session::Model,
     credentials: Option<Credentials>,
 ) -> bool {
-    let (mirror_path, branch) = (state.workspaces.project_dir(project.id).mirror(), session.github_branch_name.clone());
-    let pushed = blocking(move || {
-        let mirror = Mirror::open(&mirror_path)?;
-        if !mirror.has_remote() {
-            return Ok(false);
-        }
-        mirror.push_branch(&branch, credentials.as_ref()).map(|()| true)
-    })
-    .await;
+    let pushed = state.workspaces.push_branch(project.id, &session.github_branch_name, credentials).await;
     pushed.unwrap_or_else(|err| {
         tracing::warn!(session_pk = session.id, error = %err.body().error, "the updated branch was not pushed");
         false
@@ -239,21 +231,4 @@ async fn push(
 async fn head_of(state: &AppState, session: &chat_session::Model) -> Result<String, ApiError> {
     let branch = session.github_branch_name.clone();
     state.workspaces.with_mirror(session.project_id, move |mirror| Ok(mirror.branch_head(&branch)?.to_string())).await
-}
-
-async fn audit(
-    txn: &impl sea_orm::ConnectionTrait,
-    user: &CurrentUser,
-    session: &chat_session::Model,
-    detail: serde_json::Value,
-) -> Result<(), ApiError> {
-    let record = AuditRecord {
-        actor_id: &user.id,
-        project_id: session.project_id,
-        chat_session_id: Some(session.id),
-        action: AuditAction::SessionUpdated,
-        detail,
-    };
-    store::audit::record(txn, record).await?;
-    Ok(())
 }

@@ -122,6 +122,23 @@ impl Workspaces {
         })
     }
 
+    /// Pushes a session branch to the project's remote: `Ok(false)` when it has none.
+    pub async fn push_branch(
+        &self,
+        project_id: i32,
+        branch: &str,
+        credentials: Option<Credentials>,
+    ) -> Result<bool, ApiError> {
+        let branch = branch.to_owned();
+        self.with_mirror(project_id, move |mirror| {
+            if !mirror.has_remote() {
+                return Ok(false);
+            }
+            mirror.push_branch(&branch, credentials.as_ref()).map(|()| true)
+        })
+        .await
+    }
+
     /// Runs `work` with the project's mirror.
     pub async fn with_mirror<T: Send + 'static>(
         &self,

@@ -5,7 +5,7 @@ use super::run::Job;
 use crate::state::AppState;
 use crate::workspaces::blocking;
 use api_types::{RepositoryKind, RunStatus};
-use checkout::{Checkout, Credentials, Mirror};
+use checkout::{Checkout, Credentials};
 
 /// Commits what the turn changed (message from the prompt) and pushes it when the project has
 /// a remote. `(sha, pushed, why the push failed)`, or `None` when nothing changed.
@@ -15,7 +15,7 @@ pub(super) async fn commit_turn(
     status: RunStatus,
 ) -> Result<Option<(String, bool, Option<String>)>, String> {
     let dir = state.workspaces.project_dir(job.project.id);
-    let (path, mirror_path) = (dir.checkout(&job.session.session_id), dir.mirror());
+    let path = dir.checkout(&job.session.session_id);
     let mut message = commit_message(&job.prompt);
     if status != RunStatus::Succeeded {
         message.push_str(&format!("\n\nThe agent's turn ended early ({}).", status_word(status)));
@@ -35,15 +35,7 @@ pub(super) async fn commit_turn(
     .map_err(|err| err.body().error)?;
     let Some(sha) = committed else { return Ok(None) };
     let credentials = push_credentials(state, job).await;
-    let branch = job.session.github_branch_name.clone();
-    let pushed = blocking(move || {
-        let mirror = Mirror::open(&mirror_path)?;
-        if !mirror.has_remote() {
-            return Ok(false);
-        }
-        mirror.push_branch(&branch, credentials.as_ref()).map(|()| true)
-    })
-    .await;
+    let pushed = state.workspaces.push_branch(job.project.id, &job.session.github_branch_name, credentials).await;
     Ok(match pushed {
         Ok(pushed) => Some((sha, pushed, None)),
         Err(err) => Some((sha, false, Some(format!("The commit was made but not pushed: {}", err.body().error)))),
