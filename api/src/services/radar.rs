@@ -39,16 +39,40 @@ impl RadarCache {
         merges.insert(key, paths);
     }
 
-    /// The files on which `a` and `b` conflict, merged once per pair of commits.
-    fn conflicts(&self, mirror: &Mirror, a: Oid, b: Oid) -> Result<Arc<Vec<String>>, checkout::CheckoutError> {
-        let key = if a < b { (a, b) } else { (b, a) };
-        if let Some(known) = self.get(key) {
-            return Ok(known);
+    /// Each pair's conflicting files: those known, and the others merged all at once
+    /// (`merge_conflicts_of`) and kept.
+    fn resolve(
+        &self,
+        mirror: &Mirror,
+        pairs: &[(Oid, Oid)],
+    ) -> Result<HashMap<(Oid, Oid), Arc<Vec<String>>>, checkout::CheckoutError> {
+        let mut found = HashMap::new();
+        let mut missing = Vec::new();
+        for &(a, b) in pairs {
+            let pair = key(a, b);
+            match self.get(pair) {
+                Some(paths) => {
+                    found.insert(pair, paths);
+                }
+                None if !found.contains_key(&pair) => {
+                    found.insert(pair, Arc::new(Vec::new()));
+                    missing.push(pair);
+                }
+                None => {}
+            }
         }
-        let paths = Arc::new(mirror.merge_conflicts(key.0, key.1)?);
-        self.put(key, paths.clone());
-        Ok(paths)
+        for (pair, paths) in missing.iter().zip(mirror.merge_conflicts_of(&missing)?) {
+            let paths = Arc::new(paths);
+            self.put(*pair, paths.clone());
+            found.insert(*pair, paths);
+        }
+        Ok(found)
     }
+}
+
+/// A pair's key: the two commits in order (merging is symmetric).
+fn key(a: Oid, b: Oid) -> (Oid, Oid) {
+    if a < b { (a, b) } else { (b, a) }
 }
 
 /// `GET /api/projects/{id}/conflicts`.
@@ -89,12 +113,19 @@ async fn matrix(state: &AppState, project: &entity::project::Model, user_id: &st
                 Some((*pk, head, tip))
             })
             .collect();
+        // Every merge this answer needs: each head with its base's tip, and each pair of heads.
+        let mut pairs: Vec<(Oid, Oid)> = heads.iter().filter_map(|(_, head, tip)| Some((*head, (*tip)?))).collect();
+        for (i, (_, a, _)) in heads.iter().enumerate() {
+            pairs.extend(heads[i + 1..].iter().filter(|(_, b, _)| b != a).map(|(_, b, _)| (*a, *b)));
+        }
+        let merged = cache.resolve(&mirror, &pairs)?;
+        let known = |a: Oid, b: Oid| merged.get(&key(a, b)).map(|p| p.to_vec()).unwrap_or_default();
         let mut matrix = ConflictMatrix::default();
         for (pk, head, tip) in &heads {
             let Some(tip) = tip else { continue };
-            let paths = cache.conflicts(&mirror, *head, *tip)?;
+            let paths = known(*head, *tip);
             if !paths.is_empty() {
-                matrix.base.push(BaseConflict { chat_session_id: ChatSessionPk(*pk), paths: paths.to_vec() });
+                matrix.base.push(BaseConflict { chat_session_id: ChatSessionPk(*pk), paths });
             }
         }
         for (i, (a, head_a, _)) in heads.iter().enumerate() {
@@ -102,10 +133,10 @@ async fn matrix(state: &AppState, project: &entity::project::Model, user_id: &st
                 if head_a == head_b {
                     continue;
                 }
-                let paths = cache.conflicts(&mirror, *head_a, *head_b)?;
+                let paths = known(*head_a, *head_b);
                 if !paths.is_empty() {
                     let (a, b) = if a < b { (*a, *b) } else { (*b, *a) };
-                    matrix.pairs.push(PairConflict { a: ChatSessionPk(a), b: ChatSessionPk(b), paths: paths.to_vec() });
+                    matrix.pairs.push(PairConflict { a: ChatSessionPk(a), b: ChatSessionPk(b), paths });
                 }
             }
         }

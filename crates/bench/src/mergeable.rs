@@ -1,9 +1,10 @@
 //! Keeping sessions mergeable on a 10,000-file repository with 50 active sessions, each with a
 //! commit of its own (every tenth edits the same file, so pairs conflict): the conflict radar
 //! computed whole (every session against the base and against each other: 50 + 1,225 merges,
-//! in the mirror, by `git merge-tree` and by libgit2), `GET /conflicts` the first time, after one
-//! session's new commit (the incremental case: only that session's pairs are merged again)
-//! and unchanged; and an update from the base (a merge) after the base moved.
+//! in the mirror: one `git merge-tree --stdin`, a git process per merge, libgit2),
+//! `GET /conflicts` the first time, after one session's new commit (the incremental case: only
+//! that session's pairs are merged again) and unchanged; and an update from the base (a merge)
+//! after the base moved.
 
 use api_types::*;
 use checkout::{Mirror, Oid};
@@ -35,19 +36,19 @@ fn commit_edit(checkout: &Path, path: &str, text: &str) {
     git(checkout, &["commit", "-qam", text]);
 }
 
-/// Every merge the radar makes, from nothing: each head against the base and each pair.
-fn full_radar(mirror: &Mirror, heads: &[Oid], base: Oid) -> (usize, usize) {
-    let mut conflicting = 0;
-    let mut merges = 0;
+/// Every merge the radar makes, from nothing: each head against the base and each pair; all
+/// in one call (`batched`: one `git merge-tree --stdin`) or one call per merge.
+fn full_radar(mirror: &Mirror, heads: &[Oid], base: Oid, batched: bool) -> (usize, usize) {
+    let mut pairs: Vec<(Oid, Oid)> = heads.iter().map(|h| (*h, base)).collect();
     for (i, a) in heads.iter().enumerate() {
-        merges += 1;
-        conflicting += usize::from(!mirror.merge_conflicts(*a, base).unwrap().is_empty());
-        for b in &heads[i + 1..] {
-            merges += 1;
-            conflicting += usize::from(!mirror.merge_conflicts(*a, *b).unwrap().is_empty());
-        }
+        pairs.extend(heads[i + 1..].iter().map(|b| (*a, *b)));
     }
-    (merges, conflicting)
+    let results = if batched {
+        mirror.merge_conflicts_of(&pairs).unwrap()
+    } else {
+        pairs.iter().map(|(a, b)| mirror.merge_conflicts(*a, *b).unwrap()).collect()
+    };
+    (pairs.len(), results.iter().filter(|paths| !paths.is_empty()).count())
 }
 
 pub async fn run() -> serde_json::Value {
@@ -78,15 +79,20 @@ pub async fn run() -> serde_json::Value {
 
     let stats = crate::session_creation::stats;
     let mut rows = Vec::new();
-    for (label, mirror) in [
-        ("full radar in the mirror, git merge-tree (1,275 merges)", Mirror::open(&mirror_path).unwrap()),
-        ("full radar in the mirror, libgit2 (1,275 merges)", Mirror::open(&mirror_path).unwrap().without_git_command()),
+    for (label, mirror, batched) in [
+        (
+            "full radar in the mirror, one git merge-tree --stdin (1,275 merges)",
+            Mirror::open(&mirror_path).unwrap(),
+            true,
+        ),
+        ("full radar in the mirror, a git process per merge", Mirror::open(&mirror_path).unwrap(), false),
+        ("full radar in the mirror, libgit2", Mirror::open(&mirror_path).unwrap().without_git_command(), true),
     ] {
         let mut samples = Vec::new();
         let mut counted = (0, 0);
         for _ in 0..3 {
             let started = Instant::now();
-            counted = full_radar(&mirror, &heads, base);
+            counted = full_radar(&mirror, &heads, base, batched);
             samples.push(started.elapsed());
         }
         println!("  {label}: {} merges, {} conflicting", counted.0, counted.1);

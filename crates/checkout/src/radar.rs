@@ -1,7 +1,7 @@
-//! Whether two commits merge cleanly, computed in the mirror without touching any checkout:
-//! git's own `merge-tree --write-tree` (the ort merge, which skips identical subtrees; it
-//! writes the merged tree's objects into the mirror, unreferenced, for git's gc) where the git
-//! command exists, libgit2's in-memory merge of the commits otherwise.
+//! Whether commits merge cleanly, computed in the mirror without touching any checkout: git's
+//! own `merge-tree --write-tree --stdin` (the ort merge, which skips identical subtrees; one
+//! process for many merges; it writes the merged trees' objects into the mirror, unreferenced,
+//! for git's gc) where the git command exists, libgit2's in-memory merge otherwise.
 
 use crate::Result;
 use crate::mirror::Mirror;
@@ -10,11 +10,24 @@ use git2::Oid;
 impl Mirror {
     /// The files on which merging `a` and `b` conflicts, sorted; empty when they merge cleanly.
     pub fn merge_conflicts(&self, a: Oid, b: Oid) -> Result<Vec<String>> {
-        if self.use_git_command
-            && let Some(paths) = self.merge_tree_with_git(a, b)?
-        {
-            return Ok(paths);
+        Ok(self.merge_conflicts_of(&[(a, b)])?.pop().unwrap_or_default())
+    }
+
+    /// [`Mirror::merge_conflicts`] of each pair, in order: with git, one `merge-tree --stdin`
+    /// process for all of them (a process per merge costs more than most merges).
+    pub fn merge_conflicts_of(&self, pairs: &[(Oid, Oid)]) -> Result<Vec<Vec<String>>> {
+        if pairs.is_empty() {
+            return Ok(Vec::new());
         }
+        if self.use_git_command
+            && let Some(all) = self.merge_trees_with_git(pairs)?
+        {
+            return Ok(all);
+        }
+        pairs.iter().map(|(a, b)| self.merge_with_libgit2(*a, *b)).collect()
+    }
+
+    fn merge_with_libgit2(&self, a: Oid, b: Oid) -> Result<Vec<String>> {
         let (ours, theirs) = (self.repo.find_commit(a)?, self.repo.find_commit(b)?);
         let index = self.repo.merge_commits(&ours, &theirs, None)?;
         let mut paths = Vec::new();
@@ -31,34 +44,51 @@ impl Mirror {
         Ok(paths)
     }
 
-    /// `None` when git could not say (then libgit2 does).
-    fn merge_tree_with_git(&self, a: Oid, b: Oid) -> Result<Option<Vec<String>>> {
-        let output = std::process::Command::new("git")
+    /// `None` when git could not say (then libgit2 does). With `-z --stdin`, each merge answers
+    /// its status (`1` clean, `0` conflicts), the merged tree, the conflicted paths, then an
+    /// empty field.
+    fn merge_trees_with_git(&self, pairs: &[(Oid, Oid)]) -> Result<Option<Vec<Vec<String>>>> {
+        use std::io::Write;
+        let mut child = std::process::Command::new("git")
             .arg("--git-dir")
             .arg(self.repo.path())
-            .args(["merge-tree", "--write-tree", "--name-only", "--no-messages", "-z"])
-            .arg(a.to_string())
-            .arg(b.to_string())
+            .args(["merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", "--stdin"])
             .env_remove("GIT_DIR")
             .env_remove("GIT_INDEX_FILE")
-            .stdin(std::process::Stdio::null())
-            .output()?;
-        // 0: clean, 1: conflicts; anything else is an error of git's.
-        match output.status.code() {
-            Some(0) => Ok(Some(Vec::new())),
-            Some(1) => {
-                let mut fields = output.stdout.split(|b| *b == 0).filter(|f| !f.is_empty());
-                fields.next(); // the merged tree
-                let mut paths: Vec<String> = fields.map(|f| String::from_utf8_lossy(f).into_owned()).collect();
-                paths.sort();
-                paths.dedup();
-                Ok(Some(paths))
-            }
-            _ => {
-                tracing::warn!(stderr = %String::from_utf8_lossy(&output.stderr).trim(), "git merge-tree failed; using libgit2");
-                Ok(None)
-            }
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        let input: String = pairs.iter().map(|(a, b)| format!("{a} {b}\n")).collect();
+        let mut stdin = child.stdin.take().ok_or_else(|| std::io::Error::other("no stdin"))?;
+        // Written from a thread of its own: git answers as it reads, and a full pipe each way
+        // would otherwise wait forever.
+        let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+        let output = child.wait_with_output()?;
+        let _ = writer.join();
+        if !output.status.success() {
+            tracing::warn!(stderr = %String::from_utf8_lossy(&output.stderr).trim(), "git merge-tree failed; using libgit2");
+            return Ok(None);
         }
+        let mut fields = output.stdout.split(|b| *b == 0);
+        let mut all = Vec::with_capacity(pairs.len());
+        while all.len() < pairs.len() {
+            let (Some(status), Some(_tree)) = (fields.next(), fields.next()) else { return Ok(None) };
+            let mut paths: Vec<String> = Vec::new();
+            for field in fields.by_ref() {
+                if field.is_empty() {
+                    break;
+                }
+                paths.push(String::from_utf8_lossy(field).into_owned());
+            }
+            if status == b"1" {
+                paths.clear();
+            }
+            paths.sort();
+            paths.dedup();
+            all.push(paths);
+        }
+        Ok(Some(all))
     }
 }
 
@@ -102,6 +132,12 @@ mod tests {
             assert_eq!(mirror.merge_conflicts(b, a).unwrap(), ["shared.txt"]);
             assert!(mirror.merge_conflicts(a, c).unwrap().is_empty());
             assert!(mirror.merge_conflicts(a, base).unwrap().is_empty());
+            let many = mirror.merge_conflicts_of(&[(a, c), (a, b), (c, base), (b, a)]).unwrap();
+            assert_eq!(
+                many,
+                [vec![], vec!["shared.txt".to_owned()], vec![], vec!["shared.txt".to_owned()]],
+                "{mirror:?}"
+            );
         }
     }
 }
