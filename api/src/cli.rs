@@ -72,6 +72,16 @@ pub struct ServeArgs {
     /// Base URL GitHub repositories are cloned from.
     #[arg(long, env = "KOSUKE_GITHUB_GIT_URL", default_value = "https://github.com")]
     pub github_git_url: String,
+    /// This node's address as the other nodes of a cluster reach it (several nodes on one
+    /// PostgreSQL database); without it kosuke runs as one process.
+    #[arg(long, env = "KOSUKE_NODE_URL")]
+    pub node_url: Option<String>,
+    /// The secret the nodes share to call each other (required with --node-url).
+    #[arg(long, env = "KOSUKE_NODE_SECRET", hide_env_values = true)]
+    pub node_secret: Option<String>,
+    /// Seconds between a node's heartbeats (it is dead after three missed).
+    #[arg(long, env = "KOSUKE_NODE_HEARTBEAT_SECS", default_value_t = 5)]
+    pub node_heartbeat_secs: u64,
     /// The secret GitHub signs webhook deliveries with (`POST /api/github/webhook`); without
     /// it the webhook answers 404 and pull requests are only polled.
     #[arg(long, env = "KOSUKE_GITHUB_WEBHOOK_SECRET", hide_env_values = true)]
@@ -219,6 +229,9 @@ impl ServeArgs {
         settings.github_api_url = self.github_api_url;
         settings.github_git_url = self.github_git_url;
         settings.github_webhook_secret = self.github_webhook_secret.filter(|s| !s.is_empty());
+        settings.node_url = self.node_url.filter(|s| !s.is_empty());
+        settings.node_secret = self.node_secret.filter(|s| !s.is_empty());
+        settings.node_heartbeat = std::time::Duration::from_secs(self.node_heartbeat_secs.max(1));
         settings.github_poll = std::time::Duration::from_secs(self.github_poll_secs);
         settings.fetch_timeout = std::time::Duration::from_secs(self.fetch_timeout_secs);
         settings.secret_key = self.secret_key;

@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod faults;
+pub mod nodes;
 pub mod openapi;
 pub mod pagination;
 pub mod previews;

@@ -27,6 +27,13 @@ pub struct Settings {
     pub github_api_url: String,
     /// Where GitHub repositories are cloned from: `{github_git_url}/{owner}/{repo}.git`.
     pub github_git_url: String,
+    /// This node's address for the other nodes; `None`: kosuke runs alone (as one process).
+    pub node_url: Option<String>,
+    /// What the nodes prove themselves to each other with (required with `node_url`).
+    pub node_secret: Option<String>,
+    /// Time between a node's heartbeats; it is dead after `node_lease_beats` of them missed.
+    pub node_heartbeat: Duration,
+    pub node_lease_beats: u32,
     /// What GitHub signs webhook deliveries with; `None`: no webhook.
     pub github_webhook_secret: Option<String>,
     /// Time between polls of open pull requests; zero: no polling.
@@ -130,6 +137,10 @@ impl Settings {
             github_api_url: "https://api.github.com".to_owned(),
             github_git_url: "https://github.com".to_owned(),
             github_webhook_secret: None,
+            node_url: None,
+            node_secret: None,
+            node_heartbeat: Duration::from_secs(5),
+            node_lease_beats: 3,
             github_poll: Duration::from_secs(120),
             fetch_timeout: Duration::from_secs(10),
             secret_key: None,

@@ -39,6 +39,8 @@ impl Application {
         let (db, writes) = db::connect_with_writes(&settings.database_url()).await?;
         checkout::set_network_timeouts(settings.fetch_timeout, settings.git_transfer_timeout)?;
         Migrator::up(&db, None).await?;
+        // One of several nodes (PostgreSQL only), or alone.
+        let node_id = crate::nodes::join(&db, &settings).await?;
         store::credentials::delete_expired_logins(&db, store::now()).await?;
 
         let listener =
@@ -109,6 +111,7 @@ impl Application {
             highlights: Arc::new(highlight::Cache::new(HIGHLIGHT_CACHE_BYTES)),
             radar: Arc::default(),
             pull_etags: Arc::default(),
+            node_id,
             previews,
             login_throttle: LoginThrottle::new(settings.login_attempts, settings.login_window),
             signup_throttle: crate::auth::throttle::Window::new(settings.signup_attempts, settings.login_window),
@@ -132,6 +135,7 @@ impl Application {
         tokio::spawn(async move { services::chat::queue::resume(&queued).await });
         // Open pull requests are refreshed from GitHub every `--github-poll-secs`.
         services::pull_life::spawn_poller(state.clone());
+        crate::nodes::spawn_heartbeat(state.clone());
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()

@@ -33,6 +33,8 @@ pub struct AppState {
     pub highlights: Arc<highlight::Cache>,
     /// The conflict radar's merges, kept per pair of commits.
     pub radar: Arc<crate::services::radar::RadarCache>,
+    /// This node's row in `nodes` when it runs as one of several (`--node-url`).
+    pub node_id: Option<i32>,
     /// The pull requests' last conditional answers from GitHub.
     pub pull_etags: Arc<crate::services::pull_life::ETags>,
 }

@@ -22,6 +22,7 @@ mod m20251206_000012_attention;
 mod m20251207_000013_queued_comments;
 mod m20251208_000014_session_updates;
 mod m20251209_000015_pull_request_life;
+mod m20251210_000016_nodes;
 mod sql;
 
 pub use sea_orm_migration::MigratorTrait;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20251207_000013_queued_comments::Migration),
             Box::new(m20251208_000014_session_updates::Migration),
             Box::new(m20251209_000015_pull_request_life::Migration),
+            Box::new(m20251210_000016_nodes::Migration),
         ]
     }
 }

@@ -28,6 +28,7 @@ pub use contract::PUBLIC;
         auth::create_token,
         auth::delete_token,
         admin::list_users,
+        admin::list_nodes,
         admin::update_user,
         admin::get_settings,
         admin::put_settings,

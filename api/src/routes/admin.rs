@@ -6,7 +6,7 @@ use crate::extract::Json;
 use crate::services::admin;
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, post, put, web};
-use api_types::{AdminUser, AdminUserList, ErrorBody, Invite, ServerSettings, UpdateUserRequest};
+use api_types::{AdminUser, AdminUserList, ErrorBody, Invite, NodeList, ServerSettings, UpdateUserRequest};
 
 /// Every account (admins only).
 #[utoipa::path(tag = "admin", responses(
@@ -57,4 +57,13 @@ pub async fn put_settings(
 #[post("/api/admin/invites")]
 pub async fn create_invite(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Created().json(admin::create_invite(&state, &user).await?))
+}
+
+/// The kosuke nodes sharing this database, alive or not (admins only); `this_node` is the one
+/// that answered. Empty when kosuke runs alone.
+#[utoipa::path(tag = "admin", responses(
+    (status = 200, body = NodeList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[get("/api/admin/nodes")]
+pub async fn list_nodes(state: web::Data<AppState>, user: CurrentUser) -> Result<web::Json<NodeList>, ApiError> {
+    Ok(web::Json(crate::nodes::list(&state, &user).await?))
 }

@@ -33,6 +33,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(auth::create_token)
         .service(auth::delete_token)
         .service(admin::list_users)
+        .service(admin::list_nodes)
         .service(admin::update_user)
         .service(admin::get_settings)
         .service(admin::put_settings)

@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod env_vars;
 pub mod members;
 pub mod messages;
+pub mod nodes;
 pub mod projects;
 pub mod queue;
 pub mod run_settings;

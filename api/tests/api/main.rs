@@ -21,6 +21,7 @@ mod database;
 mod github;
 mod isolation;
 mod migration;
+mod nodes;
 mod openapi;
 mod preview;
 mod previews;

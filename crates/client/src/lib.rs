@@ -399,6 +399,11 @@ impl Client {
         )
     }
 
+    /// The nodes sharing the server's database (admins only).
+    pub async fn list_nodes(&self) -> Result<NodeList> {
+        self.get("/admin/nodes").await
+    }
+
     /// The conflict radar: which of the caller's chats conflict with their base or each other.
     pub async fn get_conflicts(&self, project: ProjectId) -> Result<ConflictMatrix> {
         self.get(&format!("/projects/{project}/conflicts")).await

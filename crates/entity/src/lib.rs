@@ -10,6 +10,7 @@ pub mod chat_session;
 pub mod convert;
 pub mod github_credential;
 pub mod invite;
+pub mod node;
 pub mod project;
 pub mod project_env_var;
 pub mod project_file;

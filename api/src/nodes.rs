@@ -1,0 +1,84 @@
+//! Several kosuke nodes on one PostgreSQL database: a node started with `--node-url` (and
+//! `--node-secret`) registers in `nodes` and beats every `node_heartbeat`; it is dead once its
+//! heartbeat is older than `node_lease_beats` beats. Without `--node-url` kosuke runs alone,
+//! exactly as a single process does. Several nodes need PostgreSQL: SQLite is one file on one
+//! machine, so `--node-url` on SQLite refuses to start.
+
+use crate::auth::CurrentUser;
+use crate::error::ApiError;
+use crate::settings::Settings;
+use crate::state::AppState;
+use crate::store;
+use api_types::{NodeInfo, NodeList};
+use sea_orm::{DatabaseConnection, DbBackend};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Registers this node when it runs as one of several; its id, or `None` alone.
+pub async fn join(db: &DatabaseConnection, settings: &Settings) -> Result<Option<i32>, BoxError> {
+    let Some(url) = settings.node_url.as_deref() else { return Ok(None) };
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Err("Several kosuke nodes need PostgreSQL: --node-url is set but the database is SQLite, \
+                    which only one process on one machine may use. Give every node the same \
+                    --database-url postgres://…, or leave --node-url unset to run one node."
+            .into());
+    }
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(
+            format!("--node-url must be an http:// or https:// address the other nodes reach, not {url:?}.").into()
+        );
+    }
+    if settings.node_secret.as_deref().is_none_or(|s| s.len() < 16) {
+        return Err("--node-url needs --node-secret (at least 16 characters), the same on every node: \
+                    it is what the nodes call each other with."
+            .into());
+    }
+    let node = store::nodes::register(db, url).await?;
+    tracing::info!(node_id = node.id, url, "joined the cluster");
+    Ok(Some(node.id))
+}
+
+/// Beats every `node_heartbeat` until the server stops.
+pub fn spawn_heartbeat(state: actix_web::web::Data<AppState>) {
+    let Some(id) = state.node_id else { return };
+    let every = state.settings.node_heartbeat;
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            ticks.tick().await;
+            if state.runtime.is_stopping() {
+                return;
+            }
+            if let Err(err) = store::nodes::beat(&state.db, id).await {
+                tracing::warn!(node_id = id, error = %err, "the heartbeat was not recorded");
+            }
+        }
+    });
+}
+
+/// Whether a node whose last heartbeat was at `at` is alive now.
+fn alive(settings: &Settings, at: chrono::DateTime<chrono::Utc>) -> bool {
+    let lease = settings.node_heartbeat * settings.node_lease_beats.max(1);
+    chrono::Utc::now().signed_duration_since(at).to_std().map_or(true, |age| age <= lease)
+}
+
+/// `GET /api/admin/nodes` (admins only).
+pub async fn list(state: &AppState, user: &CurrentUser) -> Result<NodeList, ApiError> {
+    if !user.is_admin {
+        return Err(ApiError::forbidden("Only the server's admins may do this."));
+    }
+    let nodes = store::nodes::all(&state.db).await?;
+    Ok(NodeList {
+        nodes: nodes
+            .into_iter()
+            .map(|n| NodeInfo {
+                alive: alive(&state.settings, n.heartbeat_at),
+                id: n.id,
+                url: n.url,
+                started_at: n.started_at,
+                heartbeat_at: n.heartbeat_at,
+            })
+            .collect(),
+        this_node: state.node_id,
+    })
+}
