@@ -295,15 +295,8 @@ impl Mirror {
     /// written outside it (`reset --hard` in the new worktree touches only that worktree's
     /// index and files), so a large checkout never holds up another session's commit or fetch.
     pub(crate) fn add_worktree_with_git(&self, dir: &Path, target: &str, detach: bool) -> Result<()> {
-        // `background`: at a lower CPU priority (`nice`), for work nobody waits for.
-        let git = |background: bool| {
-            let mut command = if background && nice_available() {
-                let mut nice = std::process::Command::new("nice");
-                nice.args(["-n", "10", "git"]);
-                nice
-            } else {
-                std::process::Command::new("git")
-            };
+        let git = || {
+            let mut command = std::process::Command::new("git");
             command
                 .args(["-c", "checkout.workers=0"])
                 .env_remove("GIT_DIR")
@@ -315,7 +308,7 @@ impl Mirror {
         };
         let registered = {
             let _guard = lock::hold(&self.lock);
-            git(false)
+            git()
                 .arg("--git-dir")
                 .arg(self.repo.path())
                 .args(["worktree", "add", "--quiet", "--no-checkout"])
@@ -325,10 +318,7 @@ impl Mirror {
                 .output()?
         };
         let output = if registered.status.success() {
-            // A spare (detached) is made ahead, with nobody waiting for it: its files are
-            // written at a lower CPU priority, so the requests sharing the cores go first.
-            let mut write = git(detach);
-            write.arg("-C").arg(dir).args(["reset", "--hard", "--quiet"]).output()?
+            git().arg("-C").arg(dir).args(["reset", "--hard", "--quiet"]).output()?
         } else {
             registered
         };
@@ -408,13 +398,6 @@ impl Mirror {
             Err(_) => Ok(head),
         }
     }
-}
-
-/// Whether the `nice` command runs here (coreutils).
-fn nice_available() -> bool {
-    static PRESENT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *PRESENT
-        .get_or_init(|| std::process::Command::new("nice").arg("true").output().is_ok_and(|out| out.status.success()))
 }
 
 /// Whether checkouts may use the `git` command (present, and not turned off with
