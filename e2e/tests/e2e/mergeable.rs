@@ -72,6 +72,27 @@ async fn the_radar_marks_overlapping_chats_and_a_conflicted_update_goes_to_the_a
         assert!(Instant::now() < deadline, "the agent was never told of the conflicts");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+
+    // Settings: rebase by default, and archive chats whose pull request is merged; kept.
+    click_text(&c, ".tabs", "Settings").await;
+    find(&c, "[data-testid=update-strategy]").await.select_by_value("rebase").await.unwrap();
+    wait_text(&c, ".toasts", "saves the strategy", |t| t.contains("Saved.")).await;
+    // The toasts sit over the corner where the switch is.
+    for dismiss in c.find_all(fantoccini::Locator::Css(".toast button[aria-label=Dismiss]")).await.unwrap() {
+        dismiss.click().await.ok();
+    }
+    wait_gone(&c, ".toast", "the toasts are dismissed").await;
+    click(&c, "[data-testid=archive-merged]").await;
+    wait_text(&c, ".toasts", "saves the switch", |t| t.contains("Saved.")).await;
+    c.refresh().await.unwrap();
+    click_text(&c, ".tabs", "Settings").await;
+    let deadline = Instant::now() + WAIT;
+    while find(&c, "[data-testid=archive-merged]").await.prop("checked").await.unwrap().as_deref() != Some("true") {
+        assert!(Instant::now() < deadline, "archive_merged was not kept");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let chosen = find(&c, "[data-testid=update-strategy]").await.prop("value").await.unwrap();
+    assert_eq!(chosen.as_deref(), Some("rebase"));
     assert_console_clean(&c).await;
     c.close().await.unwrap();
 }

@@ -36,23 +36,27 @@ pub fn UpdateStrategySection(project_id: Memo<Option<api_types::ProjectId>>) -> 
     use leptos::task::spawn_local;
     let toasts = use_toasts();
     let strategy = RwSignal::new(None::<UpdateStrategy>);
+    let archive_merged = RwSignal::new(false);
     Effect::new(move |_| {
         let Some(p) = project_id.get() else { return };
         spawn_local(async move {
             match client().get_project(p).await {
-                Ok(project) => strategy.set(Some(project.update_strategy)),
+                Ok(project) => {
+                    archive_merged.set(project.archive_merged);
+                    strategy.set(Some(project.update_strategy));
+                }
                 Err(err) => toasts.error(say(&err)),
             }
         });
     });
-    let save = move |chosen: UpdateStrategy| {
+    let save = move |request: UpdateProjectRequest| {
         let Some(p) = project_id.get_untracked() else { return };
         spawn_local(async move {
-            let request = UpdateProjectRequest { update_strategy: Some(chosen), ..Default::default() };
             match client().update_project(p, &request).await {
                 Ok(project) => {
                     strategy.set(Some(project.update_strategy));
-                    toasts.show(crate::state::ToastKind::Info, "Saved how chats are updated.");
+                    archive_merged.set(project.archive_merged);
+                    toasts.show(crate::state::ToastKind::Info, "Saved.");
                 }
                 Err(err) => toasts.error(say(&err)),
             }
@@ -60,16 +64,19 @@ pub fn UpdateStrategySection(project_id: Memo<Option<api_types::ProjectId>>) -> 
     };
     view! {
         <section class="settings">
-            <h2>"Updating chats from their base"</h2>
-            <p class="muted">"What “Update from base” in a chat's menu does."</p>
+            <h2>"Updating chats and their pull requests"</h2>
+            <p class="muted">"What “Update from base” in a chat's menu does, and what a merged pull request does to its chat."</p>
             {move || strategy.get().map(|current| view! {
                 <select aria-label="Update strategy" data-testid="update-strategy" on:change=move |ev| {
                     let chosen = if event_target_value(&ev) == "rebase" { UpdateStrategy::Rebase } else { UpdateStrategy::Merge };
-                    save(chosen);
+                    save(UpdateProjectRequest { update_strategy: Some(chosen), ..Default::default() });
                 }>
                     <option value="merge" selected=current == UpdateStrategy::Merge>"Merge (one merge commit)"</option>
                     <option value="rebase" selected=current == UpdateStrategy::Rebase>"Rebase (the chat's commits on the base's tip)"</option>
                 </select>
+                <label class="inline"><input type="checkbox" data-testid="archive-merged" prop:checked=move || archive_merged.get()
+                    on:change=move |ev| save(UpdateProjectRequest { archive_merged: Some(event_target_checked(&ev)), ..Default::default() }) />
+                    " Archive a chat once its pull request is merged or closed"</label>
             })}
         </section>
     }
