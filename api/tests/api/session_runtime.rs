@@ -301,9 +301,13 @@ db_test!(
 
 db_test!(
     async fn the_turn_ends_when_the_command_exits_and_non_utf8_output_is_kept(backend) {
-        let app = spawn_app_with(backend, |s| {
+        // The sleep is told apart from the other backend's run of this test, which may be live
+        // at the same moment in another process.
+        let marker = format!("sleep 6{:07}", std::process::id());
+        let command = format!("{marker} & printf 'caf\\351 ok\\n'; echo done");
+        let app = spawn_app_with(backend, move |s| {
             s.agent.provider = Some("command".into());
-            s.agent.command = Some("sleep 607 & printf 'caf\\351 ok\\n'; echo done".into());
+            s.agent.command = Some(command);
         })
         .await;
         let (owner, project, session) = setup(&app).await;
@@ -312,8 +316,16 @@ db_test!(
         assert_eq!((run.status, run.error), (RunStatus::Succeeded, None));
         let message = assistant(&owner, project.id, session.id).await;
         assert_eq!(message.content, "caf\u{FFFD} ok\ndone\n");
-        let left = std::process::Command::new("pgrep").args(["-f", "sleep 607"]).output().unwrap();
-        assert!(left.stdout.is_empty(), "what the command left running was killed");
+        // Killing the group is immediate; the sandbox's namespace may take a moment to be reaped.
+        let mut left = Vec::new();
+        for _ in 0..100 {
+            left = std::process::Command::new("pgrep").args(["-f", &marker]).output().unwrap().stdout;
+            if left.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(left.is_empty(), "what the command left running was killed: {}", String::from_utf8_lossy(&left));
     }
 );
 

@@ -79,13 +79,7 @@ impl Checkout {
         let base_tree = self.repo.find_commit(base)?.tree()?;
         let mut options = options(scope);
         options.include_untracked(true).recurse_untracked_dirs(true).show_untracked_content(true);
-        // An update stopped on conflicts: the index holds the conflict's stages, which git2's
-        // diff shows without lines; the files (with their markers) say what there is.
-        let mut diff = if self.update_in_progress() {
-            self.repo.diff_tree_to_workdir(Some(&base_tree), Some(&mut options))?
-        } else {
-            self.repo.diff_tree_to_workdir_with_index(Some(&base_tree), Some(&mut options))?
-        };
+        let mut diff = self.diff_to_workdir(&base_tree, &mut options)?;
         files(&mut diff, scope)
     }
 

@@ -3,7 +3,7 @@
 
 use crate::error::CheckoutError;
 use crate::{Author, Result, lock};
-use git2::{DiffFormat, DiffOptions, IndexAddOption, Oid, Repository, Signature, StatusOptions};
+use git2::{DiffFormat, DiffOptions, Oid, Repository, Signature, StatusOptions};
 use jail::Jail;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -81,11 +81,8 @@ impl Checkout {
         if self.update_in_progress() {
             return Err(crate::CheckoutError::UpdateInProgress);
         }
-        let mut index = self.repo.index()?;
-        index.add_all(["*"], IndexAddOption::DEFAULT, None)?;
-        index.update_all(["*"], None)?;
-        index.write()?;
-        let tree_id = index.write_tree()?;
+        self.stage_everything()?;
+        let tree_id = self.repo.index()?.write_tree()?;
         let parent = self.repo.head()?.peel_to_commit()?;
         if parent.tree_id() == tree_id {
             return Ok(None);
@@ -94,6 +91,17 @@ impl Checkout {
         let signature = Signature::now(&author.name, &author.email)?;
         let _guard = lock::hold(&self.lock);
         Ok(Some(self.repo.commit(Some("HEAD"), &signature, &signature, message, &tree, &[&parent])?))
+    }
+
+    /// `tree` against the working tree (the index's staged changes included). An update stopped
+    /// on conflicts holds the conflict's stages in the index, which git2's diff shows without
+    /// lines: then the files (with their markers) say what there is.
+    pub(crate) fn diff_to_workdir(&self, tree: &git2::Tree<'_>, options: &mut DiffOptions) -> Result<git2::Diff<'_>> {
+        Ok(if self.update_in_progress() {
+            self.repo.diff_tree_to_workdir(Some(tree), Some(options))?
+        } else {
+            self.repo.diff_tree_to_workdir_with_index(Some(tree), Some(options))?
+        })
     }
 
     /// Whether anything differs from the last commit (ignored files aside).
@@ -165,12 +173,7 @@ impl Checkout {
         let base_tree = self.repo.find_commit(base)?.tree()?;
         let mut options = DiffOptions::new();
         options.include_untracked(true).recurse_untracked_dirs(true).show_untracked_content(true);
-        // As `changes_from`: an update stopped on conflicts is shown from its files.
-        let diff = if self.update_in_progress() {
-            self.repo.diff_tree_to_workdir(Some(&base_tree), Some(&mut options))?
-        } else {
-            self.repo.diff_tree_to_workdir_with_index(Some(&base_tree), Some(&mut options))?
-        };
+        let diff = self.diff_to_workdir(&base_tree, &mut options)?;
         let stats = diff.stats()?;
         let mut patch = String::new();
         let mut truncated = false;

@@ -41,3 +41,16 @@ pub struct Author {
 }
 
 pub type Result<T> = std::result::Result<T, CheckoutError>;
+
+/// The `git` command for kosuke's own work on a mirror or a checkout: its environment built
+/// from nothing but `PATH` (no variable of the server, secrets included, reaches it; no
+/// `GIT_DIR` leaks in), never prompting, stdin closed.
+pub(crate) fn git_command() -> std::process::Command {
+    let mut command = std::process::Command::new("git");
+    command.env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        command.env("PATH", path);
+    }
+    command.env("GIT_TERMINAL_PROMPT", "0").stdin(std::process::Stdio::null());
+    command
+}

@@ -296,14 +296,8 @@ impl Mirror {
     /// index and files), so a large checkout never holds up another session's commit or fetch.
     pub(crate) fn add_worktree_with_git(&self, dir: &Path, target: &str, detach: bool) -> Result<()> {
         let git = || {
-            let mut command = std::process::Command::new("git");
-            command
-                .args(["-c", "checkout.workers=0"])
-                .env_remove("GIT_DIR")
-                .env_remove("GIT_WORK_TREE")
-                .env_remove("GIT_INDEX_FILE")
-                .env("GIT_TERMINAL_PROMPT", "0")
-                .stdin(std::process::Stdio::null());
+            let mut command = crate::git_command();
+            command.args(["-c", "checkout.workers=0"]);
             command
         };
         let registered = {

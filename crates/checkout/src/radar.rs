@@ -29,19 +29,7 @@ impl Mirror {
 
     fn merge_with_libgit2(&self, a: Oid, b: Oid) -> Result<Vec<String>> {
         let (ours, theirs) = (self.repo.find_commit(a)?, self.repo.find_commit(b)?);
-        let index = self.repo.merge_commits(&ours, &theirs, None)?;
-        let mut paths = Vec::new();
-        if index.has_conflicts() {
-            for conflict in index.conflicts()? {
-                let conflict = conflict?;
-                if let Some(entry) = conflict.our.or(conflict.their).or(conflict.ancestor) {
-                    paths.push(String::from_utf8_lossy(&entry.path).into_owned());
-                }
-            }
-        }
-        paths.sort();
-        paths.dedup();
-        Ok(paths)
+        crate::update::conflict_paths(&self.repo.merge_commits(&ours, &theirs, None)?)
     }
 
     /// `None` when git could not say (then libgit2 does). With `-z --stdin`, each merge answers
@@ -49,12 +37,10 @@ impl Mirror {
     /// empty field.
     fn merge_trees_with_git(&self, pairs: &[(Oid, Oid)]) -> Result<Option<Vec<Vec<String>>>> {
         use std::io::Write;
-        let mut child = std::process::Command::new("git")
+        let mut child = crate::git_command()
             .arg("--git-dir")
             .arg(self.repo.path())
             .args(["merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", "--stdin"])
-            .env_remove("GIT_DIR")
-            .env_remove("GIT_INDEX_FILE")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

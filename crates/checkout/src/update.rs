@@ -73,18 +73,7 @@ impl Checkout {
 
     /// The files with conflicts in the index (after an update stopped).
     pub fn conflicted_paths(&self) -> Result<Vec<String>> {
-        let index = self.repo.index()?;
-        let mut paths = Vec::new();
-        for conflict in index.conflicts()? {
-            let conflict = conflict?;
-            let entry = conflict.our.or(conflict.their).or(conflict.ancestor);
-            if let Some(entry) = entry {
-                paths.push(String::from_utf8_lossy(&entry.path).into_owned());
-            }
-        }
-        paths.sort();
-        paths.dedup();
-        Ok(paths)
+        conflict_paths(&self.repo.index()?)
     }
 
     /// Finishes an update that stopped on conflicts, with the files as they are now: the merge
@@ -228,9 +217,7 @@ impl Checkout {
         let mut regions = Vec::new();
         let mut budget = total;
         for path in paths {
-            let Some(mut file) = self.open_file(path)? else { continue };
-            let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut file, &mut bytes)?;
+            let Some(bytes) = self.read_all(path)? else { continue };
             let text = String::from_utf8_lossy(&bytes);
             let mut shown = String::new();
             let mut inside = false;
@@ -261,9 +248,7 @@ impl Checkout {
     fn with_markers(&self, paths: &[String]) -> Result<Vec<String>> {
         let mut marked = Vec::new();
         for path in paths {
-            let Some(mut file) = self.open_file(path)? else { continue };
-            let mut text = Vec::new();
-            std::io::Read::read_to_end(&mut file, &mut text)?;
+            let Some(text) = self.read_all(path)? else { continue };
             let has =
                 text.split(|b| *b == b'\n').any(|line| line.starts_with(b"<<<<<<< ") || line.starts_with(b">>>>>>> "));
             if has {
@@ -273,14 +258,36 @@ impl Checkout {
         Ok(marked)
     }
 
+    /// A file's bytes (through the path jail), `None` when it is not there.
+    fn read_all(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        let Some(mut file) = self.open_file(path)? else { return Ok(None) };
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut bytes)?;
+        Ok(Some(bytes))
+    }
+
     /// Every change in the index (conflicts resolved by the files as they are).
-    fn stage_everything(&self) -> Result<()> {
+    pub(crate) fn stage_everything(&self) -> Result<()> {
         let mut index = self.repo.index()?;
         index.add_all(["*"], git2::IndexAddOption::DEFAULT, None)?;
         index.update_all(["*"], None)?;
         index.write()?;
         Ok(())
     }
+}
+
+/// The files an index holds conflicts for, sorted (a checkout's, or a merge made in memory).
+pub(crate) fn conflict_paths(index: &git2::Index) -> Result<Vec<String>> {
+    let mut paths = Vec::new();
+    for conflict in index.conflicts()? {
+        let conflict = conflict?;
+        if let Some(entry) = conflict.our.or(conflict.their).or(conflict.ancestor) {
+            paths.push(String::from_utf8_lossy(&entry.path).into_owned());
+        }
+    }
+    paths.sort();
+    paths.dedup();
+    Ok(paths)
 }
 
 #[cfg(test)]
