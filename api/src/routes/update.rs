@@ -24,14 +24,7 @@ pub async fn update_session(
     body: Json<UpdateSessionRequest>,
 ) -> Result<web::Json<UpdateResult>, ApiError> {
     let (project_id, session_pk) = path.into_inner();
-    let done = update::update(&state, &user, project_id.0, session_pk.0, body.0).await?;
-    // The branch (and maybe the base) moved: the radar's merges, made ahead.
-    if done.outcome == api_types::UpdateOutcome::Updated
-        && let Ok(project) = crate::store::projects::find(&state.db, project_id.0).await
-    {
-        radar::warm(&state, project, user.id.clone());
-    }
-    Ok(web::Json(done))
+    Ok(web::Json(update::update(&state, &user, project_id.0, session_pk.0, body.0).await?))
 }
 
 /// Abandon the update stopped on conflicts: the branch back at its head before, the checkout

@@ -226,11 +226,18 @@ pub async fn open_pull_request(
         }
     };
     let number = i32::try_from(pull_request.number).unwrap_or(i32::MAX);
-    store::sessions::set_pull_request(&state.db, session.id, number, pull_request.url.clone()).await?;
+    store::pull_requests::set_pull_request(&state.db, session.id, number, pull_request.url.clone()).await?;
     if created {
         let opened = if request_draft { PullRequestState::Draft } else { PullRequestState::Open };
-        store::sessions::set_pull_request_life(&state.db, session.id, opened, None, Some(ChecksState::Pending), None)
-            .await?;
+        store::pull_requests::set_pull_request_life(
+            &state.db,
+            session.id,
+            opened,
+            None,
+            Some(ChecksState::Pending),
+            None,
+        )
+        .await?;
     }
     Ok((
         created,

@@ -13,39 +13,58 @@ use crate::state::AppState;
 use crate::store;
 use api_types::{ChatSession, ChatSessionStatus, ChecksState, PullRequestState, ReviewState};
 use entity::chat_session;
+use std::any::Any;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Sessions refreshed per polling round (each takes up to four requests, most of them 304s).
 const POLL_BATCH: usize = 20;
 
-/// What a conditional request last answered, by its path: the `ETag` and what it said.
+/// What a conditional request last answered, by its path: the `ETag` and the value read from
+/// that answer (a `github::PullLife`, `github::ChecksState` or `github::ReviewState`).
 #[derive(Default)]
 pub struct ETags {
-    seen: Mutex<HashMap<String, (String, Seen)>>,
-}
-
-#[derive(Clone, Copy)]
-enum Seen {
-    Pull(PullRequestState),
-    Checks(ChecksState),
-    Review(ReviewState),
+    seen: Mutex<HashMap<String, (String, Arc<dyn Any + Send + Sync>)>>,
 }
 
 impl ETags {
-    fn get(&self, key: &str) -> Option<(String, Seen)> {
-        self.seen.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned()
+    fn get<T: Clone + 'static>(&self, key: &str) -> Option<(String, T)> {
+        let all = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let (etag, value) = all.get(key)?;
+        Some((etag.clone(), value.downcast_ref::<T>()?.clone()))
     }
 
-    fn put(&self, key: String, etag: Option<String>, seen: Seen) {
+    fn put<T: Send + Sync + 'static>(&self, key: String, etag: Option<String>, value: T) {
         let mut all = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         if all.len() > 10_000 {
             all.clear();
         }
         match etag {
-            Some(etag) => all.insert(key, (etag, seen)),
+            Some(etag) => all.insert(key, (etag, Arc::new(value))),
             None => all.remove(&key),
         };
+    }
+
+    /// A conditional request for `key`, sent with the remembered `ETag`: the new value (kept
+    /// with its `ETag`), or on a 304 the remembered one — `None` when nothing is remembered.
+    async fn ask<T, Answer>(
+        &self,
+        key: String,
+        request: impl FnOnce(Option<String>) -> Answer,
+    ) -> Result<Option<T>, ApiError>
+    where
+        T: Clone + Send + Sync + 'static,
+        Answer: Future<Output = Result<github::Conditional<T>, github::GitHubError>>,
+    {
+        let known = self.get::<T>(&key);
+        let (etag, remembered) = known.unzip();
+        match request(etag).await? {
+            github::Conditional::Fresh { value, etag } => {
+                self.put(key, etag, value.clone());
+                Ok(Some(value))
+            }
+            github::Conditional::NotModified => Ok(remembered),
+        }
     }
 }
 
@@ -85,74 +104,30 @@ pub async fn refresh(state: &AppState, session: &chat_session::Model) -> Result<
     let Some(token) = token_for(state, &session.user_id, None).await? else { return Ok(None) };
     let github = client(state, &token.secret)?;
     let etags = &state.pull_etags;
+    let (github, owner, repo) = (&github, owner.as_str(), repo.as_str());
     let key = format!("{owner}/{repo}#{number}");
 
-    let pull_key = format!("{key}/pull");
-    let known = etags.get(&pull_key);
-    let (pull, head_sha) =
-        match github.pull_life(&owner, &repo, number, known.as_ref().map(|(e, _)| e.as_str())).await? {
-            github::Conditional::Fresh { value, etag } => {
-                let pull = pull_state(value.state);
-                etags.put(pull_key, etag, Seen::Pull(pull));
-                (pull, Some(value.head_sha))
-            }
-            github::Conditional::NotModified => match known {
-                Some((_, Seen::Pull(pull))) => (pull, session.pull_request_head_sha.clone()),
-                _ => return Ok(None),
-            },
-        };
+    let asked = etags
+        .ask(format!("{key}/pull"), |etag| async move { github.pull_life(owner, repo, number, etag.as_deref()).await });
+    let Some(life) = asked.await? else { return Ok(None) };
     let mut checks = None;
-    if let Some(sha) = head_sha.clone().filter(|s| !s.is_empty()) {
-        let runs_key = format!("{key}/runs/{sha}");
-        let known = etags.get(&runs_key);
-        let runs = match github.check_runs(&owner, &repo, &sha, known.as_ref().map(|(e, _)| e.as_str())).await? {
-            github::Conditional::Fresh { value, etag } => {
-                etags.put(runs_key, etag, Seen::Checks(checks_state(value)));
-                Some(value)
-            }
-            github::Conditional::NotModified => known.and_then(|(_, seen)| match seen {
-                Seen::Checks(c) => Some(to_github_checks(c)),
-                _ => None,
-            }),
-        };
-        let status_key = format!("{key}/status/{sha}");
-        let known = etags.get(&status_key);
-        let statuses =
-            match github.combined_status(&owner, &repo, &sha, known.as_ref().map(|(e, _)| e.as_str())).await? {
-                github::Conditional::Fresh { value, etag } => {
-                    etags.put(status_key, etag, Seen::Checks(checks_state(value)));
-                    Some(value)
-                }
-                github::Conditional::NotModified => known.and_then(|(_, seen)| match seen {
-                    Seen::Checks(c) => Some(to_github_checks(c)),
-                    _ => None,
-                }),
-            };
+    if !life.head_sha.is_empty() {
+        let sha = life.head_sha.as_str();
+        let runs = etags.ask(format!("{key}/runs/{sha}"), |etag| async move {
+            github.check_runs(owner, repo, sha, etag.as_deref()).await
+        });
+        let runs = runs.await?;
+        let statuses = etags.ask(format!("{key}/status/{sha}"), |etag| async move {
+            github.combined_status(owner, repo, sha, etag.as_deref()).await
+        });
+        let statuses = statuses.await?;
         checks = Some(checks_state(github::combine(runs.into_iter().chain(statuses))));
     }
-    let reviews_key = format!("{key}/reviews");
-    let known = etags.get(&reviews_key);
-    let review = match github.reviews(&owner, &repo, number, known.as_ref().map(|(e, _)| e.as_str())).await? {
-        github::Conditional::Fresh { value, etag } => {
-            let review = review_state(value);
-            etags.put(reviews_key, etag, Seen::Review(review));
-            Some(review)
-        }
-        github::Conditional::NotModified => known.and_then(|(_, seen)| match seen {
-            Seen::Review(r) => Some(r),
-            _ => None,
-        }),
-    };
-    record(state, session.id, pull, head_sha, checks, review).await.map(Some)
-}
-
-fn to_github_checks(state: ChecksState) -> github::ChecksState {
-    match state {
-        ChecksState::None => github::ChecksState::None,
-        ChecksState::Pending => github::ChecksState::Pending,
-        ChecksState::Success => github::ChecksState::Success,
-        ChecksState::Failure => github::ChecksState::Failure,
-    }
+    let review = etags.ask(format!("{key}/reviews"), |etag| async move {
+        github.reviews(owner, repo, number, etag.as_deref()).await
+    });
+    let review = review.await?.map(review_state);
+    record(state, session.id, pull_state(life.state), Some(life.head_sha), checks, review).await.map(Some)
 }
 
 /// Stores what GitHub said; a merged or closed pull request archives the session when its
@@ -165,7 +140,8 @@ async fn record(
     checks: Option<ChecksState>,
     review: Option<ReviewState>,
 ) -> Result<chat_session::Model, ApiError> {
-    let session = store::sessions::set_pull_request_life(&state.db, session_pk, pull, head_sha, checks, review).await?;
+    let session =
+        store::pull_requests::set_pull_request_life(&state.db, session_pk, pull, head_sha, checks, review).await?;
     let ended = matches!(pull, PullRequestState::Merged | PullRequestState::Closed);
     if ended && session.status == ChatSessionStatus::Active {
         let project = store::projects::find(&state.db, session.project_id).await?;
@@ -205,7 +181,7 @@ pub async fn refresh_now(
 
 /// One polling round: the least recently refreshed open pull requests.
 pub async fn poll_once(state: &AppState) -> usize {
-    let sessions = match store::sessions::with_live_pull_requests(&state.db, POLL_BATCH).await {
+    let sessions = match store::pull_requests::with_live_pull_requests(&state.db, POLL_BATCH).await {
         Ok(sessions) => sessions,
         Err(err) => {
             tracing::warn!(error = %err, "could not list the pull requests to refresh");
@@ -282,7 +258,7 @@ pub async fn webhook(state: &AppState, event: &str, signature: Option<&str>, bod
     .collect();
     let mut changed = 0;
     for number in numbers {
-        for session in store::sessions::with_pull_request(&state.db, &projects, number).await? {
+        for session in store::pull_requests::with_pull_request(&state.db, &projects, number).await? {
             let known = session.pull_request_state.unwrap_or(PullRequestState::Open);
             let (pull, head, checks, review) = match event {
                 "pull_request" => {

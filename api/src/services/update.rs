@@ -9,10 +9,11 @@ use crate::access::ProjectAccess;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::services::checkpoints::audit;
-use crate::services::sessions;
+use crate::services::{radar, sessions};
 use crate::state::AppState;
 use crate::store;
 use crate::workspaces::blocking;
+use actix_web::web;
 use api_types::{
     ChatSession, ChatSessionStatus, ErrorCode, UpdateConflict, UpdateOutcome, UpdateResult, UpdateSessionRequest,
     UpdateStrategy,
@@ -58,7 +59,7 @@ fn shas<T: ToString>(rewritten: &[(T, T)]) -> Vec<(String, String)> {
 
 /// Brings the base branch's tip into the session branch.
 pub async fn update(
-    state: &AppState,
+    state: &web::Data<AppState>,
     user: &CurrentUser,
     project_id: i32,
     session_pk: i32,
@@ -118,7 +119,14 @@ pub async fn update(
     };
     audit(&txn, user, &session, detail).await?;
     store::commit(txn).await.map_err(ApiError::internal)?;
-    let head_sha = head_of(state, &session).await?;
+    let head_sha = match head {
+        Some(head) => {
+            // The branch (and maybe the base) moved: the radar's merges, made ahead.
+            radar::warm(state, access.project, user.id.clone());
+            head.to_string()
+        }
+        None => head_of(state, &session).await?,
+    };
     Ok(UpdateResult { outcome: shown, head_sha, pushed, session: entity::convert::chat_session(session), notice })
 }
 

@@ -11,6 +11,7 @@ pub mod members;
 pub mod messages;
 pub mod nodes;
 pub mod projects;
+pub mod pull_requests;
 pub mod queue;
 pub mod run_settings;
 pub mod runs;

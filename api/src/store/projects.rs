@@ -5,7 +5,8 @@ use api_types::{ProjectRole, RepositoryKind, RepositoryState};
 use entity::{project, project_member};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    RelationTrait, Set, sea_query::JoinType,
+    RelationTrait, Set,
+    sea_query::{Expr, ExprTrait, Func, JoinType},
 };
 
 pub struct NewProject {
@@ -154,11 +155,13 @@ pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<project::Model>, Store
 
 /// The GitHub projects on `owner/repo` (any case, as GitHub compares).
 pub async fn on_github(db: &impl ConnectionTrait, full_name: &str) -> Result<Vec<project::Model>, StoreError> {
-    let all = project::Entity::find()
+    // GitHub names are case-insensitive; ASCII only, as GitHub allows.
+    let location = Expr::expr(Func::lower(Expr::col(project::Column::RepositoryLocation)));
+    Ok(project::Entity::find()
         .filter(project::Column::RepositoryKind.eq(api_types::RepositoryKind::Github))
+        .filter(location.eq(full_name.to_ascii_lowercase()))
         .all(db)
-        .await?;
-    Ok(all.into_iter().filter(|p| p.repository_location.eq_ignore_ascii_case(full_name)).collect())
+        .await?)
 }
 
 pub async fn find(db: &impl ConnectionTrait, project_id: i32) -> Result<project::Model, StoreError> {
