@@ -41,6 +41,11 @@ impl Application {
         Migrator::up(&db, None).await?;
         // One of several nodes (PostgreSQL only), or alone.
         let node_id = crate::nodes::join(&db, &settings).await?;
+        // The other nodes' writes drop this node's cached answers (PostgreSQL's NOTIFY).
+        let listening = match node_id {
+            Some(_) => Some(crate::nodes::listen::spawn(&db, writes).await?),
+            None => None,
+        };
         store::credentials::delete_expired_logins(&db, store::now()).await?;
 
         let listener =
@@ -66,7 +71,7 @@ impl Application {
             settings.spare_checkouts,
             setups,
         ));
-        workspaces.sweep(settings.adopt_data_dir).await?;
+        workspaces.sweep(settings.adopt_data_dir, node_id).await?;
         // What runs of a server that died left running is killed before anything looks at
         // their checkouts (the interrupted runs' commits below).
         if let Ok(chosen) = &sandbox {
@@ -75,7 +80,7 @@ impl Application {
                 tracing::warn!(left, "killed what the agent runs of an earlier server had left running");
             }
         }
-        let interrupted = store::runs::interrupt_live(&db).await?;
+        let interrupted = store::runs::interrupt_live(&db, node_id).await?;
         if !interrupted.is_empty() {
             tracing::warn!(
                 interrupted = interrupted.len(),
@@ -112,6 +117,7 @@ impl Application {
             radar: Arc::default(),
             pull_etags: Arc::default(),
             node_id,
+            listening,
             previews,
             login_throttle: LoginThrottle::new(settings.login_attempts, settings.login_window),
             signup_throttle: crate::auth::throttle::Window::new(settings.signup_attempts, settings.login_window),
@@ -139,6 +145,7 @@ impl Application {
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(crate::nodes::forward::route))
                 .wrap(actix_web::middleware::from_fn(crate::csrf::guard))
                 .wrap(Compress::default())
                 .wrap(Logger::new("%r %s %Dms").exclude("/api/health"))

@@ -35,6 +35,8 @@ pub struct AppState {
     pub radar: Arc<crate::services::radar::RadarCache>,
     /// This node's row in `nodes` when it runs as one of several (`--node-url`).
     pub node_id: Option<i32>,
+    /// The listener for the other nodes' writes (with `node_id`).
+    pub listening: Option<Arc<crate::nodes::listen::Listening>>,
     /// The pull requests' last conditional answers from GitHub.
     pub pull_etags: Arc<crate::services::pull_life::ETags>,
 }

@@ -11,7 +11,7 @@ use crate::state::AppState;
 use crate::store;
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 
 /// The name of the sign-in cookie.
@@ -66,8 +66,17 @@ impl FromRequest for CurrentUser {
             .and_then(|value| value.strip_prefix("Bearer "))
             .map(|token| token.trim().to_owned());
         let cookie = req.cookie(SESSION_COOKIE).map(|cookie| cookie.value().to_owned());
+        // Set only by `nodes::forward::route`, once the forwarding node's signature is checked.
+        let vouched = req.extensions().get::<crate::nodes::forward::Vouched>().cloned();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("application state is missing"))?;
+            if let Some(crate::nodes::forward::Vouched(id)) = vouched {
+                let user = store::credentials::find_user(&state.db, &id).await?;
+                return match user {
+                    Some(user) if user.disabled_at.is_none() => Ok(CurrentUser::from(user)),
+                    _ => Err(ApiError::Unauthenticated),
+                };
+            }
             let (kind, token) = match (bearer, cookie) {
                 (Some(token), _) => (TokenKind::ApiToken, token),
                 (None, Some(token)) => (TokenKind::Login, token),

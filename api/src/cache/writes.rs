@@ -118,6 +118,19 @@ impl Writes {
 }
 
 impl Writes {
+    /// Another node wrote to the table named `name` (announced by PostgreSQL, `nodes::listen`).
+    pub fn table_written(&self, name: &str) {
+        match Table::ALL.into_iter().find(|t| t.name() == name) {
+            Some(table) => self.bump(table as usize),
+            None => self.bump(Self::EVERY_TABLE),
+        }
+    }
+
+    /// Anything may have been written (announcements were missed): every answer is dropped.
+    pub fn everything_written(&self) {
+        self.bump(Self::EVERY_TABLE);
+    }
+
     /// Generations of their own, for one pool (made once per server: never freed).
     pub fn for_pool() -> &'static Writes {
         Box::leak(Box::new(Writes::new()))

@@ -126,6 +126,7 @@ pub async fn create(state: &AppState, user: &CurrentUser, request: CreateProject
         repository_kind: request.repository.kind(),
         repository_location,
         default_branch,
+        owner_node: state.node_id,
     };
     let txn = crate::store::begin(db).await.map_err(ApiError::internal)?;
     let project = store::projects::insert(&txn, new).await?;

@@ -30,6 +30,43 @@ pub async fn beat(db: &impl ConnectionTrait, id: i32) -> Result<(), StoreError> 
     Ok(())
 }
 
+pub async fn find(db: &impl ConnectionTrait, id: i32) -> Result<Option<node::Model>, StoreError> {
+    Ok(node::Entity::find_by_id(id).one(db).await?)
+}
+
+/// How many active sessions each node's projects have (nodes with none are left out).
+pub async fn active_sessions_by_node(db: &impl ConnectionTrait) -> Result<Vec<(i32, i64)>, StoreError> {
+    use entity::{chat_session, project};
+    use sea_orm::{JoinType, QuerySelect, RelationTrait};
+    Ok(chat_session::Entity::find()
+        .select_only()
+        .column(project::Column::OwnerNode)
+        .column_as(chat_session::Column::Id.count(), "sessions")
+        .join(JoinType::InnerJoin, chat_session::Relation::Project.def())
+        .filter(chat_session::Column::Status.eq(api_types::ChatSessionStatus::Active))
+        .filter(project::Column::OwnerNode.is_not_null())
+        .group_by(project::Column::OwnerNode)
+        .into_tuple::<(i32, i64)>()
+        .all(db)
+        .await?)
+}
+
 pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<node::Model>, StoreError> {
     Ok(node::Entity::find().order_by_asc(node::Column::Id).all(db).await?)
+}
+
+/// The ids of the chat sessions in the projects node `node` holds.
+pub fn sessions_held_by(node: i32) -> sea_orm::sea_query::SelectStatement {
+    use entity::{chat_session, project};
+    use sea_orm::sea_query::Query;
+    let projects = Query::select()
+        .column(project::Column::Id)
+        .from(project::Entity)
+        .and_where(project::Column::OwnerNode.eq(node))
+        .to_owned();
+    Query::select()
+        .column(chat_session::Column::Id)
+        .from(chat_session::Entity)
+        .and_where(chat_session::Column::ProjectId.in_subquery(projects))
+        .to_owned()
 }

@@ -16,6 +16,8 @@ pub struct NewProject {
     pub repository_kind: RepositoryKind,
     pub repository_location: String,
     pub default_branch: String,
+    /// The node that will hold it (`None` alone).
+    pub owner_node: Option<i32>,
 }
 
 /// Inserts the project and its owner's membership.
@@ -30,6 +32,7 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewProject) -> Result<projec
         default_branch: Set(new.default_branch),
         repository_state: Set(RepositoryState::Cloning),
         repository_error: Set(None),
+        owner_node: Set(new.owner_node),
         created_at: Set(at),
         updated_at: Set(at),
         ..Default::default()
@@ -151,6 +154,36 @@ pub async fn set_repository_state(
 /// Every project (the start-up sweep).
 pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<project::Model>, StoreError> {
     Ok(project::Entity::find().order_by_asc(project::Column::Id).all(db).await?)
+}
+
+/// The projects node `node` holds; every project when kosuke runs alone (`None`).
+pub async fn held_by(db: &impl ConnectionTrait, node: Option<i32>) -> Result<Vec<project::Model>, StoreError> {
+    let mut query = project::Entity::find().order_by_asc(project::Column::Id);
+    if let Some(node) = node {
+        query = query.filter(project::Column::OwnerNode.eq(node));
+    }
+    Ok(query.all(db).await?)
+}
+
+/// The node holding the project (`None`: no owner recorded, kosuke ran alone when it was made).
+pub async fn owner_node(db: &impl ConnectionTrait, project_id: i32) -> Result<Option<i32>, StoreError> {
+    let owner: Option<Option<i32>> = project::Entity::find_by_id(project_id)
+        .select_only()
+        .column(project::Column::OwnerNode)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(owner.flatten())
+}
+
+/// Projects made while kosuke ran alone become node `node`'s (the first node to join).
+pub async fn adopt_unowned(db: &impl ConnectionTrait, node: i32) -> Result<u64, StoreError> {
+    let adopted = project::Entity::update_many()
+        .col_expr(project::Column::OwnerNode, Expr::value(node))
+        .filter(project::Column::OwnerNode.is_null())
+        .exec(db)
+        .await?;
+    Ok(adopted.rows_affected)
 }
 
 /// The GitHub projects on `owner/repo` (any case, as GitHub compares).

@@ -68,12 +68,10 @@ pub async fn restore(db: &impl ConnectionTrait, row: queued_prompt::Model) -> Re
 }
 
 /// Sessions with a queue, for starting their next turns after a restart.
-pub async fn sessions(db: &impl ConnectionTrait) -> Result<Vec<i32>, StoreError> {
-    Ok(queued_prompt::Entity::find()
-        .select_only()
-        .column(queued_prompt::Column::ChatSessionId)
-        .distinct()
-        .into_tuple::<i32>()
-        .all(db)
-        .await?)
+pub async fn sessions(db: &impl ConnectionTrait, node: Option<i32>) -> Result<Vec<i32>, StoreError> {
+    let mut queued = queued_prompt::Entity::find();
+    if let Some(node) = node {
+        queued = queued.filter(queued_prompt::Column::ChatSessionId.in_subquery(super::nodes::sessions_held_by(node)));
+    }
+    Ok(queued.select_only().column(queued_prompt::Column::ChatSessionId).distinct().into_tuple::<i32>().all(db).await?)
 }

@@ -251,11 +251,13 @@ pub async fn fail_orphaned(db: &impl ConnectionTrait, session_pk: i32) -> Result
 }
 
 /// Start-up: runs that were live when the server stopped become `interrupted`.
-pub async fn interrupt_live(db: &impl ConnectionTrait) -> Result<Vec<agent_run::Model>, StoreError> {
-    let live = agent_run::Entity::find()
-        .filter(agent_run::Column::Status.is_in([RunStatus::Queued, RunStatus::Running]))
-        .all(db)
-        .await?;
+pub async fn interrupt_live(db: &impl ConnectionTrait, node: Option<i32>) -> Result<Vec<agent_run::Model>, StoreError> {
+    let mut live =
+        agent_run::Entity::find().filter(agent_run::Column::Status.is_in([RunStatus::Queued, RunStatus::Running]));
+    if let Some(node) = node {
+        live = live.filter(agent_run::Column::ChatSessionId.in_subquery(super::nodes::sessions_held_by(node)));
+    }
+    let live = live.all(db).await?;
     agent_run::Entity::update_many()
         .col_expr(agent_run::Column::Status, Expr::value(RunStatus::Interrupted))
         .col_expr(agent_run::Column::Error, Expr::value("The server stopped while the run was live."))

@@ -32,8 +32,8 @@ impl Workspaces {
     /// Start-up: restarts clones that were cut short, removes directories of projects and
     /// sessions the database no longer has (or whose sessions are archived), and marks sessions
     /// whose checkout is missing as released, to be re-made on first use.
-    pub async fn sweep(self: &Arc<Self>, adopt: bool) -> Result<(), SweepError> {
-        let projects = store::projects::all(&self.db).await?;
+    pub async fn sweep(self: &Arc<Self>, adopt: bool, node: Option<i32>) -> Result<(), SweepError> {
+        let projects = store::projects::held_by(&self.db, node).await?;
         let known: std::collections::HashSet<String> = projects.iter().map(|p| p.id.to_string()).collect();
         let projects_dir = self.data_dir.join("projects");
         let unknown: Vec<std::path::PathBuf> = std::fs::read_dir(&projects_dir)

@@ -155,6 +155,24 @@ impl Drop for ServerProcess {
     }
 }
 
+/// A second `kosuke serve` process (`TestApp::another_node`).
+pub struct OtherNode {
+    pub address: String,
+    pub data_dir: TempDir,
+    process: Option<ServerProcess>,
+}
+
+impl OtherNode {
+    pub fn client(&self) -> Client {
+        Client::new(&self.address)
+    }
+
+    /// `kill -9`: nothing is saved or stopped.
+    pub fn kill(&mut self) {
+        drop(self.process.take());
+    }
+}
+
 /// What a server under test stands on: a fresh database, a data dir, remotes, the fakes.
 struct Surroundings {
     database: TestDatabase,
@@ -220,6 +238,16 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
 /// environment (`DATABASE_URL` for the test database, the fakes' URLs) plus `env`: for tests of
 /// what a running server lets reach its children.
 pub async fn spawn_binary(backend: Backend, env: &[(&str, &str)]) -> TestApp {
+    spawn_binary_at(backend, free_port(), env).await
+}
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("address").port()
+}
+
+/// `spawn_binary` listening on `port` (known before it starts: a node's own `--node-url`).
+pub async fn spawn_binary_at(backend: Backend, port: u16, env: &[(&str, &str)]) -> TestApp {
     let Surroundings { database, data_dir, remotes, github, model } = Surroundings::new(backend).await;
     let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     env.splice(
@@ -234,7 +262,7 @@ pub async fn spawn_binary(backend: Backend, env: &[(&str, &str)]) -> TestApp {
         ]
         .map(|(k, v)| (k.to_owned(), v)),
     );
-    let (process, address) = start_binary(data_dir.path(), &env).await;
+    let (process, address) = start_binary_at(port, data_dir.path(), &env).await;
     let settings = Settings::new("127.0.0.1:0", data_dir.path());
     TestApp {
         address,
@@ -252,7 +280,10 @@ pub async fn spawn_binary(backend: Backend, env: &[(&str, &str)]) -> TestApp {
 /// Starts `kosuke serve` on `data_dir` with `env` (and no other KOSUKE_ setting of the test
 /// process) and waits until it answers.
 async fn start_binary(data_dir: &std::path::Path, env: &[(String, String)]) -> (ServerProcess, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("address").port();
+    start_binary_at(free_port(), data_dir, env).await
+}
+
+async fn start_binary_at(port: u16, data_dir: &std::path::Path, env: &[(String, String)]) -> (ServerProcess, String) {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kosuke"));
     for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("KOSUKE_")) {
         command.env_remove(key);
@@ -329,6 +360,11 @@ impl TestApp {
 
     /// Kills the binary (SIGKILL, as a crash or `kill -9` would) and starts it again on the same
     /// data dir and database; clients must be made anew for the new address.
+    /// `kill -9` of the binary app.
+    pub fn kill_binary(&mut self) {
+        drop(self._process.take());
+    }
+
     pub async fn kill_and_restart_binary(&mut self) {
         let (process, env) = self._process.take().expect("a binary app");
         drop(process);
@@ -377,6 +413,17 @@ impl TestApp {
         let (process, address) = start_binary(self.data_dir.path(), &env).await;
         self.address = address;
         self._process = Some((process, env));
+    }
+
+    /// Another `kosuke serve` on `port` beside this binary app: the same database and fakes,
+    /// a data dir of its own, this app's environment with `overrides`.
+    pub async fn another_node(&self, port: u16, overrides: &[(&str, String)]) -> OtherNode {
+        let data_dir = TempDir::new().expect("data dir");
+        let mut env = self.binary_env();
+        env.retain(|(key, _)| !overrides.iter().any(|(k, _)| k == key));
+        env.extend(overrides.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+        let (process, address) = start_binary_at(port, data_dir.path(), &env).await;
+        OtherNode { address, data_dir, process: Some(process) }
     }
 
     /// The binary's environment (to start it again).

@@ -113,3 +113,130 @@ mod two_nodes_register_on_one_postgresql_database_and_a_killed_one_is_dead_after
         assert_eq!(member.list_nodes().await.unwrap_err().status(), Some(403));
     }
 }
+
+/// Starts node A (the test app, a binary on PostgreSQL) and node B beside it, each with its own
+/// data dir and its URL on loopback; both alive.
+async fn two_nodes() -> (crate::harness::TestApp, crate::harness::OtherNode) {
+    let (a_port, b_port) = (crate::harness::free_port(), crate::harness::free_port());
+    let a_url = format!("http://127.0.0.1:{a_port}");
+    let a_env = [
+        ("KOSUKE_NODE_URL", a_url.as_str()),
+        ("KOSUKE_NODE_SECRET", SECRET),
+        ("KOSUKE_NODE_HEARTBEAT_SECS", "1"),
+        ("KOSUKE_AGENT_PROVIDER", "anthropic"),
+        ("KOSUKE_AGENT_MODEL", "claude-test"),
+        ("KOSUKE_AGENT_API_KEY", "sk-test"),
+    ];
+    let a = crate::harness::spawn_binary_at(Backend::Postgres, a_port, &a_env).await;
+    let b = a.another_node(b_port, &[("KOSUKE_NODE_URL", format!("http://127.0.0.1:{b_port}"))]).await;
+    (a, b)
+}
+
+async fn signed_in(client: client::Client) -> client::Client {
+    let login = api_types::LoginRequest { email: "ann@example.test".into(), password: "ann-password".into() };
+    client.login(&login).await.unwrap();
+    client
+}
+
+/// PostgreSQL only (several nodes need it).
+mod a_session_made_through_one_node_is_listed_run_and_streamed_through_the_other {
+    use super::*;
+    use crate::chat::{assistant, chat, finished, setup};
+    use crate::chat_events::read_events;
+    use api_types::*;
+    use fakes::model::Reply;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let (a, mut b) = two_nodes().await;
+        // Made through A, from a directory on A's disk: A holds the project.
+        let (via_a, project, first) = setup(&a).await;
+        let via_b = signed_in(b.client()).await;
+        nodes_until(&via_b, "B is alive", |l| l.nodes.len() == 2 && l.nodes.iter().all(|n| n.alive)).await;
+
+        // A session created through B is made on A: its checkout is in A's data dir.
+        let created = via_b
+            .create_chat_session(
+                project.id,
+                &CreateChatSessionRequest { title: "through B".into(), description: None, base_branch: None },
+            )
+            .await
+            .unwrap();
+        let session = a.ready_session(&via_b, &created).await;
+        assert!(a.checkout_dir(&session).join("README.md").exists(), "the checkout is on A");
+        assert!(!b.data_dir.path().join("projects").join(project.id.to_string()).exists(), "nothing of it is on B");
+        // Listed through B (from the database), its files through B (from A).
+        let listed = via_b.list_chat_sessions(project.id, &ChatSessionQuery::default()).await.unwrap();
+        assert!(listed.sessions.iter().any(|s| s.id == session.id), "{listed:?}");
+        let files = via_b.list_files(project.id, session.id).await.unwrap();
+        assert!(format!("{files:?}").contains("README.md"), "{files:?}");
+
+        // A run started through B runs on A and streams through B.
+        let token = via_b.create_api_token(&CreateApiTokenRequest { name: "sse".into() }).await.unwrap().token;
+        a.model.script([Reply::Slow { chunks: 4, every: std::time::Duration::from_millis(80) }]);
+        let events_url = format!("{}/api/projects/{}/chat-sessions/{}/events", b.address, project.id, session.id);
+        let http = reqwest::Client::new();
+        let watching = http.get(&events_url).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(watching.headers()["content-type"], "text/event-stream");
+        via_b.send_chat(&chat(&project, &session, "Talk slowly")).await.unwrap();
+        let early = read_events(watching, 2).await;
+        // Resumed through B with Last-Event-ID: the rest, none lost or repeated.
+        let resumed = http
+            .get(&events_url)
+            .bearer_auth(&token)
+            .header("last-event-id", &early.last().unwrap().0)
+            .send()
+            .await
+            .unwrap();
+        let rest = read_events(resumed, 4).await;
+        let kinds: Vec<&str> = early.iter().chain(&rest).map(|(_, e)| e.name()).collect();
+        assert_eq!(kinds, ["run_started", "text_delta", "text_delta", "text_delta", "text_delta", "run_finished"]);
+        assert_eq!(finished(&via_b, project.id, session.id).await.status, RunStatus::Succeeded);
+        assert!(assistant(&via_a, project.id, session.id).await.content.contains("chunk 3."));
+        assert_eq!(a.model.requests().len(), 1, "one run, on A");
+
+        // A write through A drops B's cached list: B's next reads show it.
+        via_b.list_chat_sessions(project.id, &ChatSessionQuery::default()).await.unwrap();
+        let rename = UpdateChatSessionRequest { title: Some("renamed on A".into()), description: None, status: None };
+        via_a.update_chat_session(project.id, first.id, &rename).await.unwrap();
+        let mut seen = false;
+        for _ in 0..100 {
+            let listed = via_b.list_chat_sessions(project.id, &ChatSessionQuery::default()).await.unwrap();
+            if listed.sessions.iter().any(|s| s.title == "renamed on A") {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(seen, "B's cached list was dropped by A's write");
+        let heard = via_b.list_nodes().await.unwrap().listener.expect("B listens");
+        assert!(heard.received > 0, "{heard:?}");
+
+        // A request claiming to come from a node, without the node secret's signature: 401.
+        for (auth, user) in
+            [("1.00", "x"), (&*format!("{}.{}", chrono::Utc::now().timestamp(), "ab"), "x"), ("garbage", "y")]
+        {
+            let forged = http
+                .get(a.url(&format!("/api/projects/{}/chat-sessions/{}/files", project.id, session.id)))
+                .header("x-kosuke-node-auth", auth)
+                .header("x-kosuke-node-user", user)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(forged.status(), 401, "{auth}");
+        }
+
+        // A down: what needs its files answers 503 through B, naming the node; the database's
+        // answers still come.
+        let mut a = a;
+        a.kill_binary();
+        let error = via_b.list_files(project.id, session.id).await.unwrap_err();
+        assert_eq!(error.status(), Some(503), "{error:?}");
+        assert!(
+            matches!(&error, client::ClientError::Api { body, .. } if body.code == ErrorCode::NodeUnavailable && body.error.contains("node 1")),
+            "{error:?}"
+        );
+        assert!(via_b.list_chat_sessions(project.id, &ChatSessionQuery::default()).await.is_ok());
+        b.kill();
+    }
+}

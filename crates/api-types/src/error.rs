@@ -86,6 +86,8 @@ pub enum ErrorCode {
     AgentUnavailable,
     /// 503: the agent runs commands, and no sandbox can be enforced on this machine.
     SandboxUnavailable,
+    /// 503: the node holding the project's files is down (several nodes).
+    NodeUnavailable,
     /// 409: no live run to cancel.
     NoLiveRun,
     /// 500: something broke on the server; the log has the cause.

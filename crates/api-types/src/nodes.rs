@@ -21,4 +21,18 @@ pub struct NodeList {
     pub nodes: Vec<NodeInfo>,
     /// The node that answered (none when it runs alone, without `--node-url`).
     pub this_node: Option<i32>,
+    /// The answering node's listener for the other nodes' writes (none when alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listener: Option<ListenerInfo>,
+}
+
+/// What the answering node heard of the other nodes' writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ListenerInfo {
+    /// Write announcements received since it started.
+    pub received: u64,
+    /// Times its connection to PostgreSQL was lost and made again; each dropped every cached
+    /// answer (announcements sent meanwhile were lost).
+    pub reconnects: u64,
 }

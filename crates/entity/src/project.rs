@@ -18,6 +18,8 @@ pub struct Model {
     pub default_branch: String,
     pub update_strategy: api_types::UpdateStrategy,
     pub archive_merged: bool,
+    /// The node holding the mirror and the sessions' checkouts (`nodes.id`); `None` alone.
+    pub owner_node: Option<i32>,
     pub repository_state: RepositoryState,
     pub repository_error: Option<String>,
     /// `api_types::Branding` as JSON; absent until set.

@@ -112,7 +112,7 @@ pub async fn start_next(state: &web::Data<AppState>, session_pk: i32) {
 
 /// Starts the next turn of every session with a queue (after a restart).
 pub async fn resume(state: &web::Data<AppState>) {
-    let sessions = match store::queue::sessions(&state.db).await {
+    let sessions = match store::queue::sessions(&state.db, state.node_id).await {
         Ok(sessions) => sessions,
         Err(err) => return tracing::error!(error = %crate::error::Report(&err), "could not read the queues"),
     };

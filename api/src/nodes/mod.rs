@@ -4,6 +4,9 @@
 //! exactly as a single process does. Several nodes need PostgreSQL: SQLite is one file on one
 //! machine, so `--node-url` on SQLite refuses to start.
 
+pub mod forward;
+pub mod listen;
+
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::settings::Settings;
@@ -35,6 +38,10 @@ pub async fn join(db: &DatabaseConnection, settings: &Settings) -> Result<Option
     }
     let node = store::nodes::register(db, url).await?;
     tracing::info!(node_id = node.id, url, "joined the cluster");
+    let adopted = store::projects::adopt_unowned(db, node.id).await?;
+    if adopted > 0 {
+        tracing::info!(node_id = node.id, adopted, "holds the projects made while kosuke ran alone");
+    }
     Ok(Some(node.id))
 }
 
@@ -57,9 +64,23 @@ pub fn spawn_heartbeat(state: actix_web::web::Data<AppState>) {
 }
 
 /// Whether a node whose last heartbeat was at `at` is alive now.
-fn alive(settings: &Settings, at: chrono::DateTime<chrono::Utc>) -> bool {
+pub(crate) fn alive(settings: &Settings, at: chrono::DateTime<chrono::Utc>) -> bool {
     let lease = settings.node_heartbeat * settings.node_lease_beats.max(1);
     chrono::Utc::now().signed_duration_since(at).to_std().map_or(true, |age| age <= lease)
+}
+
+/// The live node holding the fewest active sessions (this one on a tie), for a new project.
+pub(crate) async fn least_loaded(state: &AppState) -> Result<Option<i32>, ApiError> {
+    let me = state.node_id;
+    let mut live: Vec<(i64, bool, i32)> = Vec::new();
+    let loads = store::nodes::active_sessions_by_node(&state.db).await?;
+    for node in store::nodes::all(&state.db).await? {
+        if alive(&state.settings, node.heartbeat_at) {
+            let load = loads.iter().find(|(id, _)| *id == node.id).map_or(0, |(_, n)| *n);
+            live.push((load, Some(node.id) != me, node.id));
+        }
+    }
+    Ok(live.into_iter().min().map(|(_, _, id)| id))
 }
 
 /// `GET /api/admin/nodes` (admins only).
@@ -80,5 +101,9 @@ pub async fn list(state: &AppState, user: &CurrentUser) -> Result<NodeList, ApiE
             })
             .collect(),
         this_node: state.node_id,
+        listener: state.listening.as_ref().map(|l| api_types::ListenerInfo {
+            received: l.received.load(std::sync::atomic::Ordering::Relaxed),
+            reconnects: l.reconnects.load(std::sync::atomic::Ordering::Relaxed),
+        }),
     })
 }

@@ -1,0 +1,55 @@
+//! The read caches of several nodes: PostgreSQL announces every write to a table the caches
+//! read from on the channel `kosuke_writes` (a statement trigger, migration 17, so the
+//! announcement goes out when the writing transaction commits, whichever node wrote). Each
+//! node listens on a connection of its own and moves that table's write generation, which
+//! drops the answers read from it. Notifications sent while the listener was disconnected are
+//! lost: after a reconnect every answer is dropped.
+
+use crate::cache::Writes;
+use sea_orm::DatabaseConnection;
+use sea_orm::sqlx::postgres::PgListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The channel the triggers notify on.
+pub const CHANNEL: &str = "kosuke_writes";
+
+/// What the listener has done, for `GET /api/admin/nodes` and the tests.
+#[derive(Debug, Default)]
+pub struct Listening {
+    /// Announcements received.
+    pub received: AtomicU64,
+    /// Times the connection was lost and made again (each dropped every cached answer).
+    pub reconnects: AtomicU64,
+}
+
+/// Listens until the server stops; waits for the first `LISTEN` to be in place, so a write
+/// made after start-up is never missed.
+pub async fn spawn(db: &DatabaseConnection, writes: &'static Writes) -> Result<Arc<Listening>, sea_orm::sqlx::Error> {
+    let mut listener = PgListener::connect_with(db.get_postgres_connection_pool()).await?;
+    listener.listen(CHANNEL).await?;
+    let listening = Arc::new(Listening::default());
+    let counts = listening.clone();
+    tokio::spawn(async move {
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => {
+                    counts.received.fetch_add(1, Ordering::Relaxed);
+                    writes.table_written(notification.payload());
+                }
+                // The connection was lost; the next `try_recv` connects again and listens.
+                Ok(None) => {
+                    counts.reconnects.fetch_add(1, Ordering::Relaxed);
+                    writes.everything_written();
+                    tracing::warn!("the listener's connection to PostgreSQL was lost; every cached answer is dropped");
+                }
+                Err(err) => {
+                    writes.everything_written();
+                    tracing::warn!(error = %err, "listening for other nodes' writes failed; trying again");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+    });
+    Ok(listening)
+}
