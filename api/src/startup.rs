@@ -43,7 +43,7 @@ impl Application {
         let node_id = crate::nodes::join(&db, &settings).await?;
         // The other nodes' writes drop this node's cached answers (PostgreSQL's NOTIFY).
         let listening = match node_id {
-            Some(_) => Some(crate::nodes::listen::spawn(&db, writes).await?),
+            Some(id) => Some(crate::nodes::listen::spawn(&db, writes, id).await?),
             None => None,
         };
         store::credentials::delete_expired_logins(&db, store::now()).await?;

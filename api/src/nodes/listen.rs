@@ -25,8 +25,17 @@ pub struct Listening {
 
 /// Listens until the server stops; waits for the first `LISTEN` to be in place, so a write
 /// made after start-up is never missed.
-pub async fn spawn(db: &DatabaseConnection, writes: &'static Writes) -> Result<Arc<Listening>, sea_orm::sqlx::Error> {
+pub async fn spawn(
+    db: &DatabaseConnection,
+    writes: &'static Writes,
+    node_id: i32,
+) -> Result<Arc<Listening>, sea_orm::sqlx::Error> {
     let mut listener = PgListener::connect_with(db.get_postgres_connection_pool()).await?;
+    // Named in `pg_stat_activity` (until a reconnect), so an operator can tell it.
+    sea_orm::sqlx::query("SELECT set_config('application_name', $1, false)")
+        .bind(format!("kosuke listener of node {node_id}"))
+        .execute(&mut listener)
+        .await?;
     listener.listen(CHANNEL).await?;
     let listening = Arc::new(Listening::default());
     let counts = listening.clone();

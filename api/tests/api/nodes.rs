@@ -212,6 +212,34 @@ mod a_session_made_through_one_node_is_listed_run_and_streamed_through_the_other
         let heard = via_b.list_nodes().await.unwrap().listener.expect("B listens");
         assert!(heard.received > 0, "{heard:?}");
 
+        // B's listening connection cut: B notices (and drops its whole cache), listens again,
+        // and the next write through A reaches it.
+        let b_id = via_b.list_nodes().await.unwrap().this_node.unwrap();
+        let db = a.database.connect().await;
+        let cut = sea_orm::ConnectionTrait::execute_unprepared(
+            &db,
+            &format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = 'kosuke listener of node {b_id}'"
+            ),
+        )
+        .await
+        .unwrap();
+        assert_eq!(cut.rows_affected(), 1, "B's listener found and cut");
+        nodes_until(&via_b, "B noticed", |l| l.listener.as_ref().is_some_and(|l| l.reconnects >= 1)).await;
+        let rename = UpdateChatSessionRequest { title: Some("renamed again".into()), description: None, status: None };
+        via_a.update_chat_session(project.id, first.id, &rename).await.unwrap();
+        let mut seen = false;
+        for _ in 0..100 {
+            let listed = via_b.list_chat_sessions(project.id, &ChatSessionQuery::default()).await.unwrap();
+            if listed.sessions.iter().any(|s| s.title == "renamed again") {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(seen, "B listens again after the cut");
+
         // A request claiming to come from a node, without the node secret's signature: 401.
         for (auth, user) in
             [("1.00", "x"), (&*format!("{}.{}", chrono::Utc::now().timestamp(), "ab"), "x"), ("garbage", "y")]
