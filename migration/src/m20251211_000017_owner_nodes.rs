@@ -1,5 +1,7 @@
 //! Several nodes: each project (its mirror, its sessions' checkouts, runs, setups and dev
-//! servers) belongs to one node, `projects.owner_node`; NULL while kosuke runs alone. On
+//! servers) belongs to one node, `projects.owner_node`; NULL while kosuke runs alone. A
+//! session taken over from a dead node says what of its work was only on that node's disk
+//! (`chat_sessions.lost_work`). On
 //! PostgreSQL, every write to a table the read caches read from is announced on the channel
 //! `kosuke_writes` (the table's name as the payload) by a statement trigger: PostgreSQL sends
 //! it when the writing transaction commits, to every node listening.
@@ -29,6 +31,11 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .alter_table(Table::alter().table(Projects::Table).add_column(integer_null(Projects::OwnerNode)).to_owned())
+            .await?;
+        manager
+            .alter_table(
+                Table::alter().table(ChatSessions::Table).add_column(text_null(ChatSessions::LostWork)).to_owned(),
+            )
             .await?;
         manager
             .create_index(
@@ -66,8 +73,17 @@ impl MigrationTrait for Migration {
             run(manager, &["DROP FUNCTION kosuke_notify_write()"]).await?;
         }
         manager.drop_index(Index::drop().name("idx_projects_owner_node").table(Projects::Table).to_owned()).await?;
+        manager
+            .alter_table(Table::alter().table(ChatSessions::Table).drop_column(ChatSessions::LostWork).to_owned())
+            .await?;
         manager.alter_table(Table::alter().table(Projects::Table).drop_column(Projects::OwnerNode).to_owned()).await
     }
+}
+
+#[derive(DeriveIden)]
+enum ChatSessions {
+    Table,
+    LostWork,
 }
 
 #[derive(DeriveIden)]

@@ -6,6 +6,7 @@
 
 pub mod forward;
 pub mod listen;
+pub mod takeover;
 
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
@@ -45,7 +46,8 @@ pub async fn join(db: &DatabaseConnection, settings: &Settings) -> Result<Option
     Ok(Some(node.id))
 }
 
-/// Beats every `node_heartbeat` until the server stops.
+/// Beats every `node_heartbeat` until the server stops; after each beat, takes over the
+/// projects of nodes that died (`takeover.rs`).
 pub fn spawn_heartbeat(state: actix_web::web::Data<AppState>) {
     let Some(id) = state.node_id else { return };
     let every = state.settings.node_heartbeat;
@@ -58,7 +60,9 @@ pub fn spawn_heartbeat(state: actix_web::web::Data<AppState>) {
             }
             if let Err(err) = store::nodes::beat(&state.db, id).await {
                 tracing::warn!(node_id = id, error = %err, "the heartbeat was not recorded");
+                continue;
             }
+            takeover::sweep(&state).await;
         }
     });
 }

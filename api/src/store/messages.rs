@@ -187,3 +187,18 @@ pub async fn all_after(
         .all(db)
         .await?)
 }
+
+/// The commit of the session's latest turn that is not reverted: where its branch should be.
+pub async fn last_commit(db: &impl ConnectionTrait, session_pk: i32) -> Result<Option<String>, StoreError> {
+    let found: Option<Option<String>> = chat_message::Entity::find()
+        .select_only()
+        .column(chat_message::Column::CommitSha)
+        .filter(chat_message::Column::ChatSessionId.eq(session_pk))
+        .filter(chat_message::Column::CommitSha.is_not_null())
+        .filter(chat_message::Column::RevertedAt.is_null())
+        .order_by_desc(chat_message::Column::Id)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(found.flatten())
+}

@@ -70,3 +70,34 @@ pub fn sessions_held_by(node: i32) -> sea_orm::sea_query::SelectStatement {
         .and_where(chat_session::Column::ProjectId.in_subquery(projects))
         .to_owned()
 }
+
+/// The ids of the chat sessions of project `project_id`.
+pub fn sessions_of_project(project_id: i32) -> sea_orm::sea_query::SelectStatement {
+    use entity::chat_session;
+    use sea_orm::sea_query::Query;
+    Query::select()
+        .column(chat_session::Column::Id)
+        .from(chat_session::Entity)
+        .and_where(chat_session::Column::ProjectId.eq(project_id))
+        .to_owned()
+}
+
+/// Moves the projects with a remote from node `dead` to node `to`; the ones moved. Two nodes
+/// taking over at once each get a share, never the same project: PostgreSQL checks the owner
+/// again once it holds each row.
+pub async fn claim_projects(
+    db: &impl ConnectionTrait,
+    dead: i32,
+    to: i32,
+) -> Result<Vec<entity::project::Model>, StoreError> {
+    use entity::project;
+    use sea_orm::sea_query::Expr;
+    Ok(project::Entity::update_many()
+        .col_expr(project::Column::OwnerNode, Expr::value(to))
+        .filter(project::Column::OwnerNode.eq(dead))
+        .filter(
+            project::Column::RepositoryKind.is_in([api_types::RepositoryKind::Github, api_types::RepositoryKind::Git]),
+        )
+        .exec_with_returning(db)
+        .await?)
+}

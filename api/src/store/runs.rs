@@ -252,15 +252,26 @@ pub async fn fail_orphaned(db: &impl ConnectionTrait, session_pk: i32) -> Result
 
 /// Start-up: runs that were live when the server stopped become `interrupted`.
 pub async fn interrupt_live(db: &impl ConnectionTrait, node: Option<i32>) -> Result<Vec<agent_run::Model>, StoreError> {
+    let sessions = node.map(super::nodes::sessions_held_by);
+    interrupt_live_in(db, sessions, "The server stopped while the run was live.").await
+}
+
+/// The live runs of the sessions `sessions` selects (every session when `None`) become
+/// `interrupted` with `error`.
+pub async fn interrupt_live_in(
+    db: &impl ConnectionTrait,
+    sessions: Option<sea_orm::sea_query::SelectStatement>,
+    error: &str,
+) -> Result<Vec<agent_run::Model>, StoreError> {
     let mut live =
         agent_run::Entity::find().filter(agent_run::Column::Status.is_in([RunStatus::Queued, RunStatus::Running]));
-    if let Some(node) = node {
-        live = live.filter(agent_run::Column::ChatSessionId.in_subquery(super::nodes::sessions_held_by(node)));
+    if let Some(sessions) = sessions {
+        live = live.filter(agent_run::Column::ChatSessionId.in_subquery(sessions));
     }
     let live = live.all(db).await?;
     agent_run::Entity::update_many()
         .col_expr(agent_run::Column::Status, Expr::value(RunStatus::Interrupted))
-        .col_expr(agent_run::Column::Error, Expr::value("The server stopped while the run was live."))
+        .col_expr(agent_run::Column::Error, Expr::value(error))
         .col_expr(agent_run::Column::FinishedAt, Expr::value(now()))
         .filter(agent_run::Column::Id.is_in(live.iter().map(|run| run.id)))
         .exec(db)

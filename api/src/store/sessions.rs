@@ -289,6 +289,26 @@ pub async fn set_update_conflict(
     Ok(active.update(db).await?)
 }
 
+/// Another node took the session over: its checkout is to be made again, and `lost` says what
+/// did not survive.
+pub async fn taken_over(
+    db: &impl ConnectionTrait,
+    session_pk: i32,
+    state: WorkspaceState,
+    lost: Option<String>,
+) -> Result<(), StoreError> {
+    chat_session::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(session_pk),
+        workspace_state: Set(state),
+        lost_work: Set(lost),
+        updated_at: Set(now()),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
 /// Any session by id (for signed links, which carry their own authority).
 pub async fn find(db: &impl ConnectionTrait, session_pk: i32) -> Result<chat_session::Model, StoreError> {
     chat_session::Entity::find_by_id(session_pk).one(db).await?.ok_or(StoreError::NotFound("chat session"))

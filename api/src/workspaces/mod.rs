@@ -194,7 +194,11 @@ impl Workspaces {
                 Start::Branch(base) => StartPoint::Branch(base),
                 Start::Commit(sha) => StartPoint::Commit(sha),
             };
-            if let Some(spare) = spare.filter(|_| mirror.branch_head(&branch).is_err()) {
+            // A session branch the remote has but this mirror does not (a mirror cloned again,
+            // on another node after a takeover) starts where it was last pushed.
+            let pushed = mirror.branch_head(&branch).is_err() && mirror.remote_head(&branch).is_some();
+            let start_point = if pushed { StartPoint::Branch(&branch) } else { start_point };
+            if let Some(spare) = spare.filter(|_| !pushed && mirror.branch_head(&branch).is_err()) {
                 match mirror.adopt_spare(&spare, &name, &branch, start_point, &checkout_path) {
                     Ok(Some(adopted)) => {
                         let commit = adopted.head()?.to_string();

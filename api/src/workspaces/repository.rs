@@ -60,7 +60,7 @@ impl Workspaces {
     }
 
     #[tracing::instrument(skip_all, fields(project_id = project.id))]
-    async fn prepare(
+    pub(crate) async fn prepare(
         self: &Arc<Self>,
         project: project::Model,
         author: Author,

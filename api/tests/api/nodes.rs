@@ -268,3 +268,89 @@ mod a_session_made_through_one_node_is_listed_run_and_streamed_through_the_other
         b.kill();
     }
 }
+
+/// PostgreSQL only (several nodes need it).
+mod a_dead_nodes_projects_are_taken_over_from_their_pushed_branches_and_lost_work_is_told {
+    use super::*;
+    use crate::chat::{chat, finished, ready_session};
+    use api_types::*;
+    use fakes::model::{Reply, text, tool};
+    use serde_json::json;
+
+    fn writes(path: &str) -> [Reply; 2] {
+        [
+            Reply::Parts(vec![tool("write_file", json!({"path": path, "content": "kept\n"}))]),
+            Reply::Parts(vec![text("Done.")]),
+        ]
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let (mut a, b) = two_nodes().await;
+        let (via_a, _) = a.user("ann").await;
+        let origin = a.origin("shop", &[("README.md", "# Shop\n")], &[]);
+        let request = CreateProjectRequest {
+            name: "shop".into(),
+            description: None,
+            repository: RepositorySource::Git { url: format!("file://{}", origin.display()) },
+            default_branch: None,
+        };
+        let project = via_a.create_project(&request).await.unwrap();
+        let project = a.ready(&via_a, project.id).await;
+        assert_eq!(project.repository_state, RepositoryState::Ready, "{:?}", project.repository_error);
+        let pushed = ready_session(&a, &via_a, project.id, "pushed").await;
+        let unpushed = ready_session(&a, &via_a, project.id, "unpushed").await;
+        a.model.script(writes("pushed.txt"));
+        via_a.send_chat(&chat(&project, &pushed, "Write it")).await.unwrap();
+        assert_eq!(finished(&via_a, project.id, pushed.id).await.status, RunStatus::Succeeded);
+        a.model.script(writes("unpushed.txt"));
+        via_a.send_chat(&chat(&project, &unpushed, "Write it")).await.unwrap();
+        assert_eq!(finished(&via_a, project.id, unpushed.id).await.status, RunStatus::Succeeded);
+        // The first chat's branch is on the remote; the second's never got there.
+        let remote = git2::Repository::open_bare(&origin).unwrap();
+        assert!(remote.find_branch(&pushed.github_branch_name, git2::BranchType::Local).is_ok(), "pushed");
+        remote.find_branch(&unpushed.github_branch_name, git2::BranchType::Local).unwrap().delete().unwrap();
+        // A turn is running on A when it dies.
+        a.model.script([Reply::Slow { chunks: 600, every: Duration::from_millis(50) }]);
+        via_a.send_chat(&chat(&project, &pushed, "Talk slowly")).await.unwrap();
+        for _ in 0..200 {
+            if via_a.list_runs(project.id, pushed.id).await.unwrap().runs[0].status == RunStatus::Running {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let via_b = signed_in(b.client()).await;
+        a.kill_binary();
+
+        // Within the lease B takes the project: the running turn ends, the mirror is cloned again.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let run = via_b.list_runs(project.id, pushed.id).await.unwrap().runs.remove(0);
+            let project = via_b.get_project(project.id).await.unwrap();
+            if run.status == RunStatus::Interrupted && project.repository_state == RepositoryState::Ready {
+                assert!(run.error.unwrap().contains("stopped"));
+                break;
+            }
+            assert!(Instant::now() < deadline, "B did not take over: {run:?} {project:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(b.data_dir.path().join(format!("projects/{}/mirror.git", project.id)).exists(), "the mirror is on B");
+
+        // The pushed chat comes back from its branch; its running turn's edits are told lost.
+        let files = format!("{:?}", via_b.list_files(project.id, pushed.id).await.unwrap());
+        assert!(files.contains("pushed.txt"), "{files}");
+        let lost = via_b.get_chat_session(project.id, pushed.id).await.unwrap().lost_work.expect("told");
+        assert!(lost.contains("turn that was running") && !lost.contains("never pushed"), "{lost}");
+        // The unpushed chat says which commit is lost; its checkout starts where it can.
+        let session = via_b.get_chat_session(project.id, unpushed.id).await.unwrap();
+        let lost = session.lost_work.expect("told");
+        assert!(lost.contains("never pushed"), "{lost}");
+        let files = format!("{:?}", via_b.list_files(project.id, unpushed.id).await.unwrap());
+        assert!(!files.contains("unpushed.txt"), "{files}");
+        // B answers runs there now.
+        a.model.script([Reply::Parts(vec![text("Back.")])]);
+        via_b.send_chat(&chat(&project, &pushed, "Still there?")).await.unwrap();
+        assert_eq!(finished(&via_b, project.id, pushed.id).await.status, RunStatus::Succeeded);
+        drop(b);
+    }
+}

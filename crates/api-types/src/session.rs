@@ -110,6 +110,10 @@ pub struct ChatSession {
     /// An update from the base branch stopped on conflicts (`POST …/{session_pk}/update`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_conflict: Option<crate::UpdateConflict>,
+    /// The node that held the chat died and another took it over: what of its work was only
+    /// on the dead node's disk and is lost (commits never pushed, a live turn's edits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_work: Option<String>,
     /// Something the caller should know about this answer, e.g. that the remote could not be
     /// reached and the session starts from the mirror's last state. Only on creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]

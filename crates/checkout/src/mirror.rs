@@ -210,6 +210,17 @@ impl Mirror {
         self.resolve_branch(name).is_ok()
     }
 
+    /// The commit `branch` was last fetched at from the remote, if it is there.
+    pub fn remote_head(&self, branch: &str) -> Option<Oid> {
+        self.repo.refname_to_id(&format!("refs/remotes/origin/{branch}")).ok()
+    }
+
+    /// Whether commit `sha` is `tip` or one of its ancestors.
+    pub fn reaches(&self, tip: Oid, sha: &str) -> bool {
+        let Ok(oid) = Oid::from_str(sha) else { return false };
+        oid == tip || self.repo.graph_descendant_of(tip, oid).unwrap_or(false)
+    }
+
     /// The head of a local (session) branch.
     pub fn branch_head(&self, branch: &str) -> Result<Oid> {
         self.repo

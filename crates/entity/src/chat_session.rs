@@ -38,6 +38,8 @@ pub struct Model {
     pub unread_turns: i32,
     /// An update from the base stopped on conflicts: `api_types::UpdateConflict` as JSON.
     pub update_conflict: Option<String>,
+    /// What was lost when another node took the chat over from a dead one.
+    pub lost_work: Option<String>,
     pub pull_request_state: Option<api_types::PullRequestState>,
     pub pull_request_head_sha: Option<String>,
     pub pull_request_checks: Option<api_types::ChecksState>,

@@ -94,6 +94,7 @@ pub fn chat_session(model: super::chat_session::Model) -> ChatSession {
         activity: SessionActivity::of(model.turn_state.as_deref(), model.unread_turns),
         unread: u32::try_from(model.unread_turns).unwrap_or(0),
         update_conflict: model.update_conflict.as_deref().and_then(|json| serde_json::from_str(json).ok()),
+        lost_work: model.lost_work,
         notice: None,
     }
 }
