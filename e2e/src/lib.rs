@@ -148,10 +148,13 @@ async fn start(binary: &Path, database_url: Option<String>) -> Stack {
             .env("KOSUKE_GITHUB_API_URL", &github.url)
             .env("KOSUKE_GITHUB_GIT_URL", remotes.path())
             .env("KOSUKE_GITHUB_WEBHOOK_SECRET", WEBHOOK_SECRET)
-            // Dev server ports of its own (stacks of tests running at once never meet).
+            // Dev server ports of its own: stacks of tests running at once never meet, whether
+            // each test is a process (nextest) or all are threads of one (`cargo test`).
             .env("KOSUKE_PREVIEW_PORTS", {
-                let base = 60000 + (std::process::id() % 50) * 100;
-                format!("{base}-{}", base + 99)
+                static STACKS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let stack = STACKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 25;
+                let base = 60000 + (std::process::id() % 20) * 250 + stack * 10;
+                format!("{base}-{}", base + 9)
             })
             // Chats titled "Slow chat…" answer their message pages late (a slow network).
             .env("KOSUKE_TEST_SLOW_MESSAGE_PAGES", format!("{SLOW_CHAT}={}", SLOW_PAGE.as_millis())),

@@ -204,7 +204,7 @@ const RUNS_DURING_READS: usize = 16;
 const NO_READ_CACHE: (&str, &str) = ("KOSUKE_NO_READ_CACHE", "true");
 
 /// A GET of `url` with the token, over a fresh pool (servers restart between rows).
-fn get(url: &str, token: &str) -> impl Fn(usize, u64) -> Request + Clone + Send + 'static {
+pub(crate) fn get(url: &str, token: &str) -> impl Fn(usize, u64) -> Request + Clone + Send + 'static {
     let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
     let (url, token) = (url.to_owned(), token.to_owned());
     move |_: usize, _: u64| {

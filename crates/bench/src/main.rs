@@ -14,7 +14,10 @@
 //! - the Code tab on 10,000 files: first listing against the whole tree, opening a file
 //!   highlighted (first time and cached), the filter (`code.rs`);
 //! - keeping 50 sessions on 10,000 files mergeable: the conflict radar whole, first, cached
-//!   and after one turn, and the update from the base (`mergeable.rs`).
+//!   and after one turn, and the update from the base (`mergeable.rs`);
+//! - several nodes on PostgreSQL: reads through the owner and through a forwarding node, a
+//!   run's events reaching a watcher through the other node, session creation with two nodes
+//!   against one (`nodes.rs`).
 //!
 //! `bench baseline-server PORT FILE` is the baseline process itself.
 
@@ -25,6 +28,7 @@ mod code;
 mod load;
 mod memory;
 mod mergeable;
+mod nodes;
 mod previews;
 mod sandbox;
 mod server;
@@ -69,6 +73,10 @@ fn main() {
     if only.as_deref().is_none_or(|o| o == "mergeable") {
         let results = runtime.block_on(mergeable::run());
         write_json("mergeable.json", &results);
+    }
+    if only.as_deref().is_none_or(|o| o == "nodes") {
+        let results = runtime.block_on(nodes::run());
+        write_json("nodes.json", &results);
     }
     if only.as_deref().is_none_or(|o| o == "web") {
         let results = runtime.block_on(web::run());

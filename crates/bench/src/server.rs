@@ -83,6 +83,11 @@ pub struct Server {
 impl Server {
     /// Starts `kosuke serve` with `env` on a fresh database and waits for it to answer.
     pub async fn start(backend: &Backend, name: &str, env: &[(&str, &str)]) -> Server {
+        Self::start_at(backend, name, free_port(), env).await
+    }
+
+    /// `start` on `port` (known before it starts: a node's own `--node-url`).
+    pub async fn start_at(backend: &Backend, name: &str, port: u16, env: &[(&str, &str)]) -> Server {
         let data = tempfile::TempDir::new().unwrap();
         let (database_url, postgres) = match backend {
             Backend::Sqlite => (format!("sqlite://{}?mode=rwc", data.path().join("kosuke.db").display()), None),
@@ -94,7 +99,6 @@ impl Server {
                 (api::db::with_database(admin, &database), Some((admin.clone(), database)))
             }
         };
-        let port = free_port();
         let env: Vec<_> = env.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect();
         let process = spawn(port, data.path(), &database_url, &env).await;
         Server { address: format!("http://127.0.0.1:{port}"), database_url, process, port, env, postgres, data }
@@ -109,6 +113,17 @@ impl Server {
         let mut env = self.env.clone();
         env.extend(extra.iter().map(|(key, value)| (key.to_string(), value.to_string())));
         self.process = spawn(self.port, self.data.path(), &self.database_url, &env).await;
+    }
+
+    /// Another server on this one's database, on `port` with a data dir of its own: a second
+    /// node. Its environment is this server's with `overrides` on top.
+    pub async fn beside(&self, port: u16, overrides: &[(&str, &str)]) -> (Process, tempfile::TempDir, String) {
+        let data = tempfile::TempDir::new().unwrap();
+        let mut env = self.env.clone();
+        env.retain(|(key, _)| !overrides.iter().any(|(k, _)| k == key));
+        env.extend(overrides.iter().map(|(key, value)| (key.to_string(), value.to_string())));
+        let process = spawn(port, data.path(), &self.database_url, &env).await;
+        (process, data, format!("http://127.0.0.1:{port}"))
     }
 
     /// A message's content as this server stores it (sealed with its key), for seeding.

@@ -497,6 +497,7 @@ pub fn Workspace() -> impl IntoView {
                     <update::ConflictBanner current=current
                         on_resolve=Callback::new(move |prompt: String| send.run(prompt))
                         on_abort=Callback::new(move |()| if let Some(s) = selected.get_untracked() { act.run((s, SessionAction::AbortUpdate)) }) />
+                    <update::LostWorkBanner current=current />
                     <update::PullRequestEndedBanner current=current
                         on_archive=Callback::new(move |()| if let Some(s) = selected.get_untracked() { act.run((s, SessionAction::Archive)) }) />
                     <setup::SetupBanner project_id=project_id current=current

@@ -28,6 +28,15 @@ pub fn ConflictBanner(
     }
 }
 
+/// A chat another node took over from a dead one: what of its work was lost there.
+#[component]
+pub fn LostWorkBanner(#[prop(into)] current: Signal<Option<ChatSession>>) -> impl IntoView {
+    move || {
+        let lost = current.get()?.lost_work?;
+        Some(view! { <div class="banner warning" role="status" data-testid="lost-work-banner">{lost}</div> })
+    }
+}
+
 /// The project's default way of updating chats from their base (owners only).
 #[component]
 pub fn UpdateStrategySection(project_id: Memo<Option<api_types::ProjectId>>) -> impl IntoView {
