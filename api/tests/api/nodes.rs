@@ -138,6 +138,29 @@ async fn signed_in(client: client::Client) -> client::Client {
     client
 }
 
+/// Renames a chat through A, then lists through B (its cache filled first) until the new
+/// title shows: B's cached answer was dropped by A's write, announced through PostgreSQL.
+async fn renamed_through_a_is_listed_through_b(
+    via_a: &client::Client,
+    via_b: &client::Client,
+    project: api_types::ProjectId,
+    session: api_types::ChatSessionPk,
+    title: &str,
+) {
+    use api_types::{ChatSessionQuery, UpdateChatSessionRequest};
+    via_b.list_chat_sessions(project, &ChatSessionQuery::default()).await.unwrap();
+    let rename = UpdateChatSessionRequest { title: Some(title.into()), description: None, status: None };
+    via_a.update_chat_session(project, session, &rename).await.unwrap();
+    for _ in 0..100 {
+        let listed = via_b.list_chat_sessions(project, &ChatSessionQuery::default()).await.unwrap();
+        if listed.sessions.iter().any(|s| s.title == title) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("B still lists the old title: its cached answer outlived A's write");
+}
+
 /// PostgreSQL only (several nodes need it).
 mod a_session_made_through_one_node_is_listed_run_and_streamed_through_the_other {
     use super::*;
@@ -196,19 +219,7 @@ mod a_session_made_through_one_node_is_listed_run_and_streamed_through_the_other
         assert_eq!(a.model.requests().len(), 1, "one run, on A");
 
         // A write through A drops B's cached list: B's next reads show it.
-        via_b.list_chat_sessions(project.id, &ChatSessionQuery::default()).await.unwrap();
-        let rename = UpdateChatSessionRequest { title: Some("renamed on A".into()), description: None, status: None };
-        via_a.update_chat_session(project.id, first.id, &rename).await.unwrap();
-        let mut seen = false;
-        for _ in 0..100 {
-            let listed = via_b.list_chat_sessions(project.id, &ChatSessionQuery::default()).await.unwrap();
-            if listed.sessions.iter().any(|s| s.title == "renamed on A") {
-                seen = true;
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        assert!(seen, "B's cached list was dropped by A's write");
+        renamed_through_a_is_listed_through_b(&via_a, &via_b, project.id, first.id, "renamed on A").await;
         let heard = via_b.list_nodes().await.unwrap().listener.expect("B listens");
         assert!(heard.received > 0, "{heard:?}");
 
@@ -220,25 +231,14 @@ mod a_session_made_through_one_node_is_listed_run_and_streamed_through_the_other
             &db,
             &format!(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                 WHERE application_name = 'kosuke listener of node {b_id}'"
+                 WHERE datname = current_database() AND application_name = 'kosuke listener of node {b_id}'"
             ),
         )
         .await
         .unwrap();
         assert_eq!(cut.rows_affected(), 1, "B's listener found and cut");
         nodes_until(&via_b, "B noticed", |l| l.listener.as_ref().is_some_and(|l| l.reconnects >= 1)).await;
-        let rename = UpdateChatSessionRequest { title: Some("renamed again".into()), description: None, status: None };
-        via_a.update_chat_session(project.id, first.id, &rename).await.unwrap();
-        let mut seen = false;
-        for _ in 0..100 {
-            let listed = via_b.list_chat_sessions(project.id, &ChatSessionQuery::default()).await.unwrap();
-            if listed.sessions.iter().any(|s| s.title == "renamed again") {
-                seen = true;
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        assert!(seen, "B listens again after the cut");
+        renamed_through_a_is_listed_through_b(&via_a, &via_b, project.id, first.id, "renamed again").await;
 
         // A request claiming to come from a node, without the node secret's signature: 401.
         for (auth, user) in
@@ -351,6 +351,66 @@ mod a_dead_nodes_projects_are_taken_over_from_their_pushed_branches_and_lost_wor
         a.model.script([Reply::Parts(vec![text("Back.")])]);
         via_b.send_chat(&chat(&project, &pushed, "Still there?")).await.unwrap();
         assert_eq!(finished(&via_b, project.id, pushed.id).await.status, RunStatus::Succeeded);
+        drop(b);
+    }
+}
+
+/// PostgreSQL only (several nodes need it).
+mod concurrent_creations_and_runs_spread_over_two_nodes_lose_nothing_and_run_nothing_twice {
+    use super::*;
+    use crate::chat::{chat, finished, setup};
+    use api_types::*;
+    use fakes::model::{Reply, text};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres() {
+        let (a, b) = two_nodes().await;
+        let (via_a, project, _) = setup(&a).await;
+        let via_b = signed_in(b.client()).await;
+
+        // 20 creations at once, half through each node: all made on A, each its own branch.
+        let creations = (0..20).map(|n| {
+            let client = if n % 2 == 0 { via_a.clone() } else { via_b.clone() };
+            async move {
+                let request =
+                    CreateChatSessionRequest { title: format!("chat {n}"), description: None, base_branch: None };
+                client.create_chat_session(project.id, &request).await.unwrap()
+            }
+        });
+        let created = futures_util::future::join_all(creations).await;
+        let mut branches: Vec<&str> = created.iter().map(|s| s.github_branch_name.as_str()).collect();
+        branches.sort();
+        branches.dedup();
+        assert_eq!(branches.len(), 20, "every session has a branch of its own");
+        let mut sessions = Vec::new();
+        for session in &created {
+            let ready = a.ready_session(&via_b, session).await;
+            assert_eq!(ready.workspace_state, WorkspaceState::Ready, "{:?}", ready.workspace_error);
+            assert!(a.checkout_dir(&ready).exists(), "made on A");
+            sessions.push(ready);
+        }
+
+        // 10 runs at once, half posted through each node: each runs once.
+        a.model.script((0..10).map(|n| Reply::Parts(vec![text(&format!("answer {n}"))])));
+        let runs = sessions.iter().take(10).enumerate().map(|(n, session)| {
+            let client = if n % 2 == 0 { via_a.clone() } else { via_b.clone() };
+            let request = chat(&project, session, "Answer");
+            async move { client.send_chat(&request).await.unwrap() }
+        });
+        futures_util::future::join_all(runs).await;
+        for session in sessions.iter().take(10) {
+            assert_eq!(finished(&via_b, project.id, session.id).await.status, RunStatus::Succeeded);
+            assert_eq!(via_a.list_runs(project.id, session.id).await.unwrap().runs.len(), 1, "one run, not two");
+        }
+        assert_eq!(a.model.requests().len(), 10, "no run lost, none run twice");
+
+        // A second prompt on a busy chat, through the other node: 409.
+        let busy = &sessions[10];
+        a.model.script([Reply::Slow { chunks: 100, every: Duration::from_millis(50) }]);
+        via_a.send_chat(&chat(&project, busy, "Talk slowly")).await.unwrap();
+        let refused = via_b.send_chat(&chat(&project, busy, "And now?")).await.unwrap_err();
+        assert_eq!((refused.status(), refused.code()), (Some(409), Some(ErrorCode::SessionBusy)), "{refused:?}");
+        via_a.cancel_run(project.id, busy.id).await.unwrap();
         drop(b);
     }
 }
