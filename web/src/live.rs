@@ -52,9 +52,18 @@ pub fn stop_if(generation: u64) {
 
 /// Stops following.
 pub fn stop() {
-    CURRENT.with(|current| {
-        if let Some(stream) = current.borrow_mut().take() {
-            stream.source.close();
-        }
-    });
+    let stream = CURRENT.with(|current| current.borrow_mut().take());
+    if let Some(stream) = stream {
+        stream.source.close();
+        drop_later(stream);
+    }
+}
+
+/// Drops `value` once the code running now has returned. A stream is often replaced from
+/// inside its own listener (an event changes a signal, an effect follows another stream):
+/// dropping its closure then would free the function the browser is still running ("closure
+/// invoked recursively or after being dropped"). Its source is closed first, so it is never
+/// called again.
+pub fn drop_later<T: 'static>(value: T) {
+    leptos::task::spawn_local(async move { drop(value) });
 }

@@ -181,7 +181,7 @@ pub async fn refresh_now(
 
 /// One polling round: the least recently refreshed open pull requests.
 pub async fn poll_once(state: &AppState) -> usize {
-    let sessions = match store::pull_requests::with_live_pull_requests(&state.db, POLL_BATCH).await {
+    let sessions = match store::pull_requests::with_live_pull_requests(&state.db, POLL_BATCH, state.node_id).await {
         Ok(sessions) => sessions,
         Err(err) => {
             tracing::warn!(error = %err, "could not list the pull requests to refresh");

@@ -39,13 +39,19 @@ pub async fn set_pull_request_life(
 }
 
 /// Active sessions with a pull request not known to be merged or closed, at most `limit`,
-/// the least recently refreshed first (the poller's next ones).
+/// the least recently refreshed first (the poller's next ones); with several nodes, only those
+/// of the projects `node` holds (each node polls its own).
 pub async fn with_live_pull_requests(
     db: &impl ConnectionTrait,
     limit: usize,
+    node: Option<i32>,
 ) -> Result<Vec<chat_session::Model>, StoreError> {
     use api_types::PullRequestState as S;
-    Ok(chat_session::Entity::find()
+    let mut query = chat_session::Entity::find();
+    if let Some(node) = node {
+        query = query.filter(chat_session::Column::Id.in_subquery(super::nodes::sessions_held_by(node)));
+    }
+    Ok(query
         .filter(chat_session::Column::Status.eq(ChatSessionStatus::Active))
         .filter(chat_session::Column::PullRequestNumber.is_not_null())
         .filter(

@@ -128,6 +128,7 @@ pub fn PreviewTab(
     on_cleanup(move || {
         if let Some(Some(stream)) = log_source.try_update_value(Option::take) {
             stream.source.close();
+            crate::live::drop_later(stream);
         }
     });
     // Opens the page in a tab of its own, with a link of its own (the frame used its link).
@@ -254,6 +255,8 @@ fn watch_log(
 ) {
     if let Some(Some(old)) = streams.try_update_value(Option::take) {
         old.source.close();
+        // Maybe called from inside its own listener: its closure goes once that returns.
+        crate::live::drop_later(old);
     }
     let Ok(source) = EventSource::new(&client().preview_events_url(p, id)) else { return };
     let closer = source.clone();
