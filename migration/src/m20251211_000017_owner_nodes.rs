@@ -29,17 +29,26 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(Table::alter().table(Projects::Table).add_column(integer_null(Projects::OwnerNode)).to_owned())
-            .await?;
-        manager
-            .alter_table(
-                Table::alter().table(ChatSessions::Table).add_column(text_null(ChatSessions::LostWork)).to_owned(),
-            )
-            .await?;
+        // Each column only where it is missing: once in CI, SQLite still had `owner_node` after
+        // this migration's down (not reproduced), and the next up failed on it.
+        if !manager.has_column("projects", "owner_node").await? {
+            manager
+                .alter_table(
+                    Table::alter().table(Projects::Table).add_column(integer_null(Projects::OwnerNode)).to_owned(),
+                )
+                .await?;
+        }
+        if !manager.has_column("chat_sessions", "lost_work").await? {
+            manager
+                .alter_table(
+                    Table::alter().table(ChatSessions::Table).add_column(text_null(ChatSessions::LostWork)).to_owned(),
+                )
+                .await?;
+        }
         manager
             .create_index(
                 Index::create()
+                    .if_not_exists()
                     .name("idx_projects_owner_node")
                     .table(Projects::Table)
                     .col(Projects::OwnerNode)
