@@ -106,10 +106,10 @@ pub async fn route(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    let (Some(state), Some(me), Some(secret)) =
-        (state.clone(), state.as_ref().and_then(|s| s.node_id), state.and_then(|s| s.settings.node_secret.clone()))
-    else {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+    };
+    let (Some(me), Some(secret)) = (state.node_id, state.settings.node_secret.clone()) else {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };
     if req.headers().contains_key(NODE_AUTH) {
@@ -140,6 +140,8 @@ async fn owner_of(
     req: &mut ServiceRequest,
     me: i32,
 ) -> Result<Option<(entity::node::Model, Bytes)>, ApiError> {
+    // The body, when the placement is read from it (it is put back for the handler).
+    let mut peeked = None;
     let project = match placement(req.method(), req.path()) {
         Placement::Here => return Ok(None),
         Placement::Project(id) => Some(id),
@@ -147,7 +149,8 @@ async fn owner_of(
             let body = read_body(req).await?;
             let value = serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default();
             // The handler reads the body again (and refuses it if it is not what it takes).
-            req.set_payload(actix_web::dev::Payload::from(body));
+            req.set_payload(actix_web::dev::Payload::from(body.clone()));
+            peeked = Some(body);
             if req.path() == "/api/chat" {
                 match value["project_id"].as_i64().and_then(|id| i32::try_from(id).ok()) {
                     Some(id) => Some(id),
@@ -160,25 +163,27 @@ async fn owner_of(
             }
         }
     };
-    let node = match project {
-        Some(id) => match store::projects::owner_node(&state.db, id).await {
-            Ok(Some(node)) if node != me => node,
-            // Alone when it was made, ours, or no such project (the handler says 404).
-            Ok(_) | Err(store::StoreError::NotFound(_)) => return Ok(None),
-            Err(err) => return Err(err.into()),
+    let owner = match project {
+        // Alone when it was made, or no such project (the handler says 404): answered here.
+        Some(id) => match store::nodes::holding(&state.db, id).await? {
+            Some(owner) => owner,
+            None => return Ok(None),
         },
         None => match super::least_loaded(state).await? {
-            Some(node) if node != me => node,
-            _ => return Ok(None),
+            Some(node) => store::nodes::find(&state.db, node).await?.ok_or_else(|| down(node))?,
+            None => return Ok(None),
         },
     };
-    let Some(owner) = store::nodes::find(&state.db, node).await? else {
-        return Err(down(node));
-    };
-    if !super::alive(&state.settings, owner.heartbeat_at) {
-        return Err(down(node));
+    if owner.id == me {
+        return Ok(None);
     }
-    let body = read_body(req).await?;
+    if !super::alive(&state.settings, owner.heartbeat_at) {
+        return Err(down(owner.id));
+    }
+    let body = match peeked {
+        Some(body) => body,
+        None => read_body(req).await?,
+    };
     Ok(Some((owner, body)))
 }
 

@@ -34,6 +34,19 @@ pub async fn find(db: &impl ConnectionTrait, id: i32) -> Result<Option<node::Mod
     Ok(node::Entity::find_by_id(id).one(db).await?)
 }
 
+/// The node holding project `project_id` (`None`: made while kosuke ran alone, or no such
+/// project), in one query.
+pub async fn holding(db: &impl ConnectionTrait, project_id: i32) -> Result<Option<node::Model>, StoreError> {
+    use entity::project;
+    use sea_orm::sea_query::Query;
+    let owner = Query::select()
+        .column(project::Column::OwnerNode)
+        .from(project::Entity)
+        .and_where(project::Column::Id.eq(project_id))
+        .to_owned();
+    Ok(node::Entity::find().filter(node::Column::Id.in_subquery(owner)).one(db).await?)
+}
+
 /// How many active sessions each node's projects have (nodes with none are left out).
 pub async fn active_sessions_by_node(db: &impl ConnectionTrait) -> Result<Vec<(i32, i64)>, StoreError> {
     use entity::{chat_session, project};

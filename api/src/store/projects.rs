@@ -165,17 +165,6 @@ pub async fn held_by(db: &impl ConnectionTrait, node: Option<i32>) -> Result<Vec
     Ok(query.all(db).await?)
 }
 
-/// The node holding the project (`None`: no owner recorded, kosuke ran alone when it was made).
-pub async fn owner_node(db: &impl ConnectionTrait, project_id: i32) -> Result<Option<i32>, StoreError> {
-    let owner: Option<Option<i32>> = project::Entity::find_by_id(project_id)
-        .select_only()
-        .column(project::Column::OwnerNode)
-        .into_tuple()
-        .one(db)
-        .await?;
-    Ok(owner.flatten())
-}
-
 /// Projects made while kosuke ran alone become node `node`'s (the first node to join).
 pub async fn adopt_unowned(db: &impl ConnectionTrait, node: i32) -> Result<u64, StoreError> {
     let adopted = project::Entity::update_many()

@@ -194,11 +194,12 @@ impl Workspaces {
                 Start::Branch(base) => StartPoint::Branch(base),
                 Start::Commit(sha) => StartPoint::Commit(sha),
             };
+            let local = mirror.branch_head(&branch).is_ok();
             // A session branch the remote has but this mirror does not (a mirror cloned again,
             // on another node after a takeover) starts where it was last pushed.
-            let pushed = mirror.branch_head(&branch).is_err() && mirror.remote_head(&branch).is_some();
+            let pushed = !local && mirror.remote_head(&branch).is_some();
             let start_point = if pushed { StartPoint::Branch(&branch) } else { start_point };
-            if let Some(spare) = spare.filter(|_| !pushed && mirror.branch_head(&branch).is_err()) {
+            if let Some(spare) = spare.filter(|_| !local && !pushed) {
                 match mirror.adopt_spare(&spare, &name, &branch, start_point, &checkout_path) {
                     Ok(Some(adopted)) => {
                         let commit = adopted.head()?.to_string();
@@ -208,6 +209,7 @@ impl Workspaces {
                     Err(err) => tracing::warn!(error = %err, "could not adopt the spare checkout; checking out afresh"),
                 }
             }
+            // Asked again: a spare that failed half-way may have made the branch.
             if mirror.branch_head(&branch).is_ok() {
                 mirror.materialize(&name, &branch, &checkout_path)?;
             } else {
