@@ -34,8 +34,8 @@ pub const IDLE_KEPT: usize = 256;
 
 pub struct Runtime {
     pub events: EventHub,
-    /// Bytes of transcript written to the database, journal pieces and whole messages (the
-    /// cost of saving a long turn; tests count it).
+    /// Bytes of whole messages written to the database (with the stored events' bytes, the
+    /// cost of saving a long turn: `transcript_bytes`).
     pub saved_bytes: AtomicU64,
     owners: Mutex<HashMap<i32, Arc<SessionOwner>>>,
     runs: TaskTracker,
@@ -126,7 +126,7 @@ impl Runtime {
             admit: Default::default(),
             live: watch::Sender::new(None),
             finished: Mutex::new(None),
-            events: EventLog::default(),
+            events: EventLog::new(session_pk, &self.events),
         });
         owners.insert(session_pk, owner.clone());
         owner
@@ -147,9 +147,15 @@ impl Runtime {
         self.owners().len()
     }
 
+    /// Bytes of transcript written to the database: whole messages and stored events (tests
+    /// count it).
+    pub fn transcript_bytes(&self) -> u64 {
+        self.saved_bytes.load(Ordering::Relaxed) + self.events.stored_bytes()
+    }
+
     /// Publishes an event to a session's watchers.
-    pub fn publish(&self, owner: &SessionOwner, event: RunEvent) -> u64 {
-        owner.events.publish(&self.events, event)
+    pub fn publish(&self, owner: &SessionOwner, event: RunEvent) {
+        owner.events.publish(event)
     }
 
     /// A run slot, when one is free now.

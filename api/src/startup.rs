@@ -39,11 +39,14 @@ impl Application {
         let (db, writes) = db::connect_with_writes(&settings.database_url()).await?;
         checkout::set_network_timeouts(settings.fetch_timeout, settings.git_transfer_timeout)?;
         Migrator::up(&db, None).await?;
+        let secrets = SecretBox::load(settings.secret_key.as_deref(), &settings.data_dir)?;
         // One of several nodes (PostgreSQL only), or alone.
-        let node_id = crate::nodes::join(&db, &settings).await?;
-        // The other nodes' writes drop this node's cached answers (PostgreSQL's NOTIFY).
+        let node_id = crate::nodes::join(&db, &settings, &secrets).await?;
+        let runtime = crate::runtime::Runtime::new(settings.max_concurrent_runs);
+        // The other nodes' writes drop this node's cached answers, and their stored run events
+        // reach this node's watchers (PostgreSQL's NOTIFY).
         let listening = match node_id {
-            Some(id) => Some(crate::nodes::listen::spawn(&db, writes, id).await?),
+            Some(id) => Some(crate::nodes::listen::spawn(&db, writes, runtime.events.ringer(), id).await?),
             None => None,
         };
         store::credentials::delete_expired_logins(&db, store::now()).await?;
@@ -51,7 +54,6 @@ impl Application {
         let listener =
             TcpListener::bind(&settings.bind).map_err(|err| format!("cannot listen on {}: {err}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let secrets = SecretBox::load(settings.secret_key.as_deref(), &settings.data_dir)?;
         // The Landlock fallback's helper is this very binary (`kosuke sandbox-exec`).
         let helper = std::env::current_exe().ok().filter(|exe| exe.file_name().is_some_and(|name| name == "kosuke"));
         let sandbox =
@@ -110,7 +112,7 @@ impl Application {
         let state = web::Data::new(AppState {
             secrets,
             agent,
-            runtime: crate::runtime::Runtime::new(settings.max_concurrent_runs),
+            runtime,
             reads: Reads::new(settings.read_cache, writes),
             faults: Default::default(),
             highlights: Arc::new(highlight::Cache::new(HIGHLIGHT_CACHE_BYTES)),
@@ -125,6 +127,9 @@ impl Application {
             db,
             workspaces,
         });
+        // Run events are stored from now on; interrupted runs' watchers hear that they ended.
+        state.runtime.events.start_writer(state.db.clone(), state.secrets.clone());
+        services::chat::announce_interrupted(&state, &interrupted).await;
         // Transcripts written before they were sealed at rest are sealed now, in the background.
         let (db, secrets) = (state.db.clone(), state.clone());
         tokio::spawn(async move {
@@ -196,6 +201,8 @@ impl Application {
         if stopped > 0 {
             tracing::info!(stopped, "live runs were stopped and saved");
         }
+        // Their last events too, so a watcher resumes after the restart.
+        state.runtime.events.flush(std::time::Duration::from_secs(5)).await;
         let previews = state.previews.shutdown().await;
         if previews > 0 {
             tracing::info!(previews, "dev servers were stopped");

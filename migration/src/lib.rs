@@ -24,6 +24,7 @@ mod m20251208_000014_session_updates;
 mod m20251209_000015_pull_request_life;
 mod m20251210_000016_nodes;
 mod m20251211_000017_owner_nodes;
+mod m20251212_000018_session_events;
 mod sql;
 
 pub use sea_orm_migration::MigratorTrait;
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20251209_000015_pull_request_life::Migration),
             Box::new(m20251210_000016_nodes::Migration),
             Box::new(m20251211_000017_owner_nodes::Migration),
+            Box::new(m20251212_000018_session_events::Migration),
         ]
     }
 }

@@ -72,6 +72,8 @@ fn placement(method: &Method, path: &str) -> Placement {
         // Read from the database wherever the request lands.
         ["chat-sessions", _, "messages" | "runs" | "queue"] => !get,
         ["chat-sessions", _, "read"] => false,
+        // Run events are stored: any node streams them.
+        ["chat-sessions", _, "events"] => !get,
         ["chat-sessions", ..] => true,
         ["conflicts" | "branch-statuses" | "disk" | "previews"] => true,
         ["settings", "default-branch"] => !get,
@@ -322,7 +324,7 @@ mod tests {
             (Method::GET, "/api/projects/7/chat-sessions/3", Placement::Here),
             (Method::PUT, "/api/projects/7/chat-sessions/3", Placement::Project(7)),
             (Method::GET, "/api/projects/7/chat-sessions/3/messages", Placement::Here),
-            (Method::GET, "/api/projects/7/chat-sessions/3/events", Placement::Project(7)),
+            (Method::GET, "/api/projects/7/chat-sessions/3/events", Placement::Here),
             (Method::GET, "/api/projects/7/chat-sessions/3/files/src/main.rs", Placement::Project(7)),
             (Method::POST, "/api/projects/7/chat-sessions/3/read", Placement::Here),
             (Method::GET, "/api/projects/7/conflicts", Placement::Project(7)),

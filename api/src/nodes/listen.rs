@@ -4,6 +4,11 @@
 //! node listens on a connection of its own and moves that table's write generation, which
 //! drops the answers read from it. Notifications sent while the listener was disconnected are
 //! lost: after a reconnect every answer is dropped.
+//!
+//! The same connection hears `kosuke_events` (migration 18): a session's run events were
+//! stored; its watchers on this node read the table again (they also read it every second,
+//! so a notification lost in a reconnect delays them at most that long, and none is missed:
+//! they read after the last number they sent).
 
 use crate::cache::Writes;
 use sea_orm::DatabaseConnection;
@@ -11,8 +16,10 @@ use sea_orm::sqlx::postgres::PgListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The channel the triggers notify on.
+/// The channel the cached tables' triggers notify on.
 pub const CHANNEL: &str = "kosuke_writes";
+/// The channel `session_events`' trigger notifies on (the session's id).
+pub const EVENTS_CHANNEL: &str = "kosuke_events";
 
 /// What the listener has done, for `GET /api/admin/nodes` and the tests.
 #[derive(Debug, Default)]
@@ -28,6 +35,7 @@ pub struct Listening {
 pub async fn spawn(
     db: &DatabaseConnection,
     writes: &'static Writes,
+    events: tokio::sync::broadcast::Sender<i32>,
     node_id: i32,
 ) -> Result<Arc<Listening>, sea_orm::sqlx::Error> {
     let mut listener = PgListener::connect_with(db.get_postgres_connection_pool()).await?;
@@ -36,12 +44,17 @@ pub async fn spawn(
         .bind(format!("kosuke listener of node {node_id}"))
         .execute(&mut listener)
         .await?;
-    listener.listen(CHANNEL).await?;
+    listener.listen_all([CHANNEL, EVENTS_CHANNEL]).await?;
     let listening = Arc::new(Listening::default());
     let counts = listening.clone();
     tokio::spawn(async move {
         loop {
             match listener.try_recv().await {
+                Ok(Some(notification)) if notification.channel() == EVENTS_CHANNEL => {
+                    if let Ok(session_id) = notification.payload().parse() {
+                        let _ = events.send(session_id);
+                    }
+                }
                 Ok(Some(notification)) => {
                     counts.received.fetch_add(1, Ordering::Relaxed);
                     writes.table_written(notification.payload());

@@ -10,6 +10,7 @@ pub mod takeover;
 
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
+use crate::secrets::SecretBox;
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::store;
@@ -19,7 +20,7 @@ use sea_orm::{DatabaseConnection, DbBackend};
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Registers this node when it runs as one of several; its id, or `None` alone.
-pub async fn join(db: &DatabaseConnection, settings: &Settings) -> Result<Option<i32>, BoxError> {
+pub async fn join(db: &DatabaseConnection, settings: &Settings, secrets: &SecretBox) -> Result<Option<i32>, BoxError> {
     let Some(url) = settings.node_url.as_deref() else { return Ok(None) };
     if db.get_database_backend() != DbBackend::Postgres {
         return Err("Several kosuke nodes need PostgreSQL: --node-url is set but the database is SQLite, \
@@ -37,6 +38,13 @@ pub async fn join(db: &DatabaseConnection, settings: &Settings) -> Result<Option
                     it is what the nodes call each other with."
             .into());
     }
+    if settings.secret_key.is_none() {
+        return Err("--node-url needs --secret-key (KOSUKE_SECRET_KEY), the same on every node: a node \
+                    with a key file of its own would seal what it stores so that no other node could \
+                    read it."
+            .into());
+    }
+    same_key_as_the_others(db, secrets).await?;
     let node = store::nodes::register(db, url).await?;
     tracing::info!(node_id = node.id, url, "joined the cluster");
     let adopted = store::projects::adopt_unowned(db, node.id).await?;
@@ -44,6 +52,25 @@ pub async fn join(db: &DatabaseConnection, settings: &Settings) -> Result<Option
         tracing::info!(node_id = node.id, adopted, "holds the projects made while kosuke ran alone");
     }
     Ok(Some(node.id))
+}
+
+/// The server setting holding a known text sealed with the nodes' key.
+pub const KEY_CHECK: &str = "node_key_check";
+const KEY_CHECK_TEXT: &str = "kosuke nodes share this key";
+
+/// Refuses a node whose `--secret-key` is not the one the nodes before it seal with (what
+/// they stored would be unreadable here, and what it stored unreadable there). The first
+/// node leaves a text sealed with its key for the next to open.
+async fn same_key_as_the_others(db: &DatabaseConnection, secrets: &SecretBox) -> Result<(), BoxError> {
+    // Left only where none is: of two nodes starting at once, one text stays and both check it.
+    store::accounts::add_setting(db, KEY_CHECK, &secrets.seal(KEY_CHECK_TEXT)).await?;
+    let sealed = store::accounts::setting(db, KEY_CHECK).await?.unwrap_or_default();
+    if secrets.open(&sealed).is_ok_and(|text| text == KEY_CHECK_TEXT) {
+        return Ok(());
+    }
+    Err("this node's --secret-key is not the one the other nodes seal with: give every node the same \
+         KOSUKE_SECRET_KEY."
+        .into())
 }
 
 /// Beats every `node_heartbeat` until the server stops; after each beat, takes over the

@@ -47,16 +47,16 @@ pub async fn sweep(state: &web::Data<AppState>) -> usize {
 
 async fn take_over(state: &web::Data<AppState>, project: project::Model, dead: i32) {
     let project_id = project.id;
-    let interrupted = store::runs::interrupt_live_in(
-        &state.db,
-        Some(store::nodes::sessions_of_project(project_id)),
-        &format!("Node {dead}, which ran this turn, stopped; another node took the chat over."),
-    )
-    .await
-    .unwrap_or_else(|err| {
-        tracing::warn!(project_id, error = %err, "could not end the runs of a taken-over project");
-        Vec::new()
-    });
+    let error = format!("Node {dead}, which ran this turn, stopped; another node took the chat over.");
+    let interrupted =
+        store::runs::interrupt_live_in(&state.db, Some(store::nodes::sessions_of_project(project_id)), &error)
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(project_id, error = %err, "could not end the runs of a taken-over project");
+                Vec::new()
+            });
+    crate::services::chat::recover_messages(&state.db, &state.secrets, &interrupted, &error).await;
+    crate::services::chat::announce_interrupted(state, &interrupted).await;
     if let Err(err) =
         store::projects::set_repository_state(&state.db, project_id, RepositoryState::Cloning, None, None).await
     {

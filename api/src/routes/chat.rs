@@ -2,7 +2,7 @@
 
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
-use crate::events::Sequenced;
+use crate::events::{EventHub, Sequenced};
 use crate::extract::{Json, PathId};
 use crate::runtime::SessionOwner;
 use crate::services::{chat, sessions};
@@ -11,11 +11,14 @@ use crate::store;
 use actix_web::http::header::{ACCEPT, CACHE_CONTROL, ContentEncoding};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
-use api_types::{AgentInfo, AgentRun, AgentRunList, ChatAnswer, ChatRequest, ErrorBody, MessageId, RunEvent, RunId};
+use api_types::{
+    AgentInfo, AgentRun, AgentRunList, ChatAnswer, ChatRequest, ContentBlock, ErrorBody, MessageId, RunEvent, RunId,
+    RunStatus,
+};
 use futures_util::Stream;
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 /// What the model banner shows: the provider and model, or why none is available.
@@ -45,7 +48,9 @@ pub async fn post_chat(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/event-stream"));
     let session_pk = body.0.chat_session_id.0;
-    let after = state.runtime.events.latest();
+    // Read before the run is admitted: its events come after this (a log made by the send
+    // keeps everything since it was made).
+    let after = state.runtime.existing(session_pk).map_or(0, |owner| owner.events.last_given());
     let accepted = match chat::send(&state, &user, body.0).await? {
         ChatAnswer::Accepted(accepted) => accepted,
         queued @ ChatAnswer::Queued(_) => {
@@ -58,8 +63,9 @@ pub async fn post_chat(
         }
     };
     if wants_stream && let Some(owner) = state.runtime.existing(session_pk) {
-        let (backlog, receiver) = owner.events.subscribe(after);
-        return Ok(sse_response(events(state, owner, backlog, receiver, after, Some(accepted.run_id))));
+        let (backlog, receiver, _) = owner.events.subscribe(after);
+        let source = Source::Owner { owner, receiver };
+        return Ok(sse_response(events(state, source, backlog, after, Some(accepted.run_id))));
     }
     Ok(HttpResponse::Accepted().json(ChatAnswer::Accepted(accepted)))
 }
@@ -87,20 +93,33 @@ pub async fn get_events(
 ) -> Result<HttpResponse, ApiError> {
     let (project_id, session_pk) = path.into_inner();
     let session = sessions::load(&state.db, &user, project_id.0, session_pk.0).await?;
-    let owner = state.runtime.owner(session.id);
     let last = req.headers().get("last-event-id").and_then(|v| v.to_str().ok());
-    let stream = match (last, query.from.as_deref()) {
-        (None, Some("latest")) => {
-            let (pending, receiver, after) = from_snapshot(&state, &owner);
-            events(state, owner, pending, receiver, after, None)
-        }
-        _ => {
-            let after = state.runtime.events.resume_after(last);
-            let (backlog, receiver) = owner.events.subscribe(after);
-            events(state, owner, backlog, receiver, after, None)
+    let latest = last.is_none() && query.from.as_deref() == Some("latest");
+    if !holds(&state, session.project_id).await? {
+        // Another node runs the session: its events are read from the table.
+        let (pending, after) = match latest {
+            true => table_snapshot(&state, session.id).await?,
+            false => (Vec::new(), EventHub::resume_after(last)),
+        };
+        let source = Source::Table { session_id: session.id, bell: state.runtime.events.bell() };
+        return Ok(sse_response(events(state, source, pending, after, None)));
+    }
+    let owner = state.runtime.owner(session.id);
+    let (pending, receiver, after) = match latest {
+        true => from_snapshot(&owner),
+        false => {
+            let after = EventHub::resume_after(last);
+            let (backlog, receiver) = owner.events.subscribe_from(&state.db, &state.secrets, after).await?;
+            (backlog, receiver, after)
         }
     };
-    Ok(sse_response(stream))
+    Ok(sse_response(events(state, Source::Owner { owner, receiver }, pending, after, None)))
+}
+
+/// Whether this node runs the project's sessions (always, when it runs alone).
+async fn holds(state: &AppState, project_id: i32) -> Result<bool, ApiError> {
+    let Some(me) = state.node_id else { return Ok(true) };
+    Ok(store::projects::find(&state.db, project_id).await?.owner_node.is_none_or(|owner| owner == me))
 }
 
 /// Stop the session's live run (its changes so far are committed).
@@ -142,12 +161,27 @@ pub(crate) fn sse_response(stream: impl Stream<Item = Result<Bytes, actix_web::E
         .streaming(stream)
 }
 
+/// Where a watcher's live events come from.
+enum Source {
+    /// This node runs the session: its owner's broadcast (the owner, and its log, stays while
+    /// it is watched).
+    Owner { owner: Arc<SessionOwner>, receiver: broadcast::Receiver<Sequenced> },
+    /// Another node runs it: the table, read again when the bell rings for the session (the
+    /// listener heard it stored some) and every [`TABLE_POLL`] in case a ring was missed.
+    Table { session_id: i32, bell: broadcast::Receiver<i32> },
+}
+
+/// How often a watcher of another node's session reads the table without a ring.
+const TABLE_POLL: Duration = Duration::from_secs(1);
+/// How many stored events a watcher reads at once.
+const TABLE_PAGE: u64 = 500;
+/// A comment sent when nothing else was for this long, so proxies keep the stream open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
 struct Watch {
     state: web::Data<AppState>,
-    /// Held, so the session's owner (and its event log) stays while it is watched.
-    owner: Arc<SessionOwner>,
+    source: Source,
     pending: VecDeque<Sequenced>,
-    receiver: broadcast::Receiver<Sequenced>,
     last: u64,
     only_run: Option<RunId>,
     done: bool,
@@ -157,48 +191,63 @@ struct Watch {
 /// when no run is live. The snapshot is taken under the transcript's lock, under which every
 /// event of its blocks is published (`chat::transcript`), together with the subscription.
 /// Returns what to send first, the subscription, and the sequence it follows.
-fn from_snapshot(state: &AppState, owner: &SessionOwner) -> (Vec<Sequenced>, broadcast::Receiver<Sequenced>, u64) {
-    let (snapshot, after, backlog, receiver) = match owner.live() {
-        Some(live) => {
-            let transcript = live.transcript.lock().unwrap_or_else(|p| p.into_inner());
-            let after = state.runtime.events.latest();
-            let (backlog, receiver) = owner.events.subscribe(after);
-            let snapshot = RunEvent::RunSnapshot {
-                run_id: RunId(live.run_id),
-                assistant_message_id: MessageId(live.assistant_message_id),
-                status: live.status(),
-                blocks: transcript.blocks.clone(),
-            };
-            (Some((after, snapshot)), after, backlog, receiver)
-        }
-        None => {
-            let after = state.runtime.events.latest();
-            let (backlog, receiver) = owner.events.subscribe(after);
-            (None, after, backlog, receiver)
-        }
+fn from_snapshot(owner: &SessionOwner) -> (Vec<Sequenced>, broadcast::Receiver<Sequenced>, u64) {
+    let Some(live) = owner.live() else {
+        let (after, receiver) = owner.events.subscribe_latest();
+        return (Vec::new(), receiver, after);
     };
-    let mut pending = backlog;
-    if let Some(snapshot) = snapshot {
-        pending.insert(0, snapshot);
+    let transcript = live.transcript.lock().unwrap_or_else(|p| p.into_inner());
+    let (after, receiver) = owner.events.subscribe_latest();
+    let snapshot = RunEvent::RunSnapshot {
+        run_id: RunId(live.run_id),
+        assistant_message_id: MessageId(live.assistant_message_id),
+        status: live.status(),
+        blocks: transcript.blocks.clone(),
+    };
+    // Sent as the number it follows, so the events after it are the next ones.
+    (vec![(after, snapshot)], receiver, after.saturating_sub(1))
+}
+
+/// `from_snapshot` for another node's session: its live run's message folded from the run's
+/// stored events (its deltas are kept until it ends), and the number of the last of them.
+async fn table_snapshot(state: &AppState, session_id: i32) -> Result<(Vec<Sequenced>, u64), ApiError> {
+    let last = store::events::last_seq(&state.db, session_id).await?;
+    let live = store::runs::list(&state.db, session_id, 1)
+        .await?
+        .into_iter()
+        .next()
+        .filter(|run| matches!(run.status, RunStatus::Queued | RunStatus::Running));
+    let Some(run) = live else { return Ok((Vec::new(), last)) };
+    let stored = crate::events::opened(&state.secrets, store::events::of_run(&state.db, session_id, run.id).await?);
+    let after = stored.last().map_or(last, |(seq, _)| (*seq).max(last));
+    let mut blocks = Vec::new();
+    for (_, event) in &stored {
+        ContentBlock::fold(&mut blocks, event);
     }
-    (pending, receiver, after.saturating_sub(1))
+    let snapshot = RunEvent::RunSnapshot {
+        run_id: RunId(run.id),
+        assistant_message_id: MessageId(run.assistant_message_id.unwrap_or_default()),
+        status: run.status,
+        blocks,
+    };
+    Ok((vec![(after, snapshot)], after.saturating_sub(1)))
 }
 
 /// The events of `backlog` (after `after`), then live ones; only one run's, ending with it,
 /// when `only_run`.
 fn events(
     state: web::Data<AppState>,
-    owner: Arc<SessionOwner>,
+    source: Source,
     backlog: Vec<Sequenced>,
-    receiver: broadcast::Receiver<Sequenced>,
     after: u64,
     only_run: Option<RunId>,
 ) -> impl Stream<Item = Result<Bytes, actix_web::Error>> {
-    let watch = Watch { state, owner, pending: backlog.into(), receiver, last: after, only_run, done: false };
+    let watch = Watch { state, source, pending: backlog.into(), last: after, only_run, done: false };
     futures_util::stream::unfold(watch, |mut watch| async move {
         if watch.done {
             return None;
         }
+        let quiet_since = Instant::now();
         loop {
             if let Some((sequence, event)) = watch.pending.pop_front() {
                 if sequence <= watch.last {
@@ -213,23 +262,63 @@ fn events(
                 }
                 let frame = format!(
                     "id: {}\nevent: {}\ndata: {}\n\n",
-                    watch.state.runtime.events.id(sequence),
+                    EventHub::id(sequence),
                     event.name(),
                     serde_json::to_string(&event).unwrap_or_default()
                 );
                 return Some((Ok(Bytes::from(frame)), watch));
             }
-            tokio::select! {
-                received = watch.receiver.recv() => match received {
-                    Ok(item) => watch.pending.push_back(item),
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        let missed = watch.owner.events.since(watch.last);
-                        watch.pending.extend(missed);
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return None,
+            if quiet_since.elapsed() >= KEEP_ALIVE {
+                return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), watch));
+            }
+            let wait = KEEP_ALIVE.saturating_sub(quiet_since.elapsed());
+            let Watch { state, source, pending, last, .. } = &mut watch;
+            match source {
+                Source::Owner { owner, receiver } => tokio::select! {
+                    received = receiver.recv() => match received {
+                        Ok(item) => pending.push_back(item),
+                        Err(broadcast::error::RecvError::Lagged(_)) => {
+                            match owner.events.subscribe_from(&state.db, &state.secrets, *last).await {
+                                Ok((missed, again)) => {
+                                    pending.extend(missed);
+                                    *receiver = again;
+                                }
+                                Err(err) => {
+                                    tracing::warn!(error = %crate::error::Report(&err), "a watcher that fell behind could not catch up");
+                                    return None;
+                                }
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    },
+                    () = tokio::time::sleep(wait) => {}
                 },
-                () = tokio::time::sleep(Duration::from_secs(15)) => {
-                    return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), watch));
+                Source::Table { session_id, bell } => {
+                    match crate::events::stored(&state.db, &state.secrets, *session_id, *last, None, TABLE_PAGE).await {
+                        Ok(stored) if !stored.is_empty() => {
+                            pending.extend(stored);
+                            continue;
+                        }
+                        Ok(_) => {}
+                        Err(err) => {
+                            tracing::warn!(error = %crate::error::Report(&err), "stored run events could not be read; trying again")
+                        }
+                    }
+                    let rung = async {
+                        loop {
+                            match bell.recv().await {
+                                Ok(id) if id == *session_id => return,
+                                Ok(_) => {}
+                                // Missed rings may have been ours: read again.
+                                Err(broadcast::error::RecvError::Lagged(_)) => return,
+                                Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+                            }
+                        }
+                    };
+                    tokio::select! {
+                        () = rung => {}
+                        () = tokio::time::sleep(TABLE_POLL.min(wait)) => {}
+                    }
                 }
             }
         }

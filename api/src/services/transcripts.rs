@@ -7,8 +7,10 @@
 use crate::error::BoxError;
 use crate::secrets::SecretBox;
 use crate::store;
-use entity::{github_credential, project_env_var};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
+use entity::{github_credential, project_env_var, queued_prompt, run_journal, session_event};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 
 const BATCH: u64 = 500;
 
@@ -31,7 +33,8 @@ pub async fn seal_plaintext(db: &DatabaseConnection, secrets: &SecretBox) -> Res
 }
 
 /// Every sealed value re-sealed from `old` to `new` in one transaction: GitHub tokens,
-/// environment variable values, and every message (plain ones sealed on the way).
+/// environment variable values, every message (plain ones sealed on the way), and what runs
+/// keep sealed (`reseal_run_state`).
 pub async fn reseal_all(db: &DatabaseConnection, old: &SecretBox, new: &SecretBox) -> Result<u64, BoxError> {
     let txn = crate::store::begin(db).await?;
     let mut count = 0;
@@ -63,7 +66,55 @@ pub async fn reseal_all(db: &DatabaseConnection, old: &SecretBox, new: &SecretBo
             count += 1;
         }
     }
+    count += reseal_run_state(&txn, old, new).await?;
     store::commit(txn).await?;
+    Ok(count)
+}
+
+/// What runs keep sealed besides messages: queued prompts (and their comments), live runs'
+/// journals, stored run events, and the nodes' key check.
+async fn reseal_run_state(
+    txn: &sea_orm::DatabaseTransaction,
+    old: &SecretBox,
+    new: &SecretBox,
+) -> Result<u64, BoxError> {
+    let reseal = |sealed: &str| old.open(sealed).map(|plain| new.seal(&plain));
+    let mut count = 0;
+    for queued in queued_prompt::Entity::find().all(txn).await? {
+        let comments = queued.comments.as_deref().map(reseal).transpose()?;
+        let mut active: queued_prompt::ActiveModel = queued.clone().into();
+        active.prompt = Set(reseal(&queued.prompt)?);
+        active.comments = Set(comments);
+        active.update(txn).await?;
+        count += 1;
+    }
+    for piece in run_journal::Entity::find().all(txn).await? {
+        let mut active: run_journal::ActiveModel = piece.clone().into();
+        active.events = Set(reseal(&piece.events)?);
+        active.update(txn).await?;
+        count += 1;
+    }
+    let mut after = 0;
+    loop {
+        let batch = session_event::Entity::find()
+            .filter(session_event::Column::Id.gt(after))
+            .order_by_asc(session_event::Column::Id)
+            .limit(BATCH)
+            .all(txn)
+            .await?;
+        let Some(last) = batch.last() else { break };
+        after = last.id;
+        for event in batch {
+            let payload = reseal(&event.payload)?;
+            let mut active: session_event::ActiveModel = event.into();
+            active.payload = Set(payload);
+            active.update(txn).await?;
+            count += 1;
+        }
+    }
+    if let Some(check) = store::accounts::setting(txn, crate::nodes::KEY_CHECK).await? {
+        store::accounts::set_setting(txn, crate::nodes::KEY_CHECK, &reseal(&check)?).await?;
+    }
     Ok(count)
 }
 

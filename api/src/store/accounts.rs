@@ -64,6 +64,17 @@ pub async fn setting(db: &impl ConnectionTrait, key: &str) -> Result<Option<Stri
     Ok(server_setting::Entity::find_by_id(key).one(db).await?.map(|s| s.value))
 }
 
+/// Sets a server setting where it has no value yet (an existing one is kept).
+pub async fn add_setting(db: &impl ConnectionTrait, key: &str, value: &str) -> Result<(), StoreError> {
+    let model = server_setting::ActiveModel { key: Set(key.to_owned()), value: Set(value.to_owned()) };
+    server_setting::Entity::insert(model)
+        .on_conflict(sea_orm::sea_query::OnConflict::column(server_setting::Column::Key).do_nothing().to_owned())
+        .try_insert()
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn set_setting(db: &impl ConnectionTrait, key: &str, value: &str) -> Result<(), StoreError> {
     let model = server_setting::ActiveModel { key: Set(key.to_owned()), value: Set(value.to_owned()) };
     server_setting::Entity::insert(model)

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod audit;
 pub mod credentials;
 pub mod env_vars;
+pub mod events;
 pub mod members;
 pub mod messages;
 pub mod nodes;

@@ -138,20 +138,8 @@ pub async fn set_running(db: &impl ConnectionTrait, run_id: i32) -> Result<(), S
     Ok(())
 }
 
-/// Appends a piece of a live run's journal (its events since the last piece, sealed).
-pub async fn append_journal(db: &impl ConnectionTrait, run_id: i32, events: String) -> Result<(), StoreError> {
-    run_journal::ActiveModel {
-        agent_run_id: Set(run_id),
-        events: Set(events),
-        created_at: Set(now()),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    Ok(())
-}
-
-/// A run's journal pieces, in order.
+/// A run's journal pieces, in order (runs from before run events were stored journaled what
+/// streamed in pieces).
 pub async fn journal(db: &impl ConnectionTrait, run_id: i32) -> Result<Vec<String>, StoreError> {
     Ok(run_journal::Entity::find()
         .filter(run_journal::Column::AgentRunId.eq(run_id))

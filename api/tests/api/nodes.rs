@@ -1,5 +1,6 @@
 //! Several kosuke nodes on one PostgreSQL database: each registers with its heartbeat and is
-//! dead once the heartbeat is older than its lease; `--node-url` on SQLite refuses to start.
+//! dead once the heartbeat is older than its lease; `--node-url` on SQLite, or without the
+//! nodes' shared `--secret-key`, refuses to start.
 
 use crate::harness::{Backend, spawn_binary};
 use std::process::{Command, Stdio};
@@ -7,8 +8,14 @@ use std::time::{Duration, Instant};
 
 const SECRET: &str = "a node secret of the test";
 
-#[test]
-fn a_node_url_on_sqlite_refuses_to_start_saying_several_nodes_need_postgresql() {
+/// The nodes' shared `--secret-key` (32 bytes, base64).
+const KEY: &str = "a2t0ZXN0LWtleS1vZi10aGUtbm9kZXMtMzItYnl0ZXM=";
+/// Another key.
+const OTHER_KEY: &str = "b3RoZXIta2V5LW9mLWEtd3Jvbmctbm9kZS0zMmJ5dGU=";
+
+/// Runs `kosuke serve --node-url …` with `env` (nothing else of this process's `KOSUKE_*`),
+/// expecting it to refuse to start; returns what it said.
+fn refused_start(env: &[(&str, &str)]) -> String {
     let data = tempfile::TempDir::new().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut command = Command::new(env!("CARGO_BIN_EXE_kosuke"));
@@ -19,6 +26,7 @@ fn a_node_url_on_sqlite_refuses_to_start_saying_several_nodes_need_postgresql() 
         .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--node-url", "http://127.0.0.1:1", "--data-dir"])
         .arg(data.path())
         .env("KOSUKE_NODE_SECRET", SECRET)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -30,13 +38,19 @@ fn a_node_url_on_sqlite_refuses_to_start_saying_several_nodes_need_postgresql() 
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("kosuke kept running with --node-url on SQLite");
+            panic!("kosuke kept running with {env:?}");
         }
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert!(!status.success());
+    assert!(!status.success(), "{stderr}");
+    stderr
+}
+
+#[test]
+fn a_node_url_on_sqlite_refuses_to_start_saying_several_nodes_need_postgresql() {
+    let stderr = refused_start(&[("KOSUKE_SECRET_KEY", KEY)]);
     assert!(stderr.contains("Several kosuke nodes need PostgreSQL"), "{stderr}");
 }
 
@@ -67,6 +81,7 @@ mod two_nodes_register_on_one_postgresql_database_and_a_killed_one_is_dead_after
             [
                 ("KOSUKE_NODE_URL", url.to_owned()),
                 ("KOSUKE_NODE_SECRET", SECRET.to_owned()),
+                ("KOSUKE_SECRET_KEY", KEY.to_owned()),
                 ("KOSUKE_NODE_HEARTBEAT_SECS", "1".to_owned()),
             ]
         };
@@ -99,6 +114,13 @@ mod two_nodes_register_on_one_postgresql_database_and_a_killed_one_is_dead_after
         let urls: Vec<&str> = both.nodes.iter().map(|n| n.url.as_str()).collect();
         assert_eq!(urls, ["http://node-a.test:8080", "http://node-b.test:8080"]);
         let b_id = both.nodes[1].id;
+        // A node without the shared key, or with another one, refuses to start: what it
+        // sealed no other node could read.
+        let no_key = refused_start(&[("DATABASE_URL", &database)]);
+        assert!(no_key.contains("--node-url needs --secret-key"), "{no_key}");
+        let wrong = refused_start(&[("DATABASE_URL", &database), ("KOSUKE_SECRET_KEY", OTHER_KEY)]);
+        assert!(wrong.contains("not the one the other nodes seal with"), "{wrong}");
+        assert_eq!(admin.list_nodes().await.unwrap().nodes.len(), 2, "neither joined");
 
         // kill -9 of B: dead once three heartbeats are missed; A lives on.
         b.kill().unwrap();
@@ -122,6 +144,7 @@ async fn two_nodes() -> (crate::harness::TestApp, crate::harness::OtherNode) {
     let a_env = [
         ("KOSUKE_NODE_URL", a_url.as_str()),
         ("KOSUKE_NODE_SECRET", SECRET),
+        ("KOSUKE_SECRET_KEY", KEY),
         ("KOSUKE_NODE_HEARTBEAT_SECS", "1"),
         ("KOSUKE_AGENT_PROVIDER", "anthropic"),
         ("KOSUKE_AGENT_MODEL", "claude-test"),
@@ -273,6 +296,7 @@ mod a_session_made_through_one_node_is_listed_run_and_streamed_through_the_other
 mod a_dead_nodes_projects_are_taken_over_from_their_pushed_branches_and_lost_work_is_told {
     use super::*;
     use crate::chat::{chat, finished, ready_session};
+    use crate::chat_events::{read_events, read_until_finished};
     use api_types::*;
     use fakes::model::{Reply, text, tool};
     use serde_json::json;
@@ -320,6 +344,21 @@ mod a_dead_nodes_projects_are_taken_over_from_their_pushed_branches_and_lost_wor
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         let via_b = signed_in(b.client()).await;
+        // Watched through B, which reads A's stored events: the live turn's message as it
+        // stands, then its deltas.
+        let token = via_b.create_api_token(&CreateApiTokenRequest { name: "sse".into() }).await.unwrap().token;
+        let events_url = format!("{}/api/projects/{}/chat-sessions/{}/events", b.address, project.id, pushed.id);
+        let http = reqwest::Client::new();
+        let watch = || http.get(format!("{events_url}?from=latest")).bearer_auth(&token).send();
+        // (Once some of its text is stored.)
+        loop {
+            let first = read_events(watch().await.unwrap(), 1).await;
+            if matches!(&first[..], [(_, RunEvent::RunSnapshot { blocks, .. })] if !blocks.is_empty()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let watching = watch().await.unwrap();
         a.kill_binary();
 
         // Within the lease B takes the project: the running turn ends, the mirror is cloned again.
@@ -335,6 +374,32 @@ mod a_dead_nodes_projects_are_taken_over_from_their_pushed_branches_and_lost_wor
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert!(b.data_dir.path().join(format!("projects/{}/mirror.git", project.id)).exists(), "the mirror is on B");
+        // B's watcher saw the turn end, and no chunk lost or repeated before A died.
+        let seen = read_until_finished(watching).await;
+        let (RunEvent::RunSnapshot { run_id, blocks, .. }, RunEvent::RunFinished { status, .. }) =
+            (&seen[0].1, &seen.last().unwrap().1)
+        else {
+            panic!("{seen:?}")
+        };
+        assert_eq!(*status, RunStatus::Interrupted);
+        assert!(seen.iter().all(|(_, e)| e.run_id() == *run_id), "{seen:?}");
+        let ids: Vec<u64> = seen.iter().map(|(id, _)| id.parse().unwrap()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+        let mut streamed = ContentBlock::text_of(blocks);
+        for (_, event) in &seen[1..] {
+            if let RunEvent::TextDelta { text, .. } = event {
+                streamed.push_str(text);
+            }
+        }
+        let chunks = streamed.matches("chunk ").count();
+        let expected: String = (0..chunks).map(|n| format!("chunk {n}. ")).collect();
+        assert_eq!(streamed, expected, "every chunk once, in order");
+        assert!(chunks > 0, "the turn had streamed before A died");
+        // Its message was made again from what A had journaled.
+        let runs = via_b.list_runs(project.id, pushed.id).await.unwrap().runs;
+        let message = via_b.list_messages(project.id, pushed.id, &Default::default()).await.unwrap();
+        let kept = message.messages.iter().find(|m| Some(m.id) == runs[0].assistant_message_id);
+        assert!(kept.is_some_and(|m| m.content.contains("chunk 0.")), "{message:?}");
 
         // The pushed chat comes back from its branch; its running turn's edits are told lost.
         let files = format!("{:?}", via_b.list_files(project.id, pushed.id).await.unwrap());

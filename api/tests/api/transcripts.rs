@@ -3,6 +3,7 @@
 //! started — while the API shows every word, and `kosuke secrets rotate` keeps it so.
 
 use crate::chat::{assistant, chat, finished, setup};
+use crate::chat_events::read_until_finished;
 use crate::db_test;
 use crate::harness::{Backend, TestApp, insert_message, spawn_app};
 use api_types::*;
@@ -105,7 +106,13 @@ db_test!(
         let stored = api::store::messages::all_after(&db, 0, 100).await.unwrap();
         assert!(stored.iter().all(|m| old.try_open_message(m).is_err()), "nothing opens with the old key any more");
         app.restart().await;
-        check_intact(signed_in(&app).await).await;
+        let client = signed_in(&app).await;
+        // The run's stored events were re-sealed too: they replay with the phrase.
+        let token = client.create_api_token(&CreateApiTokenRequest { name: "sse".into() }).await.unwrap().token;
+        let url = app.url(&format!("/api/projects/{}/chat-sessions/{}/events", project.id, session.id));
+        let replay = read_until_finished(reqwest::Client::new().get(&url).bearer_auth(&token).send().await.unwrap()).await;
+        assert!(replay.iter().any(|(_, e)| matches!(e, RunEvent::ToolStarted { input, .. } if input["content"] == PHRASE)), "{replay:?}");
+        check_intact(client).await;
         assert!(!contains(&raw_database(&app, backend).await, PHRASE));
     }
 );

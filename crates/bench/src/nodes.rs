@@ -15,6 +15,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 const NODE_SECRET: &str = "the bench's node secret";
+/// The key every node seals with (32 bytes, base64).
+const SECRET_KEY: &str = "YmVuY2gta2V5LW9mLXRoZS1ub2Rlcy0zMi1ieXRlcyE=";
 /// Sessions created in a row for each creation cell.
 const CREATES: usize = 20;
 
@@ -43,7 +45,11 @@ pub async fn run() -> Value {
     let a_url = format!("http://127.0.0.1:{a_port}");
     let b_url = format!("http://127.0.0.1:{b_port}");
     let mut env = agent.to_vec();
-    env.extend([("KOSUKE_NODE_URL", a_url.as_str()), ("KOSUKE_NODE_SECRET", NODE_SECRET)]);
+    env.extend([
+        ("KOSUKE_NODE_URL", a_url.as_str()),
+        ("KOSUKE_NODE_SECRET", NODE_SECRET),
+        ("KOSUKE_SECRET_KEY", SECRET_KEY),
+    ]);
     let a = Server::start_at(&backend, "nodes", a_port, &env).await;
     let (_b, _b_data, b_address) = a.beside(b_port, &[("KOSUKE_NODE_URL", b_url.as_str())]).await;
     let (via_a, _, token) = signed_in(&a.address, "nodes@example.test").await;

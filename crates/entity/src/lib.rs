@@ -19,5 +19,6 @@ pub mod project_run_settings;
 pub mod queued_prompt;
 pub mod run_journal;
 pub mod server_setting;
+pub mod session_event;
 pub mod session_setup;
 pub mod user;

@@ -1,6 +1,6 @@
 //! Chat turns: `POST /api/chat` stores the user's message and starts an agent run that goes on
 //! without the client. The run (`run.rs`) works in the session's checkout, streams its events,
-//! journals the assistant message as it goes (`transcript.rs`), and ends with one commit on the
+//! stored as run events as they go (`transcript.rs`, `crate::events`), and ends with one commit on the
 //! session branch, pushed when the project has a remote (`commit.rs`). After a crash,
 //! `recovery.rs` gives interrupted runs their message and commit.
 
@@ -23,7 +23,7 @@ use api_types::{
     AgentInfo, ChatAccepted, ChatAnswer, ChatQueued, ChatRequest, ChatSessionStatus, ContentBlock, ErrorCode,
     MAX_PROMPT_CHARS, MessageId, QueuedPrompt, ReviewComment, RunId, RunStatus,
 };
-pub use recovery::commit_interrupted;
+pub use recovery::{announce_interrupted, commit_interrupted, recover_messages};
 use run::Job;
 pub use transcript::Transcript;
 
@@ -265,6 +265,8 @@ pub(crate) async fn start_turn(
     }
     let owner = state.runtime.owner(session.id);
     let admitting = owner.admitting().await;
+    // The run's events are numbered on from the session's last stored one.
+    owner.events.ready(&state.runtime.events, &state.db).await?;
     let mut taken = None;
     match from_queue {
         None if request.queue => {

@@ -32,9 +32,6 @@ pub struct Job {
     pub github_token: Option<String>,
 }
 
-/// How often a live run's new events are appended to its journal.
-const JOURNAL_EVERY: Duration = Duration::from_millis(250);
-
 /// Starts the run as a tracked task. However it ends, even by a panic, its end is recorded
 /// and its owner told, so the session takes prompts again.
 pub fn spawn(
@@ -111,36 +108,13 @@ async fn execute(
     }
     let transcript = live.transcript.clone();
 
-    // Appends what streamed to the journal as the run goes, so a crash loses at most a moment.
-    let saving = CancellationToken::new();
-    let saver = {
-        let (state, transcript, saving, run_pk) = (state.clone(), transcript.clone(), saving.clone(), job.run_id);
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    () = saving.cancelled() => break,
-                    () = tokio::time::sleep(JOURNAL_EVERY) => {}
-                }
-                let events = transcript.lock().unwrap_or_else(|p| p.into_inner()).take_unsaved();
-                if events.is_empty() {
-                    continue;
-                }
-                let piece = state.secrets.seal(&serde_json::to_string(&events).unwrap_or_default());
-                state.runtime.saved_bytes.fetch_add(piece.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                if let Err(err) = store::runs::append_journal(&state.db, run_pk, piece).await {
-                    tracing::warn!(error = %crate::error::Report(&err), "could not journal the streaming message");
-                }
-            }
-        })
-    };
-
+    // What streams is stored as run events as it goes (`events`), so a crash loses at most a
+    // moment of it: start-up folds them into the message.
     let outcome = if live.cancel.is_cancelled() {
         Err(RunFailure::Cancelled)
     } else {
         run_agent(&state, &owner, &agent, &job, transcript.clone(), live.cancel.clone()).await
     };
-    saving.cancel();
-    let _ = saver.await;
 
     let (mut status, mut error) = match &outcome {
         Ok(()) => (RunStatus::Succeeded, None),
@@ -245,7 +219,10 @@ async fn record_end(state: &web::Data<AppState>, owner: &SessionOwner, end: RunE
             }
         }
     }
-    if !recorded {
+    if recorded {
+        // The message holds the run's text now.
+        owner.events.prune(end.run_id);
+    } else {
         tracing::error!(run_id = end.run_id, "gave up recording the end of the run; the next prompt clears it");
     }
     // No longer live before watchers hear it ended: a page they load then is the saved row.

@@ -20,8 +20,6 @@ pub struct Transcript {
     pub blocks: Vec<ContentBlock>,
     /// The tokens of the turn's model calls so far (none from the command provider).
     pub usage: Option<Usage>,
-    /// The events recorded since the journal was last written.
-    pub unsaved: Vec<RunEvent>,
 }
 
 impl Transcript {
@@ -45,17 +43,12 @@ impl Transcript {
         };
         if let Some(event) = &published {
             ContentBlock::fold(&mut self.blocks, event);
-            self.unsaved.push(event.clone());
         }
         published
     }
 
-    /// The events since the last call, for the journal.
-    pub fn take_unsaved(&mut self) -> Vec<RunEvent> {
-        std::mem::take(&mut self.unsaved)
-    }
-
-    /// The transcript a journal's pieces describe (after a crash).
+    /// The transcript stored events describe (after a crash), in pieces (a journal's, from
+    /// before run events were stored) or as one.
     pub fn replay(pieces: impl IntoIterator<Item = Vec<RunEvent>>) -> Transcript {
         let mut transcript = Transcript::default();
         for event in pieces.into_iter().flatten() {
@@ -108,22 +101,23 @@ mod tests {
     fn the_transcript_folds_events_into_blocks() {
         let mut t = Transcript::default();
         let run = RunId(1);
-        t.apply(run, AgentEvent::Text("Hel".into()));
-        t.apply(run, AgentEvent::Text("lo".into()));
-        t.apply(
+        let mut first = Vec::new();
+        first.extend(t.apply(run, AgentEvent::Text("Hel".into())));
+        first.extend(t.apply(run, AgentEvent::Text("lo".into())));
+        first.extend(t.apply(
             run,
             AgentEvent::ToolStarted {
                 id: "t1".into(),
                 name: "read_file".into(),
                 input: serde_json::json!({"path": "a"}),
             },
-        );
-        let first = t.take_unsaved();
-        t.apply(
+        ));
+        let mut rest = Vec::new();
+        rest.extend(t.apply(
             run,
             AgentEvent::ToolFinished { id: "t1".into(), name: "read_file".into(), output: "x".into(), is_error: false },
-        );
-        t.apply(run, AgentEvent::Text("Done".into()));
+        ));
+        rest.extend(t.apply(run, AgentEvent::Text("Done".into())));
         assert_eq!(t.text(), "Hello\n\nDone", "text blocks stay apart");
         assert_eq!(
             t.json(),
@@ -133,7 +127,7 @@ mod tests {
                 {"type": "text", "text": "Done"}
             ])
         );
-        let replayed = Transcript::replay([first, t.take_unsaved()]);
-        assert_eq!(replayed.json(), t.json(), "the journal's pieces make the same message");
+        let replayed = Transcript::replay([first, rest]);
+        assert_eq!(replayed.json(), t.json(), "the published events make the same message");
     }
 }
