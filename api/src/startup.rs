@@ -103,7 +103,21 @@ impl Application {
         let previews = crate::previews::Previews::new(settings.previews.clone(), sandbox.clone());
         let preview_listener = TcpListener::bind(&settings.previews.bind)
             .map_err(|err| format!("cannot listen for previews on {}: {err}", settings.previews.bind))?;
-        let preview_proxy = crate::previews::proxy::serve(preview_listener, previews.clone())?;
+        // One of several nodes: the others reach this proxy on the host of --node-url, and
+        // it passes theirs on to them.
+        let routing = match (node_id, settings.node_url.as_deref()) {
+            (Some(me), Some(url)) => {
+                let port = preview_listener.local_addr()?.port();
+                match crate::nodes::previews::address(url, port) {
+                    Some(address) => store::nodes::set_preview_address(&db, me, &address).await?,
+                    None => tracing::warn!(url, "no preview address can be made of --node-url"),
+                }
+                let settings = Arc::new(settings.clone());
+                Some(Arc::new(crate::nodes::previews::Routing { db: db.clone(), me, settings }))
+            }
+            _ => None,
+        };
+        let preview_proxy = crate::previews::proxy::serve(preview_listener, previews.clone(), routing)?;
         let idle_stopper = previews.spawn_idle_stopper();
         let agent = services::chat::build_agent(&settings.agent, sandbox).map(Arc::new);
         if let Err(reason) = &agent {

@@ -6,6 +6,9 @@
 //! PostgreSQL each insert is announced on the channel `kosuke_events` (the session's id as the
 //! payload; PostgreSQL folds a transaction's equal notifications into one and sends it at
 //! commit).
+//!
+//! `nodes.preview_address`: where the other nodes reach a node's preview proxy (`host:port`),
+//! so a preview opened through any node is passed on to the node running its dev server.
 
 use crate::m20251101_000002_chat_sessions::ChatSessions;
 use crate::sql::run;
@@ -27,6 +30,9 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(Table::alter().table(Nodes::Table).add_column(string_null(Nodes::PreviewAddress)).to_owned())
+            .await?;
         manager
             .create_table(
                 Table::create()
@@ -87,8 +93,14 @@ impl MigrationTrait for Migration {
         if manager.get_database_backend() == DbBackend::Postgres {
             run(manager, &["DROP FUNCTION kosuke_notify_event()"]).await?;
         }
-        Ok(())
+        manager.alter_table(Table::alter().table(Nodes::Table).drop_column(Nodes::PreviewAddress).to_owned()).await
     }
+}
+
+#[derive(DeriveIden)]
+enum Nodes {
+    Table,
+    PreviewAddress,
 }
 
 #[derive(DeriveIden)]

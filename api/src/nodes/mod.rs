@@ -6,6 +6,7 @@
 
 pub mod forward;
 pub mod listen;
+pub mod previews;
 pub mod takeover;
 
 use crate::auth::CurrentUser;

@@ -169,6 +169,11 @@ impl Previews {
         digits.parse().ok()
     }
 
+    /// Whether this node has the session's preview (started here and not removed).
+    pub fn has(&self, session_pk: i32) -> bool {
+        self.entries().contains_key(&session_pk)
+    }
+
     pub fn status(&self, session_pk: i32) -> Status {
         let entries = self.entries();
         let Some(entry) = entries.get(&session_pk) else {

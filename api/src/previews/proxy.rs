@@ -10,6 +10,7 @@
 //! kosuke's own cookie never comes here (it is host-only on kosuke's host, another site).
 
 use super::{Admission, Previews};
+use crate::nodes::previews::{Elsewhere, Routing};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full, combinators::BoxBody};
 use hyper::body::Incoming;
@@ -29,8 +30,13 @@ pub const COOKIE: &str = "kosuke_preview";
 type Body = BoxBody<Bytes, hyper::Error>;
 type Upstream = Client<HttpConnector, Incoming>;
 
-/// Serves previews on `listener` until the task is aborted.
-pub fn serve(listener: std::net::TcpListener, previews: Arc<Previews>) -> std::io::Result<tokio::task::JoinHandle<()>> {
+/// Serves previews on `listener` until the task is aborted; with `routing` (one of several
+/// nodes), another node's previews are passed on to it.
+pub fn serve(
+    listener: std::net::TcpListener,
+    previews: Arc<Previews>,
+    routing: Option<Arc<Routing>>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
     listener.set_nonblocking(true)?;
     let listener = tokio::net::TcpListener::from_std(listener)?;
     previews.set_proxy_port(listener.local_addr()?.port());
@@ -46,11 +52,14 @@ pub fn serve(listener: std::net::TcpListener, previews: Arc<Previews>) -> std::i
                 }
             };
             let _ = stream.set_nodelay(true);
-            let (previews, upstream) = (previews.clone(), upstream.clone());
+            let (previews, upstream, routing) = (previews.clone(), upstream.clone(), routing.clone());
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |request| {
-                    let (previews, upstream) = (previews.clone(), upstream.clone());
-                    async move { Ok::<_, std::convert::Infallible>(handle(&previews, &upstream, peer, request).await) }
+                    let (previews, upstream, routing) = (previews.clone(), upstream.clone(), routing.clone());
+                    async move {
+                        let answer = handle(&previews, &upstream, routing.as_deref(), peer, request).await;
+                        Ok::<_, std::convert::Infallible>(answer)
+                    }
                 });
                 let connection = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -66,6 +75,7 @@ pub fn serve(listener: std::net::TcpListener, previews: Arc<Previews>) -> std::i
 async fn handle(
     previews: &Previews,
     upstream: &Upstream,
+    routing: Option<&Routing>,
     peer: SocketAddr,
     request: Request<Incoming>,
 ) -> Response<Body> {
@@ -73,6 +83,23 @@ async fn handle(
     let Some(session_pk) = previews.session_of_host(&host) else {
         return page(StatusCode::NOT_FOUND, "There is no preview at this address.");
     };
+    if let Some(routing) = routing
+        && !previews.has(session_pk)
+    {
+        match routing.find(session_pk).await {
+            Some(Elsewhere::At(address)) => {
+                let target = Target { address, local: None };
+                return forward(upstream, request, target, peer, &host).await;
+            }
+            Some(Elsewhere::Down(node)) => {
+                return page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &format!("This preview runs on node {node}, which is down. Its chat says when it is back."),
+                );
+            }
+            None => {}
+        }
+    }
     if request.uri().path() == OPEN_PATH {
         return open(previews, session_pk, request.uri());
     }
@@ -90,7 +117,10 @@ async fn handle(
             StatusCode::SERVICE_UNAVAILABLE,
             &format!("The dev server is {state}. Its chat's Preview tab in kosuke shows its log and starts it again."),
         ),
-        Admission::Forward { port, tunnels } => forward(upstream, request, port, peer, &host, tunnels).await,
+        Admission::Forward { port, tunnels } => {
+            let target = Target { address: format!("127.0.0.1:{port}"), local: Some(tunnels) };
+            forward(upstream, request, target, peer, &host).await
+        }
     }
 }
 
@@ -127,34 +157,44 @@ fn open(previews: &Previews, session_pk: i32, uri: &Uri) -> Response<Body> {
     response
 }
 
+/// Where a request goes on to.
+struct Target {
+    /// `host:port`.
+    address: String,
+    /// The session's dev server on this node (its open WebSockets counted here), or `None`
+    /// for another node's preview proxy (which gets the preview's cookie and `Host` as sent).
+    local: Option<Arc<AtomicUsize>>,
+}
+
 async fn forward(
     upstream: &Upstream,
     mut request: Request<Incoming>,
-    port: u16,
+    target: Target,
     peer: SocketAddr,
     host: &str,
-    tunnels: Arc<AtomicUsize>,
 ) -> Response<Body> {
     let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
-    let Ok(target) = format!("http://127.0.0.1:{port}{path}").parse::<Uri>() else {
+    let Ok(uri) = format!("http://{}{path}", target.address).parse::<Uri>() else {
         return page(StatusCode::BAD_REQUEST, "The request's path cannot be forwarded.");
     };
     let upgrade = wants_upgrade(request.headers());
     let headers = request.headers_mut();
     remove_hop_by_hop(headers);
-    remove_cookie(headers, COOKIE);
     remove_cookie(headers, crate::auth::SESSION_COOKIE);
-    if let Ok(value) = HeaderValue::from_str(&peer.ip().to_string()) {
-        headers.insert(HeaderName::from_static("x-forwarded-for"), value);
+    if target.local.is_some() {
+        remove_cookie(headers, COOKIE);
+        if let Ok(value) = HeaderValue::from_str(&peer.ip().to_string()) {
+            headers.insert(HeaderName::from_static("x-forwarded-for"), value);
+        }
+        if let Ok(value) = HeaderValue::from_str(host) {
+            headers.insert(HeaderName::from_static("x-forwarded-host"), value);
+        }
+        headers.insert(HeaderName::from_static("x-forwarded-proto"), HeaderValue::from_static("http"));
     }
-    if let Ok(value) = HeaderValue::from_str(host) {
-        headers.insert(HeaderName::from_static("x-forwarded-host"), value);
-    }
-    headers.insert(HeaderName::from_static("x-forwarded-proto"), HeaderValue::from_static("http"));
     if let Some(protocol) = upgrade {
-        return tunnel(request, target, protocol, tunnels).await;
+        return tunnel(request, uri, &target, protocol).await;
     }
-    *request.uri_mut() = target;
+    *request.uri_mut() = uri;
     match upstream.request(request).await {
         Ok(answer) => {
             let (mut parts, body) = answer.into_parts();
@@ -162,22 +202,19 @@ async fn forward(
             parts.headers.remove(header::X_FRAME_OPTIONS);
             Response::from_parts(parts, body.boxed())
         }
+        Err(err) if target.local.is_none() => {
+            page(StatusCode::BAD_GATEWAY, &format!("The node running this preview did not answer: {err}"))
+        }
         Err(err) => page(StatusCode::BAD_GATEWAY, &format!("The dev server did not answer: {err}")),
     }
 }
 
 /// Bridges a WebSocket (any `Upgrade`) to the dev server on a connection of its own.
-async fn tunnel(
-    mut request: Request<Incoming>,
-    target: Uri,
-    protocol: HeaderValue,
-    tunnels: Arc<AtomicUsize>,
-) -> Response<Body> {
-    let port = target.port_u16().unwrap_or(80);
+async fn tunnel(mut request: Request<Incoming>, uri: Uri, target: &Target, protocol: HeaderValue) -> Response<Body> {
     let bad_gateway = |err: &dyn std::fmt::Display| {
         page(StatusCode::BAD_GATEWAY, &format!("The dev server did not take the connection: {err}"))
     };
-    let stream = match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+    let stream = match tokio::net::TcpStream::connect(target.address.as_str()).await {
         Ok(stream) => stream,
         Err(err) => return bad_gateway(&err),
     };
@@ -188,7 +225,7 @@ async fn tunnel(
     tokio::spawn(connection.with_upgrades());
     let client_side = hyper::upgrade::on(&mut request);
     let (mut parts, _) = request.into_parts();
-    parts.uri = target.path_and_query().map_or_else(|| Uri::from_static("/"), |p| Uri::from(p.clone()));
+    parts.uri = uri.path_and_query().map_or_else(|| Uri::from_static("/"), |p| Uri::from(p.clone()));
     parts.headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     parts.headers.insert(header::UPGRADE, protocol);
     let mut answer = match sender.send_request(Request::from_parts(parts, Empty::<Bytes>::new())).await {
@@ -201,8 +238,9 @@ async fn tunnel(
         return Response::from_parts(parts, body.boxed());
     }
     let server_side = hyper::upgrade::on(&mut answer);
+    let tunnels = target.local.clone();
     tokio::spawn(async move {
-        let _open = Tunnel::open(tunnels);
+        let _open = tunnels.map(Tunnel::open);
         let (Ok(client), Ok(server)) = tokio::join!(client_side, server_side) else { return };
         let _ = tokio::io::copy_bidirectional(&mut TokioIo::new(client), &mut TokioIo::new(server)).await;
     });

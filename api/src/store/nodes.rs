@@ -47,6 +47,35 @@ pub async fn holding(db: &impl ConnectionTrait, project_id: i32) -> Result<Optio
     Ok(node::Entity::find().filter(node::Column::Id.in_subquery(owner)).one(db).await?)
 }
 
+/// The node holding session `session_pk`'s project, in one query.
+pub async fn holding_session(db: &impl ConnectionTrait, session_pk: i32) -> Result<Option<node::Model>, StoreError> {
+    use entity::{chat_session, project};
+    use sea_orm::sea_query::Query;
+    let session_project = Query::select()
+        .column(chat_session::Column::ProjectId)
+        .from(chat_session::Entity)
+        .and_where(chat_session::Column::Id.eq(session_pk))
+        .to_owned();
+    let owner = Query::select()
+        .column(project::Column::OwnerNode)
+        .from(project::Entity)
+        .and_where(project::Column::Id.in_subquery(session_project))
+        .to_owned();
+    Ok(node::Entity::find().filter(node::Column::Id.in_subquery(owner)).one(db).await?)
+}
+
+/// Records where the other nodes reach this node's preview proxy.
+pub async fn set_preview_address(db: &impl ConnectionTrait, id: i32, address: &str) -> Result<(), StoreError> {
+    node::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(id),
+        preview_address: Set(Some(address.to_owned())),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
 /// How many active sessions each node's projects have (nodes with none are left out).
 pub async fn active_sessions_by_node(db: &impl ConnectionTrait) -> Result<Vec<(i32, i64)>, StoreError> {
     use entity::{chat_session, project};

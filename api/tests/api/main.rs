@@ -21,6 +21,7 @@ mod database;
 mod github;
 mod isolation;
 mod migration;
+mod node_previews;
 mod nodes;
 mod openapi;
 mod preview;

@@ -138,7 +138,7 @@ mod two_nodes_register_on_one_postgresql_database_and_a_killed_one_is_dead_after
 
 /// Starts node A (the test app, a binary on PostgreSQL) and node B beside it, each with its own
 /// data dir and its URL on loopback; both alive.
-async fn two_nodes() -> (crate::harness::TestApp, crate::harness::OtherNode) {
+pub(crate) async fn two_nodes() -> (crate::harness::TestApp, crate::harness::OtherNode) {
     let (a_port, b_port) = (crate::harness::free_port(), crate::harness::free_port());
     let a_url = format!("http://127.0.0.1:{a_port}");
     let a_env = [
@@ -155,7 +155,7 @@ async fn two_nodes() -> (crate::harness::TestApp, crate::harness::OtherNode) {
     (a, b)
 }
 
-async fn signed_in(client: client::Client) -> client::Client {
+pub(crate) async fn signed_in(client: client::Client) -> client::Client {
     let login = api_types::LoginRequest { email: "ann@example.test".into(), password: "ann-password".into() };
     client.login(&login).await.unwrap();
     client

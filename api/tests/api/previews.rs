@@ -19,7 +19,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 const KOSUKE_JSON: &str = r#"{"dev": "/usr/bin/python3 dev_server.py", "readiness_path": "/"}"#;
 
 /// A project whose repository runs the test dev server (`kosuke.json`), owned by the client.
-async fn dev_project(app: &TestApp, owner: &Client) -> Project {
+pub(crate) async fn dev_project(app: &TestApp, owner: &Client) -> Project {
     static ORIGINS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let name = format!("site-{}", ORIGINS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
     let origin = app.origin(
@@ -36,7 +36,7 @@ async fn dev_project(app: &TestApp, owner: &Client) -> Project {
 }
 
 /// Waits until the session's dev server is no longer starting.
-async fn settled(client: &Client, project: ProjectId, session: ChatSessionPk) -> Preview {
+pub(crate) async fn settled(client: &Client, project: ProjectId, session: ChatSessionPk) -> Preview {
     for _ in 0..400 {
         let preview = client.preview(project, session).await.unwrap();
         if preview.state != PreviewState::Starting {
@@ -47,7 +47,7 @@ async fn settled(client: &Client, project: ProjectId, session: ChatSessionPk) ->
     panic!("the dev server of session {session} is still starting");
 }
 
-async fn start(client: &Client, project: ProjectId, session: ChatSessionPk) -> Preview {
+pub(crate) async fn start(client: &Client, project: ProjectId, session: ChatSessionPk) -> Preview {
     let started = client.preview_action(project, session, PreviewAction::Start).await.unwrap();
     assert_eq!(started.kind, PreviewKind::Dev);
     let preview = settled(client, project, session).await;
@@ -57,7 +57,7 @@ async fn start(client: &Client, project: ProjectId, session: ChatSessionPk) -> P
 
 /// A browser-like client of the preview proxy: `s{n}.localhost` resolves to loopback (as
 /// browsers do), redirects and cookies are left to the test.
-fn browser(sessions: &[ChatSessionPk]) -> reqwest::Client {
+pub(crate) fn browser(sessions: &[ChatSessionPk]) -> reqwest::Client {
     let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
     for session in sessions {
         builder = builder.resolve(&format!("s{session}.localhost"), "127.0.0.1:0".parse().unwrap());
@@ -66,7 +66,7 @@ fn browser(sessions: &[ChatSessionPk]) -> reqwest::Client {
 }
 
 /// Opens the one-time link: the cookie it sets (`name=value`) and its attributes.
-async fn enter(http: &reqwest::Client, open_url: &str) -> (String, String) {
+pub(crate) async fn enter(http: &reqwest::Client, open_url: &str) -> (String, String) {
     let answer = http.get(open_url).send().await.unwrap();
     assert_eq!(answer.status().as_u16(), 303, "{}", answer.text().await.unwrap());
     assert_eq!(answer.headers()["location"], "/");
@@ -76,13 +76,13 @@ async fn enter(http: &reqwest::Client, open_url: &str) -> (String, String) {
     (pair.to_owned(), attributes.to_owned())
 }
 
-async fn page(http: &reqwest::Client, url: &str, cookie: &str) -> (u16, String) {
+pub(crate) async fn page(http: &reqwest::Client, url: &str, cookie: &str) -> (u16, String) {
     let answer = http.get(url).header("cookie", cookie).send().await.unwrap();
     (answer.status().as_u16(), answer.text().await.unwrap())
 }
 
 /// One WebSocket message through the proxy to the dev server's `/ws` echo, and its answer.
-async fn websocket_echo(proxy_port: u16, session: ChatSessionPk, cookie: &str, message: &str) -> String {
+pub(crate) async fn websocket_echo(proxy_port: u16, session: ChatSessionPk, cookie: &str, message: &str) -> String {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", proxy_port)).await.unwrap();
     let handshake = format!(
         "GET /ws HTTP/1.1\r\nHost: s{session}.localhost:{proxy_port}\r\nCookie: {cookie}\r\n\

@@ -12,6 +12,8 @@ pub struct Model {
     pub url: String,
     pub started_at: DateTimeUtc,
     pub heartbeat_at: DateTimeUtc,
+    /// Where the other nodes reach its preview proxy (`host:port`), once it listens.
+    pub preview_address: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
