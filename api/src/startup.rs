@@ -155,9 +155,9 @@ impl Application {
                 }
             }
         });
-        // Messages queued before a restart start as their chats' next turns.
-        let queued = state.clone();
-        tokio::spawn(async move { services::chat::queue::resume(&queued).await });
+        // Messages queued before a restart (or on a node this one took over) start as their
+        // chats' next turns.
+        services::chat::queue::spawn_keeper(state.clone());
         // Open pull requests are refreshed from GitHub every `--github-poll-secs`.
         services::pull_life::spawn_poller(state.clone());
         crate::nodes::spawn_heartbeat(state.clone());

@@ -47,6 +47,12 @@ pub async fn sweep(state: &web::Data<AppState>) -> usize {
 
 async fn take_over(state: &web::Data<AppState>, project: project::Model, dead: i32) {
     let project_id = project.id;
+    // Cloning before its runs end: whoever sees them interrupted sees the project not ready.
+    if let Err(err) =
+        store::projects::set_repository_state(&state.db, project_id, RepositoryState::Cloning, None, None).await
+    {
+        tracing::warn!(project_id, error = %err, "could not mark the project as cloning");
+    }
     let error = format!("Node {dead}, which ran this turn, stopped; another node took the chat over.");
     let interrupted =
         store::runs::interrupt_live_in(&state.db, Some(store::nodes::sessions_of_project(project_id)), &error)
@@ -57,11 +63,6 @@ async fn take_over(state: &web::Data<AppState>, project: project::Model, dead: i
             });
     crate::services::chat::recover_messages(&state.db, &state.secrets, &interrupted, &error).await;
     crate::services::chat::announce_interrupted(state, &interrupted).await;
-    if let Err(err) =
-        store::projects::set_repository_state(&state.db, project_id, RepositoryState::Cloning, None, None).await
-    {
-        tracing::warn!(project_id, error = %err, "could not mark the project as cloning");
-    }
     let credentials = crate::services::github::git_credentials(state, &project.user_id, &project).await.ok().flatten();
     let author = Author { name: "kosuke".into(), email: "kosuke@localhost".into() };
     let prepared = state.workspaces.prepare(project.clone(), author, credentials).await;

@@ -55,9 +55,21 @@ pub async fn replace(
 }
 
 /// Takes the queued prompt `id` off the queue; whether it was there (a start and a cancel
-/// may race: one of them gets it).
+/// may race: one of them gets it). On PostgreSQL a row another transaction is taking is
+/// skipped (`FOR UPDATE SKIP LOCKED`), not waited for.
 pub async fn take(db: &impl ConnectionTrait, id: i32) -> Result<bool, StoreError> {
-    Ok(queued_prompt::Entity::delete_by_id(id).exec(db).await?.rows_affected == 1)
+    use sea_orm::sea_query::{LockBehavior, LockType, Query};
+    let mut claim = Query::select()
+        .column(queued_prompt::Column::Id)
+        .from(queued_prompt::Entity)
+        .and_where(queued_prompt::Column::Id.eq(id))
+        .to_owned();
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        claim.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let taken =
+        queued_prompt::Entity::delete_many().filter(queued_prompt::Column::Id.in_subquery(claim)).exec(db).await?;
+    Ok(taken.rows_affected == 1)
 }
 
 /// Puts a taken prompt back, with its id (so its place in the queue).
@@ -67,9 +79,17 @@ pub async fn restore(db: &impl ConnectionTrait, row: queued_prompt::Model) -> Re
     Ok(())
 }
 
-/// Sessions with a queue, for starting their next turns after a restart.
+/// Sessions with a queue (held by `node`), for starting their next turns.
 pub async fn sessions(db: &impl ConnectionTrait, node: Option<i32>) -> Result<Vec<i32>, StoreError> {
-    let mut queued = queued_prompt::Entity::find();
+    use entity::chat_session;
+    use sea_orm::sea_query::Query;
+    // An archived chat's queue waits for it to be restored.
+    let active = Query::select()
+        .column(chat_session::Column::Id)
+        .from(chat_session::Entity)
+        .and_where(chat_session::Column::Status.eq(api_types::ChatSessionStatus::Active))
+        .to_owned();
+    let mut queued = queued_prompt::Entity::find().filter(queued_prompt::Column::ChatSessionId.in_subquery(active));
     if let Some(node) = node {
         queued = queued.filter(queued_prompt::Column::ChatSessionId.in_subquery(super::nodes::sessions_held_by(node)));
     }

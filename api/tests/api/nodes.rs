@@ -188,7 +188,7 @@ async fn renamed_through_a_is_listed_through_b(
 mod a_session_made_through_one_node_is_listed_run_and_streamed_through_the_other {
     use super::*;
     use crate::chat::{assistant, chat, finished, setup};
-    use crate::chat_events::read_events;
+    use crate::chat_events::{one_turn_of_text, read_events, read_until_finished};
     use api_types::*;
     use fakes::model::Reply;
 
@@ -234,9 +234,9 @@ mod a_session_made_through_one_node_is_listed_run_and_streamed_through_the_other
             .send()
             .await
             .unwrap();
-        let rest = read_events(resumed, 4).await;
-        let kinds: Vec<&str> = early.iter().chain(&rest).map(|(_, e)| e.name()).collect();
-        assert_eq!(kinds, ["run_started", "text_delta", "text_delta", "text_delta", "text_delta", "run_finished"]);
+        let rest = read_until_finished(resumed).await;
+        let seen: Vec<(String, RunEvent)> = early.into_iter().chain(rest).collect();
+        assert_eq!(one_turn_of_text(&seen), "chunk 0. chunk 1. chunk 2. chunk 3. ", "none lost or repeated");
         assert_eq!(finished(&via_b, project.id, session.id).await.status, RunStatus::Succeeded);
         assert!(assistant(&via_a, project.id, session.id).await.content.contains("chunk 3."));
         assert_eq!(a.model.requests().len(), 1, "one run, on A");
@@ -295,7 +295,7 @@ mod a_session_made_through_one_node_is_listed_run_and_streamed_through_the_other
 /// PostgreSQL only (several nodes need it).
 mod a_dead_nodes_projects_are_taken_over_from_their_pushed_branches_and_lost_work_is_told {
     use super::*;
-    use crate::chat::{chat, finished, ready_session};
+    use crate::chat::{assistant, chat, finished, ready_session};
     use crate::chat_events::{read_events, read_until_finished};
     use api_types::*;
     use fakes::model::{Reply, text, tool};
@@ -343,6 +343,10 @@ mod a_dead_nodes_projects_are_taken_over_from_their_pushed_branches_and_lost_wor
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+        // A message queued behind it, with its answer ready.
+        let queued = via_a.send_chat_or_queue(&chat(&project, &pushed, "Queued before A died")).await.unwrap();
+        assert!(matches!(queued, ChatAnswer::Queued(_)), "{queued:?}");
+        a.model.script([Reply::Parts(vec![text("From the queue.")])]);
         let via_b = signed_in(b.client()).await;
         // Watched through B, which reads A's stored events: the live turn's message as it
         // stands, then its deltas.
@@ -412,6 +416,21 @@ mod a_dead_nodes_projects_are_taken_over_from_their_pushed_branches_and_lost_wor
         assert!(lost.contains("never pushed"), "{lost}");
         let files = format!("{:?}", via_b.list_files(project.id, unpushed.id).await.unwrap());
         assert!(!files.contains("unpushed.txt"), "{files}");
+        // B starts the queued message as the chat's next turn.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let next = loop {
+            let runs = via_b.list_runs(project.id, pushed.id).await.unwrap().runs;
+            if runs[0].status != RunStatus::Interrupted
+                && !matches!(runs[0].status, RunStatus::Queued | RunStatus::Running)
+            {
+                break runs.into_iter().next().unwrap();
+            }
+            assert!(Instant::now() < deadline, "the queued message did not start on B: {runs:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(next.status, RunStatus::Succeeded, "{next:?}");
+        assert!(assistant(&via_b, project.id, pushed.id).await.content.contains("From the queue."));
+        assert!(via_b.list_queue(project.id, pushed.id).await.unwrap().queued.is_empty());
         // B answers runs there now.
         a.model.script([Reply::Parts(vec![text("Back.")])]);
         via_b.send_chat(&chat(&project, &pushed, "Still there?")).await.unwrap();

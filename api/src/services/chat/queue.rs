@@ -110,13 +110,31 @@ pub async fn start_next(state: &web::Data<AppState>, session_pk: i32) {
     }
 }
 
-/// Starts the next turn of every session with a queue (after a restart).
+/// Starts the next turn of every session of this node with a queue and nothing live.
 pub async fn resume(state: &web::Data<AppState>) {
     let sessions = match store::queue::sessions(&state.db, state.node_id).await {
         Ok(sessions) => sessions,
         Err(err) => return tracing::error!(error = %crate::error::Report(&err), "could not read the queues"),
     };
     for session_pk in sessions {
+        if state.runtime.existing(session_pk).is_some_and(|owner| owner.live().is_some()) {
+            continue;
+        }
         start_next(state, session_pk).await;
     }
+}
+
+/// How often the queues are looked at besides the end of each run.
+const QUEUE_POLL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Starts queued messages that nothing else starts: after a restart, after this node took
+/// over another's chats, after a start that failed. Each run's end starts its session's next
+/// message at once; this looks every [`QUEUE_POLL`] until the server stops.
+pub fn spawn_keeper(state: web::Data<AppState>) {
+    tokio::spawn(async move {
+        while !state.runtime.is_stopping() {
+            resume(&state).await;
+            tokio::time::sleep(QUEUE_POLL).await;
+        }
+    });
 }
