@@ -82,6 +82,15 @@ fn placement(method: &Method, path: &str) -> Placement {
     if owner { Placement::Project(id) } else { Placement::Here }
 }
 
+/// Whether the operation at `path` (a path of the OpenAPI document, `{…}` for its ids) is
+/// answered by the project's node, so it can be 503 `node_unavailable` when that is down.
+pub fn needs_the_projects_node(method: &str, path: &str) -> bool {
+    let Ok(method) = Method::from_bytes(method.to_ascii_uppercase().as_bytes()) else { return false };
+    let concrete: Vec<&str> =
+        path.split('/').map(|part| if part.starts_with('{') && part.ends_with('}') { "1" } else { part }).collect();
+    matches!(placement(&method, &concrete.join("/")), Placement::Project(_) | Placement::ChatBody)
+}
+
 /// The message a forwarding node signs.
 fn signed(at: i64, method: &str, path_and_query: &str, user_id: &str) -> String {
     format!("{at}\n{method}\n{path_and_query}\n{user_id}")
@@ -337,5 +346,14 @@ mod tests {
         for (method, path, expected) in cases {
             assert_eq!(placement(&method, path), expected, "{method} {path}");
         }
+    }
+
+    #[test]
+    fn the_documents_operations_are_placed_by_their_templates() {
+        assert!(needs_the_projects_node("get", "/api/projects/{id}/chat-sessions/{session_pk}/files"));
+        assert!(needs_the_projects_node("post", "/api/chat"));
+        assert!(!needs_the_projects_node("get", "/api/projects/{id}/chat-sessions/{session_pk}/events"));
+        assert!(!needs_the_projects_node("get", "/api/projects/{id}/chat-sessions"));
+        assert!(!needs_the_projects_node("post", "/api/projects"));
     }
 }

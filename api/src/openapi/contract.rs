@@ -3,7 +3,8 @@
 //!
 //! - sign-in: the security schemes, `security` and 401 on every operation but [`PUBLIC`];
 //! - statuses: 403 on writes (a cookie request from another site), 400/413/415/422 with a JSON
-//!   body, 400 with a query string, 400/404 with path ids, all with the `ErrorBody` schema;
+//!   body, 400 with a query string, 400/404 with path ids, 503 where the project's node answers
+//!   (`nodes::forward`), all with the `ErrorBody` schema;
 //! - parameters: ids ≥ 1, `limit` 1–100, cursors opaque and non-empty, `ids` and env-var names
 //!   by pattern;
 //! - body fields: the lengths and patterns `api_types::validate` and the services check
@@ -103,6 +104,9 @@ fn operation_rules(path: &str, method: &str, operation: &mut Value) {
     if path.contains('{') {
         add("400", "A path id is not a positive integer (`invalid_id`).");
         add("404", "No such resource, or not yours (`not_found`).");
+    }
+    if crate::nodes::forward::needs_the_projects_node(method, path) {
+        add("503", "Several nodes: the node holding the project is down (`node_unavailable`, naming it).");
     }
     for parameter in operation.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
         constrain_parameter(parameter);

@@ -1,7 +1,8 @@
 //! Several nodes on one PostgreSQL database (PostgreSQL only: SQLite refuses several nodes):
 //! node A holds a project, node B forwards what needs its files. Measured: a checkout read
 //! (the session's file tree) through A and through B, a database read through B (answered
-//! there), the added latency of a run's events reaching a watcher through B against one on A,
+//! there), the added latency of a run's events reaching a watcher through B (read from the
+//! events table when PostgreSQL announces them) against one on A (its owner's broadcast),
 //! and session creation through A, through B, and on a server running alone.
 
 use crate::api_load::get;
@@ -130,7 +131,7 @@ async fn event_latency(
     let chunks = 200;
     let watch = |address: &str| {
         let request = http.get(format!("{address}{path}")).bearer_auth(token).send();
-        async move { tokio::spawn(arrivals(request.await.unwrap(), chunks + 2)) }
+        async move { tokio::spawn(arrivals(request.await.unwrap())) }
     };
     let (on_a, on_b) = (watch(a).await, watch(b).await);
     model.script([Reply::Slow { chunks, every: Duration::from_millis(10) }]);
@@ -149,12 +150,13 @@ async fn event_latency(
     if added.is_empty() { json!({}) } else { stats(added) }
 }
 
-/// When each event (by id) arrived, up to `count` events or ten seconds.
-async fn arrivals(mut response: reqwest::Response, count: usize) -> HashMap<String, Instant> {
+/// When each event (by id) arrived, until the run's end or ten seconds.
+async fn arrivals(mut response: reqwest::Response) -> HashMap<String, Instant> {
     let mut seen = HashMap::new();
     let mut buffer = String::new();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while seen.len() < count && Instant::now() < deadline {
+    let mut ended = false;
+    while !ended && Instant::now() < deadline {
         let Ok(Ok(Some(chunk))) = tokio::time::timeout(Duration::from_secs(10), response.chunk()).await else { break };
         let at = Instant::now();
         buffer.push_str(&String::from_utf8_lossy(&chunk));
@@ -163,6 +165,7 @@ async fn arrivals(mut response: reqwest::Response, count: usize) -> HashMap<Stri
             if let Some(id) = block.lines().find_map(|l| l.strip_prefix("id: ")) {
                 seen.insert(id.to_owned(), at);
             }
+            ended |= block.lines().any(|l| l == "event: run_finished");
         }
     }
     seen
