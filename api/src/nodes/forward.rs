@@ -266,6 +266,44 @@ static CLIENT: LazyLock<reqwest::Client> = LazyLock::new(|| {
         .expect("a reqwest client without TLS settings builds")
 });
 
+/// What this node does on behalf of `user_id` in a project another node holds (a webhook's
+/// archive): sent there, signed as a forwarded request is. `Ok(false)` when this node holds
+/// the project (or runs alone): the caller does it here.
+pub async fn on_projects_node(
+    state: &AppState,
+    project_id: i32,
+    user_id: &str,
+    method: Method,
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<bool, ApiError> {
+    let (Some(me), Some(secret)) = (state.node_id, state.settings.node_secret.as_deref()) else { return Ok(false) };
+    let Some(node) = store::nodes::holding(&state.db, project_id).await?.filter(|node| node.id != me) else {
+        return Ok(false);
+    };
+    if !super::alive(&state.settings, node.heartbeat_at) {
+        return Err(down(node.id));
+    }
+    let at = chrono::Utc::now().timestamp();
+    let signature =
+        crate::secrets::hmac_sha256_hex(secret.as_bytes(), signed(at, method.as_str(), path, user_id).as_bytes());
+    let method = reqwest::Method::from_bytes(method.as_str().as_bytes()).map_err(ApiError::internal)?;
+    let answer = CLIENT
+        .request(method, format!("{}{path}", node.url.trim_end_matches('/')))
+        .header(NODE_AUTH, format!("{at}.{signature}"))
+        .header(NODE_USER, user_id)
+        .json(body)
+        .send()
+        .await
+        .map_err(|_| down(node.id))?;
+    if !answer.status().is_success() {
+        let status = answer.status();
+        let text = answer.text().await.unwrap_or_default();
+        return Err(ApiError::internal(format!("node {} answered {status}: {text}", node.id)));
+    }
+    Ok(true)
+}
+
 /// Sends the request to `node` on behalf of `user` and streams its answer back.
 async fn send(
     secret: &str,

@@ -154,7 +154,20 @@ async fn record(
                 description: None,
                 status: Some(ChatSessionStatus::Archived),
             };
-            crate::services::sessions::update(state, &user, session.project_id, session.id, archive).await?;
+            // Archiving removes the checkout: on the node that holds it (a webhook lands on any).
+            let path = format!("/api/projects/{}/chat-sessions/{}", session.project_id, session.id);
+            let body = serde_json::to_value(&archive).map_err(ApiError::internal)?;
+            let elsewhere = crate::nodes::forward::on_projects_node(
+                state,
+                session.project_id,
+                &user.id,
+                actix_web::http::Method::PUT,
+                &path,
+                &body,
+            );
+            if !elsewhere.await? {
+                crate::services::sessions::update(state, &user, session.project_id, session.id, archive).await?;
+            }
             return Ok(store::sessions::find(&state.db, session.id).await?);
         }
     }

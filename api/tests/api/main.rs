@@ -21,7 +21,7 @@ mod database;
 mod github;
 mod isolation;
 mod migration;
-mod node_previews;
+mod node_handoffs;
 mod nodes;
 mod openapi;
 mod preview;

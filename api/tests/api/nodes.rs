@@ -139,9 +139,14 @@ mod two_nodes_register_on_one_postgresql_database_and_a_killed_one_is_dead_after
 /// Starts node A (the test app, a binary on PostgreSQL) and node B beside it, each with its own
 /// data dir and its URL on loopback; both alive.
 pub(crate) async fn two_nodes() -> (crate::harness::TestApp, crate::harness::OtherNode) {
+    two_nodes_with(&[]).await
+}
+
+/// `two_nodes` with `extra` in both nodes' environment.
+pub(crate) async fn two_nodes_with(extra: &[(&str, &str)]) -> (crate::harness::TestApp, crate::harness::OtherNode) {
     let (a_port, b_port) = (crate::harness::free_port(), crate::harness::free_port());
     let a_url = format!("http://127.0.0.1:{a_port}");
-    let a_env = [
+    let mut a_env = vec![
         ("KOSUKE_NODE_URL", a_url.as_str()),
         ("KOSUKE_NODE_SECRET", SECRET),
         ("KOSUKE_SECRET_KEY", KEY),
@@ -150,6 +155,7 @@ pub(crate) async fn two_nodes() -> (crate::harness::TestApp, crate::harness::Oth
         ("KOSUKE_AGENT_MODEL", "claude-test"),
         ("KOSUKE_AGENT_API_KEY", "sk-test"),
     ];
+    a_env.extend_from_slice(extra);
     let a = crate::harness::spawn_binary_at(Backend::Postgres, a_port, &a_env).await;
     let b = a.another_node(b_port, &[("KOSUKE_NODE_URL", format!("http://127.0.0.1:{b_port}"))]).await;
     (a, b)
