@@ -37,29 +37,30 @@ pub async fn find(db: &impl ConnectionTrait, id: i32) -> Result<Option<node::Mod
 /// The node holding project `project_id` (`None`: made while kosuke ran alone, or no such
 /// project), in one query.
 pub async fn holding(db: &impl ConnectionTrait, project_id: i32) -> Result<Option<node::Model>, StoreError> {
-    use entity::project;
-    use sea_orm::sea_query::Query;
-    let owner = Query::select()
-        .column(project::Column::OwnerNode)
-        .from(project::Entity)
-        .and_where(project::Column::Id.eq(project_id))
-        .to_owned();
-    Ok(node::Entity::find().filter(node::Column::Id.in_subquery(owner)).one(db).await?)
+    node_of_project(db, entity::project::Column::Id.eq(project_id)).await
 }
 
 /// The node holding session `session_pk`'s project, in one query.
 pub async fn holding_session(db: &impl ConnectionTrait, session_pk: i32) -> Result<Option<node::Model>, StoreError> {
-    use entity::{chat_session, project};
-    use sea_orm::sea_query::Query;
-    let session_project = Query::select()
+    use entity::chat_session;
+    let project = sea_orm::sea_query::Query::select()
         .column(chat_session::Column::ProjectId)
         .from(chat_session::Entity)
         .and_where(chat_session::Column::Id.eq(session_pk))
         .to_owned();
-    let owner = Query::select()
+    node_of_project(db, entity::project::Column::Id.in_subquery(project)).await
+}
+
+/// The owner node of the project `which` picks out.
+async fn node_of_project(
+    db: &impl ConnectionTrait,
+    which: sea_orm::sea_query::SimpleExpr,
+) -> Result<Option<node::Model>, StoreError> {
+    use entity::project;
+    let owner = sea_orm::sea_query::Query::select()
         .column(project::Column::OwnerNode)
         .from(project::Entity)
-        .and_where(project::Column::Id.in_subquery(session_project))
+        .and_where(which)
         .to_owned();
     Ok(node::Entity::find().filter(node::Column::Id.in_subquery(owner)).one(db).await?)
 }

@@ -1,7 +1,7 @@
 //! Several nodes on one PostgreSQL database (PostgreSQL only: SQLite refuses several nodes):
 //! node A holds a project, node B forwards what needs its files. Measured: a checkout read
 //! (the session's file tree) through A and through B, a database read through B (answered
-//! there), the added latency of a run's events reaching a watcher through B (read from the
+//! there, from its cache) and through C (a node without the read cache), the added latency of a run's events reaching a watcher through B (read from the
 //! events table when PostgreSQL announces them) against one on A (its owner's broadcast),
 //! and session creation through A, through B, and on a server running alone.
 
@@ -53,6 +53,12 @@ pub async fn run() -> Value {
     ]);
     let a = Server::start_at(&backend, "nodes", a_port, &env).await;
     let (_b, _b_data, b_address) = a.beside(b_port, &[("KOSUKE_NODE_URL", b_url.as_str())]).await;
+    // C: a node like B without the read cache, to decide whether the cache pays with several
+    // nodes (each write drops the table's answers on every node).
+    let c_port = free_port();
+    let c_url = format!("http://127.0.0.1:{c_port}");
+    let c_env = [("KOSUKE_NODE_URL", c_url.as_str()), ("KOSUKE_NO_READ_CACHE", "true")];
+    let (_c, _c_data, c_address) = a.beside(c_port, &c_env).await;
     let (via_a, _, token) = signed_in(&a.address, "nodes@example.test").await;
     let project = crate::server::new_project(&via_a, "nodes").await;
     let session = ready(&via_a, project.id, "reads").await;
@@ -67,6 +73,7 @@ pub async fn run() -> Value {
         load::row("file tree through A (the owner)", WINDOW, get(&files(&a.address), &token)).await,
         load::row("file tree through B (forwarded to A)", WINDOW, get(&files(&b_address), &token)).await,
         load::row("session list through B (answered by B)", WINDOW, get(&list(&b_address), &token)).await,
+        load::row("session list through C (B without the read cache)", WINDOW, get(&list(&c_address), &token)).await,
     ];
 
     let events = event_latency(&model, &a.address, &b_address, &token, &project, &session, &via_b).await;
@@ -74,7 +81,7 @@ pub async fn run() -> Value {
     for (name, row) in [("alone", &create_alone), ("through A", &create_a), ("through B", &create_b)] {
         println!("  create session {name}: {}", ms(row));
     }
-    drop(_b);
+    drop((_b, _c));
     a.stop().await;
     json!({
         "reads": rows,
