@@ -1,10 +1,11 @@
 //! Requests answered by the node that holds the project. Each project — its mirror and its
 //! sessions' checkouts, runs, setups and dev servers — lives on one node (`projects.owner_node`,
 //! chosen when it is made: the live node with the fewest active sessions). Any node takes any
-//! request; what needs the project's files (the code, diffs, branch statuses, chat runs and
-//! their event streams, cancel, archive, delete, updates, the radar, setups and previews'
-//! state) is sent on to the owner, streamed both ways, and what only reads the database is
-//! answered where it lands.
+//! request; what needs the project's files (the code, diffs, branch statuses, chat runs (a
+//! `POST /api/chat` that streams its run included), cancel, archive, delete, updates, the
+//! radar, setups and previews' state) is sent on to the owner, streamed both ways, and what
+//! only reads the database is answered where it lands (run events too: they are stored,
+//! `crate::events`).
 //!
 //! The node-to-node credential: the forwarding node signs the request's time, method, path
 //! and the user it vouches for with the shared `--node-secret` (HMAC-SHA256, in

@@ -105,6 +105,8 @@ pub async fn get_events(
         return Ok(sse_response(events(state, source, pending, after, None)));
     }
     let owner = state.runtime.owner(session.id);
+    // Its numbering known, so "from now on" and a catch-up start from the right number.
+    owner.events.ready(&state.runtime.events, &state.db).await?;
     let (pending, receiver, after) = match latest {
         true => from_snapshot(&owner),
         false => {

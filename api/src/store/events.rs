@@ -2,6 +2,7 @@
 
 use super::{StoreError, now};
 use entity::session_event;
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 /// One event to store: its session, its place in the session's order, its run and type, and
@@ -30,7 +31,11 @@ pub async fn insert(db: &impl ConnectionTrait, events: Vec<NewEvent>) -> Result<
         created_at: Set(at),
         ..Default::default()
     });
-    session_event::Entity::insert_many(rows).exec(db).await?;
+    // A number already stored (two nodes that both took the session for a moment) keeps the
+    // first; the rest of the batch, other sessions' events too, is stored all the same.
+    let keep_first =
+        OnConflict::columns([session_event::Column::SessionId, session_event::Column::Seq]).do_nothing().to_owned();
+    session_event::Entity::insert_many(rows).on_conflict(keep_first).try_insert().exec(db).await?;
     Ok(())
 }
 
