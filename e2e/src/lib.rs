@@ -31,7 +31,14 @@ fn spawn(command: &mut Command) -> Process {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    // Never one of the dev servers' ports of the tests (45000-54999 here, 60000-64999 in
+    // e2e): a dev server of another test may take it before the server binds it.
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("address").port();
+        if !(45000..55000).contains(&port) && !(60000..65000).contains(&port) {
+            return port;
+        }
+    }
 }
 
 fn root() -> PathBuf {

@@ -243,7 +243,14 @@ pub async fn spawn_binary(backend: Backend, env: &[(&str, &str)]) -> TestApp {
 
 /// A port nothing listens on now.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("address").port()
+    // Never one of the dev servers' ports of the tests (45000-54999 here, 60000-64999 in
+    // e2e): a dev server of another test may take it before the server binds it.
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("address").port();
+        if !(45000..55000).contains(&port) && !(60000..65000).contains(&port) {
+            return port;
+        }
+    }
 }
 
 /// `spawn_binary` listening on `port` (known before it starts: a node's own `--node-url`).

@@ -253,7 +253,11 @@ mod a_session_made_through_one_node_is_listed_run_and_streamed_through_the_other
         assert!(heard.received > 0, "{heard:?}");
 
         // B's listening connection cut: B notices (and drops its whole cache), listens again,
-        // and the next write through A reaches it.
+        // and the next write through A reaches it; a watcher through B, open across the cut,
+        // gets the next turn whole (it reads the table after the last event it sent).
+        let last_seen = seen.last().unwrap().0.clone();
+        let across = http.get(&events_url).bearer_auth(&token).header("last-event-id", &last_seen).send();
+        let across = across.await.unwrap();
         let b_id = via_b.list_nodes().await.unwrap().this_node.unwrap();
         let db = a.database.connect().await;
         let cut = sea_orm::ConnectionTrait::execute_unprepared(
@@ -268,6 +272,9 @@ mod a_session_made_through_one_node_is_listed_run_and_streamed_through_the_other
         assert_eq!(cut.rows_affected(), 1, "B's listener found and cut");
         nodes_until(&via_b, "B noticed", |l| l.listener.as_ref().is_some_and(|l| l.reconnects >= 1)).await;
         renamed_through_a_is_listed_through_b(&via_a, &via_b, project.id, first.id, "renamed again").await;
+        a.model.script([Reply::Slow { chunks: 3, every: std::time::Duration::from_millis(50) }]);
+        via_a.send_chat(&chat(&project, &session, "Once more")).await.unwrap();
+        assert_eq!(one_turn_of_text(&read_until_finished(across).await), "chunk 0. chunk 1. chunk 2. ");
 
         // A request claiming to come from a node, without the node secret's signature: 401.
         for (auth, user) in
