@@ -72,7 +72,8 @@ fn migrate_reports_and_rolls_back_migrations() {
 /// Signs up (or in) `ann` on a server and returns a client for her.
 async fn ann(address: &str, first_time: bool) -> client::Client {
     let client = client::Client::new(address);
-    for _ in 0..100 {
+    // (Up to 30 s: in `cargo test` every test of the crate runs at once beside it.)
+    for _ in 0..300 {
         if client.health().await.is_ok() {
             break;
         }
@@ -161,17 +162,23 @@ async fn a_server_killed_mid_run_restarts_with_the_run_interrupted_and_its_outpu
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    // Shown live from memory; the kill may come once it is in the run's journal.
+    // Shown live from memory; the kill may come once its text is in the run's stored events.
     let db = sea_orm::Database::connect(format!("sqlite://{}?mode=ro", dir.path().join("data/kosuke.db").display()))
         .await
         .unwrap();
-    for _ in 0..200 {
-        use sea_orm::{EntityTrait, PaginatorTrait};
-        if entity::run_journal::Entity::find().count(&db).await.unwrap() > 0 {
+    let mut stored = 0;
+    for _ in 0..400 {
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        let deltas = entity::session_event::Entity::find()
+            .filter(entity::session_event::Column::RunId.eq(accepted.run_id.0))
+            .filter(entity::session_event::Column::Kind.eq("text_delta"));
+        stored = deltas.count(&db).await.unwrap();
+        if stored > 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    assert!(stored > 0, "the streamed text is stored before the kill");
     db.close().await.unwrap();
     assert_eq!(client.list_runs(project.id, session.id).await.unwrap().runs[0].status, RunStatus::Running);
     drop(server); // SIGKILL, mid-run
