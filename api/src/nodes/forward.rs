@@ -176,8 +176,8 @@ async fn owner_of(
         }
     };
     let owner = match project {
-        // Alone when it was made, or no such project (the handler says 404): answered here.
-        Some(id) => match store::nodes::holding(&state.db, id).await? {
+        // Here, alone when it was made, or no such project (the handler says 404): answered here.
+        Some(id) => match super::held_elsewhere(state, id).await? {
             Some(owner) => owner,
             None => return Ok(None),
         },
@@ -278,31 +278,36 @@ pub async fn on_projects_node(
     path: &str,
     body: &serde_json::Value,
 ) -> Result<bool, ApiError> {
-    let (Some(me), Some(secret)) = (state.node_id, state.settings.node_secret.as_deref()) else { return Ok(false) };
-    let Some(node) = store::nodes::holding(&state.db, project_id).await?.filter(|node| node.id != me) else {
-        return Ok(false);
-    };
+    let Some(secret) = state.settings.node_secret.as_deref() else { return Ok(false) };
+    let Some(node) = super::held_elsewhere(state, project_id).await? else { return Ok(false) };
     if !super::alive(&state.settings, node.heartbeat_at) {
         return Err(down(node.id));
     }
-    let at = chrono::Utc::now().timestamp();
-    let signature =
-        crate::secrets::hmac_sha256_hex(secret.as_bytes(), signed(at, method.as_str(), path, user_id).as_bytes());
-    let method = reqwest::Method::from_bytes(method.as_str().as_bytes()).map_err(ApiError::internal)?;
-    let answer = CLIENT
-        .request(method, format!("{}{path}", node.url.trim_end_matches('/')))
-        .header(NODE_AUTH, format!("{at}.{signature}"))
-        .header(NODE_USER, user_id)
-        .json(body)
-        .send()
-        .await
-        .map_err(|_| down(node.id))?;
+    let out = signed_request(secret, &node, &method, path, user_id).ok_or(ApiError::NoRoute)?;
+    let answer = out.json(body).send().await.map_err(|_| down(node.id))?;
     if !answer.status().is_success() {
         let status = answer.status();
         let text = answer.text().await.unwrap_or_default();
         return Err(ApiError::internal(format!("node {} answered {status}: {text}", node.id)));
     }
     Ok(true)
+}
+
+/// A request to `node` for `method path`, signed as coming from this node on behalf of
+/// `user_id` (`None` for a method reqwest does not take).
+fn signed_request(
+    secret: &str,
+    node: &entity::node::Model,
+    method: &Method,
+    path: &str,
+    user_id: &str,
+) -> Option<reqwest::RequestBuilder> {
+    let at = chrono::Utc::now().timestamp();
+    let signature =
+        crate::secrets::hmac_sha256_hex(secret.as_bytes(), signed(at, method.as_str(), path, user_id).as_bytes());
+    let method = reqwest::Method::from_bytes(method.as_str().as_bytes()).ok()?;
+    let out = CLIENT.request(method, format!("{}{path}", node.url.trim_end_matches('/')));
+    Some(out.header(NODE_AUTH, format!("{at}.{signature}")).header(NODE_USER, user_id))
 }
 
 /// Sends the request to `node` on behalf of `user` and streams its answer back.
@@ -314,21 +319,15 @@ async fn send(
     body: Bytes,
 ) -> HttpResponse {
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    let at = chrono::Utc::now().timestamp();
-    let signature = crate::secrets::hmac_sha256_hex(
-        secret.as_bytes(),
-        signed(at, req.method().as_str(), path, &user.id).as_bytes(),
-    );
-    let Ok(method) = reqwest::Method::from_bytes(req.method().as_str().as_bytes()) else {
+    let Some(mut out) = signed_request(secret, node, req.method(), path, &user.id) else {
         return ApiError::NoRoute.error_response();
     };
-    let mut out = CLIENT.request(method, format!("{}{path}", node.url.trim_end_matches('/')));
     for (name, value) in req.headers() {
         if !stays(name.as_str()) {
             out = out.header(name.as_str(), value.as_bytes());
         }
     }
-    let sent = out.header(NODE_AUTH, format!("{at}.{signature}")).header(NODE_USER, &user.id).body(body).send().await;
+    let sent = out.body(body).send().await;
     let answer = match sent {
         Ok(answer) => answer,
         Err(err) => {

@@ -6,9 +6,9 @@
 //! lost: after a reconnect every answer is dropped.
 //!
 //! The same connection hears `kosuke_events` (migration 18): a session's run events were
-//! stored; its watchers on this node read the table again (they also read it every second,
-//! so a notification lost in a reconnect delays them at most that long, and none is missed:
-//! they read after the last number they sent).
+//! stored; its watchers on this node read the table again. After a lost connection every
+//! watcher reads it again (`EVERY_SESSION`); none misses an event, as each reads after the
+//! last number it sent.
 
 use crate::cache::Writes;
 use sea_orm::DatabaseConnection;
@@ -63,10 +63,12 @@ pub async fn spawn(
                 Ok(None) => {
                     counts.reconnects.fetch_add(1, Ordering::Relaxed);
                     writes.everything_written();
+                    let _ = events.send(crate::events::EVERY_SESSION);
                     tracing::warn!("the listener's connection to PostgreSQL was lost; every cached answer is dropped");
                 }
                 Err(err) => {
                     writes.everything_written();
+                    let _ = events.send(crate::events::EVERY_SESSION);
                     tracing::warn!(error = %err, "listening for other nodes' writes failed; trying again");
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 }

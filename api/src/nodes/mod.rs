@@ -55,6 +55,16 @@ pub async fn join(db: &DatabaseConnection, settings: &Settings, secrets: &Secret
     Ok(Some(node.id))
 }
 
+/// The node holding project `project_id` when that is another node than this one (`None`
+/// alone, on this node, or for a project made while kosuke ran alone).
+pub(crate) async fn held_elsewhere(
+    state: &AppState,
+    project_id: i32,
+) -> Result<Option<entity::node::Model>, store::StoreError> {
+    let Some(me) = state.node_id else { return Ok(None) };
+    Ok(store::nodes::holding(&state.db, project_id).await?.filter(|node| node.id != me))
+}
+
 /// The server setting holding a known text sealed with the nodes' key.
 pub const KEY_CHECK: &str = "node_key_check";
 const KEY_CHECK_TEXT: &str = "kosuke nodes share this key";

@@ -11,10 +11,7 @@ use crate::store;
 use actix_web::http::header::{ACCEPT, CACHE_CONTROL, ContentEncoding};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
-use api_types::{
-    AgentInfo, AgentRun, AgentRunList, ChatAnswer, ChatRequest, ContentBlock, ErrorBody, MessageId, RunEvent, RunId,
-    RunStatus,
-};
+use api_types::{AgentInfo, AgentRun, AgentRunList, ChatAnswer, ChatRequest, ErrorBody, MessageId, RunEvent, RunId};
 use futures_util::Stream;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -120,8 +117,7 @@ pub async fn get_events(
 
 /// Whether this node runs the project's sessions (always, when it runs alone).
 async fn holds(state: &AppState, project_id: i32) -> Result<bool, ApiError> {
-    let Some(me) = state.node_id else { return Ok(true) };
-    Ok(store::projects::find(&state.db, project_id).await?.owner_node.is_none_or(|owner| owner == me))
+    Ok(crate::nodes::held_elsewhere(state, project_id).await?.is_none())
 }
 
 /// Stop the session's live run (its changes so far are committed).
@@ -169,12 +165,13 @@ enum Source {
     /// it is watched).
     Owner { owner: Arc<SessionOwner>, receiver: broadcast::Receiver<Sequenced> },
     /// Another node runs it: the table, read again when the bell rings for the session (the
-    /// listener heard it stored some) and every [`TABLE_POLL`] in case a ring was missed.
+    /// listener heard it stored some, or lost its connection) and every [`TABLE_POLL`] besides.
     Table { session_id: i32, bell: broadcast::Receiver<i32> },
 }
 
-/// How often a watcher of another node's session reads the table without a ring.
-const TABLE_POLL: Duration = Duration::from_secs(1);
+/// How often a watcher of another node's session reads the table without a ring (the bell
+/// rings for every one after a lost connection: this is the last resort).
+const TABLE_POLL: Duration = Duration::from_secs(5);
 /// How many stored events a watcher reads at once.
 const TABLE_PAGE: u64 = 500;
 /// A comment sent when nothing else was for this long, so proxies keep the stream open.
@@ -214,23 +211,16 @@ fn from_snapshot(owner: &SessionOwner) -> (Vec<Sequenced>, broadcast::Receiver<S
 /// stored events (its deltas are kept until it ends), and the number of the last of them.
 async fn table_snapshot(state: &AppState, session_id: i32) -> Result<(Vec<Sequenced>, u64), ApiError> {
     let last = store::events::last_seq(&state.db, session_id).await?;
-    let live = store::runs::list(&state.db, session_id, 1)
-        .await?
-        .into_iter()
-        .next()
-        .filter(|run| matches!(run.status, RunStatus::Queued | RunStatus::Running));
+    let live = store::runs::list(&state.db, session_id, 1).await?.into_iter().next().filter(|run| run.status.is_live());
     let Some(run) = live else { return Ok((Vec::new(), last)) };
     let stored = crate::events::opened(&state.secrets, store::events::of_run(&state.db, session_id, run.id).await?);
     let after = stored.last().map_or(last, |(seq, _)| (*seq).max(last));
-    let mut blocks = Vec::new();
-    for (_, event) in &stored {
-        ContentBlock::fold(&mut blocks, event);
-    }
+    let transcript = chat::Transcript::replay([stored.into_iter().map(|(_, event)| event).collect()]);
     let snapshot = RunEvent::RunSnapshot {
         run_id: RunId(run.id),
         assistant_message_id: MessageId(run.assistant_message_id.unwrap_or_default()),
         status: run.status,
-        blocks,
+        blocks: transcript.blocks,
     };
     Ok((vec![(after, snapshot)], after.saturating_sub(1)))
 }
@@ -309,7 +299,7 @@ fn events(
                     let rung = async {
                         loop {
                             match bell.recv().await {
-                                Ok(id) if id == *session_id => return,
+                                Ok(id) if id == *session_id || id == crate::events::EVERY_SESSION => return,
                                 Ok(_) => {}
                                 // Missed rings may have been ours: read again.
                                 Err(broadcast::error::RecvError::Lagged(_)) => return,

@@ -5,6 +5,7 @@ use super::{StoreError, now};
 use chrono::{DateTime, Utc};
 use entity::{invite, server_setting, user};
 use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
@@ -66,24 +67,22 @@ pub async fn setting(db: &impl ConnectionTrait, key: &str) -> Result<Option<Stri
 
 /// Sets a server setting where it has no value yet (an existing one is kept).
 pub async fn add_setting(db: &impl ConnectionTrait, key: &str, value: &str) -> Result<(), StoreError> {
-    let model = server_setting::ActiveModel { key: Set(key.to_owned()), value: Set(value.to_owned()) };
-    server_setting::Entity::insert(model)
-        .on_conflict(sea_orm::sea_query::OnConflict::column(server_setting::Column::Key).do_nothing().to_owned())
-        .try_insert()
-        .exec(db)
-        .await?;
-    Ok(())
+    put_setting(db, key, value, OnConflict::column(server_setting::Column::Key).do_nothing().to_owned()).await
 }
 
 pub async fn set_setting(db: &impl ConnectionTrait, key: &str, value: &str) -> Result<(), StoreError> {
+    let replace =
+        OnConflict::column(server_setting::Column::Key).update_column(server_setting::Column::Value).to_owned();
+    put_setting(db, key, value, replace).await
+}
+
+async fn put_setting(
+    db: &impl ConnectionTrait,
+    key: &str,
+    value: &str,
+    on_conflict: OnConflict,
+) -> Result<(), StoreError> {
     let model = server_setting::ActiveModel { key: Set(key.to_owned()), value: Set(value.to_owned()) };
-    server_setting::Entity::insert(model)
-        .on_conflict(
-            sea_orm::sea_query::OnConflict::column(server_setting::Column::Key)
-                .update_column(server_setting::Column::Value)
-                .to_owned(),
-        )
-        .exec(db)
-        .await?;
+    server_setting::Entity::insert(model).on_conflict(on_conflict).try_insert().exec(db).await?;
     Ok(())
 }

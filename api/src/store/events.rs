@@ -60,31 +60,33 @@ pub async fn after(
     before: Option<u64>,
     limit: u64,
 ) -> Result<Vec<(u64, String)>, StoreError> {
-    let mut query = session_event::Entity::find()
-        .select_only()
-        .columns([session_event::Column::Seq, session_event::Column::Payload])
-        .filter(session_event::Column::SessionId.eq(session_id))
-        .filter(session_event::Column::Seq.gt(after as i64));
+    let mut query = of_session(session_id).filter(session_event::Column::Seq.gt(after as i64));
     if let Some(before) = before {
         query = query.filter(session_event::Column::Seq.lt(before as i64));
     }
-    let rows: Vec<(i64, String)> =
-        query.order_by_asc(session_event::Column::Seq).limit(limit).into_tuple().all(db).await?;
-    Ok(rows.into_iter().map(|(seq, payload)| (seq as u64, payload)).collect())
+    rows(db, query.limit(limit)).await
 }
 
 /// The stored events of one run, in order (to rebuild a live run's message on a node that
 /// does not hold it).
 pub async fn of_run(db: &impl ConnectionTrait, session_id: i32, run_id: i32) -> Result<Vec<(u64, String)>, StoreError> {
-    let rows: Vec<(i64, String)> = session_event::Entity::find()
+    rows(db, of_session(session_id).filter(session_event::Column::RunId.eq(run_id))).await
+}
+
+/// The session's events, in order, as `(seq, payload)`.
+fn of_session(session_id: i32) -> sea_orm::Select<session_event::Entity> {
+    session_event::Entity::find()
         .select_only()
         .columns([session_event::Column::Seq, session_event::Column::Payload])
         .filter(session_event::Column::SessionId.eq(session_id))
-        .filter(session_event::Column::RunId.eq(run_id))
         .order_by_asc(session_event::Column::Seq)
-        .into_tuple()
-        .all(db)
-        .await?;
+}
+
+async fn rows(
+    db: &impl ConnectionTrait,
+    query: sea_orm::Select<session_event::Entity>,
+) -> Result<Vec<(u64, String)>, StoreError> {
+    let rows: Vec<(i64, String)> = query.into_tuple().all(db).await?;
     Ok(rows.into_iter().map(|(seq, payload)| (seq as u64, payload)).collect())
 }
 

@@ -22,6 +22,7 @@ mod github;
 mod isolation;
 mod migration;
 mod node_handoffs;
+mod node_takeover;
 mod nodes;
 mod openapi;
 mod preview;
