@@ -142,7 +142,7 @@ impl Application {
             workspaces,
         });
         // Run events are stored from now on; interrupted runs' watchers hear that they ended.
-        state.runtime.events.start_writer(state.db.clone(), state.secrets.clone());
+        state.runtime.events.start_writer(state.db.clone(), state.secrets.clone(), state.node_id.is_some());
         services::chat::announce_interrupted(&state, &interrupted).await;
         // Transcripts written before they were sealed at rest are sealed now, in the background.
         let (db, secrets) = (state.db.clone(), state.clone());

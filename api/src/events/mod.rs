@@ -28,6 +28,9 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Deltas of one kind published within this long of the first are one event.
 pub const COALESCE: Duration = Duration::from_millis(30);
+/// With several nodes, how long after its message is saved a run's deltas stay in the table
+/// (for the other nodes' watchers, which read it a moment behind).
+const PRUNE_AFTER_WITH_NODES: Duration = Duration::from_secs(60);
 /// The kinds of event pruned from the table once a run's message is saved.
 pub const DELTA_KINDS: [&str; 2] = ["text_delta", "tool_output"];
 
@@ -87,10 +90,12 @@ impl EventHub {
     }
 
     /// Starts the task that stores events (once; later calls do nothing).
-    pub fn start_writer(&self, db: DatabaseConnection, secrets: SecretBox) {
+    pub fn start_writer(&self, db: DatabaseConnection, secrets: SecretBox, several_nodes: bool) {
+        // Alone, every watcher has the deltas from memory: they go once the message is saved.
+        let prune_after = if several_nodes { PRUNE_AFTER_WITH_NODES } else { Duration::ZERO };
         let queue = self.unstarted.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(queue) = queue {
-            tokio::spawn(stored::write_events(db, secrets, queue, self.stored_bytes.clone()));
+            tokio::spawn(stored::write_events(db, secrets, queue, self.stored_bytes.clone(), prune_after));
         }
     }
 

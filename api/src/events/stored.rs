@@ -13,12 +13,15 @@ use tokio::sync::mpsc;
 /// The most events stored in one statement.
 const BATCH: usize = 256;
 
-/// The writer task: stores events in the order they were published, in batches.
+/// The writer task: stores events in the order they were published, in batches. A finished
+/// run's deltas are pruned `prune_after` later: a watcher on another node reads the table a
+/// moment behind the run, and must find the last deltas still there.
 pub(super) async fn write_events(
     db: DatabaseConnection,
     secrets: SecretBox,
     mut queue: mpsc::UnboundedReceiver<Write>,
     stored_bytes: Arc<AtomicU64>,
+    prune_after: Duration,
 ) {
     let mut rows = Vec::new();
     while let Some(first) = queue.recv().await {
@@ -38,9 +41,14 @@ pub(super) async fn write_events(
                 }
                 Write::Prune { run_id } => {
                     store_rows(&db, &mut rows).await;
-                    if let Err(err) = store::events::prune(&db, run_id, &DELTA_KINDS).await {
-                        tracing::warn!(run_id, error = %crate::error::Report(&err), "a finished run's deltas were not pruned");
-                    }
+                    let db = db.clone();
+                    let prune = async move {
+                        tokio::time::sleep(prune_after).await;
+                        if let Err(err) = store::events::prune(&db, run_id, &DELTA_KINDS).await {
+                            tracing::warn!(run_id, error = %crate::error::Report(&err), "a finished run's deltas were not pruned");
+                        }
+                    };
+                    if prune_after.is_zero() { prune.await } else { drop(tokio::spawn(prune)) }
                 }
                 Write::Flush(done) => {
                     store_rows(&db, &mut rows).await;

@@ -26,7 +26,7 @@ fn kosuke(cwd: &std::path::Path) -> Command {
 #[tokio::test]
 async fn serve_with_no_flags_keeps_a_sqlite_database_under_data() {
     let cwd = tempfile::TempDir::new().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = crate::harness::free_port();
     let _server = Running(
         kosuke(cwd.path())
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
@@ -94,7 +94,7 @@ async fn ann(address: &str, first_time: bool) -> client::Client {
 }
 
 fn serve(data: &std::path::Path, model_url: &str) -> (Running, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = crate::harness::free_port();
     let child = kosuke(data)
         .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(data.join("data"))

@@ -17,7 +17,7 @@ const OTHER_KEY: &str = "b3RoZXIta2V5LW9mLWEtd3Jvbmctbm9kZS0zMmJ5dGU=";
 /// expecting it to refuse to start; returns what it said.
 fn refused_start(env: &[(&str, &str)]) -> String {
     let data = tempfile::TempDir::new().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = crate::harness::free_port();
     let mut command = Command::new(env!("CARGO_BIN_EXE_kosuke"));
     for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("KOSUKE_") || key == "DATABASE_URL") {
         command.env_remove(key);
@@ -95,7 +95,7 @@ mod two_nodes_register_on_one_postgresql_database_and_a_killed_one_is_dead_after
 
         // Node B: its own data dir and port, the same database.
         let b_data = tempfile::TempDir::new().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = crate::harness::free_port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_kosuke"));
         for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("KOSUKE_")) {
             command.env_remove(key);

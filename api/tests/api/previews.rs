@@ -377,7 +377,7 @@ async fn gone(marker: &str) -> bool {
 
 db_test!(
     async fn no_dev_server_is_left_after_shutdown_or_kill_9_and_restart(backend) {
-        let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let proxy = crate::harness::free_port();
         let env = preview_env(proxy);
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let mut app = spawn_binary(backend, &env).await;
