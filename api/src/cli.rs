@@ -82,6 +82,10 @@ pub struct ServeArgs {
     /// Seconds between a node's heartbeats (it is dead after three missed).
     #[arg(long, env = "KOSUKE_NODE_HEARTBEAT_SECS", default_value_t = 5)]
     pub node_heartbeat_secs: u64,
+    /// Seconds between looks for queued messages and for runs other nodes stored for this
+    /// node's chats, besides PostgreSQL's announcements of them.
+    #[arg(long, env = "KOSUKE_QUEUE_POLL_SECS", default_value_t = 5)]
+    pub queue_poll_secs: u64,
     /// The secret GitHub signs webhook deliveries with (`POST /api/github/webhook`); without
     /// it the webhook answers 404 and pull requests are only polled.
     #[arg(long, env = "KOSUKE_GITHUB_WEBHOOK_SECRET", hide_env_values = true)]
@@ -232,6 +236,7 @@ impl ServeArgs {
         settings.node_url = self.node_url.filter(|s| !s.is_empty());
         settings.node_secret = self.node_secret.filter(|s| !s.is_empty());
         settings.node_heartbeat = std::time::Duration::from_secs(self.node_heartbeat_secs.max(1));
+        settings.queue_poll = std::time::Duration::from_secs(self.queue_poll_secs.max(1));
         settings.github_poll = std::time::Duration::from_secs(self.github_poll_secs);
         settings.fetch_timeout = std::time::Duration::from_secs(self.fetch_timeout_secs);
         settings.secret_key = self.secret_key;

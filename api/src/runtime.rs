@@ -37,6 +37,9 @@ pub struct Runtime {
     /// Bytes of whole messages written to the database (with the stored events' bytes, the
     /// cost of saving a long turn: `transcript_bytes`).
     pub saved_bytes: AtomicU64,
+    /// Rung when another node stored a run or a queued message for a chat (PostgreSQL's
+    /// `kosuke_runs`): the queue keeper looks for what this node holds to claim at once.
+    pub claims: Arc<tokio::sync::Notify>,
     owners: Mutex<HashMap<i32, Arc<SessionOwner>>>,
     runs: TaskTracker,
     slots: Arc<Semaphore>,
@@ -98,6 +101,7 @@ impl Runtime {
         Runtime {
             events: EventHub::default(),
             saved_bytes: AtomicU64::new(0),
+            claims: Arc::default(),
             owners: Mutex::new(HashMap::new()),
             runs: TaskTracker::new(),
             slots: Arc::new(Semaphore::new(max_concurrent_runs.max(1))),

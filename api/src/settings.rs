@@ -34,6 +34,9 @@ pub struct Settings {
     /// Time between a node's heartbeats; it is dead after `node_lease_beats` of them missed.
     pub node_heartbeat: Duration,
     pub node_lease_beats: u32,
+    /// Time between the queue keeper's looks (queued messages, runs stored by other nodes),
+    /// besides PostgreSQL's announcements.
+    pub queue_poll: Duration,
     /// What GitHub signs webhook deliveries with; `None`: no webhook.
     pub github_webhook_secret: Option<String>,
     /// Time between polls of open pull requests; zero: no polling.
@@ -141,6 +144,7 @@ impl Settings {
             node_secret: None,
             node_heartbeat: Duration::from_secs(5),
             node_lease_beats: 3,
+            queue_poll: Duration::from_secs(5),
             github_poll: Duration::from_secs(120),
             fetch_timeout: Duration::from_secs(10),
             secret_key: None,

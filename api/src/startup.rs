@@ -46,7 +46,9 @@ impl Application {
         // The other nodes' writes drop this node's cached answers, and their stored run events
         // reach this node's watchers (PostgreSQL's NOTIFY).
         let listening = match node_id {
-            Some(id) => Some(crate::nodes::listen::spawn(&db, writes, runtime.events.ringer(), id).await?),
+            Some(id) => Some(
+                crate::nodes::listen::spawn(&db, writes, runtime.events.ringer(), runtime.claims.clone(), id).await?,
+            ),
             None => None,
         };
         store::credentials::delete_expired_logins(&db, store::now()).await?;

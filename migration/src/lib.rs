@@ -25,6 +25,7 @@ mod m20251209_000015_pull_request_life;
 mod m20251210_000016_nodes;
 mod m20251211_000017_owner_nodes;
 mod m20251212_000018_session_events;
+mod m20251213_000019_claimed_runs;
 mod sql;
 
 pub use sea_orm_migration::MigratorTrait;
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20251210_000016_nodes::Migration),
             Box::new(m20251211_000017_owner_nodes::Migration),
             Box::new(m20251212_000018_session_events::Migration),
+            Box::new(m20251213_000019_claimed_runs::Migration),
         ]
     }
 }

@@ -1,11 +1,12 @@
 //! Requests answered by the node that holds the project. Each project — its mirror and its
 //! sessions' checkouts, runs, setups and dev servers — lives on one node (`projects.owner_node`,
 //! chosen when it is made: the live node with the fewest active sessions). Any node takes any
-//! request; what needs the project's files (the code, diffs, branch statuses, chat runs (a
-//! `POST /api/chat` that streams its run included), cancel, archive, delete, updates, the
-//! radar, setups and previews' state) is sent on to the owner, streamed both ways, and what
-//! only reads the database is answered where it lands (run events too: they are stored,
-//! `crate::events`).
+//! request; what needs the project's files (the code, diffs, branch statuses, cancel, archive,
+//! delete, updates, the radar, setups and previews' state) is sent on to the owner, streamed
+//! both ways, and what only reads the database is answered where it lands (run events too:
+//! they are stored, `crate::events`). A prompt (`POST /api/chat`) is stored where it lands and
+//! claimed by the owner (`services::chat::claim`); one with a token for its push goes to the
+//! owner, as the token is never stored.
 //!
 //! The node-to-node credential: the forwarding node signs the request's time, method, path
 //! and the user it vouches for with the shared `--node-secret` (HMAC-SHA256, in
@@ -164,9 +165,12 @@ async fn owner_of(
             req.set_payload(actix_web::dev::Payload::from(body.clone()));
             peeked = Some(body);
             if req.path() == "/api/chat" {
+                // Stored here and claimed by the owner (`services::chat::claim`), unless it
+                // brings a token for its push: that is never stored, so it goes to the owner.
+                let token = value["github_token"].as_str().is_some_and(|t| !t.trim().is_empty());
                 match value["project_id"].as_i64().and_then(|id| i32::try_from(id).ok()) {
-                    Some(id) => Some(id),
-                    None => return Ok(None),
+                    Some(id) if token => Some(id),
+                    _ => return Ok(None),
                 }
             } else if placed_anywhere(&value["repository"]) {
                 None
@@ -210,7 +214,7 @@ fn placed_anywhere(repository: &serde_json::Value) -> bool {
     }
 }
 
-fn down(node: i32) -> ApiError {
+pub(crate) fn down(node: i32) -> ApiError {
     ApiError::Unavailable {
         code: api_types::ErrorCode::NodeUnavailable,
         message: format!(

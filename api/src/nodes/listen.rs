@@ -9,6 +9,10 @@
 //! stored; its watchers on this node read the table again. After a lost connection every
 //! watcher reads it again (`EVERY_SESSION`); none misses an event, as each reads after the
 //! last number it sent.
+//!
+//! And `kosuke_runs` (migration 19): another node stored a run for a chat to be claimed, or a
+//! message queued behind a live run; the queue keeper looks at once (`Runtime::claims`), not at
+//! its next poll. After a lost connection it looks too.
 
 use crate::cache::Writes;
 use sea_orm::DatabaseConnection;
@@ -20,6 +24,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub const CHANNEL: &str = "kosuke_writes";
 /// The channel `session_events`' trigger notifies on (the session's id).
 pub const EVENTS_CHANNEL: &str = "kosuke_events";
+/// The channel unclaimed runs and queued messages are announced on (the session's id).
+pub const RUNS_CHANNEL: &str = "kosuke_runs";
 
 /// What the listener has done, for `GET /api/admin/nodes` and the tests.
 #[derive(Debug, Default)]
@@ -36,6 +42,7 @@ pub async fn spawn(
     db: &DatabaseConnection,
     writes: &'static Writes,
     events: tokio::sync::broadcast::Sender<i32>,
+    claims: Arc<tokio::sync::Notify>,
     node_id: i32,
 ) -> Result<Arc<Listening>, sea_orm::sqlx::Error> {
     let mut listener = PgListener::connect_with(db.get_postgres_connection_pool()).await?;
@@ -44,7 +51,7 @@ pub async fn spawn(
         .bind(format!("kosuke listener of node {node_id}"))
         .execute(&mut listener)
         .await?;
-    listener.listen_all([CHANNEL, EVENTS_CHANNEL]).await?;
+    listener.listen_all([CHANNEL, EVENTS_CHANNEL, RUNS_CHANNEL]).await?;
     let listening = Arc::new(Listening::default());
     let counts = listening.clone();
     tokio::spawn(async move {
@@ -55,6 +62,7 @@ pub async fn spawn(
                         let _ = events.send(session_id);
                     }
                 }
+                Ok(Some(notification)) if notification.channel() == RUNS_CHANNEL => claims.notify_one(),
                 Ok(Some(notification)) => {
                     counts.received.fetch_add(1, Ordering::Relaxed);
                     writes.table_written(notification.payload());
@@ -64,11 +72,13 @@ pub async fn spawn(
                     counts.reconnects.fetch_add(1, Ordering::Relaxed);
                     writes.everything_written();
                     let _ = events.send(crate::events::EVERY_SESSION);
+                    claims.notify_one();
                     tracing::warn!("the listener's connection to PostgreSQL was lost; every cached answer is dropped");
                 }
                 Err(err) => {
                     writes.everything_written();
                     let _ = events.send(crate::events::EVERY_SESSION);
+                    claims.notify_one();
                     tracing::warn!(error = %err, "listening for other nodes' writes failed; trying again");
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 }

@@ -45,6 +45,12 @@ pub async fn sweep(state: &web::Data<AppState>) -> usize {
     taken
 }
 
+/// Whether a project can move to another node when its own dies: it has a remote to clone
+/// again (what `store::nodes::claim_projects` takes).
+pub(crate) fn moves(project: &project::Model) -> bool {
+    matches!(project.repository_kind, api_types::RepositoryKind::Github | api_types::RepositoryKind::Git)
+}
+
 async fn take_over(state: &web::Data<AppState>, project: project::Model, dead: i32) {
     let project_id = project.id;
     // Cloning before its runs end: whoever sees them interrupted sees the project not ready.
@@ -65,20 +71,15 @@ async fn take_over(state: &web::Data<AppState>, project: project::Model, dead: i
     crate::services::chat::announce_interrupted(state, &interrupted).await;
     let credentials = crate::services::github::git_credentials(state, &project.user_id, &project).await.ok().flatten();
     let author = Author { name: "kosuke".into(), email: "kosuke@localhost".into() };
-    let prepared = state.workspaces.prepare(project.clone(), author, credentials).await;
-    let (repository, error) = match &prepared {
-        Ok(_) => (RepositoryState::Ready, None),
-        Err(err) => (RepositoryState::Failed, Some(err.body().error)),
-    };
-    if let Err(err) = store::projects::set_repository_state(&state.db, project_id, repository, error, None).await {
-        tracing::warn!(project_id, error = %err, "could not record the project's repository state");
-    }
-    if prepared.is_err() {
-        return;
+    if let Err(err) = state.workspaces.prepare(project.clone(), author, credentials).await {
+        return repository_state(state, project_id, RepositoryState::Failed, Some(err.body().error)).await;
     }
     let sessions = match store::sessions::all_in_project(&state.db, project_id).await {
         Ok(sessions) => sessions,
-        Err(err) => return tracing::warn!(project_id, error = %err, "could not list the taken-over sessions"),
+        Err(err) => {
+            tracing::warn!(project_id, error = %err, "could not list the taken-over sessions");
+            Vec::new()
+        }
     };
     let mirror_path = state.workspaces.project_dir(project_id).mirror();
     for session in sessions {
@@ -96,6 +97,16 @@ async fn take_over(state: &web::Data<AppState>, project: project::Model, dead: i
         if let Err(err) = store::sessions::taken_over(&state.db, session.id, WorkspaceState::Released, lost).await {
             tracing::warn!(session_pk = session.id, error = %err, "could not record the takeover on the session");
         }
+    }
+    // Ready once every chat says what it lost: a turn run on B before could hide it. Prompts
+    // stored for the project while it moved start now.
+    repository_state(state, project_id, RepositoryState::Ready, None).await;
+    state.runtime.claims.notify_one();
+}
+
+async fn repository_state(state: &AppState, project_id: i32, repository: RepositoryState, error: Option<String>) {
+    if let Err(err) = store::projects::set_repository_state(&state.db, project_id, repository, error, None).await {
+        tracing::warn!(project_id, error = %err, "could not record the project's repository state");
     }
 }
 

@@ -45,13 +45,20 @@ pub async fn post_chat(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/event-stream"));
     let session_pk = body.0.chat_session_id.0;
+    // Another node runs the chat: the run's events are streamed from the table.
+    let elsewhere = wants_stream && !holds(&state, body.0.project_id.0).await?;
     // Read before the run is admitted: its events come after this (a log made by the send
-    // keeps everything since it was made).
-    let after = state.runtime.existing(session_pk).map_or(0, |owner| owner.events.last_given());
+    // keeps everything since it was made; the run's stored events are numbered after the
+    // last stored).
+    let after = match elsewhere {
+        true => store::events::last_seq(&state.db, session_pk).await?,
+        false => state.runtime.existing(session_pk).map_or(0, |owner| owner.events.last_given()),
+    };
     let accepted = match chat::send(&state, &user, body.0).await? {
         ChatAnswer::Accepted(accepted) => accepted,
         queued @ ChatAnswer::Queued(_) => {
-            // Queued with nothing live (a queued start that failed earlier): start it now.
+            // Queued with nothing live (a queued start that failed earlier): start it now (on
+            // the node that holds the chat: `start_next` leaves it to that node's keeper).
             if state.runtime.existing(session_pk).is_none_or(|owner| owner.live().is_none()) {
                 let state = state.clone();
                 tokio::spawn(async move { chat::queue::start_next(&state, session_pk).await });
@@ -59,6 +66,10 @@ pub async fn post_chat(
             return Ok(HttpResponse::Accepted().json(queued));
         }
     };
+    if elsewhere {
+        let source = Source::Table { session_id: session_pk, bell: state.runtime.events.bell() };
+        return Ok(sse_response(events(state, source, Vec::new(), after, Some(accepted.run_id))));
+    }
     if wants_stream && let Some(owner) = state.runtime.existing(session_pk) {
         let (backlog, receiver, _) = owner.events.subscribe(after);
         let source = Source::Owner { owner, receiver };

@@ -26,6 +26,17 @@ pub struct StartedRun {
     pub assistant_message: chat_message::Model,
 }
 
+/// A turn as [`start`] stores it: the contents sealed by the caller.
+pub struct NewTurn {
+    pub prompt: String,
+    pub prompt_blocks: Option<serde_json::Value>,
+    pub empty_answer: String,
+    pub status: RunStatus,
+    /// Started where it is stored; `false` when the node holding the project claims it
+    /// ([`claim`]).
+    pub claimed: bool,
+}
+
 /// Starts a run: the run row first (the live-run index refuses a second one: `Conflict`), then
 /// the user's message and an empty assistant message, each counted on the session. The contents
 /// come as they are stored (sealed by the caller).
@@ -33,11 +44,9 @@ pub async fn start<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     session: &chat_session::Model,
     user_id: &str,
-    prompt: String,
-    prompt_blocks: Option<serde_json::Value>,
-    empty_answer: String,
-    status: RunStatus,
+    turn: NewTurn,
 ) -> Result<StartedRun, StoreError> {
+    let NewTurn { prompt, prompt_blocks, empty_answer, status, claimed } = turn;
     let txn = crate::store::begin(db).await?;
     let at = now();
     let run = agent_run::ActiveModel {
@@ -45,6 +54,7 @@ pub async fn start<C: ConnectionTrait + TransactionTrait>(
         status: Set(status),
         created_at: Set(at),
         started_at: Set((status == RunStatus::Running).then_some(at)),
+        claimed_at: Set(claimed.then_some(at)),
         ..Default::default()
     }
     .insert(&txn)
@@ -123,6 +133,62 @@ async fn save_assistant(
     }
     active.update(db).await?;
     Ok(())
+}
+
+/// The runs another node stored for the projects `node` holds, waiting to be claimed, oldest
+/// first; those of projects being cloned (a takeover) wait for the mirror.
+pub async fn unclaimed(db: &impl ConnectionTrait, node: i32) -> Result<Vec<agent_run::Model>, StoreError> {
+    use entity::{chat_session, project};
+    use sea_orm::sea_query::Query;
+    let ready = Query::select()
+        .column(project::Column::Id)
+        .from(project::Entity)
+        .and_where(project::Column::OwnerNode.eq(node))
+        .and_where(project::Column::RepositoryState.eq(api_types::RepositoryState::Ready))
+        .to_owned();
+    let sessions = Query::select()
+        .column(chat_session::Column::Id)
+        .from(chat_session::Entity)
+        .and_where(chat_session::Column::ProjectId.in_subquery(ready))
+        .to_owned();
+    Ok(agent_run::Entity::find()
+        .filter(agent_run::Column::ClaimedAt.is_null())
+        .filter(agent_run::Column::Status.eq(RunStatus::Queued))
+        .filter(agent_run::Column::ChatSessionId.in_subquery(sessions))
+        .order_by_asc(agent_run::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Claims run `run_id` (stored by another node) to start or to cancel it; whether this call got
+/// it. On PostgreSQL a row another transaction is claiming is skipped (`FOR UPDATE SKIP
+/// LOCKED`), not waited for; a claimed row is never claimed again.
+pub async fn claim(db: &impl ConnectionTrait, run_id: i32) -> Result<bool, StoreError> {
+    use sea_orm::sea_query::{LockBehavior, LockType, Query};
+    let mut waiting = Query::select()
+        .column(agent_run::Column::Id)
+        .from(agent_run::Entity)
+        .and_where(agent_run::Column::Id.eq(run_id))
+        .and_where(agent_run::Column::ClaimedAt.is_null())
+        .to_owned();
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        waiting.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let claimed = agent_run::Entity::update_many()
+        .col_expr(agent_run::Column::ClaimedAt, Expr::value(now()))
+        .filter(agent_run::Column::Id.in_subquery(waiting))
+        .exec(db)
+        .await?;
+    Ok(claimed.rows_affected == 1)
+}
+
+/// The session's live run, if any.
+pub async fn live(db: &impl ConnectionTrait, session_pk: i32) -> Result<Option<agent_run::Model>, StoreError> {
+    Ok(agent_run::Entity::find()
+        .filter(agent_run::Column::ChatSessionId.eq(session_pk))
+        .filter(agent_run::Column::Status.is_in([RunStatus::Queued, RunStatus::Running]))
+        .one(db)
+        .await?)
 }
 
 /// A queued run got its slot.
@@ -233,12 +299,15 @@ pub async fn fail_orphaned(db: &impl ConnectionTrait, session_pk: i32) -> Result
         .col_expr(agent_run::Column::FinishedAt, Expr::value(now()))
         .filter(agent_run::Column::ChatSessionId.eq(session_pk))
         .filter(agent_run::Column::Status.is_in([RunStatus::Queued, RunStatus::Running]))
+        // One waiting to be claimed has its node behind it.
+        .filter(agent_run::Column::ClaimedAt.is_not_null())
         .exec(db)
         .await?;
     Ok(result.rows_affected)
 }
 
-/// Start-up: runs that were live when the server stopped become `interrupted`.
+/// Start-up: runs that were live when the server stopped become `interrupted` (runs waiting to
+/// be claimed stay: they start now).
 pub async fn interrupt_live(db: &impl ConnectionTrait, node: Option<i32>) -> Result<Vec<agent_run::Model>, StoreError> {
     let sessions = node.map(super::nodes::sessions_held_by);
     interrupt_live_in(db, sessions, "The server stopped while the run was live.").await
@@ -251,8 +320,10 @@ pub async fn interrupt_live_in(
     sessions: Option<sea_orm::sea_query::SelectStatement>,
     error: &str,
 ) -> Result<Vec<agent_run::Model>, StoreError> {
-    let mut live =
-        agent_run::Entity::find().filter(agent_run::Column::Status.is_in([RunStatus::Queued, RunStatus::Running]));
+    // A run not claimed yet never started: the node holding its project claims it next.
+    let mut live = agent_run::Entity::find()
+        .filter(agent_run::Column::Status.is_in([RunStatus::Queued, RunStatus::Running]))
+        .filter(agent_run::Column::ClaimedAt.is_not_null());
     if let Some(sessions) = sessions {
         live = live.filter(agent_run::Column::ChatSessionId.in_subquery(sessions));
     }

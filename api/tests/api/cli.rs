@@ -62,7 +62,7 @@ fn migrate_reports_and_rolls_back_migrations() {
     };
     run(&["migrate", "up"]);
     let status = run(&["migrate", "status"]);
-    assert_eq!(status.lines().filter(|l| l.starts_with("applied")).count(), 18, "{status}");
+    assert_eq!(status.lines().filter(|l| l.starts_with("applied")).count(), 19, "{status}");
     run(&["migrate", "down", "--steps", "2"]);
     let status = run(&["migrate", "status"]);
     assert_eq!(status.lines().filter(|l| l.starts_with("pending")).count(), 2, "{status}");

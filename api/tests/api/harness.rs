@@ -375,6 +375,14 @@ impl TestApp {
         drop(self._process.take());
     }
 
+    /// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) the binary: it answers nothing while frozen,
+    /// its connections stay open.
+    pub fn signal_binary(&self, signal: &str) {
+        let (process, _) = self._process.as_ref().expect("the app is the binary");
+        let status = std::process::Command::new("kill").args([signal, &process.0.id().to_string()]).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill {signal}");
+    }
+
     pub async fn kill_and_restart_binary(&mut self) {
         let (process, env) = self._process.take().expect("a binary app");
         drop(process);

@@ -21,6 +21,7 @@ mod database;
 mod github;
 mod isolation;
 mod migration;
+mod node_claims;
 mod node_handoffs;
 mod node_takeover;
 mod nodes;

@@ -47,7 +47,7 @@ mod a_dead_nodes_projects_are_taken_over_from_their_pushed_branches_and_lost_wor
         remote.find_branch(&unpushed.github_branch_name, git2::BranchType::Local).unwrap().delete().unwrap();
         // A turn is running on A when it dies.
         a.model.script([Reply::Slow { chunks: 600, every: Duration::from_millis(50) }]);
-        via_a.send_chat(&chat(&project, &pushed, "Talk slowly")).await.unwrap();
+        let running = via_a.send_chat(&chat(&project, &pushed, "Talk slowly")).await.unwrap().run_id;
         for _ in 0..200 {
             if via_a.list_runs(project.id, pushed.id).await.unwrap().runs[0].status == RunStatus::Running {
                 break;
@@ -57,7 +57,8 @@ mod a_dead_nodes_projects_are_taken_over_from_their_pushed_branches_and_lost_wor
         // A message queued behind it, with its answer ready.
         let queued = via_a.send_chat_or_queue(&chat(&project, &pushed, "Queued before A died")).await.unwrap();
         assert!(matches!(queued, ChatAnswer::Queued(_)), "{queued:?}");
-        a.model.script([Reply::Parts(vec![text("From the queue.")])]);
+        // Its answer, and the answer to a prompt sent through B while A is dead.
+        a.model.script([Reply::Parts(vec![text("From the queue.")]), Reply::Parts(vec![text("From the queue.")])]);
         let via_b = signed_in(b.client()).await;
         // Watched through B, which reads A's stored events: the live turn's message as it
         // stands, then its deltas.
@@ -75,11 +76,16 @@ mod a_dead_nodes_projects_are_taken_over_from_their_pushed_branches_and_lost_wor
         }
         let watching = watch().await.unwrap();
         a.kill_binary();
+        // A prompt on the other chat through B at once, within A's lease or just after: stored
+        // by B, never refused, and run once B holds the project.
+        let sent_while_dead = via_b.send_chat(&chat(&project, &unpushed, "Are you there?")).await.unwrap().run_id;
 
         // Within the lease B takes the project: the running turn ends, the mirror is cloned again.
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let run = via_b.list_runs(project.id, pushed.id).await.unwrap().runs.remove(0);
+            // (The queued message may run on B at once after it: found by its id.)
+            let runs = via_b.list_runs(project.id, pushed.id).await.unwrap().runs;
+            let run = runs.into_iter().find(|run| run.id == running).unwrap();
             let project = via_b.get_project(project.id).await.unwrap();
             if run.status == RunStatus::Interrupted && project.repository_state == RepositoryState::Ready {
                 assert!(run.error.unwrap().contains("stopped"));
@@ -112,8 +118,9 @@ mod a_dead_nodes_projects_are_taken_over_from_their_pushed_branches_and_lost_wor
         assert!(chunks > 0, "the turn had streamed before A died");
         // Its message was made again from what A had journaled.
         let runs = via_b.list_runs(project.id, pushed.id).await.unwrap().runs;
+        let interrupted = runs.iter().find(|run| run.id == running).unwrap();
         let message = via_b.list_messages(project.id, pushed.id, &Default::default()).await.unwrap();
-        let kept = message.messages.iter().find(|m| Some(m.id) == runs[0].assistant_message_id);
+        let kept = message.messages.iter().find(|m| Some(m.id) == interrupted.assistant_message_id);
         assert!(kept.is_some_and(|m| m.content.contains("chunk 0.")), "{message:?}");
 
         // The pushed chat comes back from its branch; its running turn's edits are told lost.
@@ -142,6 +149,18 @@ mod a_dead_nodes_projects_are_taken_over_from_their_pushed_branches_and_lost_wor
         assert_eq!(next.status, RunStatus::Succeeded, "{next:?}");
         assert!(assistant(&via_b, project.id, pushed.id).await.content.contains("From the queue."));
         assert!(via_b.list_queue(project.id, pushed.id).await.unwrap().queued.is_empty());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let runs = via_b.list_runs(project.id, unpushed.id).await.unwrap().runs;
+            let run = runs.iter().find(|run| run.id == sent_while_dead).unwrap();
+            if !run.status.is_live() {
+                assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "the prompt sent while A was dead never ran: {run:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(assistant(&via_b, project.id, unpushed.id).await.content.contains("From the queue."));
         // B answers runs there now.
         a.model.script([Reply::Parts(vec![text("Back.")])]);
         via_b.send_chat(&chat(&project, &pushed, "Still there?")).await.unwrap();

@@ -1,5 +1,6 @@
 //! `agent_runs`: one agent turn of a session. A partial unique index keeps at most one live
-//! (queued or running) run per session.
+//! (queued or running) run per session. `claimed_at` is NULL while a run stored by a node that
+//! does not hold the session's project waits for the node that does to claim it.
 
 use api_types::RunStatus;
 use sea_orm::entity::prelude::*;
@@ -17,6 +18,7 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub started_at: Option<DateTimeUtc>,
     pub finished_at: Option<DateTimeUtc>,
+    pub claimed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,6 +4,7 @@
 //! session branch, pushed when the project has a remote (`commit.rs`). After a crash,
 //! `recovery.rs` gives interrupted runs their message and commit.
 
+mod claim;
 mod commit;
 pub mod queue;
 mod recovery;
@@ -23,6 +24,7 @@ use api_types::{
     AgentInfo, ChatAccepted, ChatAnswer, ChatQueued, ChatRequest, ChatSessionStatus, ContentBlock, ErrorCode,
     MAX_PROMPT_CHARS, MessageId, QueuedPrompt, ReviewComment, RunId, RunStatus,
 };
+pub use claim::claim_waiting;
 pub use recovery::{announce_interrupted, commit_interrupted, recover_messages};
 use run::Job;
 pub use transcript::Transcript;
@@ -226,14 +228,8 @@ fn agent_prompt(prompt: String, comments: &[ReviewComment], conflicts: Option<St
     sent
 }
 
-/// Starts a turn; `from_queue` names the queued message it is (taken off the queue here, and
-/// put back if the turn cannot start).
-pub(crate) async fn start_turn(
-    state: &web::Data<AppState>,
-    user: &CurrentUser,
-    request: ChatRequest,
-    from_queue: Option<i32>,
-) -> Result<Answer, ApiError> {
+/// The agent this node runs turns with, or why it cannot.
+fn usable_agent(state: &AppState) -> Result<std::sync::Arc<Agent>, ApiError> {
     let agent = state
         .agent
         .clone()
@@ -246,6 +242,57 @@ pub(crate) async fn start_turn(
             message: format!("The agent runs commands and no sandbox can be enforced here: {unavailable}."),
         });
     }
+    Ok(agent)
+}
+
+/// The user message's blocks: with review comments, the prompt's text and the comments' block.
+fn message_blocks(prompt: &str, comments: &[ReviewComment]) -> Option<serde_json::Value> {
+    (!comments.is_empty()).then(|| {
+        serde_json::to_value([
+            ContentBlock::Text { text: prompt.to_owned() },
+            ContentBlock::Review { comments: comments.to_vec() },
+        ])
+        .unwrap_or_default()
+    })
+}
+
+/// The run row and messages a turn starts with, sealed; `claimed: false` leaves it for the
+/// node holding the project (`claim.rs`).
+async fn store_turn(
+    state: &AppState,
+    session: &entity::chat_session::Model,
+    user: &CurrentUser,
+    prompt: &str,
+    comments: &[ReviewComment],
+    status: RunStatus,
+    claimed: bool,
+) -> Result<store::runs::StartedRun, store::StoreError> {
+    let blocks = message_blocks(prompt, comments);
+    let (sealed_prompt, sealed_blocks) = state.secrets.seal_message(prompt, blocks.as_ref());
+    let (sealed_empty, _) = state.secrets.seal_message("", None);
+    let turn = store::runs::NewTurn {
+        prompt: sealed_prompt,
+        prompt_blocks: sealed_blocks,
+        empty_answer: sealed_empty,
+        status,
+        claimed,
+    };
+    store::runs::start(&state.db, session, &user.id, turn).await
+}
+
+fn busy() -> ApiError {
+    ApiError::conflict(ErrorCode::SessionBusy, "The session already has a live run; wait for it or stop it.")
+}
+
+/// Starts a turn; `from_queue` names the queued message it is (taken off the queue here, and
+/// put back if the turn cannot start). A prompt for a project another node holds is stored here
+/// and run there (`claim.rs`).
+pub(crate) async fn start_turn(
+    state: &web::Data<AppState>,
+    user: &CurrentUser,
+    request: ChatRequest,
+    from_queue: Option<i32>,
+) -> Result<Answer, ApiError> {
     let prompt = checked_prompt(&request.prompt)?;
     let comments = checked_comments(&request.comments)?;
     let access = ProjectAccess::load(&state.db, request.project_id.0, user).await?;
@@ -257,6 +304,12 @@ pub(crate) async fn start_turn(
         ));
     }
     crate::services::sessions::require_repository(&access)?;
+    if from_queue.is_none()
+        && let Some(node) = crate::nodes::held_elsewhere(state, access.id()).await?
+    {
+        return claim::admit(state, user, &access, &session, (prompt, comments), request.queue, node).await;
+    }
+    let agent = usable_agent(state)?;
     if state.runtime.is_stopping() {
         return Err(ApiError::Unavailable {
             code: ErrorCode::AgentUnavailable,
@@ -272,11 +325,7 @@ pub(crate) async fn start_turn(
         None if request.queue => {
             let waiting = store::queue::list(&state.db, session.id).await?;
             if owner.live().is_some() || !waiting.is_empty() {
-                let sealed_comments = (!comments.is_empty())
-                    .then(|| state.secrets.seal(&serde_json::to_string(&comments).unwrap_or_default()));
-                let row =
-                    store::queue::push(&state.db, session.id, &user.id, state.secrets.seal(&prompt), sealed_comments)
-                        .await?;
+                let row = queue::push(state, &session, user, &prompt, &comments).await?;
                 return Ok(Answer::Queued(queue::shown(state, &row, waiting.len() + 1)));
             }
         }
@@ -290,19 +339,7 @@ pub(crate) async fn start_turn(
     }
     let slot = state.runtime.try_slot();
     let status = if slot.is_some() { RunStatus::Running } else { RunStatus::Queued };
-    // With review comments the message is the prompt's text and the comments' block.
-    let blocks = (!comments.is_empty()).then(|| {
-        serde_json::to_value([
-            ContentBlock::Text { text: prompt.clone() },
-            ContentBlock::Review { comments: comments.clone() },
-        ])
-        .unwrap_or_default()
-    });
-    let start = || {
-        let (sealed_prompt, sealed_blocks) = state.secrets.seal_message(&prompt, blocks.as_ref());
-        let (sealed_empty, _) = state.secrets.seal_message("", None);
-        store::runs::start(&state.db, &session, &user.id, sealed_prompt, sealed_blocks, sealed_empty, status)
-    };
+    let start = || store_turn(state, &session, user, &prompt, &comments, status, true);
     let started = match start().await {
         // A row recorded live with no run behind it: its end could not be recorded.
         Err(err) if err.is_conflict() && owner.live().is_none() => {
@@ -312,13 +349,7 @@ pub(crate) async fn start_turn(
         }
         other => other,
     }
-    .map_err(|err| {
-        if err.is_conflict() {
-            ApiError::conflict(ErrorCode::SessionBusy, "The session already has a live run; wait for it or stop it.")
-        } else {
-            err.into()
-        }
-    });
+    .map_err(|err| if err.is_conflict() { busy() } else { err.into() });
     let started = match started {
         Ok(started) => started,
         Err(err) => {
@@ -329,6 +360,63 @@ pub(crate) async fn start_turn(
             return Err(err);
         }
     };
+    let turn = Launch {
+        run_id: started.run.id,
+        user_message_id: started.user_message.id,
+        assistant_message_id: started.assistant_message.id,
+        prompt,
+        comments,
+        project: access.project,
+        session,
+        user: user.clone(),
+        github_token: request.github_token,
+    };
+    launch(state, &owner, admitting, agent, turn, slot).await?;
+    Ok(Answer::Started(accepted(state, started)))
+}
+
+/// The answer to a prompt that started a turn.
+fn accepted(state: &AppState, started: store::runs::StartedRun) -> ChatAccepted {
+    ChatAccepted {
+        run_id: RunId(started.run.id),
+        user_message: entity::convert::chat_message(state.secrets.open_message(started.user_message)),
+        assistant_message_id: MessageId(started.assistant_message.id),
+    }
+}
+
+/// A stored turn, to run on this node.
+struct Launch {
+    run_id: i32,
+    user_message_id: i64,
+    assistant_message_id: i64,
+    prompt: String,
+    comments: Vec<ReviewComment>,
+    project: entity::project::Model,
+    session: entity::chat_session::Model,
+    user: CurrentUser,
+    github_token: Option<String>,
+}
+
+/// Runs a stored turn: records it live on its owner (ending `admitting`) and starts the agent.
+async fn launch(
+    state: &web::Data<AppState>,
+    owner: &std::sync::Arc<crate::runtime::SessionOwner>,
+    admitting: tokio::sync::MutexGuard<'_, ()>,
+    agent: std::sync::Arc<Agent>,
+    turn: Launch,
+    slot: Option<tokio::sync::OwnedSemaphorePermit>,
+) -> Result<(), ApiError> {
+    let Launch {
+        run_id,
+        user_message_id,
+        assistant_message_id,
+        prompt,
+        comments,
+        project,
+        session,
+        user,
+        github_token,
+    } = turn;
     // A turn on top of a revert: the revert can no longer be undone.
     let session = match session.reverted_at {
         Some(_) => store::sessions::set_reverted_at(&state.db, session, None).await?,
@@ -345,25 +433,21 @@ pub(crate) async fn start_turn(
         }
         None => None,
     };
-    let live = LiveRun::new(started.run.id, started.assistant_message.id, slot.is_some());
+    let live = LiveRun::new(run_id, assistant_message_id, slot.is_some());
     owner.set_live(live.clone());
     drop(admitting);
     let job = Job {
-        run_id: started.run.id,
-        assistant_message_id: started.assistant_message.id,
-        user_message_id: started.user_message.id,
+        run_id,
+        assistant_message_id,
+        user_message_id,
         prompt: agent_prompt(prompt, &comments, conflicts),
-        project: access.project,
+        project,
         session,
-        user: user.clone(),
-        github_token: request.github_token,
+        user,
+        github_token,
     };
-    run::spawn(state.clone(), owner, agent, job, live, slot);
-    Ok(Answer::Started(ChatAccepted {
-        run_id: RunId(started.run.id),
-        user_message: entity::convert::chat_message(state.secrets.open_message(started.user_message)),
-        assistant_message_id: MessageId(started.assistant_message.id),
-    }))
+    run::spawn(state.clone(), owner.clone(), agent, job, live, slot);
+    Ok(())
 }
 
 /// Stops the session's live run.
@@ -374,11 +458,19 @@ pub async fn cancel(
     session_pk: i32,
 ) -> Result<api_types::AgentRun, ApiError> {
     let session = crate::services::sessions::load(&state.db, user, project_id, session_pk).await?;
+    let owner = state.runtime.owner(session.id);
+    // A run being admitted or claimed is live on its owner once this is held.
+    let _admitting = owner.admitting().await;
     let live = store::runs::list(&state.db, session.id, 1).await?.into_iter().find(|run| run.status.is_live());
     let Some(run) = live else {
         return Err(ApiError::conflict(ErrorCode::NoLiveRun, "The session has no live run to stop."));
     };
-    if let Some(live) = state.runtime.existing(session.id).and_then(|owner| owner.live()) {
+    // Stored by another node and not claimed yet: it ends here, unstarted.
+    if run.claimed_at.is_none() {
+        let cancelled = claim::cancel_unclaimed(state, &owner, &run).await?;
+        return Ok(entity::convert::agent_run(cancelled));
+    }
+    if let Some(live) = owner.live() {
         live.cancel.cancel();
     }
     Ok(entity::convert::agent_run(run))

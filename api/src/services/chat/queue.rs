@@ -24,6 +24,19 @@ pub(super) fn shown(state: &AppState, row: &queued_prompt::Model, position: usiz
     }
 }
 
+/// Queues `prompt` (with its review comments) behind the session's live run, sealed.
+pub(super) async fn push(
+    state: &AppState,
+    session: &entity::chat_session::Model,
+    user: &CurrentUser,
+    prompt: &str,
+    comments: &[api_types::ReviewComment],
+) -> Result<queued_prompt::Model, ApiError> {
+    let sealed_comments =
+        (!comments.is_empty()).then(|| state.secrets.seal(&serde_json::to_string(comments).unwrap_or_default()));
+    Ok(store::queue::push(&state.db, session.id, &user.id, state.secrets.seal(prompt), sealed_comments).await?)
+}
+
 /// The review comments a queued row keeps.
 fn comments_of(state: &AppState, row: &queued_prompt::Model) -> Result<Vec<api_types::ReviewComment>, ApiError> {
     let Some(sealed) = &row.comments else { return Ok(Vec::new()) };
@@ -86,6 +99,10 @@ pub async fn start_next(state: &web::Data<AppState>, session_pk: i32) {
     let Some(first) = first else { return };
     let outcome = async {
         let session = store::sessions::find(&state.db, session_pk).await?;
+        // Another node holds the chat: its keeper starts it (told by `kosuke_runs`).
+        if crate::nodes::held_elsewhere(state, session.project_id).await?.is_some() {
+            return Ok(Answer::Gone);
+        }
         let user = store::accounts::find_user(&state.db, &first.user_id).await?;
         if user.disabled_at.is_some() {
             return Err(ApiError::forbidden("the account that queued the message is disabled"));
@@ -124,17 +141,20 @@ pub async fn resume(state: &web::Data<AppState>) {
     }
 }
 
-/// How often the queues are looked at besides the end of each run.
-const QUEUE_POLL: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Starts queued messages that nothing else starts: after a restart, after this node took
-/// over another's chats, after a start that failed. Each run's end starts its session's next
-/// message at once; this looks every [`QUEUE_POLL`] until the server stops.
+/// Starts what nothing else starts: runs other nodes stored for this node's chats (`claim.rs`;
+/// woken by PostgreSQL's announcement), and queued messages after a restart, after this node
+/// took over another's chats, after a start that failed. Each run's end starts its session's
+/// next message at once; this also looks every `queue_poll` (5 s) until the server stops.
 pub fn spawn_keeper(state: web::Data<AppState>) {
     tokio::spawn(async move {
         while !state.runtime.is_stopping() {
+            super::claim_waiting(&state).await;
             resume(&state).await;
-            tokio::time::sleep(QUEUE_POLL).await;
+            // Another node stored a run or a queued message (`kosuke_runs`), or time passed.
+            tokio::select! {
+                () = state.runtime.claims.notified() => {}
+                () = tokio::time::sleep(state.settings.queue_poll) => {}
+            }
         }
     });
 }

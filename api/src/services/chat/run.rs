@@ -195,7 +195,7 @@ async fn end_unstarted(state: &web::Data<AppState>, owner: &SessionOwner, job: &
 /// Records the run's end (message, journal, status in one transaction), trying again a few
 /// times; then tells the owner and the watchers. When it cannot be recorded, the session's next prompt finds
 /// the row live with no run behind it and fails it (`store::runs::fail_orphaned`).
-async fn record_end(state: &web::Data<AppState>, owner: &SessionOwner, end: RunEnd) -> Finished {
+pub(super) async fn record_end(state: &AppState, owner: &SessionOwner, end: RunEnd) -> Finished {
     let run_id = RunId(end.run_id);
     let finished = Finished { run_id: end.run_id, status: end.status, commit_sha: end.commit_sha.clone() };
     let bytes = end.message.content.len() + end.message.blocks.to_string().len();
@@ -247,7 +247,12 @@ async fn run_agent(
     transcript: Arc<Mutex<Transcript>>,
     cancel: CancellationToken,
 ) -> Result<(), RunFailure> {
-    let failed = |err: ApiError| RunFailure::Failed(err.body().error);
+    let failed = |err: ApiError| {
+        if let ApiError::Internal(cause) = &err {
+            tracing::error!(error = %crate::error::Report(&**cause), "the run failed");
+        }
+        RunFailure::Failed(err.body().error)
+    };
     let base = job.session.base_branch.clone().unwrap_or_else(|| job.project.default_branch.clone());
     // The session may have been archived or deleted while the run waited for it.
     let session = store::sessions::find(&state.db, job.session.id).await.map_err(|err| failed(err.into()))?;
