@@ -101,7 +101,7 @@ pub struct Stack {
     /// The fake model provider, for scripting answers.
     pub model: FakeModel,
     data: tempfile::TempDir,
-    _kosuke: Process,
+    kosuke: Option<Process>,
     _driver: Process,
     driver_url: String,
 }
@@ -119,15 +119,29 @@ pub async fn stack() -> Stack {
 /// (PostgreSQL), or SQLite in its data dir.
 pub async fn stack_on(database_url: Option<String>) -> Stack {
     let binary = std::env::var("KOSUKE_BIN").map(PathBuf::from).unwrap_or_else(|_| root().join("target/debug/kosuke"));
-    start(&binary, database_url).await
+    start(&binary, database_url, false).await
+}
+
+/// Two kosuke nodes on one PostgreSQL database, each a stack of its own (data dir, fakes,
+/// chromedriver) with its node URL on loopback, the shared secrets and a heartbeat a second
+/// (dead after three missed); A starts first.
+pub async fn two_nodes(database_url: &str) -> (Stack, Stack) {
+    let binary = std::env::var("KOSUKE_BIN").map(PathBuf::from).unwrap_or_else(|_| root().join("target/debug/kosuke"));
+    let a = start(&binary, Some(database_url.to_owned()), true).await;
+    let b = start(&binary, Some(database_url.to_owned()), true).await;
+    (a, b)
 }
 
 /// The stack on the given `kosuke` binary (the benchmarks use the release build).
 pub async fn stack_with(binary: &Path) -> Stack {
-    start(binary, None).await
+    start(binary, None, false).await
 }
 
-async fn start(binary: &Path, database_url: Option<String>) -> Stack {
+/// The nodes' shared `--secret-key` (32 bytes, base64) and `--node-secret`.
+const NODE_KEY: &str = "a2t0ZXN0LWtleS1vZi10aGUtbm9kZXMtMzItYnl0ZXM=";
+const NODE_SECRET: &str = "the e2e nodes' shared secret";
+
+async fn start(binary: &Path, database_url: Option<String>, node: bool) -> Stack {
     assert!(
         binary.is_file(),
         "{} is missing: build it (cargo build -p api) or run `cargo xtask test`",
@@ -143,8 +157,18 @@ async fn start(binary: &Path, database_url: Option<String>) -> Stack {
     let remotes = tempfile::TempDir::new().unwrap();
     let data = tempfile::TempDir::new().unwrap();
     let port = free_port();
+    let address = format!("http://127.0.0.1:{port}");
+    let node_env = node.then(|| {
+        [
+            ("KOSUKE_NODE_URL", address.clone()),
+            ("KOSUKE_NODE_SECRET", NODE_SECRET.to_owned()),
+            ("KOSUKE_SECRET_KEY", NODE_KEY.to_owned()),
+            ("KOSUKE_NODE_HEARTBEAT_SECS", "1".to_owned()),
+        ]
+    });
     let kosuke = spawn(
         Command::new(binary)
+            .envs(node_env.into_iter().flatten())
             .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
             .arg(data.path())
             .env_remove("DATABASE_URL")
@@ -171,14 +195,23 @@ async fn start(binary: &Path, database_url: Option<String>) -> Stack {
     );
     let driver_port = free_port();
     let driver = spawn(Command::new("chromedriver").arg(format!("--port={driver_port}")));
-    let address = format!("http://127.0.0.1:{port}");
     let driver_url = format!("http://127.0.0.1:{driver_port}");
     wait_http(&address).await;
     wait_http(&driver_url).await;
-    Stack { address, remotes, github, model, data, _kosuke: kosuke, _driver: driver, driver_url }
+    Stack { address, remotes, github, model, data, kosuke: Some(kosuke), _driver: driver, driver_url }
 }
 
 impl Stack {
+    /// The server's data dir.
+    pub fn data_path(&self) -> &Path {
+        self.data.path()
+    }
+
+    /// `kill -9` of the stack's kosuke: nothing is saved or stopped.
+    pub fn kill_server(&mut self) {
+        drop(self.kosuke.take());
+    }
+
     /// The server's SQLite database, for seeding what would take too long through the API.
     pub fn database_url(&self) -> String {
         format!("sqlite://{}?mode=rw", self.data.path().join("kosuke.db").display())

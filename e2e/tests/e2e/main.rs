@@ -5,4 +5,5 @@
 mod browser;
 mod contract;
 mod mergeable;
+mod nodes;
 mod review;

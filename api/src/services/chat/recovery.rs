@@ -92,7 +92,7 @@ async fn recover_message(
         // Nothing streamed: the message is as it was saved.
         return Ok(());
     }
-    let message = Transcript::replay(pieces).sealed(secrets, &["The server stopped during the turn."]);
+    let message = Transcript::replay(pieces).sealed(secrets, &[error]);
     let end = RunEnd {
         run_id: run.id,
         status: RunStatus::Interrupted,
