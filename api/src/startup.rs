@@ -145,6 +145,19 @@ impl Application {
         });
         // Run events are stored from now on; interrupted runs' watchers hear that they ended.
         state.runtime.events.start_writer(state.db.clone(), state.secrets.clone(), state.node_id.is_some());
+        // Deltas whose delayed prune a stop cut short (with several nodes a finished run's wait
+        // a minute) go now.
+        let db = state.db.clone();
+        tokio::spawn(async move {
+            let before = store::now() - crate::events::PRUNE_AFTER_WITH_NODES;
+            match store::events::prune_finished(&db, &crate::events::DELTA_KINDS, before).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "pruned the deltas of runs that finished before a stop"),
+                Err(err) => {
+                    tracing::warn!(error = %crate::error::Report(&err), "could not prune finished runs' deltas")
+                }
+            }
+        });
         services::chat::announce_interrupted(&state, &interrupted).await;
         // Transcripts written before they were sealed at rest are sealed now, in the background.
         let (db, secrets) = (state.db.clone(), state.clone());

@@ -30,7 +30,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 pub const COALESCE: Duration = Duration::from_millis(30);
 /// With several nodes, how long after its message is saved a run's deltas stay in the table
 /// (for the other nodes' watchers, which read it a moment behind).
-const PRUNE_AFTER_WITH_NODES: Duration = Duration::from_secs(60);
+pub(crate) const PRUNE_AFTER_WITH_NODES: Duration = Duration::from_secs(60);
 /// The kinds of event pruned from the table once a run's message is saved.
 pub const DELTA_KINDS: [&str; 2] = ["text_delta", "tool_output"];
 

@@ -100,3 +100,25 @@ pub async fn prune(db: &impl ConnectionTrait, run_id: i32, kinds: &[&str]) -> Re
         .await?;
     Ok(deleted.rows_affected)
 }
+
+/// Deletes the events of the given kinds of every run that finished before `finished_before`
+/// (deltas whose delayed prune a stop cut short). Returns how many.
+pub async fn prune_finished(
+    db: &impl ConnectionTrait,
+    kinds: &[&str],
+    finished_before: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, StoreError> {
+    use entity::agent_run;
+    use sea_orm::sea_query::Query;
+    let finished = Query::select()
+        .column(agent_run::Column::Id)
+        .from(agent_run::Entity)
+        .and_where(agent_run::Column::FinishedAt.lt(finished_before))
+        .to_owned();
+    let deleted = session_event::Entity::delete_many()
+        .filter(session_event::Column::Kind.is_in(kinds.iter().copied()))
+        .filter(session_event::Column::RunId.in_subquery(finished))
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected)
+}

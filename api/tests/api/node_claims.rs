@@ -4,6 +4,7 @@
 //! busy chat from either node, and stopped before it was claimed.
 
 use crate::nodes::{signed_in, two_nodes_with};
+use api_types::RunId;
 use std::time::Duration;
 
 /// Whether run `id` is still waiting to be claimed, read from the database.
@@ -12,6 +13,17 @@ async fn unclaimed(db: &sea_orm::DatabaseConnection, id: api_types::RunId) -> bo
     let sql = format!("SELECT claimed_at IS NULL AS waiting FROM agent_runs WHERE id = {}", id.0);
     let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
     row.try_get::<bool>("", "waiting").unwrap()
+}
+
+/// How many of run `id`'s deltas the table keeps.
+async fn deltas(db: &sea_orm::DatabaseConnection, id: RunId) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM session_events WHERE run_id = {} AND kind IN ('text_delta', 'tool_output')",
+        id.0
+    );
+    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+    row.try_get::<i64>("", "n").unwrap()
 }
 
 /// PostgreSQL only (several nodes need it).
@@ -98,6 +110,26 @@ mod a_prompt_through_b_is_stored_there_and_claimed_by_a_woken_by_postgresql {
         let cancelled = cancel.await.unwrap().unwrap();
         assert_eq!(cancelled.id, stopped.run_id);
         assert_eq!(finished(&via_b, project.id, session.id).await.status, RunStatus::Cancelled);
+
+        // With several nodes a finished run's deltas wait a minute before they are pruned (the
+        // other nodes' watchers read them a moment behind); a stop cuts that wait short, and
+        // the next start prunes what finished over a minute before.
+        assert!(deltas(&db, sent).await > 0, "the first run's deltas are still kept");
+        let mut a = a;
+        let env = a.binary_env();
+        assert!(a.terminate_binary().await);
+        sea_orm::ConnectionTrait::execute_unprepared(
+            &db,
+            "UPDATE agent_runs SET finished_at = finished_at - interval '2 minutes'",
+        )
+        .await
+        .unwrap();
+        a.start_binary_again(env).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while deltas(&db, sent).await > 0 {
+            assert!(tokio::time::Instant::now() < deadline, "the finished run's deltas stayed");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         drop(b);
     }
 }

@@ -123,8 +123,27 @@ pub async fn start_next(state: &web::Data<AppState>, session_pk: i32) {
             tracing::info!(session_pk, run_id = accepted.run_id.0, "a queued message started as the next turn")
         }
         Ok(Answer::Queued(_) | Answer::Gone) => {}
-        Err(err) => tracing::warn!(session_pk, error = %err, "a queued message could not start; it stays queued"),
+        // Said once per message: the keeper tries again every few seconds.
+        Err(err) if first_failure(first.id) => {
+            tracing::warn!(session_pk, error = %err, "a queued message could not start; it stays queued")
+        }
+        Err(err) => tracing::debug!(session_pk, error = %err, "a queued message still cannot start"),
     }
+}
+
+/// Whether the queued message `id` failed to start for the first time (as far as this
+/// process remembers: at most a few thousand).
+fn first_failure(id: i32) -> bool {
+    static FAILED: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+    let mut failed = FAILED.lock().unwrap_or_else(|p| p.into_inner());
+    if failed.contains(&id) {
+        return false;
+    }
+    if failed.len() >= 4096 {
+        failed.clear();
+    }
+    failed.push(id);
+    true
 }
 
 /// Starts the next turn of every session of this node with a queue and nothing live.
