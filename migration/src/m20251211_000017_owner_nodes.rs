@@ -29,8 +29,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // Each column only where it is missing: once in CI, SQLite still had `owner_node` after
-        // this migration's down (not reproduced), and the next up failed on it.
+        // Each column only where it is missing, asked first: SQLite checks an `ADD COLUMN`
+        // against the schema the connection last loaded, and after this migration's down on
+        // another pooled connection a stale one still saw `owner_node` and refused it as a
+        // duplicate (seen once in CI, again with migration 19). The read reloads the schema.
         if !manager.has_column("projects", "owner_node").await? {
             manager
                 .alter_table(

@@ -27,14 +27,20 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(AgentRuns::Table)
-                    .add_column(timestamp_with_time_zone_null(AgentRuns::ClaimedAt))
-                    .to_owned(),
-            )
-            .await?;
+        // Asked first (a read, which makes this SQLite connection load the schema again when
+        // another changed it): SQLite checks an `ADD COLUMN` against the schema the connection
+        // last loaded, so after this migration's down on another pooled connection a stale one
+        // would still see the column and refuse it as a duplicate (seen in CI).
+        if !manager.has_column("agent_runs", "claimed_at").await? {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(AgentRuns::Table)
+                        .add_column(timestamp_with_time_zone_null(AgentRuns::ClaimedAt))
+                        .to_owned(),
+                )
+                .await?;
+        }
         run(manager, &["UPDATE agent_runs SET claimed_at = created_at"]).await?;
         if manager.get_database_backend() != DbBackend::Postgres {
             return Ok(());

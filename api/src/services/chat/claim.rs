@@ -108,7 +108,7 @@ async fn start_claimed(state: &web::Data<AppState>, run: agent_run::Model) -> Re
 /// What a stored run needs to start here: the agent, and its turn as the prompt's node stored
 /// it (the user still a member, the chat still active).
 async fn prepare(state: &AppState, run: &agent_run::Model) -> Result<(std::sync::Arc<agent::Agent>, Launch), ApiError> {
-    let agent = super::usable_agent(state)?;
+    let agent = super::agents::usable_agent(state)?;
     let (Some(user_message_id), Some(assistant_message_id)) = (run.user_message_id, run.assistant_message_id) else {
         return Err(ApiError::internal("a stored run has no messages"));
     };

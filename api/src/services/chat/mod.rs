@@ -4,8 +4,10 @@
 //! session branch, pushed when the project has a remote (`commit.rs`). After a crash,
 //! `recovery.rs` gives interrupted runs their message and commit.
 
+mod agents;
 mod claim;
 mod commit;
+mod prompt;
 pub mod queue;
 mod recovery;
 mod run;
@@ -15,114 +17,24 @@ use crate::access::ProjectAccess;
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
 use crate::runtime::LiveRun;
-use crate::settings::AgentSettings;
 use crate::state::AppState;
 use crate::store;
 use actix_web::web;
-use agent::{Agent, AgentConfig, Limits, ProviderKind};
+use agent::Agent;
+use agents::usable_agent;
+pub use agents::{agent_info, build_agent};
 use api_types::{
-    AgentInfo, ChatAccepted, ChatAnswer, ChatQueued, ChatRequest, ChatSessionStatus, ContentBlock, ErrorCode,
-    MAX_PROMPT_CHARS, MessageId, QueuedPrompt, ReviewComment, RunId, RunStatus,
+    ChatAccepted, ChatAnswer, ChatQueued, ChatRequest, ChatSessionStatus, ErrorCode, MessageId, QueuedPrompt,
+    ReviewComment, RunId, RunStatus,
 };
 pub use claim::claim_waiting;
+pub use prompt::{COMMENT_PATH_PATTERN, MAX_COMMENT_CHARS, MAX_COMMENT_PATH_CHARS};
+use prompt::{agent_prompt, message_blocks};
+pub(crate) use prompt::{checked_comments, checked_prompt};
 pub use recovery::{announce_interrupted, commit_interrupted, recover_messages};
 use run::Job;
 pub use transcript::Transcript;
 
-/// The agent from settings, or the sentence saying what to set.
-pub fn build_agent(
-    settings: &AgentSettings,
-    sandbox: Result<sandbox::Sandbox, sandbox::Unavailable>,
-) -> Result<Agent, String> {
-    let missing = "No model provider is configured. Set KOSUKE_AGENT_PROVIDER to anthropic or openai (with \
-                   KOSUKE_AGENT_MODEL and KOSUKE_AGENT_API_KEY, and KOSUKE_AGENT_BASE_URL for another endpoint), \
-                   or to command (with KOSUKE_AGENT_COMMAND)."
-        .to_owned();
-    let Some(provider) = settings.provider.as_deref().filter(|p| !p.trim().is_empty()) else { return Err(missing) };
-    let kind = ProviderKind::parse(provider)
-        .ok_or_else(|| format!("KOSUKE_AGENT_PROVIDER is {provider:?}; use anthropic, openai or command."))?;
-    let base_url = settings.base_url.clone().unwrap_or_else(|| match kind {
-        ProviderKind::Anthropic => "https://api.anthropic.com".to_owned(),
-        _ => "https://api.openai.com/v1".to_owned(),
-    });
-    let mut limits = Limits::default();
-    if let Some(stall) = settings.stall_timeout {
-        limits.stall_timeout = stall;
-    }
-    if let Some(stall) = settings.tool_stall_timeout {
-        limits.tool_stall_timeout = stall;
-    }
-    if let Some(max) = settings.max_duration {
-        limits.max_duration = max;
-    }
-    if let Some(tokens) = settings.max_tokens {
-        limits.max_tokens = tokens;
-    }
-    if let Some(retries) = settings.max_retries {
-        limits.max_retries = retries;
-    }
-    if let Some(wait) = settings.retry_max_wait {
-        limits.retry_max_wait = wait;
-    }
-    if let Some(timeout) = settings.command_timeout {
-        limits.command_timeout = timeout;
-    }
-    let config = AgentConfig {
-        kind,
-        model: settings.model.clone().unwrap_or_default(),
-        base_url,
-        api_key: settings.api_key.clone(),
-        command: settings.command.clone(),
-        limits,
-        sandbox,
-    };
-    Agent::new(config).map_err(|err| format!("The agent is not set up: {err}."))
-}
-
-/// What the model banner shows `user`: the operator's label (else the model, or "Command
-/// agent"); a command agent's command only to admins (it is a path on the server).
-pub fn agent_info(state: &AppState, user: &CurrentUser) -> AgentInfo {
-    match &state.agent {
-        Ok(agent) => {
-            let config = agent.config();
-            let is_command = config.kind == ProviderKind::Command;
-            let label = state
-                .settings
-                .agent
-                .label
-                .clone()
-                .filter(|l| !l.trim().is_empty())
-                .unwrap_or_else(|| if is_command { "Command agent".to_owned() } else { config.model.clone() });
-            let display_name = match &config.sandbox {
-                Ok(sandbox) if is_command && !sandbox.is_enforced() => format!("{label} (unsandboxed)"),
-                _ => label,
-            };
-            AgentInfo {
-                provider: Some(config.kind.as_str().to_owned()),
-                model: (config.kind != ProviderKind::Command).then(|| config.model.clone()),
-                available: config.kind != ProviderKind::Command || config.sandbox.is_ok(),
-                reason: match (&config.kind, &config.sandbox) {
-                    (ProviderKind::Command, Err(unavailable)) => {
-                        Some(format!("Agent commands cannot run: {unavailable}."))
-                    }
-                    _ => None,
-                },
-                display_name,
-                command: config.command.clone().filter(|_| is_command && user.is_admin),
-            }
-        }
-        Err(reason) => AgentInfo {
-            provider: None,
-            model: None,
-            display_name: "No model configured".to_owned(),
-            available: false,
-            reason: Some(reason.clone()),
-            command: None,
-        },
-    }
-}
-
-/// Stores the prompt, starts the run in the background and answers at once.
 /// What a prompt came to.
 pub(crate) enum Answer {
     Started(ChatAccepted),
@@ -143,117 +55,6 @@ pub async fn send(
         Answer::Queued(queued) => Ok(ChatAnswer::Queued(ChatQueued { queued })),
         Answer::Gone => Err(ApiError::internal("a prompt sent was taken as a queued one")),
     }
-}
-
-/// The prompt as stored: trimmed, not empty, within the limit.
-pub(crate) fn checked_prompt(prompt: &str) -> Result<String, ApiError> {
-    if prompt.chars().count() > MAX_PROMPT_CHARS {
-        return Err(ApiError::validation(
-            "prompt",
-            format!("The prompt is longer than {MAX_PROMPT_CHARS} characters."),
-        ));
-    }
-    let prompt = prompt.trim().to_owned();
-    if prompt.is_empty() {
-        return Err(ApiError::validation("prompt", "The prompt must not be empty."));
-    }
-    Ok(prompt)
-}
-
-/// At most this many review comments go with one prompt.
-const MAX_COMMENTS: usize = 50;
-/// A comment's text and its quoted code are each cut at this many characters.
-pub const MAX_COMMENT_CHARS: usize = 10_000;
-
-/// A review comment's path: relative to the checkout, no `..` segment, no NUL.
-pub const COMMENT_PATH_PATTERN: &str = r"^(?!/)(?!(?:.*/)?\.\.(?:/|$))[^\x00]+$";
-pub const MAX_COMMENT_PATH_CHARS: usize = 4096;
-
-/// Review comments as stored: each on a path of the checkout, lines from 1 (first to last), a
-/// comment that says something (trimmed); the quote cut to its bound.
-pub(crate) fn checked_comments(comments: &[ReviewComment]) -> Result<Vec<ReviewComment>, ApiError> {
-    if comments.len() > MAX_COMMENTS {
-        return Err(ApiError::validation(
-            "comments",
-            format!("At most {MAX_COMMENTS} review comments go with one message."),
-        ));
-    }
-    comments
-        .iter()
-        .map(|comment| {
-            let path = &comment.path;
-            if path.is_empty()
-                || path.starts_with('/')
-                || path.chars().count() > MAX_COMMENT_PATH_CHARS
-                || path.split('/').any(|part| part == "..")
-                || path.contains('\0')
-            {
-                return Err(ApiError::validation(
-                    "comments",
-                    "A comment's path must be a file of the checkout, relative to it.",
-                ));
-            }
-            if comment.start_line == 0 || comment.end_line == 0 {
-                return Err(ApiError::validation("comments", "A comment's lines are numbered from 1."));
-            }
-            let body = comment.body.trim();
-            if body.is_empty() || comment.body.chars().count() > MAX_COMMENT_CHARS {
-                return Err(ApiError::validation(
-                    "comments",
-                    format!("A comment must be 1 to {MAX_COMMENT_CHARS} characters."),
-                ));
-            }
-            Ok(ReviewComment {
-                path: path.clone(),
-                start_line: comment.start_line.min(comment.end_line),
-                end_line: comment.start_line.max(comment.end_line),
-                side: comment.side,
-                body: body.to_owned(),
-                quote: comment.quote.chars().take(MAX_COMMENT_CHARS).collect(),
-            })
-        })
-        .collect()
-}
-
-/// What the agent is sent: the prompt, then the review comments' block, then what an update
-/// from the base stopped on.
-fn agent_prompt(prompt: String, comments: &[ReviewComment], conflicts: Option<String>) -> String {
-    let mut sent = prompt;
-    if !comments.is_empty() {
-        sent = format!("{sent}\n\n{}", ReviewComment::block_for_agent(comments));
-    }
-    if let Some(conflicts) = conflicts {
-        sent = format!("{sent}\n\n{conflicts}");
-    }
-    sent
-}
-
-/// The agent this node runs turns with, or why it cannot.
-fn usable_agent(state: &AppState) -> Result<std::sync::Arc<Agent>, ApiError> {
-    let agent = state
-        .agent
-        .clone()
-        .map_err(|reason| ApiError::Unavailable { code: ErrorCode::AgentUnavailable, message: reason })?;
-    if agent.config().kind == ProviderKind::Command
-        && let Err(unavailable) = &agent.config().sandbox
-    {
-        return Err(ApiError::Unavailable {
-            code: ErrorCode::SandboxUnavailable,
-            message: format!("The agent runs commands and no sandbox can be enforced here: {unavailable}."),
-        });
-    }
-    Ok(agent)
-}
-
-/// The user message's blocks: with review comments, the prompt's text and the comments' block.
-fn message_blocks(prompt: &str, comments: &[ReviewComment]) -> Option<serde_json::Value> {
-    (!comments.is_empty()).then(|| {
-        serde_json::to_value([
-            ContentBlock::Text { text: prompt.to_owned() },
-            ContentBlock::Review { comments: comments.to_vec() },
-        ])
-        .unwrap_or_default()
-    })
 }
 
 /// The run row and messages a turn starts with, sealed; `claimed: false` leaves it for the
@@ -474,17 +275,4 @@ pub async fn cancel(
         live.cancel.cancel();
     }
     Ok(entity::convert::agent_run(run))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn no_provider_means_a_sentence_naming_the_settings() {
-        let reason = build_agent(&AgentSettings::default(), sandbox::Sandbox::probe(sandbox::Mode::Off, true))
-            .err()
-            .unwrap_or_default();
-        assert!(reason.contains("KOSUKE_AGENT_PROVIDER") && reason.contains("KOSUKE_AGENT_COMMAND"), "{reason}");
-    }
 }
