@@ -45,10 +45,10 @@ pub async fn sweep(state: &web::Data<AppState>) -> usize {
     taken
 }
 
-/// Whether a project can move to another node when its own dies: it has a remote to clone
-/// again (what `store::nodes::claim_projects` takes).
+/// Whether a project can move to another node when its own dies (what
+/// `store::nodes::claim_projects` takes).
 pub(crate) fn moves(project: &project::Model) -> bool {
-    matches!(project.repository_kind, api_types::RepositoryKind::Github | api_types::RepositoryKind::Git)
+    store::nodes::MOVABLE_KINDS.contains(&project.repository_kind)
 }
 
 async fn take_over(state: &web::Data<AppState>, project: project::Model, dead: i32) {

@@ -100,13 +100,25 @@ pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<node::Model>, StoreErr
 
 /// The ids of the chat sessions in the projects node `node` holds.
 pub fn sessions_held_by(node: i32) -> sea_orm::sea_query::SelectStatement {
+    sessions_held_where(node, None)
+}
+
+/// The ids of the chat sessions in the projects node `node` holds whose repository is in
+/// `state` (all of them with `None`).
+pub fn sessions_held_where(
+    node: i32,
+    state: Option<api_types::RepositoryState>,
+) -> sea_orm::sea_query::SelectStatement {
     use entity::{chat_session, project};
     use sea_orm::sea_query::Query;
-    let projects = Query::select()
+    let mut projects = Query::select()
         .column(project::Column::Id)
         .from(project::Entity)
         .and_where(project::Column::OwnerNode.eq(node))
         .to_owned();
+    if let Some(state) = state {
+        projects.and_where(project::Column::RepositoryState.eq(state));
+    }
     Query::select()
         .column(chat_session::Column::Id)
         .from(chat_session::Entity)
@@ -125,7 +137,11 @@ pub fn sessions_of_project(project_id: i32) -> sea_orm::sea_query::SelectStateme
         .to_owned()
 }
 
-/// Moves the projects with a remote from node `dead` to node `to`; the ones moved. Two nodes
+/// The kinds of repository that can move to another node: they have a remote to clone again.
+pub const MOVABLE_KINDS: [api_types::RepositoryKind; 2] =
+    [api_types::RepositoryKind::Github, api_types::RepositoryKind::Git];
+
+/// Moves the projects with a remote ([`MOVABLE_KINDS`]) from node `dead` to node `to`; the ones moved. Two nodes
 /// taking over at once each get a share, never the same project: PostgreSQL checks the owner
 /// again once it holds each row.
 pub async fn claim_projects(
@@ -138,9 +154,7 @@ pub async fn claim_projects(
     Ok(project::Entity::update_many()
         .col_expr(project::Column::OwnerNode, Expr::value(to))
         .filter(project::Column::OwnerNode.eq(dead))
-        .filter(
-            project::Column::RepositoryKind.is_in([api_types::RepositoryKind::Github, api_types::RepositoryKind::Git]),
-        )
+        .filter(project::Column::RepositoryKind.is_in(MOVABLE_KINDS))
         .exec_with_returning(db)
         .await?)
 }

@@ -138,19 +138,7 @@ async fn save_assistant(
 /// The runs another node stored for the projects `node` holds, waiting to be claimed, oldest
 /// first; those of projects being cloned (a takeover) wait for the mirror.
 pub async fn unclaimed(db: &impl ConnectionTrait, node: i32) -> Result<Vec<agent_run::Model>, StoreError> {
-    use entity::{chat_session, project};
-    use sea_orm::sea_query::Query;
-    let ready = Query::select()
-        .column(project::Column::Id)
-        .from(project::Entity)
-        .and_where(project::Column::OwnerNode.eq(node))
-        .and_where(project::Column::RepositoryState.eq(api_types::RepositoryState::Ready))
-        .to_owned();
-    let sessions = Query::select()
-        .column(chat_session::Column::Id)
-        .from(chat_session::Entity)
-        .and_where(chat_session::Column::ProjectId.in_subquery(ready))
-        .to_owned();
+    let sessions = super::nodes::sessions_held_where(node, Some(api_types::RepositoryState::Ready));
     Ok(agent_run::Entity::find()
         .filter(agent_run::Column::ClaimedAt.is_null())
         .filter(agent_run::Column::Status.eq(RunStatus::Queued))
@@ -182,7 +170,11 @@ pub async fn claim(db: &impl ConnectionTrait, run_id: i32) -> Result<bool, Store
     Ok(claimed.rows_affected == 1)
 }
 
-/// The session's live run, if any.
+pub async fn find(db: &impl ConnectionTrait, run_id: i32) -> Result<Option<agent_run::Model>, StoreError> {
+    Ok(agent_run::Entity::find_by_id(run_id).one(db).await?)
+}
+
+/// The session's live run, if any (at most one: the partial unique index).
 pub async fn live(db: &impl ConnectionTrait, session_pk: i32) -> Result<Option<agent_run::Model>, StoreError> {
     Ok(agent_run::Entity::find()
         .filter(agent_run::Column::ChatSessionId.eq(session_pk))

@@ -37,21 +37,21 @@ pub(super) async fn admit(
     if !crate::nodes::alive(&state.settings, node.heartbeat_at) && !crate::nodes::takeover::moves(&access.project) {
         return Err(crate::nodes::forward::down(node.id));
     }
-    let queued = async || -> Result<Answer, ApiError> {
-        let waiting = store::queue::list(&state.db, session.id).await?.len();
+    let waiting = async || Ok::<_, ApiError>(store::queue::list(&state.db, session.id).await?.len());
+    let queued = async |waiting: usize| -> Result<Answer, ApiError> {
         let row = super::queue::push(state, session, user, &prompt, &comments).await?;
         Ok(Answer::Queued(super::queue::shown(state, &row, waiting + 1)))
     };
-    if queue
-        && (store::runs::live(&state.db, session.id).await?.is_some()
-            || !store::queue::list(&state.db, session.id).await?.is_empty())
-    {
-        return queued().await;
+    if queue {
+        let waiting = waiting().await?;
+        if waiting > 0 || store::runs::live(&state.db, session.id).await?.is_some() {
+            return queued(waiting).await;
+        }
     }
     match super::store_turn(state, session, user, &prompt, &comments, RunStatus::Queued, false).await {
         Ok(started) => Ok(Answer::Started(super::accepted(state, started))),
         // A run was admitted since the look above.
-        Err(err) if err.is_conflict() && queue => queued().await,
+        Err(err) if err.is_conflict() && queue => queued(waiting().await?).await,
         Err(err) if err.is_conflict() => Err(super::busy()),
         Err(err) => Err(err.into()),
     }
@@ -159,8 +159,7 @@ pub(super) async fn cancel_unclaimed(
         owner.events.ready(&state.runtime.events, &state.db).await?;
         end_unstarted(state, owner, run, RunStatus::Cancelled, None).await;
     }
-    let ended = store::runs::list(&state.db, run.chat_session_id, 1).await?.into_iter().find(|r| r.id == run.id);
-    Ok(ended.unwrap_or_else(|| run.clone()))
+    Ok(store::runs::find(&state.db, run.id).await?.unwrap_or_else(|| run.clone()))
 }
 
 /// Ends a claimed run that never started, with an empty answer (and its error).

@@ -262,8 +262,7 @@ pub async fn cancel(
     let owner = state.runtime.owner(session.id);
     // A run being admitted or claimed is live on its owner once this is held.
     let _admitting = owner.admitting().await;
-    let live = store::runs::list(&state.db, session.id, 1).await?.into_iter().find(|run| run.status.is_live());
-    let Some(run) = live else {
+    let Some(run) = store::runs::live(&state.db, session.id).await? else {
         return Err(ApiError::conflict(ErrorCode::NoLiveRun, "The session has no live run to stop."));
     };
     // Stored by another node and not claimed yet: it ends here, unstarted.
