@@ -63,6 +63,7 @@ pub async fn create(
     project_id: i32,
     request: CreateChatSessionRequest,
 ) -> Result<ChatSession, ApiError> {
+    let arrived = std::time::SystemTime::now();
     let db = &state.db;
     let access = ProjectAccess::load(db, project_id, user).await?;
     let title = title(&request.title)?;
@@ -71,7 +72,7 @@ pub async fn create(
     validate::branch_name(&base_branch).map_err(|message| ApiError::validation("base_branch", message))?;
     require_repository(&access)?;
     let credentials = crate::services::github::git_credentials(state, &user.id, &access.project).await?;
-    let notice = state.workspaces.refresh(&access.project, credentials).await?;
+    let notice = state.workspaces.refresh(&access.project, credentials, arrived).await?;
     let base = base_branch.clone();
     let exists = state.workspaces.with_mirror(project_id, move |mirror| Ok(mirror.branch_exists(&base))).await?;
     if !exists {

@@ -73,11 +73,7 @@ pub async fn reseal_all(db: &DatabaseConnection, old: &SecretBox, new: &SecretBo
 
 /// What runs keep sealed besides messages: queued prompts (and their comments), live runs'
 /// journals, stored run events, and the nodes' key check.
-async fn reseal_run_state(
-    txn: &sea_orm::DatabaseTransaction,
-    old: &SecretBox,
-    new: &SecretBox,
-) -> Result<u64, BoxError> {
+async fn reseal_run_state(txn: &crate::store::Txn, old: &SecretBox, new: &SecretBox) -> Result<u64, BoxError> {
     let reseal = |sealed: &str| old.open(sealed).map(|plain| new.seal(&plain));
     let mut count = 0;
     for queued in queued_prompt::Entity::find().all(txn).await? {

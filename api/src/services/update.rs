@@ -65,6 +65,7 @@ pub async fn update(
     session_pk: i32,
     request: UpdateSessionRequest,
 ) -> Result<UpdateResult, ApiError> {
+    let arrived = std::time::SystemTime::now();
     let access = ProjectAccess::load(&state.db, project_id, user).await?;
     let session = store::sessions::load_for_user(&state.db, access.id(), session_pk, &user.id).await?;
     if session.status == ChatSessionStatus::Archived {
@@ -78,7 +79,7 @@ pub async fn update(
     let owner = state.runtime.owner(session.id);
     let _work = sessions::idle_work(&owner, "update").await?;
     let credentials = crate::services::github::git_credentials(state, &user.id, &access.project).await?;
-    let notice = state.workspaces.refresh(&access.project, credentials.clone()).await?;
+    let notice = state.workspaces.refresh(&access.project, credentials.clone(), arrived).await?;
     let root = sessions::checkout(state, &session).await?;
     let base = session.base_branch.clone().unwrap_or_else(|| access.project.default_branch.clone());
     let (mirror_path, backup, author) =

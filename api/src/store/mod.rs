@@ -17,36 +17,29 @@ pub mod queue;
 pub mod run_settings;
 pub mod runs;
 pub mod sessions;
+mod txn;
+
+pub use txn::{Begin, Txn};
 
 use chrono::{DateTime, SubsecRound, Utc};
-use sea_orm::{
-    ConnectionTrait, DbErr, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionSession, TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, DbErr, SqlErr};
 
-/// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`,
-/// waiting up to the busy timeout): a deferred transaction that read first could not take it
-/// once another writer had committed, and would fail with "database is locked" instead of
-/// waiting. The only way to begin one: `cargo xtask test` refuses `.begin()` elsewhere in
-/// api/src.
+/// Begins a write transaction (`txn`): on the pool, in SQLite's write lane and holding the
+/// write lock from the start; on a transaction, a savepoint inside it. The only way to begin
+/// one: `cargo xtask test` refuses `.begin()` elsewhere in api/src.
 ///
-/// Inside the transaction use only the transaction: every other writer holds a pooled
-/// connection while it waits for the lock, so asking the pool for another one can wait until
-/// the pool's timeout.
-pub async fn begin<C: TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
+/// Inside the transaction use only the transaction: asking the pool for another connection
+/// while holding the write lock waits for whatever that connection's holder waits for.
+pub async fn begin<C: Begin>(db: &C) -> Result<Txn, DbErr> {
+    db.begin_write().await
 }
 
 /// Commits a transaction and tells the read cache, now that its writes are visible. The only
 /// way to commit: `cargo xtask test` refuses `.commit().await` anywhere else in api/src, and
 /// clippy.toml makes clippy say the same.
-pub async fn commit(txn: impl TransactionSession + ConnectionTrait) -> Result<(), DbErr> {
+pub async fn commit(txn: Txn) -> Result<(), DbErr> {
     let (token, marker) = crate::cache::commit_marker();
     txn.execute_raw(sea_orm::Statement::from_string(txn.get_database_backend(), marker)).await?;
-    #[allow(clippy::disallowed_methods)]
     let committed = txn.commit().await;
     crate::cache::record_commit(token);
     committed

@@ -5,10 +5,7 @@ use super::{StoreError, now};
 use api_types::{MessageRole, RunStatus};
 use entity::{agent_run, chat_message, chat_session, run_journal};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 /// The assistant message as a run has written it so far.
 #[derive(Clone)]
@@ -40,7 +37,7 @@ pub struct NewTurn {
 /// Starts a run: the run row first (the live-run index refuses a second one: `Conflict`), then
 /// the user's message and an empty assistant message, each counted on the session. The contents
 /// come as they are stored (sealed by the caller).
-pub async fn start<C: ConnectionTrait + TransactionTrait>(
+pub async fn start<C: crate::store::Begin>(
     db: &C,
     session: &chat_session::Model,
     user_id: &str,
@@ -224,7 +221,7 @@ pub struct RunEnd {
 
 /// Records a run's end in one transaction: its message whole, its journal gone, its status,
 /// and on its session how the turn ended, one more turn unread (a stopped one is not news).
-pub async fn finish<C: ConnectionTrait + TransactionTrait>(db: &C, end: RunEnd) -> Result<(), StoreError> {
+pub async fn finish<C: crate::store::Begin>(db: &C, end: RunEnd) -> Result<(), StoreError> {
     let txn = crate::store::begin(db).await?;
     save_assistant(&txn, end.message_id, end.message, end.commit_sha).await?;
     run_journal::Entity::delete_many().filter(run_journal::Column::AgentRunId.eq(end.run_id)).exec(&txn).await?;

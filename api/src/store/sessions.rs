@@ -9,7 +9,7 @@ use entity::chat_session;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select, Set, TransactionSession, TransactionTrait,
+    QuerySelect, Select, Set,
 };
 
 pub struct NewSession {
@@ -37,7 +37,7 @@ pub async fn has_default(db: &impl ConnectionTrait, project_id: i32) -> Result<b
 /// savepoint, becomes an ordinary session.
 pub async fn insert<C>(db: &C, new: NewSession, try_default: bool) -> Result<chat_session::Model, StoreError>
 where
-    C: ConnectionTrait + TransactionTrait,
+    C: crate::store::Begin,
 {
     if try_default {
         let savepoint = crate::store::begin(db).await?;

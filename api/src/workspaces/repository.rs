@@ -102,18 +102,21 @@ impl Workspaces {
         .await
     }
 
-    /// Fetches the project's remote before a new session, within the time bound. Returns a
-    /// sentence for the caller when the mirror's last state had to be used.
+    /// Fetches the project's remote as it was when the request `arrived` (before a new session,
+    /// an update), within the time bound. Returns a sentence for the caller when the mirror's
+    /// last state had to be used.
     pub async fn refresh(
         &self,
         project: &project::Model,
         credentials: Option<Credentials>,
+        arrived: std::time::SystemTime,
     ) -> Result<Option<String>, ApiError> {
         // Requests that arrive together share a fetch (`Mirror::fetch`): one that waited while
         // another ran takes that one's result when it began after this request arrived.
         let mirror_path = self.project_dir(project.id).mirror();
         let timeout = self.fetch_timeout;
-        let outcome = blocking(move || Mirror::open(&mirror_path)?.fetch(credentials.as_ref(), timeout)).await?;
+        let outcome =
+            blocking(move || Mirror::open(&mirror_path)?.fetch(credentials.as_ref(), timeout, arrived)).await?;
         Ok(match outcome {
             FetchOutcome::Updated | FetchOutcome::NoRemote => None,
             FetchOutcome::Stale(why) => Some(format!(

@@ -80,3 +80,45 @@ crate::db_test!(
         assert_eq!(keys.variables.len(), 4);
     }
 );
+
+/// SQLite's write transactions take turns in the server's own lane (`store::Txn`) before they
+/// ask the pool for a connection: with one open and more waiting to begin than the pool has
+/// connections, a read still gets one at once, and every waiter then writes in turn. Before,
+/// each waiter sat in SQLite's busy handler on a pooled connection, and with the pool taken the
+/// read waited for the open transaction to end.
+#[tokio::test]
+async fn writers_waiting_for_their_turn_leave_the_pool_to_readers() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let dir = tempfile::TempDir::new().unwrap();
+    let db = api::db::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("lane.db").display())).await.unwrap();
+    db.execute_unprepared("CREATE TABLE turns (n INTEGER NOT NULL)").await.unwrap();
+    let count = || db.query_one_raw(Statement::from_string(DbBackend::Sqlite, "SELECT count(*) AS c FROM turns"));
+
+    let open = api::store::begin(&db).await.unwrap();
+    open.execute_unprepared("INSERT INTO turns VALUES (0)").await.unwrap();
+    let waiting: Vec<_> = (1..=12)
+        .map(|n| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let txn = api::store::begin(&db).await.unwrap();
+                txn.execute_unprepared(&format!("INSERT INTO turns VALUES ({n})")).await.unwrap();
+                api::store::commit(txn).await.unwrap();
+            })
+        })
+        .collect();
+    // Give the twelve time to take whatever they take while they wait.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), count())
+        .await
+        .expect("a read gets a pooled connection while twelve writers wait for their turn")
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.try_get::<i64>("", "c").unwrap(), 0, "the open transaction's row is not visible yet");
+
+    api::store::commit(open).await.unwrap();
+    for writer in waiting {
+        writer.await.unwrap();
+    }
+    let all = count().await.unwrap().unwrap();
+    assert_eq!(all.try_get::<i64>("", "c").unwrap(), 13, "every waiting writer wrote in its turn");
+}

@@ -123,15 +123,20 @@ impl Mirror {
         self.repo.find_remote("origin").is_ok()
     }
 
-    /// Fetches from origin, giving up at `timeout`; an unreachable remote is not an error but a
-    /// stale mirror. Concurrent callers queue; a caller that waited while another fetch ran
-    /// skips when that fetch began after it asked (so it saw everything this one would have).
-    pub fn fetch(&self, credentials: Option<&Credentials>, timeout: Duration) -> Result<FetchOutcome> {
+    /// Fetches from origin what it held at `asked` (when the caller's request arrived), giving
+    /// up at `timeout`; an unreachable remote is not an error but a stale mirror. Concurrent
+    /// callers queue; a caller that waited while another fetch ran skips when that fetch began
+    /// after `asked` (so it saw everything this one would have).
+    pub fn fetch(
+        &self,
+        credentials: Option<&Credentials>,
+        timeout: Duration,
+        asked: std::time::SystemTime,
+    ) -> Result<FetchOutcome> {
         if !self.has_remote() {
             return Ok(FetchOutcome::NoRemote);
         }
         let asked_at = Instant::now();
-        let asked = std::time::SystemTime::now();
         let transfers = lock::for_transfers(self.repo.path());
         let _queued = lock::hold(&transfers);
         if self.fetch_began_since(asked) {

@@ -247,7 +247,10 @@ fn fetch_brings_news_and_an_unreachable_remote_leaves_the_mirror_as_it_was() {
     let tree = parent.tree().unwrap();
     let newer = origin.commit(Some("refs/heads/main"), &signature, &signature, "newer", &tree, &[&parent]).unwrap();
     origin.branch("release", &parent, false).unwrap();
-    assert_eq!(f.mirror.fetch(None, std::time::Duration::from_secs(10)).unwrap(), FetchOutcome::Updated);
+    assert_eq!(
+        f.mirror.fetch(None, std::time::Duration::from_secs(10), std::time::SystemTime::now()).unwrap(),
+        FetchOutcome::Updated
+    );
     assert_eq!(f.mirror.resolve_branch("main").unwrap(), newer);
     let names: Vec<String> = f.mirror.branches().unwrap().into_iter().map(|b| b.name).collect();
     assert_eq!(names, ["develop", "main", "release"]);
@@ -259,7 +262,7 @@ fn fetch_brings_news_and_an_unreachable_remote_leaves_the_mirror_as_it_was() {
 
     std::fs::rename(&f.origin_dir, f.origin_dir.with_extension("moved")).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
-    match f.mirror.fetch(None, std::time::Duration::from_secs(10)).unwrap() {
+    match f.mirror.fetch(None, std::time::Duration::from_secs(10), std::time::SystemTime::now()).unwrap() {
         FetchOutcome::Stale(_) => {}
         other => panic!("expected a stale mirror, got {other:?}"),
     }
@@ -272,7 +275,10 @@ fn an_empty_project_starts_with_one_commit_on_its_default_branch() {
     let project = ProjectDir::new(tmp.path().join("p"));
     let mirror = Mirror::init_empty(&project.mirror(), "trunk", &author()).unwrap();
     assert!(!mirror.has_remote());
-    assert_eq!(mirror.fetch(None, std::time::Duration::from_secs(1)).unwrap(), FetchOutcome::NoRemote);
+    assert_eq!(
+        mirror.fetch(None, std::time::Duration::from_secs(1), std::time::SystemTime::now()).unwrap(),
+        FetchOutcome::NoRemote
+    );
     let branches = mirror.branches().unwrap();
     assert_eq!(branches.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(), ["trunk"]);
     let checkout =
