@@ -21,6 +21,9 @@ pub async fn connect_with_writes(url: &str) -> Result<(DatabaseConnection, &'sta
         .sqlx_logging(false)
         .max_connections(if url.starts_with("sqlite:") { 8 } else { 16 })
         .acquire_timeout(Duration::from_secs(30))
+        // A pooled SQLite connection is a file handle, not a socket that can go stale: checking
+        // it before each use (sqlx pings its worker thread) cost a round trip per query.
+        .test_before_acquire(!url.starts_with("sqlite:"))
         .map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
