@@ -7,6 +7,10 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
 use std::time::Duration;
 
+/// How long a SQLite writer waits for the database's write lock: in SQLite's busy handler, and
+/// for its turn in the server's write lane (`store::Txn`).
+pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Opens a pool. SQLite gets WAL and a generous busy timeout so concurrent writers wait for
 /// each other instead of failing, and stable query plans (see `stable_query_plans`). Every
 /// statement is shown to the read cache, which notes what it writes.
@@ -27,7 +31,7 @@ pub async fn connect_with_writes(url: &str) -> Result<(DatabaseConnection, &'sta
         .map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(30))
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
                 .create_if_missing(true)
                 // Freed space is zeroed: a re-sealed message leaves no plain copy in the file.

@@ -20,9 +20,9 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 use tokio::sync::OwnedMutexGuard;
 
-/// How long a transaction waits for its turn: SQLite's busy timeout (`db::connect`), so a stuck
-/// writer fails the others the way SQLite itself would.
-const TURN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a transaction waits for its turn: SQLite's busy timeout, so a stuck writer fails
+/// the others the way SQLite itself would.
+const TURN_TIMEOUT: Duration = crate::db::SQLITE_BUSY_TIMEOUT;
 
 /// A write transaction (`store::begin`): the transaction and, on SQLite, its turn in the lane,
 /// given back when it commits, rolls back or is dropped.
@@ -67,8 +67,15 @@ impl Begin for Txn {
 /// write lock), waited for in arrival order.
 async fn take_turn(db: &DatabaseConnection) -> Result<OwnedMutexGuard<()>, DbErr> {
     static LANES: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> = LazyLock::new(Default::default);
-    let file = db.get_sqlite_connection_pool().connect_options().get_filename().to_path_buf();
-    let lane = LANES.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).entry(file).or_default().clone();
+    let options = db.get_sqlite_connection_pool().connect_options();
+    let file = options.get_filename();
+    let lane = {
+        let mut lanes = LANES.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match lanes.get(file) {
+            Some(lane) => Arc::clone(lane),
+            None => Arc::clone(lanes.entry(file.to_path_buf()).or_default()),
+        }
+    };
     tokio::time::timeout(TURN_TIMEOUT, lane.lock_owned())
         .await
         .map_err(|_| DbErr::Custom(format!("database is locked: no turn to write within {TURN_TIMEOUT:?}")))
